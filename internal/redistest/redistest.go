@@ -1,0 +1,207 @@
+// Package redistest hands tests a Redis to run against, so that every Redis
+// suite is written once and runs on miniredis (always), on a real
+// redis-server (when PATTERNS_REDIS_ADDR is set) and on a Redis Cluster (when
+// PATTERNS_REDIS_CLUSTER lists its nodes, comma-separated).
+//
+// Each test gets a key prefix of its own (Target.Prefix) and its keys are
+// deleted when it ends, so tests can share one real server. Clients are built
+// with a fault-injecting dialer: Cut, Hang and Heal simulate a Redis that is
+// down or unresponsive without touching the server other tests use.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Environment variables that select the real targets.
+const (
+	EnvAddr    = "PATTERNS_REDIS_ADDR"
+	EnvCluster = "PATTERNS_REDIS_CLUSTER"
+)
+
+// Kind names a target.
+type Kind string
+
+// The kinds of target.
+const (
+	Mini    Kind = "miniredis"
+	Real    Kind = "redis"
+	Cluster Kind = "cluster"
+)
+
+// Target is one Redis a test runs against.
+type Target struct {
+	Kind Kind
+	// Client talks to the target through Faults.
+	Client redis.UniversalClient
+	// Faults breaks and heals Client's connections.
+	*Faults
+	// Prefix is unique to the test: put it in front of every key.
+	Prefix string
+	// Mini is the server when Kind is Mini (to control its clock), else nil.
+	Mini *miniredis.Miniredis
+
+	t       testing.TB
+	miniNow time.Time
+}
+
+// Kinds lists the targets configured in this environment, miniredis first.
+func Kinds() []Kind {
+	kinds := []Kind{Mini}
+	if os.Getenv(EnvAddr) != "" {
+		kinds = append(kinds, Real)
+	}
+	if os.Getenv(EnvCluster) != "" {
+		kinds = append(kinds, Cluster)
+	}
+	return kinds
+}
+
+// Each runs fn as a subtest once for every configured target.
+func Each(t *testing.T, fn func(t *testing.T, tg *Target)) {
+	t.Helper()
+	for _, k := range Kinds() {
+		t.Run(string(k), func(t *testing.T) {
+			fn(t, New(t, k))
+		})
+	}
+}
+
+// New returns a target of kind k for t, cleaned up when t ends. It fails the
+// test when k is not configured.
+func New(t testing.TB, k Kind) *Target {
+	t.Helper()
+	tg := &Target{Kind: k, Prefix: prefixFor(t), t: t}
+	switch k {
+	case Mini:
+		tg.Mini = miniredis.RunT(t)
+		// A fixed clock that moves only by Advance, with TTLs following it.
+		tg.miniNow = time.Now().Truncate(time.Second)
+		tg.Mini.SetTime(tg.miniNow)
+		tg.Mini.ClockTTL(true)
+	case Real:
+		if os.Getenv(EnvAddr) == "" {
+			t.Fatalf("redistest: %s is not set", EnvAddr)
+		}
+	case Cluster:
+		if os.Getenv(EnvCluster) == "" {
+			t.Fatalf("redistest: %s is not set", EnvCluster)
+		}
+	default:
+		t.Fatalf("redistest: unknown kind %q", k)
+	}
+	tg.Client, tg.Faults = tg.NewClient()
+	if k != Mini {
+		t.Cleanup(tg.deleteKeys)
+	}
+	return tg
+}
+
+// NewClient returns another client of the same target with faults of its
+// own: a second "process" that can lose Redis while the first keeps it. It
+// is closed when the test ends.
+func (tg *Target) NewClient() (redis.UniversalClient, *Faults) {
+	f := newFaults()
+	var c redis.UniversalClient
+	switch tg.Kind {
+	case Mini:
+		c = redis.NewClient(&redis.Options{Addr: tg.Mini.Addr(), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	case Real:
+		c = redis.NewClient(&redis.Options{Addr: os.Getenv(EnvAddr), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	case Cluster:
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	}
+	tg.t.Cleanup(func() { _ = c.Close() })
+	return c, f
+}
+
+// ClusterAddrs lists the cluster nodes of PATTERNS_REDIS_CLUSTER.
+func ClusterAddrs() []string {
+	var addrs []string
+	for _, a := range strings.Split(os.Getenv(EnvCluster), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
+}
+
+// Key returns the test's prefix followed by name.
+func (tg *Target) Key(name string) string { return tg.Prefix + name }
+
+// Advance moves miniredis's clock (TIME and key expiry alike) forward by d.
+// A real server's clock cannot be moved, so on one it fails the test: suites
+// that need a controlled clock there inject it into the code under test.
+func (tg *Target) Advance(d time.Duration) {
+	tg.t.Helper()
+	if tg.Mini == nil {
+		tg.t.Fatalf("redistest: Advance needs miniredis, target is %s", tg.Kind)
+	}
+	tg.miniNow = tg.miniNow.Add(d)
+	tg.Mini.SetTime(tg.miniNow)
+}
+
+// Now returns miniredis's clock, or the wall clock on a real server.
+func (tg *Target) Now() time.Time {
+	if tg.Mini == nil {
+		return time.Now()
+	}
+	return tg.miniNow
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_/.-]+`)
+
+// prefixFor is unique per test and free of braces, so packages can wrap
+// their own part of a key in a hash tag.
+func prefixFor(t testing.TB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := unsafeChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 60 {
+		name = name[len(name)-60:]
+	}
+	return "pt:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// deleteKeys removes every key under the test's prefix on every master.
+func (tg *Target) deleteKeys() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _ := tg.newCleanupClient()
+	defer c.Close()
+	del := func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, tg.Prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			node.Del(ctx, iter.Val())
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, del)
+	} else {
+		err = del(ctx, c.(*redis.Client))
+	}
+	if err != nil {
+		tg.t.Logf("redistest: deleting keys under %s: %v", tg.Prefix, err)
+	}
+}
+
+// newCleanupClient is a fault-free client, so cleanup works after a test
+// left its own client cut.
+func (tg *Target) newCleanupClient() (redis.UniversalClient, error) {
+	if tg.Kind == Cluster {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs()}), nil
+	}
+	return redis.NewClient(&redis.Options{Addr: os.Getenv(EnvAddr)}), nil
+}

@@ -1,0 +1,39 @@
+package ratelimit
+
+// bucketState is the token and leaky bucket as GCRA: debt is how far the
+// bucket is from full, in ticks of 1/Rate µs, as of time last (µs). A
+// request of n adds n·periodUS ticks of debt; debt drains at one tick per
+// tick; the bucket admits while debt stays within burst·periodUS. For the
+// leaky bucket the same debt is the queue: its length says when the newest
+// admitted request leaves.
+type bucketState struct {
+	last, debt int64
+}
+
+func (st *bucketState) decide(s *spec, now, n int64) outcome {
+	if now < st.last { // the clock stepped back: hold time still, never refill
+		now = st.last
+	}
+	debt := st.debt
+	if debt > 0 && now-st.last >= ceilDiv(debt, s.rate) {
+		debt = 0
+	} else if debt > 0 {
+		debt -= (now - st.last) * s.rate
+	}
+	capacity := s.burst * s.periodUS
+	cost := n * s.periodUS
+	st.last, st.debt = now, debt
+	if debt > capacity-cost {
+		return outcome{remaining: (capacity - debt) / s.periodUS, retry: debt - (capacity - cost), reset: debt}
+	}
+	st.debt = debt + cost
+	o := outcome{allowed: true, remaining: (capacity - st.debt) / s.periodUS, reset: st.debt}
+	if s.alg == LeakyBucket {
+		o.delay = st.debt - s.periodUS // until the last of the n slots leaves
+	}
+	return o
+}
+
+func (st *bucketState) idle(s *spec, now int64) bool {
+	return st.debt == 0 || now-st.last >= ceilDiv(st.debt, s.rate)
+}

@@ -1,0 +1,85 @@
+package ratelimit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Option configures a limiter. Options that do not apply to a backend are
+// an error from its constructor, not silently ignored.
+type Option func(*options) error
+
+type options struct {
+	now     func() time.Time
+	prefix  string
+	maxKeys int
+	timeout time.Duration
+
+	setNow, setPrefix, setMaxKeys, setTimeout bool
+}
+
+// WithClock sets the memory limiter's clock (default time.Now). Tests use it
+// to step time exactly. The Redis limiter always uses the Redis server's
+// clock, so that app servers with skewed clocks share one limit; giving it a
+// clock is an error.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)
+		}
+		o.now, o.setNow = now, true
+		return nil
+	}
+}
+
+// WithPrefix sets the Redis key prefix (default "ratelimit:"). Give each
+// service its own prefix if they share a Redis.
+func WithPrefix(p string) Option {
+	return func(o *options) error {
+		if p == "" {
+			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix limiter keys with other data", ErrInvalidConfig)
+		}
+		o.prefix, o.setPrefix = p, true
+		return nil
+	}
+}
+
+// WithMaxKeys caps how many keys the memory limiter tracks at once. At the
+// cap, idle keys are dropped to make room; if none is idle a new key gets
+// ErrTooManyKeys. Default: no cap (idle keys are still dropped).
+func WithMaxKeys(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxKeys(%d): must be at least 1", ErrInvalidConfig, n)
+		}
+		o.maxKeys, o.setMaxKeys = n, true
+		return nil
+	}
+}
+
+// WithTimeout bounds each Redis call (default 100ms): a Redis that is slow
+// or unreachable yields an error within this time rather than stalling the
+// request it guards. The caller's ctx deadline applies too, whichever is
+// sooner.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
+		}
+		o.timeout, o.setTimeout = d, true
+		return nil
+	}
+}
+
+func applyOptions(opts []Option) (options, error) {
+	o := options{now: time.Now, prefix: "ratelimit:", timeout: 100 * time.Millisecond}
+	for _, opt := range opts {
+		if opt == nil {
+			return o, fmt.Errorf("%w: nil Option", ErrInvalidConfig)
+		}
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}

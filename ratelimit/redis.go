@@ -1,0 +1,191 @@
+package ratelimit
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/bucket.lua
+	bucketLua string
+	//go:embed lua/fixed_window.lua
+	fixedWindowLua string
+	//go:embed lua/sliding_counter.lua
+	slidingCounterLua string
+	//go:embed lua/sliding_log.lua
+	slidingLogLua string
+
+	scripts = map[Algorithm]*redis.Script{
+		TokenBucket:          redis.NewScript(bucketLua),
+		LeakyBucket:          redis.NewScript(bucketLua),
+		FixedWindow:          redis.NewScript(fixedWindowLua),
+		SlidingWindowCounter: redis.NewScript(slidingCounterLua),
+		SlidingWindowLog:     redis.NewScript(slidingLogLua),
+	}
+	keyTags = map[Algorithm]string{
+		TokenBucket: "tb", LeakyBucket: "lb", FixedWindow: "fw",
+		SlidingWindowCounter: "swc", SlidingWindowLog: "swl",
+	}
+)
+
+// Redis is a Limiter whose state lives in Redis, so every process of a fleet
+// shares one limit per key. Each decision is one Lua script, one round trip
+// (EVALSHA), atomic on the server; time comes from the server's clock
+// (TIME), so app servers with skewed clocks still share one exact limit.
+//
+// Each key is one Redis key, prefix + algorithm + limit + key, so limiters
+// with different algorithms or limits never share state by accident. Every
+// key carries a TTL of the time until it is idle again (plus 1 ms), so
+// Redis memory follows active keys only. Single-key scripts make it work on
+// Redis Cluster as is.
+//
+// Failure: when Redis errs, is unreachable or does not answer within the
+// WithTimeout bound (default 100ms), AllowN returns the error and a zero
+// Decision; it never guesses. Wrap it with Fallback, FailOpen or FailClosed
+// to choose what callers get instead. The client reconnects by itself, so
+// the limiter recovers as soon as Redis is back.
+type Redis struct {
+	client    redis.UniversalClient
+	spec      spec
+	script    *redis.Script
+	keyPrefix string
+	timeout   time.Duration
+	limitArgs []any // the script arguments after now and n, formatted once
+
+	// Tests only: take "now" from this clock instead of the server's, and
+	// lengthen TTLs, so exact-time suites run on real servers too.
+	testClock  func() time.Time
+	ttlSlackMS int64
+}
+
+var _ Limiter = (*Redis)(nil)
+
+// NewRedis returns a Redis-backed limiter for alg and l on c (a *redis.Client,
+// *redis.ClusterClient or failover client). Options: WithPrefix (default
+// "ratelimit:"), WithTimeout. Errors wrap ErrInvalidConfig.
+func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (*Redis, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
+	}
+	s, err := newSpec(alg, l)
+	if err != nil {
+		return nil, err
+	}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.setNow {
+		return nil, fmt.Errorf("%w: WithClock applies to the memory limiter only; the Redis limiter uses the server's clock", ErrInvalidConfig)
+	}
+	if o.setMaxKeys {
+		return nil, fmt.Errorf("%w: WithMaxKeys applies to the memory limiter only; Redis keys expire by TTL", ErrInvalidConfig)
+	}
+	r := &Redis{
+		client:    c,
+		spec:      s,
+		script:    scripts[alg],
+		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
+		timeout:   o.timeout,
+	}
+	r.setLimitArgs()
+	return r, nil
+}
+
+func (r *Redis) setLimitArgs() {
+	s := &r.spec
+	slack := strconv.FormatInt(r.ttlSlackMS, 10)
+	if s.alg.bucket() {
+		leaky := "0"
+		if s.alg == LeakyBucket {
+			leaky = "1"
+		}
+		r.limitArgs = []any{itoa(s.rate), itoa(s.burst), itoa(s.periodUS), leaky, slack}
+		return
+	}
+	r.limitArgs = []any{itoa(s.rate), itoa(s.periodUS), slack}
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// Allow is AllowN(ctx, key, 1).
+func (r *Redis) Allow(ctx context.Context, key string) (Decision, error) {
+	return r.AllowN(ctx, key, 1)
+}
+
+// AllowN decides on n units under key with one script call. Errors: bad n
+// (ErrInvalidRequest, ErrExceedsLimit), or the Redis error, after at most
+// the WithTimeout bound or ctx's deadline.
+func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error) {
+	if err := r.spec.checkN(n); err != nil {
+		return Decision{Limit: r.spec.limit}, err
+	}
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	args := make([]any, 0, 7)
+	args = append(args, r.now(), strconv.Itoa(n))
+	args = append(args, r.limitArgs...)
+	reply, err := r.script.Run(ctx, r.client, []string{r.keyPrefix + key}, args...).Text()
+	if err != nil {
+		return Decision{Limit: r.spec.limit}, fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	o, err := parseOutcome(reply)
+	if err != nil {
+		return Decision{Limit: r.spec.limit}, err
+	}
+	return r.spec.decision(o), nil
+}
+
+// Limit returns the limiter's limit, with Burst filled in.
+func (r *Redis) Limit() Limit { return r.spec.limit }
+
+func (r *Redis) now() string {
+	if r.testClock == nil {
+		return "" // the script reads the server's TIME
+	}
+	return strconv.FormatInt(r.testClock().UnixMicro(), 10)
+}
+
+var errBadReply = errors.New("ratelimit: malformed script reply")
+
+// parseOutcome decodes the scripts' "allowed remaining retry reset delay".
+func parseOutcome(s string) (outcome, error) {
+	var v [5]int64
+	for i := range v {
+		neg := len(s) > 0 && s[0] == '-'
+		if neg {
+			s = s[1:]
+		}
+		j := 0
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			v[i] = v[i]*10 + int64(s[j]-'0')
+			j++
+		}
+		if j == 0 || j > 18 {
+			return outcome{}, errBadReply
+		}
+		if neg {
+			v[i] = -v[i]
+		}
+		s = s[j:]
+		if i < len(v)-1 {
+			if len(s) == 0 || s[0] != ' ' {
+				return outcome{}, errBadReply
+			}
+			s = s[1:]
+		}
+	}
+	if s != "" {
+		return outcome{}, errBadReply
+	}
+	return outcome{allowed: v[0] == 1, remaining: v[1], retry: v[2], reset: v[3], delay: v[4]}, nil
+}
