@@ -146,16 +146,14 @@ func (s *spec) ticksPerUS() int64 {
 	return 1
 }
 
-// duration converts v units (see ticksPerUS) to a Duration, rounding up so
-// that waiting that long is always enough.
+// duration converts v units (see ticksPerUS) to a Duration, rounded up to
+// whole microseconds, the resolution both backends decide in: waiting that
+// long is always enough, and a microsecond less is not.
 func (s *spec) duration(v int64) time.Duration {
 	if v <= 0 {
 		return 0
 	}
-	per := s.ticksPerUS()
-	q, r := v/per, v%per
-	ns := q*1000 + ceilDiv(r*1000, per)
-	return time.Duration(ns)
+	return time.Duration(ceilDiv(v, s.ticksPerUS())) * time.Microsecond
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

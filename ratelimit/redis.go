@@ -46,8 +46,12 @@ var (
 // Redis Cluster as is.
 //
 // Failure: when Redis errs, is unreachable or does not answer within the
-// WithTimeout bound (default 100ms), AllowN returns the error and a zero
-// Decision; it never guesses. Wrap it with Fallback, FailOpen or FailClosed
+// WithTimeout bound (default 100ms), AllowN returns the error and a
+// Decision that is not Allowed; it never guesses. Create the client with
+// ContextTimeoutEnabled: true: go-redis then cuts a hung call at the
+// deadline itself. Without it (go-redis's default) the limiter still
+// returns at the deadline, by waiting for the reply in a goroutine that
+// lives on until the client's ReadTimeout ends the abandoned call. Wrap it with Fallback, FailOpen or FailClosed
 // to choose what callers get instead. The client reconnects by itself, so
 // the limiter recovers as soon as Redis is back.
 type Redis struct {
@@ -56,6 +60,7 @@ type Redis struct {
 	script    *redis.Script
 	keyPrefix string
 	timeout   time.Duration
+	deadlines bool  // the client applies ctx deadlines to I/O by itself
 	limitArgs []any // the script arguments after now and n, formatted once
 
 	// Tests only: take "now" from this clock instead of the server's, and
@@ -93,6 +98,7 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 		script:    scripts[alg],
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
 		timeout:   o.timeout,
+		deadlines: honoursDeadlines(c),
 	}
 	r.setLimitArgs()
 	return r, nil
@@ -134,7 +140,7 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error)
 	args := make([]any, 0, 7)
 	args = append(args, r.now(), strconv.Itoa(n))
 	args = append(args, r.limitArgs...)
-	reply, err := r.script.Run(ctx, r.client, []string{r.keyPrefix + key}, args...).Text()
+	reply, err := r.runBounded(ctx, []string{r.keyPrefix + key}, args)
 	if err != nil {
 		return Decision{Limit: r.spec.limit}, fmt.Errorf("ratelimit: redis: %w", err)
 	}

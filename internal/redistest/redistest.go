@@ -107,19 +107,39 @@ func New(t testing.TB, k Kind) *Target {
 	return tg
 }
 
+// ClientOption adjusts a client NewClient builds.
+type ClientOption func(*clientConfig)
+
+type clientConfig struct{ contextTimeouts bool }
+
+// WithContextTimeouts builds the client with ContextTimeoutEnabled, so
+// go-redis applies ctx deadlines to socket I/O (its default ignores them).
+func WithContextTimeouts() ClientOption {
+	return func(c *clientConfig) { c.contextTimeouts = true }
+}
+
 // NewClient returns another client of the same target with faults of its
 // own: a second "process" that can lose Redis while the first keeps it. It
-// is closed when the test ends.
-func (tg *Target) NewClient() (redis.UniversalClient, *Faults) {
+// is closed when the test ends. Clients use 1s dial, read and write
+// timeouts.
+func (tg *Target) NewClient(opts ...ClientOption) (redis.UniversalClient, *Faults) {
+	var cfg clientConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	f := newFaults()
 	var c redis.UniversalClient
 	switch tg.Kind {
-	case Mini:
-		c = redis.NewClient(&redis.Options{Addr: tg.Mini.Addr(), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
-	case Real:
-		c = redis.NewClient(&redis.Options{Addr: os.Getenv(EnvAddr), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	case Mini, Real:
+		addr := os.Getenv(EnvAddr)
+		if tg.Mini != nil {
+			addr = tg.Mini.Addr()
+		}
+		c = redis.NewClient(&redis.Options{Addr: addr, Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
+			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	case Cluster:
-		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(), Dialer: f.dial, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(), Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
+			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	}
 	tg.t.Cleanup(func() { _ = c.Close() })
 	return c, f

@@ -1,0 +1,84 @@
+package ratelimit
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+func TestInvalidConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		alg  Algorithm
+		l    Limit
+		want string
+	}{
+		{"zero algorithm", 0, PerSecond(1), "unknown algorithm"},
+		{"unknown algorithm", Algorithm(99), PerSecond(1), "unknown algorithm"},
+		{"zero rate", TokenBucket, Limit{Rate: 0, Period: time.Second}, "Rate must be positive"},
+		{"negative rate", FixedWindow, Limit{Rate: -3, Period: time.Second}, "Rate must be positive"},
+		{"zero period", TokenBucket, Limit{Rate: 1}, "Period must be positive"},
+		{"negative period", SlidingWindowLog, Limit{Rate: 1, Period: -time.Second}, "Period must be positive"},
+		{"sub-microsecond period", TokenBucket, Limit{Rate: 1, Period: 1500 * time.Nanosecond}, "whole number of microseconds"},
+		{"negative burst", LeakyBucket, Limit{Rate: 1, Period: time.Second, Burst: -1}, "Burst must not be negative"},
+		{"burst on a window", FixedWindow, Limit{Rate: 10, Period: time.Second, Burst: 20}, "Burst applies to TokenBucket and LeakyBucket only"},
+		{"too large to stay exact", TokenBucket, Limit{Rate: 1 << 30, Period: 1000 * time.Hour}, "too large"},
+	}
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer client.Close()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewMemory(c.alg, c.l)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorContains(t, err, c.want)
+			_, err = NewRedis(client, c.alg, c.l)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+func TestInvalidOptions(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	l := PerSecond(1)
+	for name, err := range map[string]error{
+		"nil clock":         second(NewMemory(TokenBucket, l, WithClock(nil))),
+		"nil option":        second(NewMemory(TokenBucket, l, nil)),
+		"zero max keys":     second(NewMemory(TokenBucket, l, WithMaxKeys(0))),
+		"prefix on memory":  second(NewMemory(TokenBucket, l, WithPrefix("x:"))),
+		"timeout on memory": second(NewMemory(TokenBucket, l, WithTimeout(time.Second))),
+		"empty prefix":      second(NewRedis(client, TokenBucket, l, WithPrefix(""))),
+		"zero timeout":      second(NewRedis(client, TokenBucket, l, WithTimeout(0))),
+		"clock on redis":    second(NewRedis(client, TokenBucket, l, WithClock(time.Now))),
+		"max keys on redis": second(NewRedis(client, TokenBucket, l, WithMaxKeys(10))),
+		"nil redis client":  second(NewRedis(nil, TokenBucket, l)),
+		"valid memory (sanity)": func() error {
+			_, err := NewMemory(TokenBucket, l, WithClock(time.Now), WithMaxKeys(5))
+			if err != nil {
+				return err
+			}
+			return ErrInvalidConfig // marks the sanity case as reached
+		}(),
+	} {
+		require.ErrorIs(t, err, ErrInvalidConfig, name)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestLimitHelpers(t *testing.T) {
+	require.Equal(t, Limit{Rate: 5, Period: time.Second}, PerSecond(5))
+	require.Equal(t, Limit{Rate: 5, Period: time.Minute}, PerMinute(5))
+	require.Equal(t, Limit{Rate: 5, Period: time.Hour}, PerHour(5))
+	require.Equal(t, "5/1s", PerSecond(5).String())
+	require.Equal(t, "5/1m0s burst 9", Limit{Rate: 5, Period: time.Minute, Burst: 9}.String())
+	require.Equal(t, "sliding-window-counter", SlidingWindowCounter.String())
+	require.Equal(t, "Algorithm(42)", Algorithm(42).String())
+
+	m, err := NewMemory(TokenBucket, PerMinute(7))
+	require.NoError(t, err)
+	require.Equal(t, Limit{Rate: 7, Period: time.Minute, Burst: 7}, m.Limit(), "Burst 0 means Rate")
+}

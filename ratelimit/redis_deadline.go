@@ -1,0 +1,48 @@
+package ratelimit
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// honoursDeadlines reports whether c applies ctx deadlines to socket reads
+// and writes. go-redis does so only with ContextTimeoutEnabled (off by
+// default); otherwise a frozen server holds a call for the client's whole
+// ReadTimeout (3s by default), whatever ctx says.
+func honoursDeadlines(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false // unknown client: assume the worst
+}
+
+type reply struct {
+	text string
+	err  error
+}
+
+// runBounded runs the script so that the call returns by ctx's deadline
+// even on a client that ignores it: the call proceeds in a goroutine, which
+// ends by itself at the client's own ReadTimeout if the caller gave up.
+func (r *Redis) runBounded(ctx context.Context, keys []string, args []any) (string, error) {
+	if r.deadlines {
+		return r.script.Run(ctx, r.client, keys, args...).Text()
+	}
+	done := make(chan reply, 1)
+	go func() {
+		text, err := r.script.Run(ctx, r.client, keys, args...).Text()
+		done <- reply{text, err}
+	}()
+	select {
+	case rep := <-done:
+		return rep.text, rep.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}

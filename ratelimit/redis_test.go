@@ -1,0 +1,198 @@
+package ratelimit
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// keysUnder lists the keys under prefix on every master.
+func keysUnder(t *testing.T, c redis.UniversalClient, prefix string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex // ForEachMaster visits masters concurrently
+	var keys []string
+	scan := func(ctx context.Context, node *redis.Client) error {
+		found, err := node.Keys(ctx, prefix+"*").Result()
+		mu.Lock()
+		keys = append(keys, found...)
+		mu.Unlock()
+		return err
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		require.NoError(t, cc.ForEachMaster(ctx, scan))
+	} else {
+		require.NoError(t, scan(ctx, c.(*redis.Client)))
+	}
+	return keys
+}
+
+// TestRedisKeysHaveTightTTL: every algorithm leaves exactly one key, under
+// the prefix, naming the user's key, whose TTL is no longer than the time
+// until the key is idle again (plus the 1 ms margin).
+func TestRedisKeysHaveTightTTL(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		for _, alg := range allAlgorithms {
+			t.Run(alg.String(), func(t *testing.T) {
+				prefix := tg.Key(alg.String() + ":")
+				lim, err := NewRedis(tg.Client, alg, limitFor(alg), WithPrefix(prefix))
+				require.NoError(t, err)
+				d, err := lim.AllowN(context.Background(), "user:7", 2)
+				require.NoError(t, err)
+				require.True(t, d.Allowed)
+				keys := keysUnder(t, tg.Client, prefix)
+				require.Len(t, keys, 1)
+				require.True(t, strings.HasSuffix(keys[0], ":user:7"), keys[0])
+				ttl, err := tg.Client.PTTL(context.Background(), keys[0]).Result()
+				require.NoError(t, err)
+				require.Positive(t, ttl)
+				require.LessOrEqual(t, ttl, d.ResetAfter.Round(time.Millisecond)+2*time.Millisecond)
+			})
+		}
+	})
+}
+
+// TestRedisFollowsServerClock: decisions use the Redis server's time, so
+// every app server shares one limit whatever its own clock says.
+func TestRedisFollowsServerClock(t *testing.T) {
+	tg := redistest.New(t, redistest.Mini)
+	other, _ := tg.NewClient() // a second app server
+	a, err := NewRedis(tg.Client, FixedWindow, PerMinute(3), WithPrefix(tg.Prefix))
+	require.NoError(t, err)
+	b, err := NewRedis(other, FixedWindow, PerMinute(3), WithPrefix(tg.Prefix))
+	require.NoError(t, err)
+	ctx := context.Background()
+	tg.Advance(time.Minute - time.Duration(tg.Now().UnixNano()%int64(time.Minute))) // window start
+
+	for i, lim := range []*Redis{a, b, a} {
+		d, err := lim.Allow(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, d.Allowed, "request %d", i)
+	}
+	d, err := b.Allow(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "the two servers did not share the limit")
+	require.Equal(t, time.Minute, d.RetryAfter)
+
+	tg.Advance(time.Minute) // only the server's clock moves
+	d, err = b.Allow(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+}
+
+// TestRedisDownThenBack: a cut connection is an error at once, a hung one
+// an error within WithTimeout — whether or not the client applies context
+// deadlines itself — and the limiter recovers by itself.
+func TestRedisDownThenBack(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		for name, opts := range map[string][]redistest.ClientOption{
+			"default client":        nil,
+			"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
+		} {
+			t.Run(name, func(t *testing.T) {
+				client, faults := tg.NewClient(opts...)
+				lim, err := NewRedis(client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), WithTimeout(50*time.Millisecond))
+				require.NoError(t, err)
+				require.Equal(t, len(opts) > 0, lim.deadlines)
+				ctx := context.Background()
+				_, err = lim.Allow(ctx, "k")
+				require.NoError(t, err)
+
+				faults.Cut()
+				start := time.Now()
+				d, err := lim.Allow(ctx, "k")
+				require.Error(t, err)
+				require.False(t, d.Allowed, "an error must not come with an allowed decision")
+				require.Less(t, time.Since(start), 500*time.Millisecond)
+
+				faults.Heal()
+				require.Eventually(t, func() bool {
+					d, err := lim.Allow(ctx, "k")
+					return err == nil && d.Allowed
+				}, 2*time.Second, 10*time.Millisecond, "did not recover after Redis came back")
+
+				faults.Hang()
+				start = time.Now()
+				_, err = lim.Allow(ctx, "k")
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				elapsed := time.Since(start)
+				require.GreaterOrEqual(t, elapsed, 40*time.Millisecond)
+				require.Less(t, elapsed, 500*time.Millisecond, "WithTimeout did not bound the call")
+
+				faults.Heal()
+				require.Eventually(t, func() bool {
+					_, err := lim.Allow(ctx, "k")
+					return err == nil
+				}, 3*time.Second, 10*time.Millisecond)
+			})
+		}
+	})
+}
+
+func TestRedisHonoursContext(t *testing.T) {
+	tg := redistest.New(t, redistest.Mini)
+	lim, err := NewRedis(tg.Client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = lim.Allow(ctx, "k")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestRedisReloadsFlushedScripts: after SCRIPT FLUSH (a restart or failover
+// to a fresh replica) EVALSHA fails with NOSCRIPT and the limiter falls
+// back to EVAL by itself.
+func TestRedisReloadsFlushedScripts(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		lim, err := NewRedis(tg.Client, SlidingWindowCounter, PerSecond(100), WithPrefix(tg.Prefix))
+		require.NoError(t, err)
+		ctx := context.Background()
+		_, err = lim.Allow(ctx, "k")
+		require.NoError(t, err)
+		if cc, ok := tg.Client.(*redis.ClusterClient); ok {
+			require.NoError(t, cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+				return n.ScriptFlush(ctx).Err()
+			}))
+		} else {
+			require.NoError(t, tg.Client.ScriptFlush(ctx).Err())
+		}
+		d, err := lim.Allow(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		require.Equal(t, 98, d.Remaining)
+	})
+}
+
+func TestParseOutcome(t *testing.T) {
+	o, err := parseOutcome("1 -4 0 1700000000000000 25")
+	require.NoError(t, err)
+	require.Equal(t, outcome{allowed: true, remaining: -4, reset: 1700000000000000, delay: 25}, o)
+	o, err = parseOutcome("0 -0 7 8 0")
+	require.NoError(t, err)
+	require.Equal(t, outcome{retry: 7, reset: 8}, o)
+	for _, bad := range []string{"", "1", "1 2 3 4", "1 2 3 4 5 6", "1 2 3 4 5 ", "1  2 3 4 5", "a 2 3 4 5", "1 2 3 4 1e+15", "1 2 3 4 -", "1 2 3 4 1234567890123456789"} {
+		_, err := parseOutcome(bad)
+		require.ErrorIs(t, err, errBadReply, "%q", bad)
+	}
+}
+
+func FuzzParseOutcome(f *testing.F) {
+	f.Add("1 5 0 100 0")
+	f.Add("0 -3 17 9000000 0")
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := parseOutcome(s)
+		if err != nil {
+			return
+		}
+		// whatever parses must be five plain integers
+		require.Len(t, strings.Fields(s), 5)
+		require.False(t, o.allowed && o.retry != 0 && s[0] != '1')
+	})
+}
