@@ -15,10 +15,12 @@ func (st *bucketState) decide(s *spec, now, n int64) outcome {
 		now = st.last
 	}
 	debt := st.debt
-	if debt > 0 && now-st.last >= ceilDiv(debt, s.rate) {
+	if elapsed := now - st.last; elapsed >= s.drainUS {
+		debt = 0 // even a full bucket has drained (and elapsed·rate might overflow)
+	} else if drained := elapsed * s.rate; drained >= debt {
 		debt = 0
-	} else if debt > 0 {
-		debt -= (now - st.last) * s.rate
+	} else {
+		debt -= drained
 	}
 	capacity := s.burst * s.periodUS
 	cost := n * s.periodUS
@@ -35,5 +37,6 @@ func (st *bucketState) decide(s *spec, now, n int64) outcome {
 }
 
 func (st *bucketState) idle(s *spec, now int64) bool {
-	return st.debt == 0 || now-st.last >= ceilDiv(st.debt, s.rate)
+	elapsed := now - st.last
+	return st.debt == 0 || elapsed >= s.drainUS || elapsed*s.rate >= st.debt
 }

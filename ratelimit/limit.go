@@ -85,6 +85,7 @@ type spec struct {
 	rate     int64
 	burst    int64
 	periodUS int64
+	drainUS  int64 // buckets: µs for a full bucket to drain, ceil(burst·periodUS/rate)
 }
 
 func newSpec(alg Algorithm, l Limit) (spec, error) {
@@ -110,9 +111,10 @@ func newSpec(alg Algorithm, l Limit) (spec, error) {
 		return spec{}, fmt.Errorf("%w: Burst applies to TokenBucket and LeakyBucket only; %s admits Rate per window (got Burst %d, Rate %d)", ErrInvalidConfig, alg, l.Burst, l.Rate)
 	}
 	s := spec{alg: alg, limit: l, rate: int64(l.Rate), burst: int64(l.Burst), periodUS: l.Period.Microseconds()}
-	if s.size() > maxExact/s.periodUS {
+	if s.size() > maxExact/s.periodUS || s.rate > maxExact/s.periodUS {
 		return spec{}, fmt.Errorf("%w: limit %s too large: max(Rate, Burst) × Period in µs must stay below 2^53", ErrInvalidConfig, l)
 	}
+	s.drainUS = ceilDiv(s.burst*s.periodUS, s.rate)
 	return s, nil
 }
 

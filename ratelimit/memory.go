@@ -18,12 +18,16 @@ import (
 // clock step does not refill or drain buckets; a clock that runs backwards
 // holds time still rather than granting anything.
 type Memory struct {
-	spec      spec
-	now       func() time.Time
-	base      time.Time // origin of the monotonic reading
-	baseUS    int64     // base as µs since the Unix epoch, for window alignment
-	decideKey func(key string, now, n int64) (outcome, error)
-	count     func() int
+	spec   spec
+	now    func() time.Time // nil: the real clock
+	base   time.Time        // origin of the monotonic reading
+	baseUS int64            // base as µs since the Unix epoch, for window alignment
+
+	// exactly one of these is set, by algorithm
+	buckets  *table[bucketState, *bucketState]
+	windows  *table[windowState, *windowState]
+	counters *table[counterState, *counterState]
+	logs     *table[logState, *logState]
 }
 
 var _ Limiter = (*Memory)(nil)
@@ -42,27 +46,25 @@ func NewMemory(alg Algorithm, l Limit, opts ...Option) (*Memory, error) {
 	if o.setPrefix || o.setTimeout {
 		return nil, fmt.Errorf("%w: WithPrefix and WithTimeout apply to the Redis limiter only", ErrInvalidConfig)
 	}
-	m := &Memory{spec: s, now: o.now}
-	m.base = m.now()
+	m := &Memory{spec: s}
+	if o.setNow {
+		m.now = o.now
+		m.base = m.now()
+	} else {
+		m.base = time.Now()
+	}
 	m.baseUS = m.base.UnixMicro()
 	switch alg {
 	case TokenBucket, LeakyBucket:
-		m.bind(newTable[bucketState](&m.spec, o.maxKeys))
+		m.buckets = newTable[bucketState](&m.spec, o.maxKeys)
 	case FixedWindow:
-		m.bind(newTable[windowState](&m.spec, o.maxKeys))
+		m.windows = newTable[windowState](&m.spec, o.maxKeys)
 	case SlidingWindowCounter:
-		m.bind(newTable[counterState](&m.spec, o.maxKeys))
+		m.counters = newTable[counterState](&m.spec, o.maxKeys)
 	case SlidingWindowLog:
-		m.bind(newTable[logState](&m.spec, o.maxKeys))
+		m.logs = newTable[logState](&m.spec, o.maxKeys)
 	}
 	return m, nil
-}
-
-func (m *Memory) bind(t interface {
-	decide(key string, now, n int64) (outcome, error)
-	len() int
-}) {
-	m.decideKey, m.count = t.decide, t.len
 }
 
 // Allow is AllowN(ctx, key, 1).
@@ -76,19 +78,70 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 	if err := m.spec.checkN(n); err != nil {
 		return Decision{Limit: m.spec.limit}, err
 	}
-	o, err := m.decideKey(key, m.nowUS(), int64(n))
+	o, err := m.decide(key, m.nowUS(), int64(n))
 	if err != nil {
 		return Decision{Limit: m.spec.limit}, err
 	}
 	return m.spec.decision(o), nil
 }
 
+// decide runs the algorithm on key's state under its shard lock, calling
+// each algorithm's decide directly so it inlines.
+func (m *Memory) decide(key string, now, n int64) (outcome, error) {
+	var o outcome
+	switch {
+	case m.buckets != nil:
+		sh, st, err := m.buckets.acquire(key, now)
+		if err != nil {
+			return o, err
+		}
+		o = st.decide(&m.spec, now, n)
+		sh.mu.Unlock()
+	case m.windows != nil:
+		sh, st, err := m.windows.acquire(key, now)
+		if err != nil {
+			return o, err
+		}
+		o = st.decide(&m.spec, now, n)
+		sh.mu.Unlock()
+	case m.counters != nil:
+		sh, st, err := m.counters.acquire(key, now)
+		if err != nil {
+			return o, err
+		}
+		o = st.decide(&m.spec, now, n)
+		sh.mu.Unlock()
+	default:
+		sh, st, err := m.logs.acquire(key, now)
+		if err != nil {
+			return o, err
+		}
+		o = st.decide(&m.spec, now, n)
+		sh.mu.Unlock()
+	}
+	return o, nil
+}
+
 // Keys reports how many keys the limiter tracks right now.
-func (m *Memory) Keys() int { return m.count() }
+func (m *Memory) Keys() int {
+	switch {
+	case m.buckets != nil:
+		return m.buckets.len()
+	case m.windows != nil:
+		return m.windows.len()
+	case m.counters != nil:
+		return m.counters.len()
+	}
+	return m.logs.len()
+}
 
 // Limit returns the limiter's limit, with Burst filled in.
 func (m *Memory) Limit() Limit { return m.spec.limit }
 
 func (m *Memory) nowUS() int64 {
+	if m.now == nil {
+		// time.Since reads only the monotonic clock: one clock read, not two.
+		return m.baseUS + time.Since(m.base).Microseconds()
+	}
 	return m.baseUS + m.now().Sub(m.base).Microseconds()
 }

@@ -12,34 +12,49 @@ type keyState[S any] interface {
 	idle(s *spec, now int64) bool
 }
 
-const numShards = 64 // a power of two
+const numShards = 64 // a power of two; the top 6 bits of a key's hash pick it
 
-// table is a sharded map from key to algorithm state. Each shard has its
-// own lock, so parallel callers on different keys rarely contend. Idle
-// states (equal to a fresh key's) are swept out of a shard by the caller
-// that finds the shard's sweep due: no background goroutine to leak.
+// table maps keys to algorithm states. It is sharded, each shard with its
+// own lock, so parallel callers on different keys rarely contend.
+//
+// Each shard is an open-addressing hash table with linear probing that
+// stores the state inline beside its key, plus one tag byte per slot, so a
+// lookup touches the tag array and one slot, and a key costs its slot (16
+// bytes of string header plus the state) and a tag, divided by the load
+// factor. Capacities are not powers of two (the home slot is found by
+// multiply-shift), so growing by 1.5× at 85% load keeps the load between
+// 57% and 85%: a token bucket key costs 39–58 bytes beyond its string.
+//
+// States back to a fresh key's are swept out of a shard by the caller that
+// finds the shard's sweep due: no background goroutine to leak.
 type table[S any, P keyState[S]] struct {
 	seed       maphash.Seed
 	spec       *spec
 	shards     [numShards]shard[S]
-	shardCap   int   // 0: unbounded
+	shardCap   int   // most keys per shard; 0: unbounded
 	sweepEvery int64 // µs between sweeps of one shard
 }
 
 type shard[S any] struct {
 	mu        sync.Mutex
-	states    map[string]*S
+	tags      []uint8 // 0: empty; else 0x80 | 7 bits of the key's hash
+	slots     []slot[S]
+	count     int
 	nextSweep int64
-	_         [40]byte // keep neighbouring shards' locks off one cache line
+	_         [16]byte // keep neighbouring shards' locks off one cache line
 }
+
+type slot[S any] struct {
+	key string
+	st  S
+}
+
+const minSlots = 8
 
 func newTable[S any, P keyState[S]](s *spec, maxKeys int) *table[S, P] {
 	t := &table[S, P]{seed: maphash.MakeSeed(), spec: s, sweepEvery: sweepInterval(s)}
 	if maxKeys > 0 {
 		t.shardCap = (maxKeys + numShards - 1) / numShards
-	}
-	for i := range t.shards {
-		t.shards[i].states = make(map[string]*S)
 	}
 	return t
 }
@@ -50,40 +65,127 @@ func newTable[S any, P keyState[S]](s *spec, maxKeys int) *table[S, P] {
 func sweepInterval(s *spec) int64 {
 	d := 2 * s.periodUS
 	if s.alg.bucket() {
-		d = ceilDiv(s.burst*s.periodUS, s.rate)
+		d = s.drainUS
 	}
 	return min(max(d, 1_000_000), 60_000_000)
 }
 
-func (t *table[S, P]) decide(key string, now, n int64) (outcome, error) {
-	sh := &t.shards[maphash.String(t.seed, key)&(numShards-1)]
+func tagOf(h uint64) uint8 { return 0x80 | uint8(h>>51) }
+
+// home is the slot a hash starts probing from: multiply-shift maps the low
+// 32 bits uniformly onto [0, n) without a division.
+func home(h uint64, n int) int { return int((h & 0xffffffff) * uint64(n) >> 32) }
+
+// acquire returns key's state with its shard locked, creating the state if
+// need be; the caller decides and then unlocks sh.mu. Keeping the decision
+// out of this generic code lets each algorithm's decide be called directly
+// and inlined, rather than through the generic dictionary.
+func (t *table[S, P]) acquire(key string, now int64) (*shard[S], *S, error) {
+	h := maphash.String(t.seed, key)
+	sh := &t.shards[h>>58]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if now >= sh.nextSweep {
 		t.sweep(sh, now)
 	}
-	st, ok := sh.states[key]
-	if !ok {
-		if t.shardCap > 0 && len(sh.states) >= t.shardCap {
-			t.sweep(sh, now)
-			if len(sh.states) >= t.shardCap {
-				return outcome{}, ErrTooManyKeys
-			}
-		}
-		st = new(S)
-		sh.states[key] = st
+	tag := tagOf(h)
+	i, found := sh.find(key, h, tag)
+	if found {
+		return sh, &sh.slots[i].st, nil
 	}
-	return P(st).decide(t.spec, now, n), nil
+	if t.shardCap > 0 && sh.count >= t.shardCap {
+		t.sweep(sh, now)
+		if sh.count >= t.shardCap {
+			sh.mu.Unlock()
+			return nil, nil, ErrTooManyKeys
+		}
+		i, _ = sh.find(key, h, tag)
+	}
+	if (sh.count+1)*20 > len(sh.slots)*17 { // above 85% load
+		t.resize(sh, max(minSlots, len(sh.slots)*3/2))
+		i, _ = sh.find(key, h, tag)
+	}
+	sh.tags[i] = tag
+	sh.slots[i].key = key
+	sh.count++
+	return sh, &sh.slots[i].st, nil
 }
 
-// sweep drops the shard's idle states; the caller holds the lock.
-func (t *table[S, P]) sweep(sh *shard[S], now int64) {
-	for k, st := range sh.states {
-		if P(st).idle(t.spec, now) {
-			delete(sh.states, k)
+// find returns key's slot, or the empty slot where it would go. The table
+// always has an empty slot, so probing ends.
+func (sh *shard[S]) find(key string, h uint64, tag uint8) (int, bool) {
+	n := len(sh.tags)
+	if n == 0 {
+		return 0, false
+	}
+	for i := home(h, n); ; {
+		switch sh.tags[i] {
+		case 0:
+			return i, false
+		case tag:
+			if sh.slots[i].key == key {
+				return i, true
+			}
+		}
+		if i++; i == n {
+			i = 0
 		}
 	}
+}
+
+// resize rehashes the shard into n slots.
+func (t *table[S, P]) resize(sh *shard[S], n int) {
+	oldTags, oldSlots := sh.tags, sh.slots
+	sh.tags, sh.slots = make([]uint8, n), make([]slot[S], n)
+	for j, tag := range oldTags {
+		if tag == 0 {
+			continue
+		}
+		i, _ := sh.find(oldSlots[j].key, maphash.String(t.seed, oldSlots[j].key), tag)
+		sh.tags[i], sh.slots[i] = tag, oldSlots[j]
+	}
+}
+
+// sweep drops the shard's idle states, and shrinks a shard that a burst of
+// keys left mostly empty; the caller holds the lock.
+func (t *table[S, P]) sweep(sh *shard[S], now int64) {
 	sh.nextSweep = now + t.sweepEvery
+	for i := 0; i < len(sh.tags); {
+		if sh.tags[i] != 0 && P(&sh.slots[i].st).idle(t.spec, now) {
+			t.deleteAt(sh, i) // refills slot i: look at it again
+			continue
+		}
+		i++
+	}
+	switch {
+	case sh.count == 0:
+		sh.tags, sh.slots = nil, nil
+	case len(sh.slots) > minSlots && sh.count*4 < len(sh.slots):
+		t.resize(sh, max(minSlots, sh.count*3/2))
+	}
+}
+
+// deleteAt empties slot i by backward-shift deletion: later entries of the
+// probe chain move up, so lookups need no tombstones.
+func (t *table[S, P]) deleteAt(sh *shard[S], i int) {
+	n := len(sh.tags)
+	for j := i; ; {
+		if j++; j == n {
+			j = 0
+		}
+		if sh.tags[j] == 0 {
+			break
+		}
+		// The entry at j may fill the hole at i unless its home lies
+		// cyclically in (i, j]: then it must stay at or after its home.
+		k := home(maphash.String(t.seed, sh.slots[j].key), n)
+		if (i <= j && i < k && k <= j) || (i > j && (k > i || k <= j)) {
+			continue
+		}
+		sh.tags[i], sh.slots[i] = sh.tags[j], sh.slots[j]
+		i = j
+	}
+	sh.tags[i], sh.slots[i] = 0, slot[S]{}
+	sh.count--
 }
 
 func (t *table[S, P]) len() int {
@@ -91,7 +193,7 @@ func (t *table[S, P]) len() int {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		n += len(sh.states)
+		n += sh.count
 		sh.mu.Unlock()
 	}
 	return n

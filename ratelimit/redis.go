@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -120,6 +121,45 @@ func (r *Redis) setLimitArgs() {
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
+// boxedN holds the n argument pre-converted for small n, so the common
+// Allow (n=1) boxes nothing.
+var boxedN = func() (b [65]any) {
+	for i := range b {
+		b[i] = strconv.Itoa(i)
+	}
+	return b
+}()
+
+// call is one script call's KEYS and ARGV. Calls are pooled: go-redis
+// copies both into its own command, so they are free again once Run
+// returns, and pooling them saves two allocations per decision.
+type call struct {
+	keys [1]string
+	args [7]any
+	argc int
+}
+
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+func (r *Redis) newCall(key string, n int) *call {
+	c := calls.Get().(*call)
+	c.keys[0] = r.keyPrefix + key
+	c.args[0] = r.now()
+	if n < len(boxedN) {
+		c.args[1] = boxedN[n]
+	} else {
+		c.args[1] = strconv.Itoa(n)
+	}
+	c.argc = 2 + copy(c.args[2:], r.limitArgs)
+	return c
+}
+
+// release returns c to the pool without the references it held.
+func (c *call) release() {
+	*c = call{}
+	calls.Put(c)
+}
+
 // Allow is AllowN(ctx, key, 1).
 func (r *Redis) Allow(ctx context.Context, key string) (Decision, error) {
 	return r.AllowN(ctx, key, 1)
@@ -132,15 +172,15 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error)
 	if err := r.spec.checkN(n); err != nil {
 		return Decision{Limit: r.spec.limit}, err
 	}
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.timeout)
-		defer cancel()
+	if r.timeout > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, r.timeout)
+			defer cancel()
+		}
 	}
-	args := make([]any, 0, 7)
-	args = append(args, r.now(), strconv.Itoa(n))
-	args = append(args, r.limitArgs...)
-	reply, err := r.runBounded(ctx, []string{r.keyPrefix + key}, args)
+	call := r.newCall(key, n)
+	reply, err := r.runBounded(ctx, call)
 	if err != nil {
 		return Decision{Limit: r.spec.limit}, fmt.Errorf("ratelimit: redis: %w", err)
 	}

@@ -30,13 +30,16 @@ type reply struct {
 // runBounded runs the script so that the call returns by ctx's deadline
 // even on a client that ignores it: the call proceeds in a goroutine, which
 // ends by itself at the client's own ReadTimeout if the caller gave up.
-func (r *Redis) runBounded(ctx context.Context, keys []string, args []any) (string, error) {
-	if r.deadlines {
-		return r.script.Run(ctx, r.client, keys, args...).Text()
+// It releases c once go-redis is done with it.
+func (r *Redis) runBounded(ctx context.Context, c *call) (string, error) {
+	if r.deadlines || r.timeout == 0 {
+		defer c.release()
+		return r.script.Run(ctx, r.client, c.keys[:], c.args[:c.argc]...).Text()
 	}
 	done := make(chan reply, 1)
 	go func() {
-		text, err := r.script.Run(ctx, r.client, keys, args...).Text()
+		defer c.release() // only here: the caller may have given up on us
+		text, err := r.script.Run(ctx, r.client, c.keys[:], c.args[:c.argc]...).Text()
 		done <- reply{text, err}
 	}()
 	select {

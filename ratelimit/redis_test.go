@@ -138,12 +138,17 @@ func TestRedisDownThenBack(t *testing.T) {
 
 func TestRedisHonoursContext(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
-	lim, err := NewRedis(tg.Client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = lim.Allow(ctx, "k")
-	require.ErrorIs(t, err, context.Canceled)
+	for _, opt := range []Option{WithTimeout(time.Second), WithoutTimeout()} {
+		lim, err := NewRedis(tg.Client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), opt)
+		require.NoError(t, err)
+		d, err := lim.Allow(context.Background(), "k")
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = lim.Allow(ctx, "k")
+		require.ErrorIs(t, err, context.Canceled)
+	}
 }
 
 // TestRedisReloadsFlushedScripts: after SCRIPT FLUSH (a restart or failover

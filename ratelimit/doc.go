@@ -1,0 +1,56 @@
+// Package ratelimit decides whether a request under a key (a user, an API
+// token, a client IP) may proceed, with five algorithms, in memory for one
+// process and on Redis for a fleet, behind one interface.
+//
+// # Happy path
+//
+//	lim, err := ratelimit.NewRedis(rdb, ratelimit.TokenBucket, ratelimit.PerSecond(10))
+//	if err != nil { … }
+//	d, err := lim.Allow(ctx, "user:"+userID)
+//	if err == nil && !d.Allowed {
+//		return tooManyRequests(d.RetryAfter) // or use Middleware
+//	}
+//
+// # Choosing an algorithm
+//
+//   - TokenBucket: bursts up to Burst, then Rate per Period. The usual
+//     choice for APIs (Stripe's).
+//   - LeakyBucket: the same admission, but every admitted request is given
+//     a Delay so they leave evenly spaced: for smoothing load on a
+//     downstream that cannot take bursts.
+//   - FixedWindow: at most Rate per clock-aligned window. Cheapest, but a
+//     client can send Rate at the end of one window and Rate at the start
+//     of the next: twice the limit in a moment (the boundary spike).
+//   - SlidingWindowLog: at most Rate in any interval of length Period,
+//     exactly, by keeping every admitted request: memory grows with Rate.
+//   - SlidingWindowCounter: the fixed window's cost with the spike mostly
+//     gone: the previous window's count is weighted by its overlap with the
+//     sliding window. Exact arithmetic, approximate model.
+//
+// # Semantics both backends share
+//
+// Decisions are exact to the microsecond and identical on the memory and
+// Redis backends (one conformance suite runs on both): all arithmetic is
+// on integers (for the buckets, in ticks of 1/Rate µs), every Decision field
+// is rounded up to whole microseconds, and RetryAfter is the least wait
+// after which the same request is allowed. Denied requests consume
+// nothing. AllowN with n < 1 is ErrInvalidRequest; an n the limit can never
+// admit is ErrExceedsLimit. Limits must keep max(Rate, Burst) × Period in
+// microseconds below 2^53 (the Redis scripts compute in doubles).
+//
+// # Memory
+//
+// Memory is sharded and allocation-free per decision on a known key. Its
+// limits are per process: N processes behind a load balancer admit N times
+// the limit. Idle keys are dropped, so memory follows active keys;
+// WithMaxKeys bounds it hard.
+//
+// # Redis
+//
+// Redis keeps one key per limited key, updated by one Lua script per
+// decision (one round trip), with the Redis server's clock, so a fleet
+// shares the limit exactly even when app servers' clocks disagree. Keys
+// expire when they would be idle. When Redis fails the limiter returns the
+// error; Fallback (to a local Memory limiter), FailOpen and FailClosed
+// decide what the caller gets instead.
+package ratelimit
