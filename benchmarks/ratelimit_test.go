@@ -1,0 +1,252 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/sethvargo/go-limiter/memorystore"
+	"golang.org/x/time/rate"
+
+	"github.com/sysdesign/patterns/ratelimit"
+)
+
+// A limit generous enough that benchmarks measure the decision, mostly
+// allowed, the same for every library.
+const (
+	benchRate  = 100_000_000
+	benchBurst = 1000
+)
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+// One hot key: our memory token bucket against x/time/rate's Limiter,
+// which is a single bucket (no keys at all).
+func BenchmarkRateLimitHotKey(b *testing.B) {
+	ctx := context.Background()
+	b.Run("lib=patterns-memory", func(b *testing.B) {
+		lim, err := ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.Limit{Rate: benchRate, Period: time.Second, Burst: benchBurst})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = lim.Allow(ctx, "hot")
+		}
+		reportRate(b)
+	})
+	b.Run("lib=x-time-rate", func(b *testing.B) {
+		lim := rate.NewLimiter(rate.Limit(benchRate), benchBurst)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = lim.Allow()
+		}
+		reportRate(b)
+	})
+}
+
+const manyKeys = 100_000
+
+func keyNames(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:%d", i)
+	}
+	return keys
+}
+
+// 100k keys, serial and parallel: our memory limiter against
+// sethvargo/go-limiter's memorystore (a token bucket per key). 10/s with a
+// burst of 1000: each key is hit every few tens of ms, so keys stay active
+// (none is swept as idle) and most decisions allow, in both libraries.
+func BenchmarkRateLimitManyKeys(b *testing.B) {
+	keys := keyNames(manyKeys)
+	ctx := context.Background()
+	libs := []struct {
+		name  string
+		setup func(b *testing.B) func(key string)
+	}{
+		{"patterns-memory", func(b *testing.B) func(string) {
+			lim, err := ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.Limit{Rate: 10, Period: time.Second, Burst: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func(k string) { _, _ = lim.Allow(ctx, k) }
+		}},
+		{"sethvargo-memorystore", func(b *testing.B) func(string) {
+			store, err := memorystore.New(&memorystore.Config{Tokens: 1000, Interval: 100 * time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = store.Close(ctx) })
+			return func(k string) { _, _, _, _, _ = store.Take(ctx, k) }
+		}},
+	}
+	for _, lib := range libs {
+		b.Run("lib="+lib.name+"/mode=serial", func(b *testing.B) {
+			allow := lib.setup(b)
+			for _, k := range keys {
+				allow(k)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				allow(keys[i])
+				if i++; i == len(keys) {
+					i = 0
+				}
+			}
+			reportRate(b)
+		})
+		b.Run("lib="+lib.name+"/mode=parallel", func(b *testing.B) {
+			allow := lib.setup(b)
+			for _, k := range keys {
+				allow(k)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := rand.Intn(len(keys))
+				for pb.Next() {
+					allow(keys[i])
+					if i++; i == len(keys) {
+						i = 0
+					}
+				}
+			})
+			reportRate(b)
+		})
+	}
+}
+
+// Heap per tracked key at 1M keys, beyond the key strings themselves
+// (allocated before the measurement and kept alive by the caller).
+func BenchmarkRateLimitHeapPerKey(b *testing.B) {
+	const n = 1_000_000
+	keys := keyNames(n)
+	ctx := context.Background()
+	measure := func(b *testing.B, fill func()) {
+		var before, after runtime.MemStats
+		for b.Loop() {
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			fill()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/key")
+		runtime.KeepAlive(keys)
+	}
+	b.Run("lib=patterns-memory", func(b *testing.B) {
+		var lim *ratelimit.Memory
+		measure(b, func() {
+			// per hour: no key goes idle (and is dropped) during the measurement
+			lim, _ = ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.PerHour(10))
+			for _, k := range keys {
+				_, _ = lim.Allow(ctx, k)
+			}
+		})
+		if lim.Keys() != n {
+			b.Fatalf("holds %d keys, want %d", lim.Keys(), n)
+		}
+	})
+	b.Run("lib=sethvargo-memorystore", func(b *testing.B) {
+		var store interface{ Close(context.Context) error }
+		measure(b, func() {
+			s, _ := memorystore.New(&memorystore.Config{Tokens: 10, Interval: time.Hour})
+			for _, k := range keys {
+				_, _, _, _, _ = s.Take(ctx, k)
+			}
+			store = s
+		})
+		_ = store.Close(ctx)
+	})
+}
+
+func redisClient(b *testing.B) *redis.Client {
+	addr := os.Getenv("PATTERNS_REDIS_ADDR")
+	if addr == "" {
+		b.Skip("PATTERNS_REDIS_ADDR not set: run through make bench-compare, which starts a redis-server")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 32})
+	b.Cleanup(func() { _ = c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		b.Fatalf("redis at %s: %v", addr, err)
+	}
+	return c
+}
+
+// Redis token bucket at 1 and 16 goroutines against the same real Redis:
+// ours against go-redis/redis_rate (GCRA, one script per decision too).
+func BenchmarkRateLimitRedis(b *testing.B) {
+	ctx := context.Background()
+	libs := []struct {
+		name  string
+		setup func(b *testing.B, c *redis.Client) func(key string) error
+	}{
+		{"patterns-redis", func(b *testing.B, c *redis.Client) func(string) error {
+			return patternsRedis(b, c)
+		}},
+		{"patterns-redis-without-timeout", func(b *testing.B, c *redis.Client) func(string) error {
+			return patternsRedis(b, c, ratelimit.WithoutTimeout())
+		}},
+		{"redis_rate", func(b *testing.B, c *redis.Client) func(string) error {
+			lim := redis_rate.NewLimiter(c)
+			l := redis_rate.Limit{Rate: benchRate, Burst: benchBurst, Period: time.Second}
+			return func(k string) error { _, err := lim.Allow(ctx, k, l); return err }
+		}},
+	}
+	for _, lib := range libs {
+		for _, g := range []int{1, 16} {
+			b.Run(fmt.Sprintf("lib=%s/goroutines=%d", lib.name, g), func(b *testing.B) {
+				allow := lib.setup(b, redisClient(b))
+				if err := allow("warm"); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if g == 1 {
+					for b.Loop() {
+						if err := allow("k1"); err != nil {
+							b.Fatal(err)
+						}
+					}
+					reportRate(b)
+					return
+				}
+				b.SetParallelism(g / runtime.GOMAXPROCS(0)) // g goroutines in all
+				b.RunParallel(func(pb *testing.PB) {
+					key := fmt.Sprint("k", rand.Int())
+					for pb.Next() {
+						if err := allow(key); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				reportRate(b)
+			})
+		}
+	}
+}
+
+// patternsRedis is our Redis token bucket; by default every call is bounded
+// by a 100ms timeout of its own (context.WithTimeout: 5 allocations), which
+// redis_rate does not have.
+func patternsRedis(b *testing.B, c *redis.Client, opts ...ratelimit.Option) func(string) error {
+	opts = append(opts, ratelimit.WithPrefix(fmt.Sprintf("bench:%d:", time.Now().UnixNano())))
+	lim, err := ratelimit.NewRedis(c, ratelimit.TokenBucket, ratelimit.Limit{Rate: benchRate, Period: time.Second, Burst: benchBurst}, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	return func(k string) error { _, err := lim.Allow(ctx, k); return err }
+}
