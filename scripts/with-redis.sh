@@ -24,40 +24,47 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    # below Linux's ephemeral range (32768+), bus port included
+    p=$((10000 + RANDOM % 12000))
     # the cluster bus uses port+10000, so that must be free too
     if port_free "$p" && port_free $((p + 10000)); then echo "$p"; return 0; fi
   done
   return 1
 }
 
-# start_server PORT [extra redis-server args...]: starts one server and waits
-# until it answers PING.
+# start_server [extra redis-server args...]: starts one server on a free
+# port, waits until it answers PING and sets $port. It must not run in a
+# subshell ($(...)): the pid has to reach cleanup. A port taken
+# between the check and the bind (another run racing us) means another try.
 start_server() {
-  local port=$1; shift
-  local d="$dir/$port"; mkdir -p "$d"
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$d" --logfile "$d/log" --daemonize no "$@" &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    sleep 0.05
+  local d
+  for _ in 1 2 3 4 5; do
+    port=$(free_port) || return 1
+    d="$dir/$port"; mkdir -p "$d"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$d" --logfile "$d/log" --daemonize no "$@" </dev/null >/dev/null 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+      if redis-cli -p "$port" ping >/dev/null 2>&1; then return 0; fi
+      kill -0 "${pids[-1]}" 2>/dev/null || break # it exited: port taken?
+      sleep 0.05
+    done
   done
-  echo "with-redis: redis-server on port $port did not start:" >&2
+  echo "with-redis: could not start redis-server:" >&2
   cat "$d/log" >&2
   return 1
 }
 
 if [ -z "${PATTERNS_REDIS_ADDR:-}" ]; then
-  port=$(free_port) && start_server "$port" || exit 1
+  start_server || exit 1
   export PATTERNS_REDIS_ADDR="127.0.0.1:$port"
 fi
 
 if [ -z "${PATTERNS_REDIS_CLUSTER:-}" ]; then
   nodes=()
   for _ in 1 2 3; do
-    port=$(free_port) && start_server "$port" --cluster-enabled yes \
-      --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 2000 || exit 1
+    start_server --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 2000 </dev/null >/dev/null || exit 1
     nodes+=("127.0.0.1:$port")
   done
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/cluster-create.log" 2>&1 || {

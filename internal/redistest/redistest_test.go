@@ -1,0 +1,61 @@
+package redistest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEachRunsMiniredisAndIsolatesKeys(t *testing.T) {
+	var kinds []Kind
+	prefixes := map[string]bool{}
+	Each(t, func(t *testing.T, tg *Target) {
+		kinds = append(kinds, tg.Kind)
+		require.False(t, prefixes[tg.Prefix], "prefix reused")
+		prefixes[tg.Prefix] = true
+		require.NotContains(t, tg.Prefix, "{", "prefix must leave hash tags to packages")
+		require.True(t, strings.HasPrefix(tg.Key("x"), tg.Prefix))
+		require.NoError(t, tg.Client.Set(context.Background(), tg.Key("x"), "1", 0).Err())
+	})
+	require.Equal(t, Kinds(), kinds)
+	require.Equal(t, Mini, kinds[0])
+}
+
+func TestFaultsCutHangHeal(t *testing.T) {
+	Each(t, func(t *testing.T, tg *Target) {
+		ctx := context.Background()
+		require.NoError(t, tg.Client.Ping(ctx).Err())
+		other, _ := tg.NewClient()
+
+		tg.Cut()
+		require.Error(t, tg.Client.Ping(ctx).Err())
+		require.NoError(t, other.Ping(ctx).Err(), "a cut on one client reached another")
+
+		tg.Heal()
+		require.Eventually(t, func() bool { return tg.Client.Ping(ctx).Err() == nil }, 2*time.Second, 10*time.Millisecond)
+
+		tg.Hang()
+		start := time.Now()
+		require.Error(t, tg.Client.Ping(ctx).Err())
+		require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "a hung call must wait for its read timeout")
+		tg.Heal()
+		require.Eventually(t, func() bool { return tg.Client.Ping(ctx).Err() == nil }, 3*time.Second, 10*time.Millisecond)
+	})
+}
+
+func TestAdvanceMovesMiniredisClock(t *testing.T) {
+	tg := New(t, Mini)
+	ctx := context.Background()
+	start := tg.Now()
+	require.NoError(t, tg.Client.Set(ctx, tg.Key("ttl"), "v", time.Second).Err())
+	tg.Advance(999 * time.Millisecond)
+	require.Equal(t, int64(1), tg.Client.Exists(ctx, tg.Key("ttl")).Val())
+	tg.Advance(time.Millisecond)
+	require.Equal(t, int64(0), tg.Client.Exists(ctx, tg.Key("ttl")).Val())
+	server, err := tg.Client.Time(ctx).Result()
+	require.NoError(t, err)
+	require.Equal(t, start.Add(time.Second).Unix(), server.Unix())
+}
