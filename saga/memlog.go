@@ -1,0 +1,290 @@
+package saga
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// MemoryLog is a Log in the process's memory: fast, and gone with the
+// process. It suits tests, and sagas whose only need is orderly
+// compensation within one process; a crash loses what it knew, so only a
+// shared, durable log (RedisLog) lets another process recover.
+//
+// Leases work as on Redis, by the log's clock (WithClock), so two Saga
+// values on one MemoryLog behave like two processes. Finished sagas are
+// dropped after the retention period (WithRetention) by a sweep that runs
+// inline, when sagas finish.
+type MemoryLog struct {
+	now       func() time.Time
+	retention time.Duration
+	seed      maphash.Seed
+	shards    [memShards]memShard
+}
+
+const memShards = 64
+
+type memKey struct{ saga, id string }
+
+type memRec struct {
+	status   Status
+	token    int64
+	expires  time.Time // lease expiry while running
+	finished time.Time // when it finished
+	n        int       // entries in log
+	log      []byte    // the entries, packed (see appendEntry)
+	last     []byte    // the data of the last entry
+}
+
+func (r *memRec) append(es []Entry) {
+	for i := range es {
+		r.log = appendEntry(r.log, &es[i], r.n > 0 && bytes.Equal(es[i].Data, r.last))
+		r.last = es[i].Data
+		r.n++
+	}
+}
+
+func (r *memRec) record(saga, id string) *Record {
+	return &Record{Saga: saga, ID: id, Status: r.status, Entries: unpack(r.log, r.n)}
+}
+
+// appendEntry packs e onto b. The log keeps its entries so, in one
+// pointer-free buffer: a log holding many sagas then costs the garbage
+// collector next to nothing. An entry whose data is the previous entry's
+// (sameData) refers to it.
+func appendEntry(b []byte, e *Entry, sameData bool) []byte {
+	b = append(b, byte(e.Kind), byte(e.Status))
+	b = binary.AppendVarint(b, int64(e.Step))
+	b = binary.AppendVarint(b, int64(e.Attempts))
+	b = binary.AppendVarint(b, int64(e.Duration))
+	b = binary.AppendVarint(b, e.At.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(e.StepName)))
+	b = append(b, e.StepName...)
+	b = binary.AppendUvarint(b, uint64(len(e.Err)))
+	b = append(b, e.Err...)
+	if sameData {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Data))+1)
+	return append(b, e.Data...)
+}
+
+// unpack decodes the n entries packed in b; their Data are copies.
+func unpack(b []byte, n int) []Entry {
+	uv := func() uint64 { v, k := binary.Uvarint(b); b = b[k:]; return v }
+	sv := func() int64 { v, k := binary.Varint(b); b = b[k:]; return v }
+	bs := func(n uint64) []byte { v := b[:n:n]; b = b[n:]; return v }
+	es := make([]Entry, n)
+	var prev []byte
+	for i := range es {
+		e := &es[i]
+		e.Kind, e.Status = EntryKind(b[0]), Status(b[1])
+		b = b[2:]
+		e.Step, e.Attempts = int(sv()), int(sv())
+		e.Duration, e.At = time.Duration(sv()), time.Unix(0, sv())
+		e.StepName = string(bs(uv()))
+		e.Err = string(bs(uv()))
+		if k := uv(); k == 0 {
+			e.Data = prev
+		} else {
+			e.Data = bytes.Clone(bs(k - 1))
+		}
+		prev = e.Data
+	}
+	return es
+}
+
+type memDone struct {
+	key memKey
+	at  time.Time
+}
+
+type memShard struct {
+	mu   sync.Mutex
+	recs map[memKey]*memRec
+	done []memDone // finished sagas in the order they finished
+	head int       // done[:head] are swept
+	_    [64]byte  // keep shards' locks on separate cache lines
+}
+
+var _ Log = (*MemoryLog)(nil)
+
+// NewMemoryLog returns an empty in-memory log. Options: WithClock,
+// WithRetention (default DefaultMemoryRetention). Errors wrap
+// ErrInvalidConfig.
+func NewMemoryLog(opts ...LogOption) (*MemoryLog, error) {
+	c, err := applyLogOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.setPrefix || c.setShards || c.setTimeout {
+		return nil, fmt.Errorf("%w: WithPrefix, WithShards and WithTimeout apply to RedisLog only", ErrInvalidConfig)
+	}
+	if !c.setRetention {
+		c.retention = DefaultMemoryRetention
+	}
+	l := &MemoryLog{now: c.now, retention: c.retention, seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].recs = make(map[memKey]*memRec)
+	}
+	return l, nil
+}
+
+func (l *MemoryLog) shard(_, id string) *memShard {
+	return &l.shards[maphash.String(l.seed, id)%memShards]
+}
+
+// Claim implements Log.
+func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry) (Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return Claim{}, err
+	}
+	k := memKey{saga, id}
+	s := l.shard(saga, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := l.now()
+	r := s.recs[k]
+	if r != nil && r.status != Running && now.Sub(r.finished) >= l.retention {
+		delete(s.recs, k) // past retention: forgotten, as on Redis
+		r = nil
+	}
+	if r == nil {
+		if len(entries) == 0 {
+			return Claim{}, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+		}
+		r = &memRec{token: 1, expires: now.Add(lease), log: make([]byte, 0, 384)}
+		r.append(entries)
+		s.recs[k] = r
+		if last := &entries[len(entries)-1]; last.Kind == Finished {
+			l.finish(s, k, r, last.Status, now)
+		}
+		return Claim{Token: 1, Created: true}, nil
+	}
+	if r.status != Running {
+		return Claim{Record: r.record(saga, id)}, nil
+	}
+	if now.Before(r.expires) {
+		return Claim{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, r.expires.Sub(now))
+	}
+	r.token++
+	r.expires = now.Add(lease)
+	return Claim{Token: r.token, Record: r.record(saga, id)}, nil
+}
+
+// check finds the running saga held with token; s.mu is held.
+func (s *memShard) check(saga, id string, token int64) (*memRec, error) {
+	r := s.recs[memKey{saga, id}]
+	switch {
+	case r == nil:
+		return nil, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+	case r.token != token:
+		return nil, fmt.Errorf("%w: saga %s/%s: token %d, current %d", ErrLeaseLost, saga, id, token, r.token)
+	case r.status != Running:
+		return nil, fmt.Errorf("%w: saga %s/%s is %s", ErrFinished, saga, id, r.status)
+	}
+	return r, nil
+}
+
+// Append implements Log.
+func (l *MemoryLog) Append(ctx context.Context, saga, id string, token int64, lease time.Duration, entries []Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := l.shard(saga, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.check(saga, id, token)
+	if err != nil {
+		return err
+	}
+	now := l.now()
+	r.append(entries)
+	if n := len(entries); n > 0 && entries[n-1].Kind == Finished {
+		l.finish(s, memKey{saga, id}, r, entries[n-1].Status, now)
+		return nil
+	}
+	r.expires = now.Add(lease)
+	return nil
+}
+
+// finish marks r finished and sweeps the shard's expired sagas; s.mu is
+// held.
+func (l *MemoryLog) finish(s *memShard, k memKey, r *memRec, st Status, now time.Time) {
+	r.status, r.finished, r.expires = st, now, time.Time{}
+	r.last = nil
+	s.done = append(s.done, memDone{k, now})
+	for s.head < len(s.done) {
+		d := s.done[s.head]
+		if now.Sub(d.at) < l.retention {
+			break
+		}
+		if x := s.recs[d.key]; x != nil && x.status != Running && x.finished.Equal(d.at) {
+			delete(s.recs, d.key)
+		}
+		s.done[s.head] = memDone{}
+		s.head++
+	}
+	if s.head > 1024 && s.head*2 > len(s.done) {
+		s.done = append(s.done[:0], s.done[s.head:]...)
+		s.head = 0
+	}
+}
+
+// Renew implements Log.
+func (l *MemoryLog) Renew(ctx context.Context, saga, id string, token int64, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := l.shard(saga, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.check(saga, id, token)
+	if err != nil {
+		return err
+	}
+	r.expires = l.now().Add(lease)
+	return nil
+}
+
+// Load implements Log.
+func (l *MemoryLog) Load(ctx context.Context, saga, id string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := l.shard(saga, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.recs[memKey{saga, id}]
+	if r == nil || (r.status != Running && l.now().Sub(r.finished) >= l.retention) {
+		return nil, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+	}
+	return r.record(saga, id), nil
+}
+
+// Abandoned implements Log.
+func (l *MemoryLog) Abandoned(ctx context.Context, saga string, max int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	now := l.now()
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for k, r := range s.recs {
+			if len(ids) >= max {
+				break
+			}
+			if r.status == Running && k.saga == saga && !now.Before(r.expires) {
+				ids = append(ids, k.id)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return ids, nil
+}

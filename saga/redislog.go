@@ -1,0 +1,310 @@
+package saga
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/claim.lua
+	claimLua string
+	//go:embed lua/append.lua
+	appendLua string
+	//go:embed lua/load.lua
+	loadLua string
+	//go:embed lua/abandoned.lua
+	abandonedLua string
+
+	claimScript     = redis.NewScript(claimLua)
+	appendScript    = redis.NewScript(appendLua)
+	loadScript      = redis.NewScript(loadLua)
+	abandonedScript = redis.NewScript(abandonedLua)
+)
+
+// RedisLog is a Log in Redis, shared by every process of a fleet: what one
+// process logged, another can Recover after it dies. Each call is one Lua
+// script, one round trip, atomic on the server; leases are timed by the
+// server's clock (TIME), so app servers with skewed clocks agree on them.
+//
+// Keys, for saga name S, id I and prefix P (WithPrefix, default "saga:"):
+//
+//	P{S:n}:h:I   hash: status, fencing token, lease expiry
+//	P{S:n}:e:I   list: the saga's entries, JSON
+//	P{S:n}:run   sorted set: the shard's running sagas by lease expiry
+//
+// where n = FNV-1a(I) mod the shard count (WithShards, default 16). The
+// hash tag {S:n} puts a saga's keys and its index shard in one hash slot,
+// so every transition updates both in one single-slot script, on Redis
+// Cluster too; the shards spread one saga's executions over 16 slots,
+// which a cluster spreads over its masters. Recover reads the shards one
+// by one (ZRANGEBYSCORE over the expired leases), each on the master that
+// owns its slot.
+//
+// Lifecycle: a running saga's keys have no TTL (dropping them would lose
+// what must be compensated); its index entry goes when it finishes, and
+// its keys expire after the retention period (WithRetention, default 7
+// days). A running saga whose processes are all gone stays until some
+// process calls Recover.
+type RedisLog struct {
+	client    redis.UniversalClient
+	prefix    string
+	shards    uint32
+	retention string // ms
+	timeout   time.Duration
+
+	// Tests only: take "now" from this clock instead of the server's.
+	testNow func() time.Time
+}
+
+var _ Log = (*RedisLog)(nil)
+
+// NewRedisLog returns a log on c (a *redis.Client, *redis.ClusterClient or
+// failover client). Options: WithPrefix, WithRetention, WithShards,
+// WithTimeout. Errors wrap ErrInvalidConfig.
+func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
+	}
+	o, err := applyLogOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if !o.setRetention {
+		o.retention = DefaultRetention
+	}
+	if o.setClock {
+		return nil, fmt.Errorf("%w: WithClock applies to MemoryLog only; RedisLog uses the Redis server's clock", ErrInvalidConfig)
+	}
+	return &RedisLog{
+		client:    c,
+		prefix:    o.prefix,
+		shards:    uint32(o.shards),
+		retention: strconv.FormatInt(o.retention.Milliseconds(), 10),
+		timeout:   o.timeout,
+	}, nil
+}
+
+func (l *RedisLog) shardBase(saga string, shard uint32) string {
+	return l.prefix + "{" + saga + ":" + strconv.FormatUint(uint64(shard), 10) + "}:"
+}
+
+func (l *RedisLog) keys(saga, id string) []string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	base := l.shardBase(saga, h.Sum32()%l.shards)
+	return []string{base + "h:" + id, base + "e:" + id, base + "run"}
+}
+
+func (l *RedisLog) now() string {
+	if l.testNow == nil {
+		return ""
+	}
+	return strconv.FormatInt(l.testNow().UnixMilli(), 10)
+}
+
+func (l *RedisLog) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= l.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, l.timeout)
+}
+
+func ms(d time.Duration) string {
+	m := d.Milliseconds()
+	if m < 1 {
+		m = 1
+	}
+	return strconv.FormatInt(m, 10)
+}
+
+// finalStatus is the status argument of a write of entries.
+func finalStatus(entries []Entry) string {
+	if n := len(entries); n > 0 && entries[n-1].Kind == Finished {
+		return entries[n-1].Status.String()
+	}
+	return ""
+}
+
+// Claim implements Log.
+func (l *RedisLog) Claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry) (Claim, error) {
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	args := make([]any, 0, 5+len(entries))
+	args = append(args, l.now(), ms(lease), id, finalStatus(entries), l.retention)
+	for i := range entries {
+		b, err := encodeEntry(&entries[i])
+		if err != nil {
+			return Claim{}, err
+		}
+		args = append(args, b)
+	}
+	reply, err := claimScript.Run(ctx, l.client, l.keys(saga, id), args...).Slice()
+	if err != nil {
+		return Claim{}, fmt.Errorf("saga: redis log: claim %s/%s: %w", saga, id, err)
+	}
+	if len(reply) == 0 {
+		return Claim{}, errBadReply
+	}
+	code, _ := reply[0].(int64)
+	switch code {
+	case 0:
+		return Claim{}, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+	case 1:
+		return Claim{Token: 1, Created: true}, nil
+	case 3:
+		left := int64(0)
+		if len(reply) > 1 {
+			left, _ = reply[1].(int64)
+		}
+		return Claim{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, time.Duration(left)*time.Millisecond)
+	case 2, 4:
+		if len(reply) != 4 {
+			return Claim{}, errBadReply
+		}
+		tok, _ := reply[1].(int64)
+		rec, err := decodeRecord(saga, id, reply[2], reply[3])
+		if err != nil {
+			return Claim{}, err
+		}
+		return Claim{Token: tok, Record: rec}, nil
+	}
+	return Claim{}, errBadReply
+}
+
+var errBadReply = errors.New("saga: redis log: malformed script reply")
+
+func (l *RedisLog) write(ctx context.Context, saga, id string, token int64, lease time.Duration, entries []Entry) error {
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	args := make([]any, 0, 6+len(entries))
+	args = append(args, l.now(), ms(lease), id, strconv.FormatInt(token, 10), finalStatus(entries), l.retention)
+	for i := range entries {
+		b, err := encodeEntry(&entries[i])
+		if err != nil {
+			return err
+		}
+		args = append(args, b)
+	}
+	code, err := appendScript.Run(ctx, l.client, l.keys(saga, id), args...).Int64()
+	if err != nil {
+		return fmt.Errorf("saga: redis log: write %s/%s: %w", saga, id, err)
+	}
+	switch code {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+	case 2:
+		return fmt.Errorf("%w: saga %s/%s", ErrFinished, saga, id)
+	case 3:
+		return fmt.Errorf("%w: saga %s/%s: token %d is not current", ErrLeaseLost, saga, id, token)
+	}
+	return errBadReply
+}
+
+// Append implements Log.
+func (l *RedisLog) Append(ctx context.Context, saga, id string, token int64, lease time.Duration, entries []Entry) error {
+	return l.write(ctx, saga, id, token, lease, entries)
+}
+
+// Renew implements Log.
+func (l *RedisLog) Renew(ctx context.Context, saga, id string, token int64, lease time.Duration) error {
+	return l.write(ctx, saga, id, token, lease, nil)
+}
+
+// Load implements Log.
+func (l *RedisLog) Load(ctx context.Context, saga, id string) (*Record, error) {
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	reply, err := loadScript.Run(ctx, l.client, l.keys(saga, id)[:2]).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("saga: redis log: load %s/%s: %w", saga, id, err)
+	}
+	if len(reply) == 0 {
+		return nil, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+	}
+	if len(reply) != 2 {
+		return nil, errBadReply
+	}
+	return decodeRecord(saga, id, reply[0], reply[1])
+}
+
+// Abandoned implements Log. It reads the index shards in turn.
+func (l *RedisLog) Abandoned(ctx context.Context, saga string, max int) ([]string, error) {
+	var ids []string
+	for sh := uint32(0); sh < l.shards && len(ids) < max; sh++ {
+		cctx, cancel := l.ctx(ctx)
+		got, err := abandonedScript.Run(cctx, l.client, []string{l.shardBase(saga, sh) + "run"}, l.now(), max-len(ids)).StringSlice()
+		cancel()
+		if err != nil {
+			return ids, fmt.Errorf("saga: redis log: abandoned %s shard %d: %w", saga, sh, err)
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// wireEntry is an Entry as JSON in Redis.
+type wireEntry struct {
+	Kind     string          `json:"k"`
+	Step     int             `json:"s"`
+	StepName string          `json:"n,omitempty"`
+	Attempts int             `json:"a,omitempty"`
+	Duration int64           `json:"d,omitempty"`
+	Err      string          `json:"e,omitempty"`
+	Status   string          `json:"st,omitempty"`
+	At       int64           `json:"t"`
+	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+func encodeEntry(e *Entry) (string, error) {
+	w := wireEntry{Kind: e.Kind.String(), Step: e.Step, StepName: e.StepName, Attempts: e.Attempts,
+		Duration: int64(e.Duration), Err: e.Err, At: e.At.UnixNano(), Data: e.Data}
+	if e.Kind == Finished {
+		w.Status = e.Status.String()
+	}
+	b, err := json.Marshal(&w)
+	if err != nil {
+		return "", fmt.Errorf("saga: redis log: encoding entry: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeRecord(saga, id string, status, entries any) (*Record, error) {
+	s, _ := status.(string)
+	st, ok := statusByName(s)
+	if !ok {
+		return nil, fmt.Errorf("%w: status %q", errBadReply, s)
+	}
+	list, ok := entries.([]any)
+	if !ok {
+		return nil, errBadReply
+	}
+	rec := &Record{Saga: saga, ID: id, Status: st, Entries: make([]Entry, len(list))}
+	for i, v := range list {
+		raw, _ := v.(string)
+		var w wireEntry
+		if err := json.Unmarshal([]byte(raw), &w); err != nil {
+			return nil, fmt.Errorf("saga: redis log: entry %d of %s/%s: %w", i+1, saga, id, err)
+		}
+		k, ok := kindByName(w.Kind)
+		if !ok {
+			return nil, fmt.Errorf("saga: redis log: entry %d of %s/%s: unknown kind %q", i+1, saga, id, w.Kind)
+		}
+		e := &rec.Entries[i]
+		*e = Entry{Kind: k, Step: w.Step, StepName: w.StepName, Attempts: w.Attempts, Duration: time.Duration(w.Duration),
+			Err: w.Err, At: time.Unix(0, w.At), Data: w.Data}
+		if k == Finished {
+			e.Status, _ = statusByName(w.Status)
+		}
+	}
+	return rec, nil
+}
