@@ -1,0 +1,136 @@
+package breaker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/breaker"
+)
+
+var errUnavailable = errors.New("unavailable")
+
+func Example() {
+	b, err := breaker.New(breaker.Config{Name: "payments", FailureThreshold: 3})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	charge := func(context.Context) error { return errUnavailable }
+	for i := 1; i <= 4; i++ {
+		err := b.Execute(ctx, charge)
+		fmt.Printf("call %d: %v (state %s)\n", i, err, b.State())
+	}
+	// Output:
+	// call 1: unavailable (state closed)
+	// call 2: unavailable (state closed)
+	// call 3: unavailable (state open)
+	// call 4: breaker "payments": circuit open, next probe in 30s (state open)
+}
+
+func ExampleDo() {
+	b, _ := breaker.New(breaker.Config{Name: "quotes"})
+	price, err := breaker.Do(context.Background(), b, func(context.Context) (float64, error) {
+		return 9.99, nil
+	})
+	fmt.Println(price, err)
+	// Output: 9.99 <nil>
+}
+
+func ExampleOpenError() {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	b, _ := breaker.New(breaker.Config{Name: "search", FailureThreshold: 1, OpenTimeout: 10 * time.Second, Clock: clock})
+	_ = b.Execute(context.Background(), func(context.Context) error { return errUnavailable })
+
+	now = now.Add(4 * time.Second)
+	err := b.Execute(context.Background(), func(context.Context) error { return nil })
+	var oe *breaker.OpenError
+	if errors.As(err, &oe) {
+		// e.g. answer 503 with a Retry-After header
+		fmt.Println("open; retry in", oe.RetryAfter())
+	}
+	// Output: open; retry in 6s
+}
+
+func ExampleConfig_rates() {
+	// Trip at 50% failures or 50% calls slower than 200ms among the last
+	// 20 calls, judged once 10 calls are in.
+	b, err := breaker.New(breaker.Config{
+		Name:                  "inventory",
+		FailureRateThreshold:  0.5,
+		SlowCallRateThreshold: 0.5,
+		SlowCallDuration:      200 * time.Millisecond,
+		WindowSize:            20,
+		MinimumCalls:          10,
+	})
+	if err != nil {
+		panic(err)
+	}
+	for i := range 10 {
+		_ = b.Execute(context.Background(), func(context.Context) error {
+			if i%2 == 0 {
+				return errUnavailable
+			}
+			return nil
+		})
+	}
+	m := b.Metrics()
+	fmt.Printf("%s after %d calls, failure rate %.0f%%\n", m.State, m.Calls, 100*m.FailureRate)
+	// Output: open after 10 calls, failure rate 50%
+}
+
+func ExampleConfig_onStateChange() {
+	b, _ := breaker.New(breaker.Config{
+		Name:             "mail",
+		FailureThreshold: 1,
+		OnStateChange: func(name string, from, to breaker.State) {
+			fmt.Printf("%s: %s -> %s\n", name, from, to)
+		},
+	})
+	_ = b.Execute(context.Background(), func(context.Context) error { return errUnavailable })
+	// Output: mail: closed -> open
+}
+
+func ExampleRoundTripper() {
+	b, _ := breaker.New(breaker.Config{Name: "api.example.com"})
+	client := &http.Client{Transport: breaker.RoundTripper(b, nil), Timeout: 5 * time.Second}
+	_ = client // 5xx responses and transport errors now count as failures
+	// Output:
+}
+
+func ExampleNewRedisStore() {
+	mr, err := miniredis.Run() // a real service passes its own Redis client
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	store, err := breaker.NewRedisStore(rdb, breaker.WithPrefix("myservice:breaker:"))
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	// Two breakers with one Name share one circuit, as two processes would.
+	b1, _ := breaker.New(breaker.Config{Name: "payments", FailureThreshold: 2, Store: store})
+	b2, _ := breaker.New(breaker.Config{Name: "payments", FailureThreshold: 2, Store: store, OpenTimeout: time.Minute})
+
+	ctx := context.Background()
+	_ = b2.Execute(ctx, func(context.Context) error { return nil })
+	for range 2 {
+		_ = b1.Execute(ctx, func(context.Context) error { return errUnavailable })
+	}
+	for b2.State() != breaker.Open { // the trip is pushed to b2
+		time.Sleep(time.Millisecond)
+	}
+	err = b2.Execute(ctx, func(context.Context) error { return nil })
+	fmt.Println(errors.Is(err, breaker.ErrOpen))
+	// Output: true
+}

@@ -1,0 +1,2 @@
+-- Reads the circuit.
+return reply(0)
