@@ -53,4 +53,24 @@
 // expire when they would be idle. When Redis fails the limiter returns the
 // error; Fallback (to a local Memory limiter), FailOpen and FailClosed
 // decide what the caller gets instead.
+//
+// # When Redis fails
+//
+// Fallback(redisLimiter, memoryLimiter) answers from a local limiter (give
+// it this instance's share of the fleet's limit), FailOpen allows and
+// FailClosed denies, each while the wrapped limiter fails. After a failure
+// they stop asking it for a Cooldown (1s by default) and then let one call
+// probe it, so an outage costs one timeout per cooldown rather than one per
+// request. Caller errors (bad n) pass through; OnDegrade observes every
+// answer made in the limiter's place.
+//
+// # HTTP
+//
+// Middleware limits an http.Handler by client IP (or a key function),
+// answers 429 with Retry-After in whole seconds (rounded up, so a client
+// that waits that long succeeds), and sets the RateLimit and
+// RateLimit-Policy fields of the IETF httpapi draft on every response
+// (X-RateLimit-* on request). Forwarding headers are believed only from
+// TrustedProxies. A LeakyBucket's Delay is waited out before the handler
+// runs.
 package ratelimit

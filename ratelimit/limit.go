@@ -63,12 +63,25 @@ func PerMinute(rate int) Limit { return Limit{Rate: rate, Period: time.Minute} }
 // PerHour is rate requests per hour.
 func PerHour(rate int) Limit { return Limit{Rate: rate, Period: time.Hour} }
 
-// String formats the limit as "10/1s" or "10/1s burst 50".
+// String formats the limit as "10/1s", "100/1m" or "10/1s burst 50".
 func (l Limit) String() string {
 	if l.Burst == 0 || l.Burst == l.Rate {
-		return fmt.Sprintf("%d/%s", l.Rate, l.Period)
+		return fmt.Sprintf("%d/%s", l.Rate, periodString(l.Period))
 	}
-	return fmt.Sprintf("%d/%s burst %d", l.Rate, l.Period, l.Burst)
+	return fmt.Sprintf("%d/%s burst %d", l.Rate, periodString(l.Period), l.Burst)
+}
+
+// periodString is d in its largest whole unit ("1m", not "1m0s").
+func periodString(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d != 0 && d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.name)
+		}
+	}
+	return d.String()
 }
 
 // maxExact bounds every integer the algorithms compute, so the Redis scripts

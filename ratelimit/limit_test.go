@@ -74,7 +74,10 @@ func TestLimitHelpers(t *testing.T) {
 	require.Equal(t, Limit{Rate: 5, Period: time.Minute}, PerMinute(5))
 	require.Equal(t, Limit{Rate: 5, Period: time.Hour}, PerHour(5))
 	require.Equal(t, "5/1s", PerSecond(5).String())
-	require.Equal(t, "5/1m0s burst 9", Limit{Rate: 5, Period: time.Minute, Burst: 9}.String())
+	require.Equal(t, "5/1m burst 9", Limit{Rate: 5, Period: time.Minute, Burst: 9}.String())
+	require.Equal(t, "5/90s", Limit{Rate: 5, Period: 90 * time.Second}.String())
+	require.Equal(t, "5/2h", Limit{Rate: 5, Period: 2 * time.Hour}.String())
+	require.Equal(t, "5/1.5ms", Limit{Rate: 5, Period: 1500 * time.Microsecond}.String())
 	require.Equal(t, "sliding-window-counter", SlidingWindowCounter.String())
 	require.Equal(t, "Algorithm(42)", Algorithm(42).String())
 

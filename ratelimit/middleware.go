@@ -1,0 +1,177 @@
+package ratelimit
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// NewMiddleware returns HTTP middleware that limits requests by key, or an
+// error wrapping ErrInvalidConfig for a nil limiter or a bad option.
+//
+// key maps a request to its limiter key; nil means the client IP (see
+// TrustedProxies). A key of "" exempts the request: it is passed on
+// unlimited and without RateLimit fields (e.g. for health checks).
+//
+// Every limited response carries the RateLimit and RateLimit-Policy header
+// fields of the IETF httpapi draft (see writeRateLimitFields), and the
+// legacy X-RateLimit-* set with LegacyHeaders. A denied request is answered
+// 429 Too Many Requests with Retry-After in whole seconds rounded up, so a
+// client that waits that long is allowed (if nothing else used the quota
+// meanwhile), or as OnDeny says. A LeakyBucket Decision.Delay is waited out
+// before the request goes on; if the request's context ends first, it is
+// answered 503 and goes no further. Limiter errors are handled as OnError
+// says; by default the request goes on unlimited, as the wrappers
+// (FailOpen, FailClosed, Fallback) are the place to choose otherwise.
+func NewMiddleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
+	m, err := newMiddleware(l, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.wrap, nil
+}
+
+// Middleware is NewMiddleware for configuration that cannot fail, such as
+// constant options, used inline: mux.Handle("/", Middleware(l, nil)(h)).
+// It never panics. Invalid configuration makes every request fail loudly
+// rather than go unlimited: each is answered 500 Internal Server Error
+// (after the OnError handler, if one was configured, sees the error and
+// may answer instead). Call NewMiddleware to get the error at start-up.
+func Middleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	m, err := newMiddleware(l, key, opts)
+	if err != nil {
+		return func(http.Handler) http.Handler { return &misconfigured{err: err, onError: m.onError} }
+	}
+	return m.wrap
+}
+
+// middleware is a validated configuration; immutable, so one serves any
+// number of handlers and concurrent requests.
+type middleware struct {
+	limiter Limiter
+	key     func(*http.Request) string
+	policy  string // quoted, ready for the header fields
+	legacy  bool
+	onDeny  func(w http.ResponseWriter, r *http.Request, d Decision)
+	onError func(w http.ResponseWriter, r *http.Request, err error) bool
+}
+
+// newMiddleware applies every option, even after one fails, so that an
+// OnError handler can see the error whatever the order of the options; it
+// returns the first error.
+func newMiddleware(l Limiter, key func(*http.Request) string, opts []MiddlewareOption) (*middleware, error) {
+	var cfg middlewareConfig
+	var errs []error
+	for _, opt := range opts {
+		if opt == nil {
+			errs = append(errs, fmt.Errorf("%w: nil MiddlewareOption", ErrInvalidConfig))
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.policy == "" {
+		cfg.policy = "default"
+	}
+	m := &middleware{limiter: l, key: key, policy: sfString(cfg.policy), legacy: cfg.legacy, onDeny: cfg.onDeny, onError: cfg.onError}
+	if isNil(l) {
+		errs = append(errs, fmt.Errorf("%w: Middleware: nil Limiter", ErrInvalidConfig))
+	}
+	switch {
+	case cfg.setProxyHead && !cfg.setTrusted:
+		errs = append(errs, fmt.Errorf("%w: ProxyHeader needs TrustedProxies", ErrInvalidConfig))
+	case cfg.setTrusted && key != nil:
+		errs = append(errs, fmt.Errorf("%w: TrustedProxies applies to the default key only, not to a key function", ErrInvalidConfig))
+	}
+	if key == nil {
+		ip := &clientIP{header: headerXFF}
+		if cfg.proxyHeader != "" {
+			ip.header = cfg.proxyHeader
+		}
+		if cfg.setTrusted {
+			ip.trusted, _ = parseTrustedProxies(cfg.trusted) // its error is in errs already
+		}
+		m.key = ip.key
+	}
+	if len(errs) > 0 {
+		return m, errs[0]
+	}
+	return m, nil
+}
+
+func (m *middleware) wrap(next http.Handler) http.Handler {
+	if next == nil {
+		return &misconfigured{err: fmt.Errorf("%w: Middleware: nil next handler", ErrInvalidConfig), onError: m.onError}
+	}
+	return &limitHandler{m: m, next: next}
+}
+
+// limitHandler is the middleware applied to one handler.
+type limitHandler struct {
+	m    *middleware
+	next http.Handler
+}
+
+// ServeHTTP asks the limiter, writes the fields, and answers or waits.
+func (h *limitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	key := m.key(r)
+	if key == "" {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	d, err := m.limiter.Allow(r.Context(), key)
+	if err != nil {
+		if m.onError != nil && m.onError(w, r, err) {
+			return
+		}
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	writeRateLimitFields(w.Header(), m.policy, d, m.legacy)
+	if !d.Allowed {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
+		if m.onDeny != nil {
+			m.onDeny(w, r, d)
+			return
+		}
+		http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
+		return
+	}
+	if d.Delay > 0 && !wait(r, d.Delay) {
+		// The client left or the server is shutting down: the request
+		// would not be served in time, so it must not be served late.
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// wait sleeps for d unless r's context ends first; it reports whether the
+// full delay passed.
+func wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// misconfigured answers every request of a Middleware whose configuration
+// is invalid.
+type misconfigured struct {
+	err     error
+	onError func(w http.ResponseWriter, r *http.Request, err error) bool
+}
+
+// ServeHTTP refuses the request: OnError's answer, or 500.
+func (h *misconfigured) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.onError != nil && h.onError(w, r, h.err) {
+		return
+	}
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}

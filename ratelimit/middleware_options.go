@@ -1,0 +1,115 @@
+package ratelimit
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// MiddlewareOption configures Middleware and NewMiddleware.
+type MiddlewareOption func(*middlewareConfig) error
+
+type middlewareConfig struct {
+	trusted      []string
+	proxyHeader  string
+	legacy       bool
+	policy       string
+	onDeny       func(w http.ResponseWriter, r *http.Request, d Decision)
+	onError      func(w http.ResponseWriter, r *http.Request, err error) bool
+	setTrusted   bool
+	setProxyHead bool
+}
+
+// TrustedProxies makes the default key believe the forwarding header (see
+// ProxyHeader; X-Forwarded-For by default) of requests whose RemoteAddr is
+// in one of cidrs ("10.0.0.0/8", "2001:db8::/32", or a single address such
+// as "192.0.2.7"). The client is then the rightmost hop in that header that
+// is not itself a trusted proxy. List exactly your load balancers and
+// reverse proxies: a request from any other address is keyed by its
+// RemoteAddr, whatever headers it carries, so clients cannot pick their own
+// key. Only for the default key: with a key function of your own it is a
+// configuration error.
+func TrustedProxies(cidrs ...string) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		c.trusted, c.setTrusted = append([]string(nil), cidrs...), true
+		_, err := parseTrustedProxies(cidrs)
+		return err
+	}
+}
+
+// ProxyHeader names the header your trusted proxies write the client
+// address into: "X-Forwarded-For" (the default) or "Forwarded" (RFC 7239).
+// Only one is read, the one your proxies append to: a header they pass
+// through untouched would be the client's own word. Needs TrustedProxies.
+func ProxyHeader(name string) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		switch h := http.CanonicalHeaderKey(name); h {
+		case headerXFF, headerForwarded:
+			c.proxyHeader, c.setProxyHead = h, true
+			return nil
+		}
+		return fmt.Errorf("%w: ProxyHeader(%q): want %q or %q", ErrInvalidConfig, name, headerXFF, headerForwarded)
+	}
+}
+
+// LegacyHeaders adds X-RateLimit-Limit (Rate), X-RateLimit-Remaining and
+// X-RateLimit-Reset (seconds from now, rounded up, like the RateLimit
+// field's t; not a Unix time) to every limited response, for clients
+// written against those de facto headers.
+func LegacyHeaders() MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		c.legacy = true
+		return nil
+	}
+}
+
+// PolicyName sets the policy name in the RateLimit and RateLimit-Policy
+// fields (default "default"). Give each middleware its own name when you
+// stack several (per IP, per user): each adds its own list member, so the
+// client sees every policy.
+func PolicyName(name string) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		if name == "" {
+			return fmt.Errorf("%w: PolicyName(\"\")", ErrInvalidConfig)
+		}
+		for i := 0; i < len(name); i++ {
+			// A Structured Fields String holds printable ASCII only.
+			if name[i] < 0x20 || name[i] > 0x7e {
+				return fmt.Errorf("%w: PolicyName(%q): printable ASCII only", ErrInvalidConfig, name)
+			}
+		}
+		c.policy = name
+		return nil
+	}
+}
+
+// OnDeny replaces the default answer to a denied request (429 Too Many
+// Requests, text/plain). f writes the whole response, status included, and
+// is called with the Retry-After and RateLimit header fields already set,
+// so a custom body (JSON, an RFC 9457 problem) needs nothing else.
+func OnDeny(f func(w http.ResponseWriter, r *http.Request, d Decision)) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: OnDeny(nil)", ErrInvalidConfig)
+		}
+		c.onDeny = f
+		return nil
+	}
+}
+
+// OnError handles what the middleware cannot decide: an error from the
+// limiter (a bare Redis limiter's outage, a client that went away mid-call,
+// a misconfigured wrapper) and Middleware's own configuration error. f
+// either answers the request and returns true, or returns false for the
+// default: after a limiter error the request goes on to the next handler,
+// unlimited and without RateLimit fields (wrap the limiter in FailOpen,
+// FailClosed or Fallback to choose otherwise); after a configuration error
+// it is answered 500. Use f to log, count, or answer 503 instead.
+func OnError(f func(w http.ResponseWriter, r *http.Request, err error) bool) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: OnError(nil)", ErrInvalidConfig)
+		}
+		c.onError = f
+		return nil
+	}
+}

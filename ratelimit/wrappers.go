@@ -1,0 +1,246 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"time"
+)
+
+// FailClosedRetryAfter is the RetryAfter (and ResetAfter) of the denials
+// FailClosed makes up while its limiter fails: long enough that clients
+// retrying on Retry-After do not hammer a service that has lost its limiter,
+// short enough that they are served again soon after it recovers.
+const FailClosedRetryAfter = time.Second
+
+// WrapOption configures Fallback, FailOpen and FailClosed.
+type WrapOption func(*wrapConfig) error
+
+type wrapConfig struct {
+	onDegrade func(ctx context.Context, err error)
+	cooldown  time.Duration
+}
+
+// DefaultCooldown is how long the wrappers stop asking a limiter that
+// failed, unless Cooldown says otherwise.
+const DefaultCooldown = time.Second
+
+// Cooldown sets how long, after the wrapped limiter fails, the wrapper
+// answers in its place without asking it (default DefaultCooldown). A
+// Redis limiter whose server is down takes up to its WithTimeout to fail,
+// so without a cooldown every request during an outage would pay that
+// wait. When the cooldown ends, one call asks the limiter again (the others
+// keep being answered in its place until that call returns); if it
+// succeeds, every call asks the limiter again. Cooldown(0) asks the limiter
+// on every call.
+func Cooldown(d time.Duration) WrapOption {
+	return func(c *wrapConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: Cooldown(%s): must not be negative", ErrInvalidConfig, d)
+		}
+		c.cooldown = d
+		return nil
+	}
+}
+
+// OnDegrade sets a hook called with the limiter's error each time a wrapper
+// answers in its place (Fallback asks the secondary, FailOpen allows,
+// FailClosed denies). The wrappers return a nil error then, and the
+// Decision says nothing of the failure, so this hook is how a service
+// observes degradation: count it, log it, alert on it. It runs on the
+// caller's goroutine, concurrently from many of them, before the wrapper
+// answers: keep it fast. It is not called for errors passed through
+// (caller and configuration errors) or when the caller's ctx is done, since
+// nothing degraded then.
+func OnDegrade(f func(ctx context.Context, err error)) WrapOption {
+	return func(c *wrapConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: OnDegrade(nil)", ErrInvalidConfig)
+		}
+		c.onDegrade = f
+		return nil
+	}
+}
+
+// Fallback returns a Limiter that asks primary and, when primary fails,
+// asks secondary instead: typically a Redis limiter backed by a Memory
+// limiter holding this instance's share of the limit (the fleet-wide Rate
+// divided by the number of instances), so that limiting goes on, locally
+// and approximately, while Redis is down. Each call tries primary first, so
+// decisions come from primary again as soon as it recovers.
+//
+// What counts as failing: any error from primary except caller errors
+// (those wrapping ErrInvalidRequest or ErrExceedsLimit) and configuration
+// errors (ErrInvalidConfig, e.g. from a misconfigured inner wrapper), which
+// secondary would not fix and which are returned unchanged, and except when
+// the caller's ctx is done (then the error is returned, wrapping ctx.Err()).
+// If secondary fails too, the error wraps both errors; give secondary a
+// limit that admits every n primary admits, or an oversized n will surface
+// as ErrExceedsLimit from secondary. OnDegrade observes each fallback.
+//
+// Latency: a Redis limiter whose server is down takes up to its
+// WithTimeout (default 100ms) to fail, even when Redis refuses connections
+// at once, because the client retries until then. So after primary fails,
+// Fallback asks secondary directly for a Cooldown (default 1s), and then
+// lets one call probe primary: during an outage one call per cooldown pays
+// the timeout, not every call.
+//
+// A nil limiter or option is a configuration error: since Fallback returns
+// no error, every call then returns an error wrapping ErrInvalidConfig.
+func Fallback(primary, secondary Limiter, opts ...WrapOption) Limiter {
+	w := newWrapper(primary, opts, func(ctx context.Context, key string, n int, _ Decision, err error) (Decision, error) {
+		d, err2 := secondary.AllowN(ctx, key, n)
+		if err2 != nil {
+			return d, fmt.Errorf("ratelimit: fallback limiter failed: %w (primary: %w)", err2, err)
+		}
+		return d, nil
+	})
+	if w.cfgErr == nil && isNil(secondary) {
+		w.cfgErr = fmt.Errorf("%w: Fallback: nil secondary Limiter", ErrInvalidConfig)
+	}
+	return w
+}
+
+// FailOpen returns a Limiter that allows requests while l fails: it answers
+// an allowed Decision with l's Limit, Remaining 0 and no delay, and a nil
+// error. Use it where serving a burst unlimited is better than refusing
+// everyone during an outage. Caller errors, a done ctx, nil arguments and
+// OnDegrade behave as for Fallback.
+func FailOpen(l Limiter, opts ...WrapOption) Limiter {
+	return newWrapper(l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
+		return Decision{Allowed: true, Limit: d.Limit}, nil
+	})
+}
+
+// FailClosed returns a Limiter that denies requests while l fails: it
+// answers a denied Decision with l's Limit, Remaining 0, RetryAfter and
+// ResetAfter FailClosedRetryAfter (1s), and a nil error. Use it where
+// admitting unlimited traffic is worse than refusing it, such as login
+// attempts or expensive endpoints. Caller errors, a done ctx, nil arguments
+// and OnDegrade behave as for Fallback.
+func FailClosed(l Limiter, opts ...WrapOption) Limiter {
+	return newWrapper(l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
+		return Decision{Limit: d.Limit, RetryAfter: FailClosedRetryAfter, ResetAfter: FailClosedRetryAfter}, nil
+	})
+}
+
+// degradeFunc answers in place of a failed limiter, given the Decision and
+// error the limiter returned.
+type degradeFunc func(ctx context.Context, key string, n int, d Decision, err error) (Decision, error)
+
+// wrapper is the shared body of the three wrappers: they differ only in
+// what they answer when the wrapped limiter fails.
+type wrapper struct {
+	inner   Limiter
+	degrade degradeFunc
+	cfg     wrapConfig
+	cfgErr  error // reported by every call: the constructors return no error
+
+	// Cooldown state: until skipUntil (see elapsed; 0 when healthy) calls
+	// are answered without asking inner, citing its last failure.
+	skipUntil   atomic.Int64
+	lastFailure atomic.Pointer[failure]
+	base        time.Time
+	now         func() time.Time // tests replace it
+}
+
+// failure is what inner last answered when it failed.
+type failure struct {
+	d   Decision // for its Limit
+	err error
+}
+
+func newWrapper(l Limiter, opts []WrapOption, degrade degradeFunc) *wrapper {
+	w := &wrapper{inner: l, degrade: degrade, cfg: wrapConfig{cooldown: DefaultCooldown}, base: time.Now(), now: time.Now}
+	if isNil(l) {
+		w.cfgErr = fmt.Errorf("%w: nil Limiter", ErrInvalidConfig)
+		return w
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			w.cfgErr = fmt.Errorf("%w: nil WrapOption", ErrInvalidConfig)
+			return w
+		}
+		if err := opt(&w.cfg); err != nil {
+			w.cfgErr = err
+			return w
+		}
+	}
+	return w
+}
+
+// Allow is AllowN(ctx, key, 1).
+func (w *wrapper) Allow(ctx context.Context, key string) (Decision, error) {
+	return w.AllowN(ctx, key, 1)
+}
+
+// AllowN asks the wrapped limiter and answers in its place when it fails.
+func (w *wrapper) AllowN(ctx context.Context, key string, n int) (Decision, error) {
+	if w.cfgErr != nil {
+		return Decision{}, w.cfgErr
+	}
+	if until := w.skipUntil.Load(); until != 0 {
+		now := w.elapsed()
+		// Cooling down, or another call is probing: answer in inner's place.
+		if now < until || !w.skipUntil.CompareAndSwap(until, now+int64(w.cfg.cooldown)) {
+			f := w.lastFailure.Load()
+			return w.answerFor(ctx, key, n, Decision{Limit: f.d.Limit}, f.err)
+		}
+		// This call probes inner.
+	}
+	d, err := w.inner.AllowN(ctx, key, n)
+	if err == nil || mustPassThrough(err) {
+		if w.skipUntil.Load() != 0 {
+			w.skipUntil.Store(0) // inner answered: it is back
+		}
+		return d, err
+	}
+	// The limiter's own timeout is a failure to degrade from; the caller
+	// giving up is not: it wants no answer, so it gets its cancellation.
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(err, ctxErr) {
+			return d, err
+		}
+		return d, fmt.Errorf("ratelimit: %w (limiter: %w)", ctxErr, err)
+	}
+	if w.cfg.cooldown > 0 {
+		w.lastFailure.Store(&failure{d: d, err: err}) // before skipUntil: readers follow it
+		w.skipUntil.Store(w.elapsed() + int64(w.cfg.cooldown))
+	}
+	return w.answerFor(ctx, key, n, d, err)
+}
+
+// answerFor answers in inner's place after it failed with err.
+func (w *wrapper) answerFor(ctx context.Context, key string, n int, d Decision, err error) (Decision, error) {
+	if w.cfg.onDegrade != nil {
+		w.cfg.onDegrade(ctx, err)
+	}
+	return w.degrade(ctx, key, n, d, err)
+}
+
+// elapsed is 1 + the ns since the wrapper was made: never 0, which marks a
+// healthy limiter in skipUntil.
+func (w *wrapper) elapsed() int64 { return int64(w.now().Sub(w.base)) + 1 }
+
+// mustPassThrough reports errors no wrapper may hide: those caused by the
+// request itself, which fails the same way on any limiter, and bad
+// configuration, which allowing or denying everything would only mask.
+func mustPassThrough(err error) bool {
+	return errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrExceedsLimit) || errors.Is(err, ErrInvalidConfig)
+}
+
+// isNil reports a nil Limiter, including a typed nil pointer such as the
+// *Memory of a NewMemory call whose error was ignored, which would
+// otherwise panic on the first request instead of failing visibly.
+func isNil(l Limiter) bool {
+	if l == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(l); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Interface, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
+}
