@@ -194,14 +194,6 @@ func mustNew[T any](t testing.TB, name string, steps []Step[T], opts ...Option) 
 	return s
 }
 
-// logKind is one Log implementation under test.
-type logKind struct {
-	name string
-	// open returns a log as a new process would see it, and a clock that
-	// drives leases (and retention where it can).
-	open func(t *testing.T) (newLog func() Log, clock *fakeClock, tg *redistest.Target)
-}
-
 // eachLog runs fn for the memory log and for the Redis log on every
 // configured Redis target.
 func eachLog(t *testing.T, fn func(t *testing.T, newLog func() Log, clock *fakeClock, tg *redistest.Target)) {

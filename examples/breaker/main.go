@@ -77,8 +77,7 @@ func (c *simClock) Advance(d time.Duration) {
 type caller struct {
 	label string
 	b     *breaker.Breaker
-	strip []byte // per cell: . all ran and succeeded, x some failed, - all refused, + mixed
-	cells [][3]int
+	cells [][3]int // per cell of the strip: calls that succeeded, failed, were refused
 	once  sync.Once
 	first string // the first refusal's message
 }
