@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -72,4 +73,10 @@ func TestTableAgainstMap(t *testing.T) {
 			require.Less(t, sh.count*20, len(sh.slots)*17+20, "shard over 85%% load")
 		}
 	}
+}
+
+// Shards are padded to two cache lines so that two cores locking
+// neighbouring shards do not contend for one line.
+func TestShardIsTwoCacheLines(t *testing.T) {
+	require.EqualValues(t, 128, unsafe.Sizeof(shard[bucketState]{}))
 }
