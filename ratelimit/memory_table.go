@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // keyState is the per-key state of one algorithm.
@@ -31,8 +32,9 @@ type table[S any, P keyState[S]] struct {
 	seed       maphash.Seed
 	spec       *spec
 	shards     [numShards]shard[S]
-	shardCap   int   // most keys per shard; 0: unbounded
-	sweepEvery int64 // µs between sweeps of one shard
+	maxKeys    int64        // 0: unbounded
+	keys       atomic.Int64 // across shards; kept only with maxKeys
+	sweepEvery int64        // µs between sweeps of one shard
 }
 
 type shard[S any] struct {
@@ -52,11 +54,7 @@ type slot[S any] struct {
 const minSlots = 8
 
 func newTable[S any, P keyState[S]](s *spec, maxKeys int) *table[S, P] {
-	t := &table[S, P]{seed: maphash.MakeSeed(), spec: s, sweepEvery: sweepInterval(s)}
-	if maxKeys > 0 {
-		t.shardCap = (maxKeys + numShards - 1) / numShards
-	}
-	return t
+	return &table[S, P]{seed: maphash.MakeSeed(), spec: s, sweepEvery: sweepInterval(s), maxKeys: int64(maxKeys)}
 }
 
 // sweepInterval is how long a key may take to become idle, clamped to
@@ -92,11 +90,16 @@ func (t *table[S, P]) acquire(key string, now int64) (*shard[S], *S, error) {
 	if found {
 		return sh, &sh.slots[i].st, nil
 	}
-	if t.shardCap > 0 && sh.count >= t.shardCap {
-		t.sweep(sh, now)
-		if sh.count >= t.shardCap {
-			sh.mu.Unlock()
-			return nil, nil, ErrTooManyKeys
+	if t.maxKeys > 0 {
+		// At the cap, drop this shard's idle keys to make room; the other
+		// shards' idle keys go at their own sweeps.
+		if t.keys.Add(1) > t.maxKeys {
+			t.sweep(sh, now)
+			if t.keys.Load() > t.maxKeys {
+				t.keys.Add(-1)
+				sh.mu.Unlock()
+				return nil, nil, ErrTooManyKeys
+			}
 		}
 		i, _ = sh.find(key, h, tag)
 	}
@@ -186,6 +189,9 @@ func (t *table[S, P]) deleteAt(sh *shard[S], i int) {
 	}
 	sh.tags[i], sh.slots[i] = 0, slot[S]{}
 	sh.count--
+	if t.maxKeys > 0 {
+		t.keys.Add(-1)
+	}
 }
 
 func (t *table[S, P]) len() int {

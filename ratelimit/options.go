@@ -44,9 +44,11 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithMaxKeys caps how many keys the memory limiter tracks at once. At the
-// cap, idle keys are dropped to make room; if none is idle a new key gets
-// ErrTooManyKeys. Default: no cap (idle keys are still dropped).
+// WithMaxKeys caps how many keys the memory limiter tracks at once,
+// exactly. At the cap, the idle keys of the new key's shard are dropped to
+// make room; if that frees nothing, the new key gets ErrTooManyKeys until
+// sweeps drop idle keys (keys already tracked are decided as usual).
+// Default: no cap (idle keys are still dropped).
 func WithMaxKeys(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
