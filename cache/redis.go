@@ -1,0 +1,237 @@
+package cache
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/get_entry.lua
+var getEntryLua string
+
+var getEntryScript = redis.NewScript(getEntryLua)
+
+// Redis is a Cache on a Redis server, shared by every process that uses the
+// same server and prefix. Values go through a Codec (JSON by default;
+// []byte and string values are stored as they are) behind a one-byte
+// header that carries an entry's metadata (see EntryCache). TTLs are set
+// in milliseconds (SET … PX), so a TTL is kept to the millisecond; one
+// with a fraction of a millisecond is rounded up. Every command touches
+// one key, so Redis Cluster works as is.
+//
+// Each call is bounded by WithTimeout (default 100ms) as well as by the
+// caller's ctx: a Redis that is down or frozen costs a caller that long at
+// most, then an error. Create the client with ContextTimeoutEnabled: true
+// and go-redis cuts a hung call at the deadline itself; without it (the
+// go-redis default) the call is abandoned at the deadline in a goroutine
+// that the client's ReadTimeout ends.
+type Redis[V any] struct {
+	client redis.UniversalClient
+	prefix string
+	codec  Codec
+	bound  bound
+
+	hits, misses, errs atomic.Uint64
+}
+
+var _ EntryCache[int] = (*Redis[int])(nil)
+
+// NewRedis returns a Cache on c (a *redis.Client, *redis.ClusterClient or
+// failover client). Options: WithPrefix (default "cache:"), WithCodec,
+// WithTimeout or WithoutTimeout. Errors wrap ErrInvalidConfig.
+func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error) {
+	if c == nil || isNilPointer(c) {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
+	}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.only("NewRedis", optPrefix|optCodec|optTimeout); err != nil {
+		return nil, err
+	}
+	r := &Redis[V]{client: c, prefix: "cache:", codec: o.codec}
+	if o.set&optPrefix != 0 {
+		r.prefix = o.prefix
+	}
+	if r.codec == nil {
+		r.codec = JSON
+		switch any(*new(V)).(type) {
+		case []byte, string:
+			r.codec = rawCodec{}
+		}
+	}
+	timeout := 100 * time.Millisecond
+	if o.set&optTimeout != 0 {
+		timeout = o.timeout
+	}
+	r.bound = newBound(c, timeout)
+	return r, nil
+}
+
+// Key returns the Redis key that key is stored under: the prefix, then key.
+func (r *Redis[V]) Key(key string) string { return r.prefix + key }
+
+// Get returns key's value; a miss (or a negative entry) is (zero, false,
+// nil). An error is Redis failing or a value that does not decode.
+func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
+	var zero V
+	data, err := boundedCall(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
+		return r.client.Get(ctx, r.prefix+key).Bytes()
+	})
+	if errors.Is(err, redis.Nil) {
+		r.misses.Add(1)
+		return zero, false, nil
+	}
+	if err != nil {
+		r.errs.Add(1)
+		return zero, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
+	}
+	e, err := r.decode(data)
+	if err != nil {
+		r.errs.Add(1)
+		return zero, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
+	}
+	if e.NotFound {
+		r.misses.Add(1)
+		return zero, false, nil
+	}
+	r.hits.Add(1)
+	return e.Value, true, nil
+}
+
+// GetEntry returns key's entry with its remaining TTL, read together in
+// one round trip (a script: GET and PTTL).
+func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
+	type raw struct {
+		data []byte
+		pttl int64
+	}
+	got, err := boundedCall(ctx, r.bound, func(ctx context.Context) (raw, error) {
+		reply, err := getEntryScript.Run(ctx, r.client, []string{r.prefix + key}).Slice()
+		if err != nil {
+			return raw{}, err
+		}
+		if len(reply) != 2 {
+			return raw{}, fmt.Errorf("%w: script reply of %d items", ErrCorrupt, len(reply))
+		}
+		s, ok1 := reply[0].(string)
+		pttl, ok2 := reply[1].(int64)
+		if !ok1 || !ok2 {
+			return raw{}, fmt.Errorf("%w: script reply %T, %T", ErrCorrupt, reply[0], reply[1])
+		}
+		return raw{[]byte(s), pttl}, nil
+	})
+	if errors.Is(err, redis.Nil) {
+		r.misses.Add(1)
+		return Entry[V]{}, false, nil
+	}
+	if err == nil {
+		var e Entry[V]
+		if e, err = r.decode(got.data); err == nil {
+			if got.pttl > 0 {
+				e.TTL = time.Duration(got.pttl) * time.Millisecond
+			}
+			r.hits.Add(1)
+			return e, true, nil
+		}
+	}
+	r.errs.Add(1)
+	return Entry[V]{}, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
+}
+
+// Set stores v under key for ttl (0: no expiry), to the millisecond.
+func (r *Redis[V]) Set(ctx context.Context, key string, v V, ttl time.Duration) error {
+	return r.SetEntry(ctx, key, Entry[V]{Value: v, TTL: ttl})
+}
+
+// SetEntry stores an entry with its metadata for e.TTL (0: no expiry).
+func (r *Redis[V]) SetEntry(ctx context.Context, key string, e Entry[V]) error {
+	return r.setEntry(ctx, key, e, "", "")
+}
+
+// setEntry stores e and, when channel is not "", publishes msg on it in
+// the same round trip.
+func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel, msg string) error {
+	if e.TTL < 0 {
+		return fmt.Errorf("%w: Set(%q): negative ttl %s", ErrInvalidRequest, key, e.TTL)
+	}
+	data, err := r.encode(&e)
+	if err != nil {
+		return fmt.Errorf("cache: encoding %q: %w", key, err)
+	}
+	ttl := wholeMillis(e.TTL)
+	_, err = boundedCall(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
+		if channel == "" {
+			return struct{}{}, r.client.Set(ctx, r.prefix+key, data, ttl).Err()
+		}
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, r.prefix+key, data, ttl)
+			p.Publish(ctx, channel, msg)
+			return nil
+		})
+		return struct{}{}, err
+	})
+	if err != nil {
+		r.errs.Add(1)
+		return fmt.Errorf("cache: redis SET %q: %w", key, err)
+	}
+	return nil
+}
+
+// Delete drops keys, one DEL each in one pipeline (so keys in different
+// cluster slots work).
+func (r *Redis[V]) Delete(ctx context.Context, keys ...string) error {
+	return r.delete(ctx, keys, "", "")
+}
+
+// delete drops keys and, when channel is not "", publishes msg on it in
+// the same round trip.
+func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg string) error {
+	if len(keys) == 0 && channel == "" {
+		return nil
+	}
+	_, err := boundedCall(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
+		if len(keys) == 1 && channel == "" {
+			return struct{}{}, r.client.Del(ctx, r.prefix+keys[0]).Err()
+		}
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, r.prefix+k)
+			}
+			if channel != "" {
+				p.Publish(ctx, channel, msg)
+			}
+			return nil
+		})
+		return struct{}{}, err
+	})
+	if err != nil {
+		r.errs.Add(1)
+		return fmt.Errorf("cache: redis DEL %q: %w", keys, err)
+	}
+	return nil
+}
+
+// Stats returns Hits, Misses and CacheErrors (failed calls and values that
+// did not decode).
+func (r *Redis[V]) Stats() Stats {
+	return Stats{Hits: r.hits.Load(), Misses: r.misses.Load(), CacheErrors: r.errs.Load()}
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// wholeMillis rounds ttl up to whole milliseconds, the unit of SET PX: a
+// positive TTL never becomes 0 (no expiry).
+func wholeMillis(ttl time.Duration) time.Duration {
+	return (ttl + time.Millisecond - 1) / time.Millisecond * time.Millisecond
+}

@@ -1,0 +1,281 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Tiered is a two-level Cache: a local LRU in front of a Redis cache that
+// a fleet shares. Reads try the LRU first (no network: a local hit costs
+// no allocation) and fill it from Redis; writes and deletes go to Redis
+// and then tell every other instance, over a Redis pub/sub channel, to drop
+// the keys from its local tier.
+//
+// Pub/sub delivers at most once: a message sent while an instance's
+// subscription is down is lost to it. So an instance flushes its whole
+// local tier whenever its subscription drops and again when it is back, and
+// fills the local tier only while subscribed; WithLocalTTL (default 1
+// minute, and never longer than the value has left in Redis) bounds
+// staleness in any case. A local fill that raced an invalidation of the
+// same key is discarded, so an invalidation cannot be undone by a read of
+// the old value that was in flight.
+//
+// A local hit costs no allocation and no clock read: while a Tiered is
+// open it keeps its LRU's reading of the clock current every millisecond
+// (unless the LRU has a WithClock of its own), so local entries expire up
+// to about a millisecond late.
+//
+// Close stops the subscription and the clock; Tiered does not close the
+// LRU or the Redis client.
+type Tiered[V any] struct {
+	local    *LRU[V]
+	remote   *Redis[V]
+	localTTL time.Duration
+	channel  string
+	id       string // this instance, to skip its own messages
+	onError  func(key string, err error)
+	health   time.Duration // silence after which the subscription is pinged
+
+	// epochs count invalidations by a stripe of the key space; a fill is
+	// kept only if its stripe saw none while it read Redis.
+	epochs [64]atomic.Uint64
+	live   atomic.Bool // subscribed: local fills are safe
+
+	mu      sync.Mutex // guards sub
+	sub     *redis.PubSub
+	closing context.Context
+	stop    context.CancelFunc
+	done    chan struct{} // closed when listen ends
+	ticking chan struct{} // closed when tick ends; nil: no ticker
+	closed  atomic.Bool
+
+	remoteHits, misses, invalidations, errs atomic.Uint64
+}
+
+var _ EntryCache[int] = (*Tiered[int])(nil)
+
+// tieredHealthInterval is how long a silent subscription goes before it
+// is pinged, and then how long the ping may take (tests shorten it).
+var tieredHealthInterval = time.Second
+
+// NewTiered returns a Tiered cache over local and remote and subscribes to
+// the invalidation channel. Options: WithLocalTTL (default 1m),
+// WithChannel (default remote's prefix + "invalidate"), WithOnError.
+// Errors wrap ErrInvalidConfig.
+func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[V], error) {
+	if local == nil || remote == nil {
+		return nil, fmt.Errorf("%w: NewTiered needs a local LRU and a remote Redis", ErrInvalidConfig)
+	}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.only("NewTiered", optLocalTTL|optChannel|optOnError); err != nil {
+		return nil, err
+	}
+	t := &Tiered[V]{
+		local: local, remote: remote, localTTL: time.Minute,
+		channel: remote.prefix + "invalidate", id: rand.Text(),
+		onError: o.onError, health: tieredHealthInterval,
+		done: make(chan struct{}),
+	}
+	if o.set&optLocalTTL != 0 {
+		t.localTTL = o.localTTL
+	}
+	if o.set&optChannel != 0 {
+		t.channel = o.channel
+	}
+	t.closing, t.stop = context.WithCancel(context.Background())
+	t.sub = remote.client.Subscribe(t.closing, t.channel)
+	go t.listen()
+	if local.now == nil && local.coarse.Load() == nil {
+		t.ticking = make(chan struct{})
+		go t.tick()
+	}
+	return t, nil
+}
+
+// coarseTick is how often Tiered refreshes its local tier's clock.
+const coarseTick = time.Millisecond
+
+// tick keeps the local LRU's clock reading current until Close, so that a
+// local hit costs an atomic load rather than a clock read. Local entries
+// therefore expire up to about a millisecond (more when the process is
+// starved of CPU) after their time: a bound on staleness, not a deadline.
+func (t *Tiered[V]) tick() {
+	defer close(t.ticking)
+	var now atomic.Int64
+	now.Store(int64(time.Since(t.local.base)))
+	if !t.local.coarse.CompareAndSwap(nil, &now) {
+		return // another Tiered keeps this LRU's clock
+	}
+	defer t.local.coarse.Store(nil)
+	tk := time.NewTicker(coarseTick)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.closing.Done():
+			return
+		case <-tk.C:
+			now.Store(int64(time.Since(t.local.base)))
+		}
+	}
+}
+
+// Get returns key's value from the local tier, or else from Redis (then
+// keeping it locally). A negative entry is a miss.
+func (t *Tiered[V]) Get(ctx context.Context, key string) (V, bool, error) {
+	if v, ok, _ := t.local.Get(ctx, key); ok {
+		return v, true, nil
+	}
+	var zero V
+	e, ok, err := t.fill(ctx, key)
+	if err != nil || !ok || e.NotFound {
+		return zero, false, err
+	}
+	return e.Value, true, nil
+}
+
+// GetEntry is Get with the entry's metadata (TTL: what it has left in
+// Redis), negative entries included.
+func (t *Tiered[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
+	if e, ok, _ := t.local.GetEntry(ctx, key); ok {
+		return e, true, nil
+	}
+	return t.fill(ctx, key)
+}
+
+// fill reads key from Redis and keeps it locally unless an invalidation of
+// its stripe arrived meanwhile or the subscription is down.
+func (t *Tiered[V]) fill(ctx context.Context, key string) (Entry[V], bool, error) {
+	stripe := &t.epochs[maphash.String(t.local.seed, key)%uint64(len(t.epochs))]
+	epoch := stripe.Load()
+	e, ok, err := t.remote.GetEntry(ctx, key)
+	if err != nil {
+		t.errs.Add(1)
+		return e, false, err
+	}
+	if !ok {
+		t.misses.Add(1)
+		return e, false, nil
+	}
+	if e.NotFound {
+		t.misses.Add(1)
+	} else {
+		t.remoteHits.Add(1)
+	}
+	if t.live.Load() && stripe.Load() == epoch {
+		t.keepLocal(key, e)
+		if stripe.Load() != epoch { // an invalidation slipped in: undo
+			_ = t.local.Delete(ctx, key)
+		}
+	}
+	return e, true, nil
+}
+
+// keepLocal stores e in the local tier for at most the local TTL and no
+// longer than it has left in Redis (e.TTL, 0: no expiry).
+func (t *Tiered[V]) keepLocal(key string, e Entry[V]) {
+	ttl := t.localTTL
+	if e.TTL > 0 {
+		ttl = min(ttl, e.TTL)
+	}
+	t.local.set(key, e.Value, e.NotFound, e.LoadTime, ttl, e.TTL)
+}
+
+// Set stores v in Redis and locally, and tells the other instances to drop
+// their local copies of key.
+func (t *Tiered[V]) Set(ctx context.Context, key string, v V, ttl time.Duration) error {
+	return t.SetEntry(ctx, key, Entry[V]{Value: v, TTL: ttl})
+}
+
+// SetEntry is Set with the entry's metadata.
+func (t *Tiered[V]) SetEntry(ctx context.Context, key string, e Entry[V]) error {
+	stripe := &t.epochs[maphash.String(t.local.seed, key)%uint64(len(t.epochs))]
+	epoch := stripe.Load()
+	if err := t.remote.setEntry(ctx, key, e, t.channel, t.message(key)); err != nil {
+		_ = t.local.Delete(ctx, key) // whatever it held may be stale now
+		return err
+	}
+	if t.live.Load() && stripe.Load() == epoch {
+		t.keepLocal(key, e)
+		if stripe.Load() != epoch {
+			_ = t.local.Delete(ctx, key)
+		}
+	}
+	return nil
+}
+
+// Delete drops keys from Redis and from every instance's local tier. The
+// local copies here go even when Redis fails (the error is returned).
+func (t *Tiered[V]) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := t.remote.delete(ctx, keys, t.channel, t.message(keys...))
+	t.dropLocal(keys)
+	return err
+}
+
+// dropLocal removes keys from the local tier and voids fills in progress.
+func (t *Tiered[V]) dropLocal(keys []string) {
+	for _, k := range keys {
+		t.epochs[maphash.String(t.local.seed, k)%uint64(len(t.epochs))].Add(1)
+	}
+	_ = t.local.Delete(context.Background(), keys...)
+}
+
+// flushLocal empties the local tier and voids every fill in progress.
+func (t *Tiered[V]) flushLocal() {
+	for i := range t.epochs {
+		t.epochs[i].Add(1)
+	}
+	t.local.Purge()
+	t.invalidations.Add(1)
+}
+
+// Stats returns Hits (LocalHits of them from the local tier) and Misses
+// over both tiers, the local tier's Evictions, Expirations and Rejections,
+// Invalidations (keys dropped on other instances' messages, plus flushes)
+// and CacheErrors.
+func (t *Tiered[V]) Stats() Stats {
+	l := t.local.Stats()
+	return Stats{
+		Hits: l.Hits + t.remoteHits.Load(), LocalHits: l.Hits, Misses: t.misses.Load(),
+		Evictions: l.Evictions, Expirations: l.Expirations, Rejections: l.Rejections,
+		Invalidations: t.invalidations.Load(), CacheErrors: t.errs.Load(),
+	}
+}
+
+// Close stops the invalidation subscription and empties the local tier.
+// Later reads go to Redis and are no longer kept locally.
+func (t *Tiered[V]) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	t.live.Store(false)
+	t.stop()
+	t.mu.Lock()
+	err := t.sub.Close()
+	t.mu.Unlock()
+	<-t.done
+	if t.ticking != nil {
+		<-t.ticking
+	}
+	t.flushLocal()
+	return err
+}
+
+func (t *Tiered[V]) reportError(err error) {
+	t.errs.Add(1)
+	if t.onError != nil {
+		t.onError("", err)
+	}
+}
