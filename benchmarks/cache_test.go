@@ -1,0 +1,363 @@
+package benchmarks
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	rediscache "github.com/go-redis/cache/v9"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/jellydator/ttlcache/v3"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/cache"
+)
+
+// Every cache holds the same 10k keys with room to spare (20k entries), so
+// the Get benchmarks measure hits only; TTLs, where a library has them,
+// are an hour.
+const (
+	cacheKeys     = 10_000
+	cacheCapacity = 2 * cacheKeys
+	cacheTTL      = time.Hour
+)
+
+func cacheKeyNames(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "user:" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// getter is one library's hit path.
+type getter struct {
+	name string
+	new  func(b *testing.B, keys []string) func(key string) bool
+}
+
+var cacheGetters = []getter{
+	{"lib=patterns-lru", func(b *testing.B, keys []string) func(string) bool {
+		c, err := cache.NewLRU[int](cacheCapacity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, k := range keys {
+			_ = c.Set(context.Background(), k, i, 0)
+		}
+		ctx := context.Background()
+		return func(k string) bool { _, ok, _ := c.Get(ctx, k); return ok }
+	}},
+	{"lib=patterns-lru-ttl", func(b *testing.B, keys []string) func(string) bool {
+		c, err := cache.NewLRU[int](cacheCapacity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, k := range keys {
+			_ = c.Set(context.Background(), k, i, cacheTTL)
+		}
+		ctx := context.Background()
+		return func(k string) bool { _, ok, _ := c.Get(ctx, k); return ok }
+	}},
+	{"lib=golang-lru", func(b *testing.B, keys []string) func(string) bool {
+		c, err := lru.New[string, int](cacheCapacity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, k := range keys {
+			c.Add(k, i)
+		}
+		return func(k string) bool { _, ok := c.Get(k); return ok }
+	}},
+	{"lib=golang-lru-expirable", func(b *testing.B, keys []string) func(string) bool {
+		c := expirable.NewLRU[string, int](cacheCapacity, nil, cacheTTL)
+		for i, k := range keys {
+			c.Add(k, i)
+		}
+		return func(k string) bool { _, ok := c.Get(k); return ok }
+	}},
+	{"lib=ttlcache", func(b *testing.B, keys []string) func(string) bool {
+		c := ttlcache.New[string, int](ttlcache.WithCapacity[string, int](cacheCapacity), ttlcache.WithTTL[string, int](cacheTTL))
+		for i, k := range keys {
+			c.Set(k, i, ttlcache.DefaultTTL)
+		}
+		return func(k string) bool { return c.Get(k) != nil }
+	}},
+}
+
+// BenchmarkCacheGet: hits from one goroutine, on one hot key (the
+// per-call cost) and on 10k keys in a fixed random order (memory latency
+// joins in).
+func BenchmarkCacheGet(b *testing.B) {
+	keys := cacheKeyNames(cacheKeys)
+	for _, n := range []int{1, cacheKeys} {
+		order := rand.New(rand.NewSource(1)).Perm(n)
+		for _, g := range cacheGetters {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, g.name), func(b *testing.B) {
+				get := g.new(b, keys)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if !get(keys[order[i]]) {
+						b.Fatal("miss")
+					}
+					if i++; i == len(order) {
+						i = 0
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCacheGetParallel: the same from every core at once (each
+// goroutine walks the keys from its own random start).
+func BenchmarkCacheGetParallel(b *testing.B) {
+	keys := cacheKeyNames(cacheKeys)
+	for _, n := range []int{1, cacheKeys} {
+		for _, g := range cacheGetters {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, g.name), func(b *testing.B) {
+				get := g.new(b, keys)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := rand.Intn(n)
+					for pb.Next() {
+						if !get(keys[i]) {
+							b.Fatal("miss")
+						}
+						if i++; i == n {
+							i = 0
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+type profile struct {
+	ID   int
+	Name string
+}
+
+// BenchmarkCacheTieredLocalHit: a two-tier cache (local memory in front of
+// Redis) answering from its local tier, 10k keys in a fixed random order:
+// our Tiered against go-redis/cache with its TinyLFU local cache. Needs PATTERNS_REDIS_ADDR (make
+// bench-compare starts a server); a local hit does not reach it.
+func BenchmarkCacheTieredLocalHit(b *testing.B) {
+	addr := os.Getenv("PATTERNS_REDIS_ADDR")
+	if addr == "" {
+		b.Skip("PATTERNS_REDIS_ADDR not set: run through make bench-compare, which starts a redis-server")
+	}
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	prefix := fmt.Sprintf("bench-cache:%d:", time.Now().UnixNano())
+	keys := cacheKeyNames(cacheKeys)
+	order := rand.New(rand.NewSource(1)).Perm(len(keys)) // as in BenchmarkCacheGet
+	v := profile{ID: 1, Name: "Ada Lovelace"}
+
+	b.Run("lib=patterns-tiered", func(b *testing.B) {
+		local, err := cache.NewLRU[profile](cacheCapacity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		remote, err := cache.NewRedis[profile](rdb, cache.WithPrefix(prefix+"p:"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := cache.NewTiered(local, remote)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		for _, k := range keys {
+			if err := c.Set(ctx, k, v, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, k := range keys { // once subscribed, reads fill the local tier
+			for range 100 {
+				if _, ok, _ := local.Get(ctx, k); ok {
+					break
+				}
+				_, _, _ = c.Get(ctx, k)
+				time.Sleep(time.Millisecond)
+			}
+		}
+		before := c.Stats().LocalHits
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok, _ := c.Get(ctx, keys[order[i]]); !ok {
+				b.Fatal("miss")
+			}
+			if i++; i == len(order) {
+				i = 0
+			}
+		}
+		if got := c.Stats().LocalHits - before; got < uint64(b.N) {
+			b.Fatalf("%d of %d reads from the local tier", got, b.N)
+		}
+	})
+	b.Run("lib=go-redis-cache", func(b *testing.B) {
+		c := rediscache.New(&rediscache.Options{Redis: rdb, LocalCache: rediscache.NewTinyLFU(cacheCapacity, time.Minute), StatsEnabled: true})
+		for _, k := range keys {
+			if err := c.Set(&rediscache.Item{Ctx: ctx, Key: prefix + "g:" + k, Value: v, TTL: time.Minute}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		gkeys := make([]string, len(keys))
+		for i, k := range keys {
+			gkeys[i] = prefix + "g:" + k
+		}
+		var got profile
+		for range 2 { // into the local cache
+			for _, k := range gkeys {
+				if err := c.Get(ctx, k, &got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		before := c.Stats().Hits // go-redis/cache counts Redis hits only
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := c.Get(ctx, gkeys[order[i]], &got); err != nil {
+				b.Fatal(err)
+			}
+			if i++; i == len(order) {
+				i = 0
+			}
+		}
+		if remote := c.Stats().Hits - before; remote > uint64(b.N/100) {
+			b.Fatalf("%d of %d reads went to Redis", remote, b.N)
+		}
+	})
+}
+
+// BenchmarkCacheHitRatio replays one Zipf(1.01) trace, 1M requests over
+// 100k keys, through each cache at capacity 10k (a miss is followed by a
+// set) and reports the hit ratio; "offline-optimum" is Belady's MIN, which
+// knows the future: no cache can do better.
+func BenchmarkCacheHitRatio(b *testing.B) {
+	const requests, keySpace, capacity = 1_000_000, 100_000, 10_000
+	z := rand.NewZipf(rand.New(rand.NewSource(42)), 1.01, 1, keySpace-1)
+	trace := make([]int, requests)
+	for i := range trace {
+		trace[i] = int(z.Uint64())
+	}
+	keys := cacheKeyNames(keySpace)
+	ctx := context.Background()
+	type policy struct {
+		name string
+		run  func() float64
+	}
+	replay := func(get func(string) bool, set func(string, int)) float64 {
+		hits := 0
+		for _, k := range trace {
+			if get(keys[k]) {
+				hits++
+			} else {
+				set(keys[k], k)
+			}
+		}
+		return float64(hits) / float64(len(trace))
+	}
+	patterns := func(opts ...cache.Option) func() float64 {
+		return func() float64 {
+			c, err := cache.NewLRU[int](capacity, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return replay(func(k string) bool { _, ok, _ := c.Get(ctx, k); return ok },
+				func(k string, v int) { _ = c.Set(ctx, k, v, 0) })
+		}
+	}
+	for _, p := range []policy{
+		{"lib=patterns-lru", patterns()},
+		{"lib=patterns-lru-exact", patterns(cache.WithShards(1))},
+		{"lib=patterns-lru-tinylfu", patterns(cache.WithTinyLFU())},
+		{"lib=golang-lru", func() float64 {
+			c, _ := lru.New[string, int](capacity)
+			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
+		}},
+		{"lib=golang-lru-expirable", func() float64 {
+			c := expirable.NewLRU[string, int](capacity, nil, time.Hour)
+			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
+		}},
+		{"lib=ttlcache", func() float64 {
+			c := ttlcache.New[string, int](ttlcache.WithCapacity[string, int](capacity))
+			return replay(func(k string) bool { return c.Get(k) != nil }, func(k string, v int) { c.Set(k, v, ttlcache.NoTTL) })
+		}},
+		{"lib=go-redis-cache-tinylfu", func() float64 {
+			c := rediscache.NewTinyLFU(capacity, time.Hour)
+			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, _ int) { c.Set(k, []byte{1}) })
+		}},
+		{"lib=offline-optimum", func() float64 { return belady(trace, capacity) }},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			var ratio float64
+			for b.Loop() {
+				ratio = p.run()
+			}
+			b.ReportMetric(ratio, "hit-ratio")
+		})
+	}
+}
+
+// belady returns the hit ratio of Belady's MIN on trace: on a miss with
+// the cache full, evict the key whose next use is farthest away.
+func belady(trace []int, capacity int) float64 {
+	next := make([]int, len(trace)) // index of the next request for the same key
+	last := map[int]int{}
+	for i := len(trace) - 1; i >= 0; i-- {
+		if j, ok := last[trace[i]]; ok {
+			next[i] = j
+		} else {
+			next[i] = len(trace) // never again
+		}
+		last[trace[i]] = i
+	}
+	cached := map[int]int{} // key -> its next use
+	h := &nextUseHeap{}
+	hits := 0
+	for i, k := range trace {
+		if _, ok := cached[k]; ok {
+			hits++
+		} else if len(cached) == capacity {
+			for { // pop the farthest next use that is still current
+				top := heap.Pop(h).(heapItem)
+				if cached[top.key] == top.next {
+					delete(cached, top.key)
+					break
+				}
+			}
+		}
+		cached[k] = next[i]
+		heap.Push(h, heapItem{key: k, next: next[i]})
+	}
+	return float64(hits) / float64(len(trace))
+}
+
+type heapItem struct{ key, next int }
+
+// nextUseHeap is a max-heap on next use; stale items are skipped on pop.
+type nextUseHeap []heapItem
+
+func (h nextUseHeap) Len() int           { return len(h) }
+func (h nextUseHeap) Less(i, j int) bool { return h[i].next > h[j].next }
+func (h nextUseHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nextUseHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h *nextUseHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

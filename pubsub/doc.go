@@ -1,0 +1,158 @@
+// Package pubsub is an event bus: publishers send messages to
+// dot-separated topics ("orders.created"), subscribers receive those whose
+// topic matches their pattern, where "*" matches exactly one segment and
+// "#" zero or more ("orders.*", "#.created", "#"). Three implementations
+// share the Bus interface, the topic trie and the delivery rules:
+//
+//   - Memory: within one process, fast (one allocation per publish),
+//     nothing durable.
+//   - Redis: durable and at-least-once across a fleet, on Redis Streams,
+//     routed like a topic exchange.
+//   - Broadcast: fire-and-forget fan-out to every process on Redis
+//     Pub/Sub (cache invalidation), nothing durable.
+//
+// The happy path:
+//
+//	bus := pubsub.NewMemory() // or pubsub.NewRedis(redisClient)
+//	defer bus.Close()
+//	bus.Subscribe(ctx, "orders.*", func(ctx context.Context, m *pubsub.Message) error {
+//		return sendEmail(ctx, m.Payload) // an error is retried with backoff, then dead-lettered
+//	}, pubsub.WithGroup("email"))
+//	bus.Publish(ctx, "orders.created", payload)
+//
+// # When to use it
+//
+// Use it to decouple the code that notices something happened from the
+// code that reacts: one publisher, any number of independent reactions
+// (e-mail, analytics, audit), each added without touching the publisher.
+// Use Memory for reactions inside one service and in tests, Redis when
+// reactions run in other processes or must survive restarts, and
+// Broadcast when every process must hear about something now and a missed
+// message is harmless. It is not a log you can replay from the start (see
+// package cqrs for that), and it does not order messages across
+// subscriptions or publishers.
+//
+// # Delivery
+//
+// Each subscription (or group) has its own backlog: a bounded queue in
+// memory, a stream on Redis. Its handler runs on WithWorkers goroutines
+// (default 1, which keeps publish order; more workers trade order for
+// throughput); the bus never starts a goroutine per message. A handler
+// returning nil acknowledges the message. An error, or a panic (recovered
+// as a *PanicError), has it retried by the same worker after a backoff
+// (WithBackoff: from 100ms, doubling, capped at 10s, with jitter), up to
+// WithMaxAttempts deliveries (default 5); then it is published to the
+// dead-letter topic (WithDeadLetterTopic, default "deadletter") with the
+// reason, original topic, ID, attempts and group in its Metadata (the
+// MetaDead… keys). A dead letter whose own handler fails is dropped.
+// Message.Attempt counts deliveries from 1. Retrying in the worker keeps
+// order, at the price of holding that worker during the backoff.
+//
+// Subscribers with the same WithGroup name share the group's messages
+// (each message goes to one member); every group, and every plain
+// subscription, gets every matching message. A group is bound to one
+// pattern (ErrGroupBound otherwise). A plain Subscribe gets the messages
+// published after it returns.
+//
+// Handlers must treat *Message as read-only and must not keep it after
+// returning: the memory bus shares one payload and metadata map between all
+// subscriptions and reuses each worker's Message value (copy what you keep).
+//
+// # Memory
+//
+// Publish matches the topic against an immutable trie snapshot (one atomic
+// load, no lock; Subscribe and Unsubscribe copy the changed path and swap
+// the snapshot, so they never block publishers) and puts one shared
+// *Message on each matching queue. Matching visits only the trie nodes the
+// topic reaches, so its cost does not grow with the number of
+// subscriptions. The payload is not copied: do not modify it after
+// Publish. A full queue applies the subscription's Overflow policy:
+// OverflowBlock (default: Publish waits, until its ctx is done, so nothing
+// is lost), OverflowDropOldest, OverflowDropNewest or OverflowError
+// (ErrQueueFull); Stats counts what was dropped. Dead letters never block:
+// to a full queue they are dropped and counted.
+//
+// NewMemory's signature has no error: a bad option makes every method
+// return it (ConfigErr reports it at once).
+//
+// # Redis
+//
+// Each group is a Redis Stream with a consumer group, bound to its pattern
+// in a registry hash whose version counter changes with every binding.
+// Publishers cache the registry in a trie; Publish routes the message to
+// the streams of every matching group in one script that first checks the
+// cached version (and on a mismatch the publisher reloads the registry
+// and routes again). So a group bound before a publish never misses it,
+// even while all its consumers are down: the message waits in its stream.
+// A plain subscription is an ephemeral group of its own, deleted by
+// Unsubscribe and Close; if its process dies its lease (three heartbeats)
+// expires and any live consumer of the namespace deletes it.
+//
+// Consumers first read the entries their consumer name still holds
+// (WithConsumer gives a process a stable name), then new ones with
+// XREADGROUP; successes are acknowledged (XACK, batched); a failure stays
+// pending while the worker backs off and then claims it again; entries
+// held by a consumer that stopped heartbeating for WithVisibilityTimeout
+// (default 30s) are reclaimed by the others (XAUTOCLAIM), and live
+// consumers heartbeat their in-flight entries every third of it, so long
+// handlers keep theirs. Delivery counts live in Redis: a message whose
+// consumers keep dying mid-handler is dead-lettered after MaxAttempts too.
+// A dead letter is appended to the dead-letter stream and routed to the
+// groups bound to the dead-letter topic atomically with its XACK.
+// Delivery is at least once: deduplicate by Message.ID where it matters.
+//
+// Every stream is capped at about WithMaxLen entries (XADD MAXLEN ~,
+// default 100 000): that is the backlog a group can build while its
+// consumers are down; older entries are trimmed, delivered or not. The
+// registry holds one field per group; durable groups live until
+// DeleteGroup; consumers that leave cleanly are removed from their group;
+// the version counter (one small string) and the dead-letter stream
+// (capped like the others) last as long as the namespace is used.
+//
+// Keys, for prefix P (WithPrefix, default "pubsub:") and namespace N
+// (WithNamespace, default "bus"):
+//
+//	P{N}:reg      hash: group -> pattern
+//	P{N}:ver      registry version
+//	P{N}:eph      sorted set: ephemeral group -> lease expiry (server time)
+//	P{N}:s:GROUP  stream of one group
+//	P{N}:dead     stream of dead letters
+//
+// Redis Cluster: the hash tag {N} puts all of a namespace's keys in one
+// slot, because one script writes a message to every matching group's
+// stream. The cost is that one namespace lives on one master: its
+// throughput and memory are one node's. Scale out with several namespaces
+// for unrelated families of topics (each on its own slot, so on its own
+// master in a large enough cluster); topics and groups do not cross
+// namespaces.
+//
+// Calls are bounded by WithTimeout, but go-redis applies context deadlines
+// to socket I/O only with ContextTimeoutEnabled; without it a frozen
+// server holds a call for the client's ReadTimeout.
+//
+// # Broadcast
+//
+// NewBroadcast publishes with PUBLISH on channel P+N+":"+topic; each
+// process PSUBSCRIBEs once to P+N+":*" and filters with the same trie,
+// since Redis's glob "*" crosses dots. Delivery inside a process is the
+// memory bus's (queues, workers, retries, local dead letters). A process
+// that is not connected when a message is published never gets it.
+//
+// # Shutting down
+//
+// Close stops every subscription: no new messages are taken, in-flight
+// handlers finish (the memory bus also drains the queues), for at most
+// WithDrainTimeout (default 10s); then handlers' contexts are cancelled,
+// Close returns an error wrapping ErrDrainTimeout, and on Redis their
+// messages stay pending for redelivery. Shutdown(ctx) does the same with
+// the caller's deadline. Every goroutine the bus started has stopped when
+// they return (a handler that ignores its context excepted).
+//
+// # Trade-offs
+//
+// Memory is the fastest and loses everything on a crash. Redis costs a
+// round trip per publish (one script, however many groups match) and
+// about one per delivery, keeps every group's backlog in one Redis
+// master's memory (bounded by WithMaxLen), and delivers at least once.
+// Broadcast costs one PUBLISH and guarantees nothing.
+package pubsub

@@ -1,0 +1,393 @@
+package pubsub
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Option configures a bus (NewMemory, NewRedis, NewBroadcast). An option a
+// backend does not use is an error from its constructor, not silently
+// ignored.
+type Option interface{ applyBus(*busConfig) error }
+
+// SubscribeOption configures one subscription (Subscribe).
+type SubscribeOption interface{ applySub(*subConfig) error }
+
+// DeliveryOption is an option about delivering to a subscription: given
+// to a constructor it sets the bus's default, given to Subscribe it
+// applies to that subscription.
+type DeliveryOption interface {
+	Option
+	SubscribeOption
+}
+
+// Overflow is what Publish does when a memory subscription's queue is full.
+type Overflow int
+
+const (
+	// OverflowBlock (the default) makes Publish wait for room, until its
+	// context is done: nothing is lost, a slow subscriber slows publishers.
+	OverflowBlock Overflow = iota + 1
+	// OverflowDropOldest discards the oldest queued message to make room.
+	OverflowDropOldest
+	// OverflowDropNewest discards the message being published (for this
+	// subscription only).
+	OverflowDropNewest
+	// OverflowError makes Publish return an error wrapping ErrQueueFull
+	// (after queueing the message to every other subscription).
+	OverflowError
+)
+
+// String returns "block", "drop-oldest", "drop-newest" or "error".
+func (o Overflow) String() string {
+	switch o {
+	case OverflowBlock:
+		return "block"
+	case OverflowDropOldest:
+		return "drop-oldest"
+	case OverflowDropNewest:
+		return "drop-newest"
+	case OverflowError:
+		return "error"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// Defaults.
+const (
+	DefaultQueueSize    = 1024
+	DefaultWorkers      = 1
+	DefaultMaxAttempts  = 5
+	DefaultBackoffMin   = 100 * time.Millisecond
+	DefaultBackoffMax   = 10 * time.Second
+	DefaultDrainTimeout = 10 * time.Second
+	DefaultDeadTopic    = "deadletter"
+	DefaultPrefix       = "pubsub:"
+	DefaultNamespace    = "bus"
+	DefaultMaxLen       = 100_000
+	DefaultVisibility   = 30 * time.Second
+	DefaultReadBlock    = time.Second
+	DefaultBatch        = 32
+	DefaultTimeout      = 5 * time.Second
+)
+
+// delivery is what may be set per bus (as default) and per subscription.
+type delivery struct {
+	queueSize   int
+	workers     int
+	overflow    Overflow
+	maxAttempts int
+	backoffMin  time.Duration
+	backoffMax  time.Duration
+
+	setQueue, setOverflow bool
+}
+
+type busConfig struct {
+	delivery
+	now          func() time.Time
+	drainTimeout time.Duration
+	deadTopic    string
+
+	// Redis
+	prefix     string
+	namespace  string
+	maxLen     int64
+	visibility time.Duration
+	readBlock  time.Duration
+	batch      int
+	timeout    time.Duration
+
+	setRedis []string // Redis-only options given, by name
+}
+
+type subConfig struct {
+	delivery
+	group    string
+	consumer string
+}
+
+func defaultBusConfig() busConfig {
+	return busConfig{
+		delivery: delivery{
+			queueSize: DefaultQueueSize, workers: DefaultWorkers, overflow: OverflowBlock,
+			maxAttempts: DefaultMaxAttempts, backoffMin: DefaultBackoffMin, backoffMax: DefaultBackoffMax,
+		},
+		now: time.Now, drainTimeout: DefaultDrainTimeout, deadTopic: DefaultDeadTopic,
+		prefix: DefaultPrefix, namespace: DefaultNamespace, maxLen: DefaultMaxLen, visibility: DefaultVisibility,
+		readBlock: DefaultReadBlock, batch: DefaultBatch, timeout: DefaultTimeout,
+	}
+}
+
+func applyBusOptions(opts []Option) (busConfig, error) {
+	c := defaultBusConfig()
+	for _, o := range opts {
+		if o == nil {
+			return c, fmt.Errorf("%w: nil Option", ErrInvalidConfig)
+		}
+		if err := o.applyBus(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (c *busConfig) subConfig(opts []SubscribeOption) (subConfig, error) {
+	s := subConfig{delivery: c.delivery}
+	s.setQueue, s.setOverflow = false, false
+	for _, o := range opts {
+		if o == nil {
+			return s, fmt.Errorf("%w: nil SubscribeOption", ErrInvalidConfig)
+		}
+		if err := o.applySub(&s); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+type deliveryOption func(*delivery) error
+
+func (f deliveryOption) applyBus(c *busConfig) error { return f(&c.delivery) }
+func (f deliveryOption) applySub(c *subConfig) error { return f(&c.delivery) }
+
+type busOption func(*busConfig) error
+
+func (f busOption) applyBus(c *busConfig) error { return f(c) }
+
+type subOption func(*subConfig) error
+
+func (f subOption) applySub(c *subConfig) error { return f(c) }
+
+// redisOption marks an option that only a Redis bus uses.
+func redisOption(name string, f func(*busConfig) error) Option {
+	return busOption(func(c *busConfig) error {
+		if err := f(c); err != nil {
+			return err
+		}
+		c.setRedis = append(c.setRedis, name)
+		return nil
+	})
+}
+
+// WithGroup makes the subscription a member of group name: the members of
+// a group share its messages (each goes to one of them), and each group
+// gets every message. A group is bound to one pattern; subscribing to it
+// with another is an error wrapping ErrGroupBound. On Redis a group is
+// durable: messages published while all its members are down wait for
+// them.
+func WithGroup(name string) SubscribeOption {
+	return subOption(func(c *subConfig) error {
+		if err := validateGroup(name); err != nil {
+			return fmt.Errorf("%w: WithGroup: %w", ErrInvalidConfig, err)
+		}
+		c.group = name
+		return nil
+	})
+}
+
+// WithConsumer names the Redis consumer of a subscription in its group
+// (default: host-pid-random). A process that restarts with the same name
+// first redelivers the messages it held when it stopped; other processes
+// reclaim them only after the visibility timeout. Memory buses reject it.
+func WithConsumer(name string) SubscribeOption {
+	return subOption(func(c *subConfig) error {
+		if err := validateGroup(name); err != nil {
+			return fmt.Errorf("%w: WithConsumer: %w", ErrInvalidConfig, err)
+		}
+		c.consumer = name
+		return nil
+	})
+}
+
+// WithQueueSize sets a memory subscription's queue capacity (default
+// DefaultQueueSize). A group has one queue, sized by its first member.
+func WithQueueSize(n int) DeliveryOption {
+	return deliveryOption(func(d *delivery) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithQueueSize(%d): must be at least 1", ErrInvalidConfig, n)
+		}
+		d.queueSize, d.setQueue = n, true
+		return nil
+	})
+}
+
+// WithWorkers sets how many goroutines run a subscription's handler
+// (default 1, which delivers in publish order). More workers give
+// throughput and lose ordering.
+func WithWorkers(n int) DeliveryOption {
+	return deliveryOption(func(d *delivery) error {
+		if n < 1 || n > 4096 {
+			return fmt.Errorf("%w: WithWorkers(%d): must be between 1 and 4096", ErrInvalidConfig, n)
+		}
+		d.workers = n
+		return nil
+	})
+}
+
+// WithOverflow sets a memory subscription's policy for a full queue
+// (default OverflowBlock, which loses nothing).
+func WithOverflow(o Overflow) DeliveryOption {
+	return deliveryOption(func(d *delivery) error {
+		if o < OverflowBlock || o > OverflowError {
+			return fmt.Errorf("%w: WithOverflow(%d): unknown policy", ErrInvalidConfig, int(o))
+		}
+		d.overflow, d.setOverflow = o, true
+		return nil
+	})
+}
+
+// WithMaxAttempts sets how many times a message is delivered to a failing
+// handler before it goes to the dead-letter topic (default
+// DefaultMaxAttempts; 1 means no retries).
+func WithMaxAttempts(n int) DeliveryOption {
+	return deliveryOption(func(d *delivery) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxAttempts(%d): must be at least 1", ErrInvalidConfig, n)
+		}
+		d.maxAttempts = n
+		return nil
+	})
+}
+
+// WithBackoff sets the retry backoff: the wait before retry k is
+// min·2^(k-1), capped at max, with equal jitter (between half and all of
+// it). Default DefaultBackoffMin, DefaultBackoffMax. Zero is allowed:
+// retry at once.
+func WithBackoff(min, max time.Duration) DeliveryOption {
+	return deliveryOption(func(d *delivery) error {
+		if min < 0 || max < min {
+			return fmt.Errorf("%w: WithBackoff(%s, %s): want 0 <= min <= max", ErrInvalidConfig, min, max)
+		}
+		d.backoffMin, d.backoffMax = min, max
+		return nil
+	})
+}
+
+// WithClock sets the clock that stamps Message.PublishedAt (default
+// time.Now).
+func WithClock(now func() time.Time) Option {
+	return busOption(func(c *busConfig) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)
+		}
+		c.now = now
+		return nil
+	})
+}
+
+// WithDrainTimeout bounds how long Close and Unsubscribe wait for
+// in-flight handlers (default DefaultDrainTimeout); then their contexts are
+// cancelled and Close returns an error wrapping ErrDrainTimeout.
+func WithDrainTimeout(d time.Duration) Option {
+	return busOption(func(c *busConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithDrainTimeout(%s): must be positive", ErrInvalidConfig, d)
+		}
+		c.drainTimeout = d
+		return nil
+	})
+}
+
+// WithDeadLetterTopic sets the topic that messages go to after
+// MaxAttempts failed deliveries (default DefaultDeadTopic). Subscribe to it
+// to see them; a dead letter whose own handler fails is dropped, not
+// dead-lettered again.
+func WithDeadLetterTopic(topic string) Option {
+	return busOption(func(c *busConfig) error {
+		if err := ValidateTopic(topic); err != nil {
+			return fmt.Errorf("%w: WithDeadLetterTopic: %w", ErrInvalidConfig, err)
+		}
+		c.deadTopic = topic
+		return nil
+	})
+}
+
+// WithPrefix sets the Redis key prefix (default DefaultPrefix). It must
+// not contain braces: the bus adds a hash tag after it.
+func WithPrefix(p string) Option {
+	return redisOption("WithPrefix", func(c *busConfig) error {
+		if p == "" || strings.ContainsAny(p, "{}") {
+			return fmt.Errorf("%w: WithPrefix(%q): must be non-empty and brace-free", ErrInvalidConfig, p)
+		}
+		c.prefix = p
+		return nil
+	})
+}
+
+// WithNamespace names the bus on Redis (default DefaultNamespace): buses
+// with one namespace (and prefix) share topics and groups. It is the hash
+// tag of all the bus's keys, so one namespace lives in one Redis Cluster
+// slot; see the package doc.
+func WithNamespace(ns string) Option {
+	return redisOption("WithNamespace", func(c *busConfig) error {
+		if err := validateGroup(ns); err != nil {
+			return fmt.Errorf("%w: WithNamespace: %w", ErrInvalidConfig, err)
+		}
+		c.namespace = ns
+		return nil
+	})
+}
+
+// WithMaxLen caps each Redis group stream at about n entries (default
+// DefaultMaxLen; XADD MAXLEN ~): the backlog a group may build up while its
+// consumers are down. Older entries are trimmed, delivered or not.
+func WithMaxLen(n int64) Option {
+	return redisOption("WithMaxLen", func(c *busConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxLen(%d): must be at least 1", ErrInvalidConfig, n)
+		}
+		c.maxLen = n
+		return nil
+	})
+}
+
+// WithVisibilityTimeout sets how long a Redis message may stay with a
+// consumer that does not heartbeat before other consumers of its group
+// reclaim it (default DefaultVisibility). Live consumers heartbeat their
+// messages every third of it, so long handlers are not reclaimed.
+func WithVisibilityTimeout(d time.Duration) Option {
+	return redisOption("WithVisibilityTimeout", func(c *busConfig) error {
+		if d < 10*time.Millisecond {
+			return fmt.Errorf("%w: WithVisibilityTimeout(%s): must be at least 10ms", ErrInvalidConfig, d)
+		}
+		c.visibility = d
+		return nil
+	})
+}
+
+// WithReadBlock sets how long one Redis read waits for new messages
+// (default DefaultReadBlock). It bounds how long Close waits for readers.
+func WithReadBlock(d time.Duration) Option {
+	return redisOption("WithReadBlock", func(c *busConfig) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("%w: WithReadBlock(%s): must be at least 1ms", ErrInvalidConfig, d)
+		}
+		c.readBlock = d
+		return nil
+	})
+}
+
+// WithBatch sets how many entries one Redis read fetches (default
+// DefaultBatch).
+func WithBatch(n int) Option {
+	return redisOption("WithBatch", func(c *busConfig) error {
+		if n < 1 || n > 10_000 {
+			return fmt.Errorf("%w: WithBatch(%d): must be between 1 and 10000", ErrInvalidConfig, n)
+		}
+		c.batch = n
+		return nil
+	})
+}
+
+// WithTimeout bounds each Redis call (default DefaultTimeout).
+func WithTimeout(d time.Duration) Option {
+	return redisOption("WithTimeout", func(c *busConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
+		}
+		c.timeout = d
+		return nil
+	})
+}

@@ -1,0 +1,38 @@
+package pubsub
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/publish.lua
+	publishLua string
+	//go:embed lua/load.lua
+	loadLua string
+	//go:embed lua/bind.lua
+	bindLua string
+	//go:embed lua/unbind.lua
+	unbindLua string
+	//go:embed lua/reap.lua
+	reapLua string
+	//go:embed lua/dead.lua
+	deadLua string
+	//go:embed lua/claim.lua
+	claimLua string
+	//go:embed lua/heartbeat.lua
+	heartbeatLua string
+	//go:embed lua/leave.lua
+	leaveLua string
+
+	publishScript   = redis.NewScript(publishLua)
+	loadScript      = redis.NewScript(loadLua)
+	bindScript      = redis.NewScript(bindLua)
+	unbindScript    = redis.NewScript(unbindLua)
+	reapScript      = redis.NewScript(reapLua)
+	deadScript      = redis.NewScript(deadLua)
+	claimScript     = redis.NewScript(claimLua)
+	heartbeatScript = redis.NewScript(heartbeatLua)
+	leaveScript     = redis.NewScript(leaveLua)
+)

@@ -1,0 +1,211 @@
+package pubsub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// redisBackend runs the conformance suite on tg. Buses of one test share
+// a prefix: they are processes of one fleet.
+func redisBackend(tg *redistest.Target) backend {
+	vis := 30 * time.Second // miniredis: its clock only moves by pass
+	if tg.Mini == nil {
+		vis = 1500 * time.Millisecond
+	}
+	base := func(t *testing.T) []Option {
+		return []Option{WithPrefix(tg.Prefix + t.Name() + ":"), WithReadBlock(20 * time.Millisecond), WithVisibilityTimeout(vis)}
+	}
+	newOn := func(t *testing.T, c redisClient, opts []Option) *Redis {
+		b, err := NewRedis(c, append(base(t), opts...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	n := 100_000
+	if tg.Mini != nil {
+		n = 5_000
+	}
+	return backend{
+		newBus: func(t *testing.T, opts ...Option) Bus { return newOn(t, tg.Client, opts) },
+		process: func(t *testing.T, _ Bus, opts ...Option) (Bus, func(Subscription)) {
+			c, faults := tg.NewClient()
+			b := newOn(t, c, opts)
+			return b, func(Subscription) {
+				faults.Cut()
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				_ = b.Shutdown(ctx)
+			}
+		},
+		pass: func(d time.Duration) {
+			if tg.Mini != nil {
+				tg.Advance(d)
+			}
+		},
+		loadN: n,
+	}
+}
+
+func TestConformanceRedis(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		runConformance(t, redisBackend(tg))
+	})
+}
+
+func newTestRedis(t *testing.T, tg *redistest.Target, c redisClient, opts ...Option) *Redis {
+	t.Helper()
+	b, err := NewRedis(c, append([]Option{WithPrefix(tg.Prefix), WithReadBlock(20 * time.Millisecond),
+		WithBackoff(time.Millisecond, time.Millisecond)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestRedisDurableGroupGetsWhatWasPublishedWhileDown(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		first := newTestRedis(t, tg, tg.Client)
+		mustSub(t, first, "orders.#", func(context.Context, *Message) error { return nil }, WithGroup("email"))
+		require.NoError(t, first.Close()) // every consumer of "email" is down now
+
+		pub := newTestRedis(t, tg, tg.Client)
+		for _, p := range []string{"1", "2", "3"} {
+			mustPub(t, pub, "orders.created", p)
+		}
+		c := newCollector()
+		again := newTestRedis(t, tg, tg.Client)
+		mustSub(t, again, "orders.#", c.handler("email"), WithGroup("email"))
+		require.Equal(t, []string{"1", "2", "3"}, payloads(c.wait(t, 3)))
+
+		// A durable group is bound to its pattern until DeleteGroup.
+		_, err := again.Subscribe(ctx, "orders.created", c.handler("x"), WithGroup("email"))
+		require.ErrorIs(t, err, ErrGroupBound)
+		require.NoError(t, pub.DeleteGroup(ctx, "email"))
+		n, err := tg.Client.Exists(ctx, pub.streamKey("email")).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "DeleteGroup deletes the stream")
+	})
+}
+
+func TestRedisEphemeralGroupsAreCleanedUp(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		b := newTestRedis(t, tg, tg.Client)
+		s := mustSub(t, b, "a.*", func(context.Context, *Message) error { return nil })
+		require.Len(t, tg.Client.HGetAll(ctx, b.regKey).Val(), 1)
+		require.NoError(t, s.Unsubscribe())
+		require.Empty(t, tg.Client.HGetAll(ctx, b.regKey).Val(), "Unsubscribe unbinds")
+		require.Zero(t, tg.Client.Exists(ctx, s.(*redisSub).stream).Val())
+
+		if tg.Mini == nil {
+			return // a crashed process's lease expires by the server's clock
+		}
+		c2, faults := tg.NewClient()
+		crashed := newTestRedis(t, tg, c2)
+		cs := mustSub(t, crashed, "a.*", func(context.Context, *Message) error { return nil })
+		faults.Cut()
+		tg.Advance(time.Hour)
+		require.NoError(t, reapScript.Run(ctx, tg.Client, []string{b.regKey, b.verKey, b.ephKey}, b.base+"s:").Err())
+		require.Empty(t, tg.Client.HGetAll(ctx, b.regKey).Val(), "the dead process's group is reaped")
+		require.Zero(t, tg.Client.Exists(ctx, cs.(*redisSub).stream).Val())
+	})
+}
+
+func TestRedisStreamsAreTrimmed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		b := newTestRedis(t, tg, tg.Client, WithMaxLen(10))
+		mustSub(t, b, "t", func(context.Context, *Message) error { return nil }, WithGroup("slow"))
+		require.NoError(t, b.Close())
+		p := newTestRedis(t, tg, tg.Client, WithMaxLen(10))
+		for range 500 {
+			mustPub(t, p, "t", "x")
+		}
+		n := tg.Client.XLen(ctx, p.streamKey("slow")).Val()
+		require.LessOrEqual(t, n, int64(200), "MAXLEN ~ keeps the stream near its cap")
+		require.GreaterOrEqual(t, n, int64(10))
+	})
+}
+
+func TestRedisHeartbeatKeepsLongHandlers(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		if tg.Mini != nil {
+			t.Skip("heartbeats against reclaim need the server's clock to run")
+		}
+		vis := WithVisibilityTimeout(150 * time.Millisecond)
+		a := newTestRedis(t, tg, tg.Client, vis)
+		started, release := make(chan struct{}), make(chan struct{})
+		done := newCollector()
+		mustSub(t, a, "long", func(_ context.Context, m *Message) error {
+			close(started)
+			<-release
+			done.add("a", m)
+			return nil
+		}, WithGroup("g"))
+		c2, _ := tg.NewClient()
+		other := newCollector()
+		b := newTestRedis(t, tg, c2, vis)
+		mustSub(t, b, "long", other.handler("b"), WithGroup("g"))
+		mustPub(t, a, "long", "x")
+		recvOrFail(t, started)
+		for range 6 { // 4 visibility timeouts
+			time.Sleep(100 * time.Millisecond)
+			require.Zero(t, other.len(), "a live consumer's message was reclaimed")
+		}
+		close(release)
+		require.Equal(t, 1, done.wait(t, 1)[0].Attempt)
+		settle()
+		require.Zero(t, other.len())
+	})
+}
+
+func TestRedisConfigErrors(t *testing.T) {
+	_, err := NewRedis(nil)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	tg := redistest.New(t, redistest.Mini)
+	for _, o := range []Option{WithQueueSize(3), WithOverflow(OverflowDropOldest), WithPrefix("a{b"), WithMaxLen(0),
+		WithVisibilityTimeout(time.Millisecond), WithBatch(0), WithTimeout(0), WithReadBlock(0), WithNamespace("")} {
+		_, err := NewRedis(tg.Client, o)
+		require.ErrorIs(t, err, ErrInvalidConfig)
+	}
+	b, err := NewRedis(tg.Client)
+	require.NoError(t, err)
+	defer b.Close()
+	h := func(context.Context, *Message) error { return nil }
+	_, err = b.Subscribe(context.Background(), "a", h, WithQueueSize(2))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = b.Subscribe(context.Background(), "a", h, WithGroup("~x"))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+func TestRedisRestartedConsumerResumesItsOwnPending(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		c2, _ := tg.NewClient()
+		crashed := newTestRedis(t, tg, c2)
+		started := make(chan struct{})
+		mustSub(t, crashed, "jobs", func(ctx context.Context, m *Message) error {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}, WithGroup("g"), WithConsumer("worker-1"))
+		mustPub(t, crashed, "jobs", "j1")
+		recvOrFail(t, started)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.ErrorIs(t, crashed.Shutdown(ctx), ErrDrainTimeout) // j1 stays pending with worker-1
+
+		// Restarted under its name, it gets j1 at once, not after the
+		// visibility timeout (30s by default).
+		c := newCollector()
+		restarted := newTestRedis(t, tg, tg.Client)
+		mustSub(t, restarted, "jobs", c.handler("w1"), WithGroup("g"), WithConsumer("worker-1"))
+		gs := c.wait(t, 1)
+		require.Equal(t, "j1", gs[0].Payload)
+		require.Equal(t, 2, gs[0].Attempt)
+	})
+}

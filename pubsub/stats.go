@@ -1,0 +1,49 @@
+package pubsub
+
+import "sync/atomic"
+
+// Stats counts what a bus did since it was made. Counters only grow.
+type Stats struct {
+	// Published counts successful Publish calls (dead letters excluded).
+	Published uint64
+	// Delivered counts handler calls that succeeded.
+	Delivered uint64
+	// Failed counts handler calls that returned an error or panicked.
+	Failed uint64
+	// Panics counts handler calls that panicked (also in Failed).
+	Panics uint64
+	// Retried counts deliveries scheduled again after a failure.
+	Retried uint64
+	// DeadLettered counts messages sent to the dead-letter topic.
+	DeadLettered uint64
+	// DeadDropped counts dead letters whose own handler failed: they are
+	// dropped rather than dead-lettered again.
+	DeadDropped uint64
+	// DroppedOldest and DroppedNewest count messages a full memory queue
+	// discarded (OverflowDropOldest, OverflowDropNewest, and dead letters,
+	// which never block, to a full OverflowBlock queue).
+	DroppedOldest, DroppedNewest uint64
+	// Rejected counts messages refused with ErrQueueFull (OverflowError).
+	Rejected uint64
+	// Abandoned counts messages given up on because a subscription was
+	// stopped (its drain timeout ran out) with no other group member to
+	// take them. On Redis they stay pending and are redelivered instead.
+	Abandoned uint64
+	// Errors counts Redis calls of consumers that failed (reads, acks,
+	// heartbeats); the bus retries them or leaves the message pending.
+	Errors uint64
+}
+
+type counters struct {
+	published, delivered, failed, panics, retried, deadLettered, deadDropped atomic.Uint64
+	droppedOldest, droppedNewest, rejected, abandoned, errors                atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Published: c.published.Load(), Delivered: c.delivered.Load(), Failed: c.failed.Load(),
+		Panics: c.panics.Load(), Retried: c.retried.Load(), DeadLettered: c.deadLettered.Load(),
+		DeadDropped: c.deadDropped.Load(), DroppedOldest: c.droppedOldest.Load(),
+		DroppedNewest: c.droppedNewest.Load(), Rejected: c.rejected.Load(), Abandoned: c.abandoned.Load(), Errors: c.errors.Load(),
+	}
+}
