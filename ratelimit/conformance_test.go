@@ -304,3 +304,64 @@ func TestClockStepsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestSlidingLogNeverExceedsRate: dense traffic, microseconds apart, with
+// mixed n: no interval of length Period ever holds more than Rate admitted
+// units. (On real Redis this caught members named by %.14g-rounded
+// timestamps, which collided and undercounted.)
+func TestSlidingLogNeverExceedsRate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		const rate, period = 3, 10 * time.Microsecond
+		lim := b.limiter(t, SlidingWindowLog, Limit{Rate: rate, Period: period})
+		rng := rand.New(rand.NewSource(7))
+		type admission struct {
+			at time.Duration
+			n  int
+		}
+		var admitted []admission
+		at := time.Duration(0)
+		for i := 0; i < 300; i++ {
+			at += time.Duration(1+rng.Intn(4)) * time.Microsecond
+			b.at(t, at)
+			n := 1 + rng.Intn(2)
+			d, err := lim.AllowN(context.Background(), "k", n)
+			require.NoError(t, err)
+			if d.Allowed {
+				admitted = append(admitted, admission{at, n})
+			}
+		}
+		require.Greater(t, len(admitted), 50)
+		for _, from := range admitted {
+			units := 0
+			for _, a := range admitted {
+				if a.at >= from.at && a.at < from.at+period {
+					units += a.n
+				}
+			}
+			require.LessOrEqual(t, units, rate, "more than Rate in the Period from %s", from.at)
+		}
+	})
+}
+
+// TestLargeN: a byte-rate limit with n in the millions costs one step per
+// request, not per unit, on every backend.
+func TestLargeN(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		for _, alg := range allAlgorithms {
+			t.Run(alg.String(), func(t *testing.T) {
+				lim := b.limiter(t, alg, Limit{Rate: 10_000_000, Period: time.Minute})
+				b.alignTo(time.Minute)
+				ctx := context.Background()
+				for i, want := range []struct {
+					allowed   bool
+					remaining int
+				}{{true, 6_000_000}, {true, 2_000_000}, {false, 2_000_000}} {
+					d, err := lim.AllowN(ctx, "bytes", 4_000_000)
+					require.NoError(t, err)
+					require.Equal(t, want.allowed, d.Allowed, "request %d", i)
+					require.Equal(t, want.remaining, d.Remaining, "request %d", i)
+				}
+			})
+		}
+	})
+}

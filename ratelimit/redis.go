@@ -41,10 +41,12 @@ var (
 // (TIME), so app servers with skewed clocks still share one exact limit.
 //
 // Each key is one Redis key, prefix + algorithm + limit + key, so limiters
-// with different algorithms or limits never share state by accident. Every
-// key carries a TTL of the time until it is idle again (plus 1 ms), so
-// Redis memory follows active keys only. Single-key scripts make it work on
-// Redis Cluster as is.
+// with different algorithms or limits never share state by accident;
+// SlidingWindowLog uses two, prefix + algorithm + limit + "{=" + key + "}"
+// and the same + ":n", whose hash tag keeps them in one Cluster slot (the
+// "=" keeps the tag from being empty for an empty key). Every key carries a
+// TTL of the time until it is idle again (plus 1 ms), so Redis memory
+// follows active keys only.
 //
 // Failure: when Redis errs, is unreachable or does not answer within the
 // WithTimeout bound (default 100ms), AllowN returns the error and a
@@ -134,7 +136,8 @@ var boxedN = func() (b [65]any) {
 // copies both into its own command, so they are free again once Run
 // returns, and pooling them saves two allocations per decision.
 type call struct {
-	keys [1]string
+	keys [2]string
+	keyc int
 	args [7]any
 	argc int
 }
@@ -143,7 +146,14 @@ var calls = sync.Pool{New: func() any { return new(call) }}
 
 func (r *Redis) newCall(key string, n int) *call {
 	c := calls.Get().(*call)
-	c.keys[0] = r.keyPrefix + key
+	if r.spec.alg == SlidingWindowLog {
+		c.keys[0] = r.keyPrefix + "{=" + key + "}"
+		c.keys[1] = c.keys[0] + ":n"
+		c.keyc = 2
+	} else {
+		c.keys[0] = r.keyPrefix + key
+		c.keyc = 1
+	}
 	c.args[0] = r.now()
 	if n < len(boxedN) {
 		c.args[1] = boxedN[n]

@@ -34,12 +34,12 @@ type reply struct {
 func (r *Redis) runBounded(ctx context.Context, c *call) (string, error) {
 	if r.deadlines || r.timeout == 0 {
 		defer c.release()
-		return r.script.Run(ctx, r.client, c.keys[:], c.args[:c.argc]...).Text()
+		return r.script.Run(ctx, r.client, c.keys[:c.keyc], c.args[:c.argc]...).Text()
 	}
 	done := make(chan reply, 1)
 	go func() {
 		defer c.release() // only here: the caller may have given up on us
-		text, err := r.script.Run(ctx, r.client, c.keys[:], c.args[:c.argc]...).Text()
+		text, err := r.script.Run(ctx, r.client, c.keys[:c.keyc], c.args[:c.argc]...).Text()
 		done <- reply{text, err}
 	}()
 	select {
