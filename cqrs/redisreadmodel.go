@@ -1,0 +1,300 @@
+package cqrs
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/model_commit.lua
+	modelCommitLua string
+	//go:embed lua/model_build.lua
+	modelBuildLua string
+
+	modelCommitScript = redis.NewScript(modelCommitLua)
+	modelBuildScript  = redis.NewScript(modelBuildLua)
+)
+
+// RedisReadModel is a key-value read model in Redis, built by a
+// ModelHandler; values are stored as JSON. Each batch's changes and its
+// checkpoint are stored by one Lua script that first checks the checkpoint
+// is where the batch started: every event takes effect exactly once, even
+// when two runners race (one wins each batch, the other rereads the
+// checkpoint), and the model survives restarts — its Runner catches up
+// from the checkpoint. It is a Rebuilder: a rebuild fills a hidden copy
+// and swaps it in with RENAME.
+//
+// Keys, for prefix P (WithPrefix), T = P without its trailing ':' and the
+// model's name N:
+//
+//	P{T:rm:N}:meta   hash: cp (checkpoint); bseq, bact, bcp while rebuilding
+//	P{T:rm:N}:data   hash: key -> value (JSON)
+//	P{T:rm:N}:build  hash: the copy being rebuilt
+//
+// A model's keys share a hash slot, so each model lives on one cluster
+// master and different models spread over the cluster. Reads (Get) are
+// one HGET. Lifecycle: explicit; the keys live until Drop.
+type RedisReadModel[V any] struct {
+	name string
+	h    ModelHandler[V]
+	call caller
+	base string
+	cp   atomic.Int64 // the last checkpoint seen; -1 unknown
+}
+
+var (
+	_ Projection = (*RedisReadModel[int])(nil)
+	_ Rebuilder  = (*RedisReadModel[int])(nil)
+)
+
+// NewRedisReadModel returns the read model named name on c, built by h.
+// The name must not contain braces. Options: WithPrefix, WithTimeout.
+// Errors wrap ErrInvalidConfig.
+func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandler[V], opts ...Option) (*RedisReadModel[V], error) {
+	switch {
+	case c == nil:
+		return nil, fmt.Errorf("%w: NewRedisReadModel: nil Redis client", ErrInvalidConfig)
+	case name == "" || strings.ContainsAny(name, "{}"):
+		return nil, fmt.Errorf("%w: NewRedisReadModel(%q): the name must be non-empty, without braces", ErrInvalidConfig, name)
+	case h == nil:
+		return nil, fmt.Errorf("%w: NewRedisReadModel(%q): nil handler", ErrInvalidConfig, name)
+	}
+	o, err := applyOptions("NewRedisReadModel", opts)
+	if err != nil {
+		return nil, err
+	}
+	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o.timeout), base: tagged(o.prefix, ":rm:"+name)}
+	m.cp.Store(-1)
+	return m, nil
+}
+
+func (m *RedisReadModel[V]) metaKey() string  { return m.base + "meta" }
+func (m *RedisReadModel[V]) dataKey() string  { return m.base + "data" }
+func (m *RedisReadModel[V]) buildKey() string { return m.base + "build" }
+
+// Name implements Projection.
+func (m *RedisReadModel[V]) Name() string { return m.name }
+
+// Checkpoint implements Projection.
+func (m *RedisReadModel[V]) Checkpoint(ctx context.Context) (int64, error) {
+	cp, err := m.hgetInt(ctx, "cp")
+	if err == nil {
+		m.cp.Store(cp)
+	}
+	return cp, err
+}
+
+func (m *RedisReadModel[V]) hgetInt(ctx context.Context, field string) (int64, error) {
+	var n int64
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = m.call.client.HGet(ctx, m.metaKey(), field).Int64()
+		if errors.Is(err, redis.Nil) {
+			n, err = 0, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cqrs: read model %s: checkpoint: %w", m.name, err)
+	}
+	return n, nil
+}
+
+// Get returns the value under key.
+func (m *RedisReadModel[V]) Get(ctx context.Context, key string) (V, bool, error) {
+	return m.get(ctx, m.dataKey(), key)
+}
+
+func (m *RedisReadModel[V]) get(ctx context.Context, hash, key string) (V, bool, error) {
+	var v V
+	var raw string
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		raw, err = m.call.client.HGet(ctx, hash, key).Result()
+		return err
+	})
+	if errors.Is(err, redis.Nil) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("cqrs: read model %s: get %q: %w", m.name, key, err)
+	}
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return v, false, fmt.Errorf("cqrs: read model %s: decoding %q: %w", m.name, key, err)
+	}
+	return v, true, nil
+}
+
+// All returns the whole model (HGETALL: for tests and small models).
+func (m *RedisReadModel[V]) All(ctx context.Context) (map[string]V, error) {
+	var raw map[string]string
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		raw, err = m.call.client.HGetAll(ctx, m.dataKey()).Result()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cqrs: read model %s: all: %w", m.name, err)
+	}
+	out := make(map[string]V, len(raw))
+	for k, s := range raw {
+		var v V
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, fmt.Errorf("cqrs: read model %s: decoding %q: %w", m.name, k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Drop deletes the model's keys: data, checkpoint and any rebuild copy.
+func (m *RedisReadModel[V]) Drop(ctx context.Context) error {
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		return m.call.client.Del(ctx, m.metaKey(), m.dataKey(), m.buildKey()).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("cqrs: read model %s: drop: %w", m.name, err)
+	}
+	m.cp.Store(-1)
+	return nil
+}
+
+// Apply implements Projection.
+func (m *RedisReadModel[V]) Apply(ctx context.Context, events []Event) error {
+	cp := m.cp.Load()
+	if cp < 0 {
+		var err error
+		if cp, err = m.Checkpoint(ctx); err != nil {
+			return err
+		}
+	}
+	return m.apply(ctx, m.dataKey(), "cp", "", cp, events, m.cp.Store)
+}
+
+// apply applies events to the data hash with its checkpoint in field
+// cpField, from checkpoint cp; seen records a checkpoint learnt.
+func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token string, cp int64, events []Event, seen func(int64)) error {
+	events, err := skipApplied(m.name, events, cp)
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	read := func(ctx context.Context, key string) (V, bool, error) { return m.get(ctx, hash, key) }
+	tx, err := applyAll(ctx, m.name, m.h, read, events)
+	if err != nil {
+		return err
+	}
+	last := events[len(events)-1].Position
+	args := []any{cpField, token, cp, last, 0}
+	var dels []any
+	puts := 0
+	for k, e := range tx.entries {
+		switch {
+		case !e.dirty:
+		case e.present:
+			b, err := json.Marshal(e.v)
+			if err != nil {
+				return fmt.Errorf("cqrs: read model %s: encoding %q: %w", m.name, k, err)
+			}
+			args = append(args, k, b)
+			puts++
+		default:
+			dels = append(dels, k)
+		}
+	}
+	args[4] = puts
+	args = append(args, dels...)
+	var reply []any
+	err = m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		reply, err = modelCommitScript.Run(ctx, m.call.client, []string{m.metaKey(), hash}, args...).Slice()
+		return err
+	})
+	if err != nil {
+		if token == "" {
+			m.cp.Store(-1) // the outcome is unknown: reread before the next batch
+		}
+		return fmt.Errorf("cqrs: read model %s: commit: %w", m.name, err)
+	}
+	if len(reply) == 0 {
+		return errBadReply
+	}
+	code, _ := reply[0].(int64)
+	switch code {
+	case 0:
+		seen(last)
+		return nil
+	case 1:
+		if len(reply) < 2 {
+			return errBadReply
+		}
+		actual, _ := reply[1].(int64)
+		seen(actual)
+		return fmt.Errorf("%w: %s is at %d, the batch started at %d", ErrCheckpointMoved, m.name, actual, cp)
+	case 2:
+		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, m.name)
+	}
+	return errBadReply
+}
+
+// NewBuild implements Rebuilder.
+func (m *RedisReadModel[V]) NewBuild(ctx context.Context) (Build, error) {
+	var tok int64
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		tok, err = modelBuildScript.Run(ctx, m.call.client, []string{m.metaKey(), m.dataKey(), m.buildKey()}, "new").Int64()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cqrs: read model %s: new build: %w", m.name, err)
+	}
+	return &redisBuild[V]{m: m, token: strconv.FormatInt(tok, 10)}, nil
+}
+
+type redisBuild[V any] struct {
+	m     *RedisReadModel[V]
+	token string
+	cp    int64
+}
+
+func (b *redisBuild[V]) Checkpoint(ctx context.Context) (int64, error) {
+	cp, err := b.m.hgetInt(ctx, "bcp")
+	if err == nil {
+		b.cp = cp
+	}
+	return cp, err
+}
+
+func (b *redisBuild[V]) Apply(ctx context.Context, events []Event) error {
+	return b.m.apply(ctx, b.m.buildKey(), "bcp", b.token, b.cp, events, func(cp int64) { b.cp = cp })
+}
+
+func (b *redisBuild[V]) Swap(ctx context.Context) error    { return b.finish(ctx, "swap") }
+func (b *redisBuild[V]) Discard(ctx context.Context) error { return b.finish(ctx, "discard") }
+
+func (b *redisBuild[V]) finish(ctx context.Context, op string) error {
+	var ok int64
+	m := b.m
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		ok, err = modelBuildScript.Run(ctx, m.call.client, []string{m.metaKey(), m.dataKey(), m.buildKey()}, op, b.token).Int64()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cqrs: read model %s: %s build: %w", m.name, op, err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, m.name)
+	}
+	if op == "swap" {
+		m.cp.Store(-1)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package cqrs
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/append.lua
+	appendLua string
+	//go:embed lua/load.lua
+	loadLua string
+	//go:embed lua/readall.lua
+	readAllLua string
+
+	appendScript  = redis.NewScript(appendLua)
+	loadScript    = redis.NewScript(loadLua)
+	readAllScript = redis.NewScript(readAllLua)
+)
+
+// RedisStore is an EventStore in Redis, shared by every process of a
+// fleet. Each Append is one Lua script, one round trip, atomic on the
+// server: it checks the expected version and the event ids, takes the
+// global positions and writes the events, so the global order has no gaps
+// and never shows an append in part. Load and ReadAll are one script each.
+// RecordedAt comes from the server's clock (TIME).
+//
+// Keys, for prefix P (WithPrefix, default "cqrs:") and T = P without its
+// trailing ':':
+//
+//	P{T}:seq          string: the last global position
+//	P{T}:ev           hash:   position -> event (version, time, stream, type, metadata, data)
+//	P{T}:s:<stream>   list:   the stream's positions; its length is the stream's version
+//	P{T}:id:<stream>  hash:   event id -> version (only for streams appended to with ids)
+//	P{T}:tail         stream: an entry per append, id = its last position, that Wait blocks on (XREAD); capped near 100
+//
+// Every key shares the hash tag {T}, so every script is single-slot and
+// works on Redis Cluster — and the whole store lives in one slot, on one
+// master: the global order is exact, but the store's write throughput is
+// that of one Redis core (tens of thousands of appends/s; see the
+// package's README numbers), and its memory that of one node. To scale
+// writes further, partition: give each bounded context (or each group of
+// streams, chosen by a hash of the stream id) a store of its own, with its
+// own prefix; each then sits in its own slot with its own global order,
+// and projections that need several read each store's log with a Runner
+// and a checkpoint of their own. There is no order across partitions.
+//
+// Lifecycle: the events are the system of record and have no TTL; the
+// store's keys live until deleted (by an operator, or with the prefix's
+// data). The tail is trimmed by every append (MAXLEN ~ 100).
+type RedisStore struct {
+	call  caller
+	base  string
+	block time.Duration
+}
+
+var (
+	_ EventStore = (*RedisStore)(nil)
+	_ Waiter     = (*RedisStore)(nil)
+	_ Header     = (*RedisStore)(nil)
+)
+
+// NewRedisStore returns an event store on c (a *redis.Client,
+// *redis.ClusterClient or failover client). Options: WithPrefix,
+// WithTimeout, WithBlock. Errors wrap ErrInvalidConfig.
+func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: NewRedisStore: nil Redis client", ErrInvalidConfig)
+	}
+	o, err := applyOptions("NewRedisStore", opts, "block")
+	if err != nil {
+		return nil, err
+	}
+	return &RedisStore{call: newCaller(c, o.timeout), base: tagged(o.prefix, ""), block: o.block}, nil
+}
+
+func (s *RedisStore) seqKey() string  { return s.base + "seq" }
+func (s *RedisStore) evKey() string   { return s.base + "ev" }
+func (s *RedisStore) tailKey() string { return s.base + "tail" }
+
+// Append implements EventStore.
+func (s *RedisStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
+	if err := checkAppend(streamID, expected, events); err != nil {
+		return 0, err
+	}
+	keys := []string{s.seqKey(), s.evKey(), s.base + "s:" + streamID, s.base + "id:" + streamID, s.tailKey()}
+	args := make([]any, 0, 2+2*len(events))
+	args = append(args, expected, len(events))
+	for i := range events {
+		args = append(args, events[i].ID(), encodeBody(streamID, &events[i]))
+	}
+	var reply []any
+	err := s.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		reply, err = appendScript.Run(ctx, s.call.client, keys, args...).Slice()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
+	}
+	if len(reply) < 2 {
+		return 0, errBadReply
+	}
+	code, _ := reply[0].(int64)
+	v, _ := reply[1].(int64)
+	switch code {
+	case 0, 1:
+		return v, nil
+	case 2:
+		return 0, &ConflictError{StreamID: streamID, Expected: expected, Actual: v}
+	case 3:
+		id := ""
+		if len(reply) > 2 {
+			id, _ = reply[2].(string)
+		}
+		return 0, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
+	}
+	return 0, errBadReply
+}
+
+var errBadReply = errors.New("cqrs: redis store: malformed script reply")
+
+// Load implements EventStore.
+func (s *RedisStore) Load(ctx context.Context, streamID string, fromVersion int64) ([]Event, error) {
+	if streamID == "" {
+		return nil, fmt.Errorf("%w: empty stream id", ErrInvalidArgument)
+	}
+	if fromVersion < 1 {
+		fromVersion = 1
+	}
+	keys := []string{s.base + "s:" + streamID, s.evKey()}
+	var reply []any
+	err := s.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		reply, err = loadScript.Run(ctx, s.call.client, keys, fromVersion-1).Slice()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cqrs: redis store: load %q: %w", streamID, err)
+	}
+	if len(reply) != 2 {
+		return nil, errBadReply
+	}
+	ps, _ := reply[0].([]any)
+	vs, _ := reply[1].([]any)
+	if len(ps) != len(vs) {
+		return nil, errBadReply
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	out := make([]Event, len(vs))
+	for i := range vs {
+		p, _ := ps[i].(string)
+		pos, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, errBadReply
+		}
+		v, _ := vs[i].(string)
+		if err := decodeValue(v, pos, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReadAll implements EventStore.
+func (s *RedisStore) ReadAll(ctx context.Context, fromPosition int64, limit int) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	if fromPosition < 1 {
+		fromPosition = 1
+	}
+	keys := []string{s.seqKey(), s.evKey()}
+	var reply []any
+	err := s.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		reply, err = readAllScript.Run(ctx, s.call.client, keys, fromPosition, limit).Slice()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cqrs: redis store: read all from %d: %w", fromPosition, err)
+	}
+	if len(reply) == 0 {
+		return nil, nil
+	}
+	out := make([]Event, len(reply))
+	for i, r := range reply {
+		v, ok := r.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: position %d missing", errBadReply, fromPosition+int64(i))
+		}
+		if err := decodeValue(v, fromPosition+int64(i), &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Head implements Header.
+func (s *RedisStore) Head(ctx context.Context) (int64, error) {
+	var head int64
+	err := s.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		head, err = s.call.client.Get(ctx, s.seqKey()).Int64()
+		if errors.Is(err, redis.Nil) {
+			head, err = 0, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cqrs: redis store: head: %w", err)
+	}
+	return head, nil
+}
+
+// Wait implements Waiter with a blocking XREAD on the tail key, which
+// every append updates: it returns as soon as an event after position
+// after exists, or after the WithBlock interval (default 250ms), or with
+// ctx's error once ctx is done (checked between blocks: a cancelled ctx
+// may take up to the interval to be seen).
+func (s *RedisStore) Wait(ctx context.Context, after int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	block := s.block
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d < block {
+			block = max(d, time.Millisecond)
+		}
+	}
+	err := s.call.client.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{s.tailKey(), strconv.FormatInt(after, 10) + "-0"},
+		Count:   1,
+		Block:   block,
+	}).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cqrs: redis store: wait: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package cqrs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// TestRedisStoreKeys: every key starts with the prefix and carries the
+// store's hash tag (the cluster run fails otherwise: scripts are
+// single-slot); nothing has a TTL; the tail stays small.
+func TestRedisStoreKeys(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		s, err := NewRedisStore(tg.Client, WithPrefix(tg.Prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAppend(t, s, "a", NoStream, deposited(1).WithID("x"), deposited(2))
+		mustAppend(t, s, "b", NoStream, deposited(3))
+		tag := "{" + strings.TrimSuffix(tg.Prefix, ":") + "}:"
+		keys := []string{s.seqKey(), s.evKey(), s.tailKey(), s.base + "s:a", s.base + "id:a", s.base + "s:b"}
+		for _, k := range keys {
+			if !strings.HasPrefix(k, tg.Prefix+tag) {
+				t.Errorf("key %q lacks prefix and tag %q", k, tg.Prefix+tag)
+			}
+			if n := tg.Client.Exists(ctx, k).Val(); n != 1 {
+				t.Errorf("key %q missing", k)
+			}
+			if ttl := tg.Client.PTTL(ctx, k).Val(); ttl > 0 {
+				t.Errorf("key %q has TTL %v", k, ttl)
+			}
+		}
+		if n := tg.Client.Exists(ctx, s.base+"id:b").Val(); n != 0 {
+			t.Error("a stream appended to without ids has an id hash")
+		}
+		for i := 0; i < 300; i++ {
+			mustAppend(t, s, "c", AnyVersion, deposited(i))
+		}
+		if n := tg.Client.XLen(ctx, s.tailKey()).Val(); n < 1 || n > 250 {
+			t.Errorf("tail holds %d entries, want it capped near 100", n)
+		}
+		if tg.Kind == redistest.Cluster {
+			slots := map[int64]bool{}
+			for _, k := range keys {
+				slots[tg.Client.ClusterKeySlot(ctx, k).Val()] = true
+			}
+			if len(slots) != 1 {
+				t.Errorf("keys in %d slots", len(slots))
+			}
+		}
+	})
+}
+
+func TestRedisStoreConfig(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	bad := map[string][]Option{
+		"empty prefix":   {WithPrefix("")},
+		"brace prefix":   {WithPrefix("a{b}")},
+		"zero timeout":   {WithTimeout(0)},
+		"short block":    {WithBlock(time.Microsecond)},
+		"snapshot ttl":   {WithSnapshotTTL(time.Hour)},
+		"nil option":     {nil},
+		"tiny snapshots": {WithSnapshotTTL(0)},
+	}
+	for name, opts := range bad {
+		if _, err := NewRedisStore(c, opts...); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := NewRedisStore(nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Error("nil client accepted")
+	}
+	if _, err := NewRedisSnapshotStore(c, WithBlock(time.Second)); !errors.Is(err, ErrInvalidConfig) {
+		t.Error("snapshot store took WithBlock")
+	}
+	if _, err := NewRedisCheckpointStore(c, WithSnapshotTTL(time.Second)); !errors.Is(err, ErrInvalidConfig) {
+		t.Error("checkpoint store took WithSnapshotTTL")
+	}
+	if _, err := NewRedisReadModel(c, "m", balances, WithBlock(time.Second)); !errors.Is(err, ErrInvalidConfig) {
+		t.Error("read model took WithBlock")
+	}
+	if _, err := NewRedisStore(c, WithPrefix("ok:"), WithTimeout(time.Second), WithBlock(time.Second)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRedisStoreFaults: a lost Redis is an error, not a hang; a frozen one
+// is cut at the timeout, on clients with and without
+// ContextTimeoutEnabled; the store works again once Redis is back.
+func TestRedisStoreFaults(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		for _, ctxTimeouts := range []bool{false, true} {
+			var opts []redistest.ClientOption
+			if ctxTimeouts {
+				opts = append(opts, redistest.WithContextTimeouts())
+			}
+			c, f := tg.NewClient(opts...)
+			s, err := NewRedisStore(c, WithPrefix(tg.Prefix), WithTimeout(50*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustAppend(t, s, "f", AnyVersion, deposited(1))
+			f.Cut()
+			if _, err := s.Append(ctx, "f", AnyVersion, deposited(2)); err == nil {
+				t.Fatal("append on a cut connection succeeded")
+			}
+			f.Heal()
+			f.Hang()
+			start := time.Now()
+			_, err = s.Load(ctx, "f", 1)
+			if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+				t.Errorf("load on a hung connection: %v", err)
+			}
+			if d := time.Since(start); d > 700*time.Millisecond {
+				t.Errorf("hung load took %v, timeout 50ms", d)
+			}
+			f.Heal()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				if _, err := s.Append(ctx, "f", AnyVersion, deposited(3)); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no recovery: %v", err)
+				}
+			}
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}

@@ -1,0 +1,252 @@
+package cqrs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Evolve applies one event to an aggregate's state and returns the new
+// state. It must be deterministic — a function of the state and the event
+// only — since a state is rebuilt by replaying the stream (or from a
+// snapshot and the rest of it), and it must not modify the state it is
+// given when S holds maps or slices that a snapshot or a caller may share.
+type Evolve[S any] func(state S, e Event) (S, error)
+
+// Decide looks at an aggregate's state and returns the events a command
+// produces (none: nothing to do), or an error that rejects the command. It
+// must not modify the state.
+type Decide[S any] func(state S) ([]Event, error)
+
+// Repository loads event-sourced aggregates of one kind, with state S,
+// from an EventStore and appends what commands decide, with optimistic
+// concurrency: Execute loads the stream (from a snapshot, when there is
+// one), decides, and appends with the loaded version as the expected one,
+// so two commands racing on one aggregate cannot both act on the same
+// state. The loser gets ErrConflict or, with WithConflictRetries, is
+// reloaded and decided again.
+//
+// An aggregate's stream is the prefix (WithStreamPrefix) followed by its
+// id. The initial state is S's zero value. Safe for concurrent use.
+type Repository[S any] struct {
+	store      EventStore
+	evolve     Evolve[S]
+	prefix     string
+	retries    int
+	snaps      SnapshotStore
+	every      int64
+	snapSchema int
+	onSnapErr  func(streamID string, err error)
+}
+
+// RepositoryOption configures a Repository.
+type RepositoryOption func(*repoConfig) error
+
+type repoConfig struct {
+	prefix     string
+	retries    int
+	snaps      SnapshotStore
+	every      int
+	snapSchema int
+	onSnapErr  func(string, error)
+}
+
+// WithStreamPrefix sets the prefix of the aggregates' stream ids (default
+// none: the aggregate id is the stream id), e.g. "account-".
+func WithStreamPrefix(p string) RepositoryOption {
+	return func(c *repoConfig) error {
+		c.prefix = p
+		return nil
+	}
+}
+
+// WithConflictRetries makes Execute, on ErrConflict, reload the aggregate
+// and decide again, up to n times (default 0: return the conflict). Only
+// safe when the decision depends on nothing but the state.
+func WithConflictRetries(n int) RepositoryOption {
+	return func(c *repoConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: WithConflictRetries(%d): must be ≥ 0", ErrInvalidConfig, n)
+		}
+		c.retries = n
+		return nil
+	}
+}
+
+// WithSnapshots turns snapshots on (default off): after an Execute that
+// leaves the stream at least every events past its last snapshot, the
+// state (S as JSON) is saved to ss, and loading starts from the snapshot
+// and replays only the events after it. S must round-trip through
+// encoding/json; a snapshot that does not decode is ignored (the stream
+// is replayed in full). Snapshots are an optimisation: an error saving
+// one does not fail the command (see WithSnapshotErrors).
+func WithSnapshots(ss SnapshotStore, every int) RepositoryOption {
+	return func(c *repoConfig) error {
+		if ss == nil {
+			return fmt.Errorf("%w: WithSnapshots(nil, %d)", ErrInvalidConfig, every)
+		}
+		if every < 1 {
+			return fmt.Errorf("%w: WithSnapshots: every %d: must be ≥ 1", ErrInvalidConfig, every)
+		}
+		c.snaps, c.every = ss, every
+		return nil
+	}
+}
+
+// WithSnapshotSchema sets the schema version of the snapshots' state
+// (default 1). Raise it when S changes incompatibly: snapshots of other
+// versions are then ignored, the streams replayed and snapshotted anew.
+func WithSnapshotSchema(v int) RepositoryOption {
+	return func(c *repoConfig) error {
+		if v < 1 {
+			return fmt.Errorf("%w: WithSnapshotSchema(%d): must be ≥ 1", ErrInvalidConfig, v)
+		}
+		c.snapSchema = v
+		return nil
+	}
+}
+
+// WithSnapshotErrors sets a function called with errors of saving,
+// loading or decoding snapshots, which are otherwise ignored (the
+// aggregate is then replayed from its events).
+func WithSnapshotErrors(fn func(streamID string, err error)) RepositoryOption {
+	return func(c *repoConfig) error {
+		if fn == nil {
+			return fmt.Errorf("%w: WithSnapshotErrors(nil)", ErrInvalidConfig)
+		}
+		c.onSnapErr = fn
+		return nil
+	}
+}
+
+// NewRepository returns a repository of aggregates whose state evolve
+// builds from their events, on store (wrap it in an UpcastingStore to
+// upcast old events). Errors wrap ErrInvalidConfig.
+func NewRepository[S any](store EventStore, evolve Evolve[S], opts ...RepositoryOption) (*Repository[S], error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: NewRepository: nil store", ErrInvalidConfig)
+	}
+	if evolve == nil {
+		return nil, fmt.Errorf("%w: NewRepository: nil evolve", ErrInvalidConfig)
+	}
+	c := repoConfig{snapSchema: 1, onSnapErr: func(string, error) {}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: NewRepository: nil option", ErrInvalidConfig)
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	return &Repository[S]{store: store, evolve: evolve, prefix: c.prefix, retries: c.retries,
+		snaps: c.snaps, every: int64(c.every), snapSchema: c.snapSchema, onSnapErr: c.onSnapErr}, nil
+}
+
+// StreamID returns the stream id of the aggregate id.
+func (r *Repository[S]) StreamID(id string) string { return r.prefix + id }
+
+// Load returns the aggregate's current state and version (0 and the zero
+// state for an aggregate without events).
+func (r *Repository[S]) Load(ctx context.Context, id string) (S, int64, error) {
+	s, v, _, err := r.load(ctx, r.StreamID(id))
+	return s, v, err
+}
+
+// load returns the state, its version and the version of the snapshot it
+// started from (0: none).
+func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int64, error) {
+	var state S
+	var version, snapVersion int64
+	if r.snaps != nil {
+		snap, ok, err := r.snaps.LoadSnapshot(ctx, stream)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return state, 0, 0, err
+			}
+			r.onSnapErr(stream, err)
+		case ok && snap.Schema == r.snapSchema:
+			var s S
+			if err := json.Unmarshal(snap.Data, &s); err != nil {
+				r.onSnapErr(stream, fmt.Errorf("cqrs: decoding snapshot of %q at %d: %w", stream, snap.Version, err))
+				break
+			}
+			state, version, snapVersion = s, snap.Version, snap.Version
+		}
+	}
+	evs, err := r.store.Load(ctx, stream, version+1)
+	if err != nil {
+		return state, 0, 0, err
+	}
+	for _, e := range evs {
+		if state, err = r.evolve(state, e); err != nil {
+			return state, 0, 0, fmt.Errorf("cqrs: applying %s event %s@%d: %w", e.Type, stream, e.Version, err)
+		}
+		version = e.Version
+	}
+	return state, version, snapVersion, nil
+}
+
+// Execute runs a command on the aggregate id: it loads the aggregate,
+// calls decide with its state, and appends the events decide returns with
+// the loaded version as the expected version. It returns the aggregate's
+// version after the append, or decide's error as is (nothing appended), or
+// ErrConflict when another writer appended first and the retries
+// (WithConflictRetries) ran out.
+func (r *Repository[S]) Execute(ctx context.Context, id string, decide Decide[S]) (int64, error) {
+	if decide == nil {
+		return 0, fmt.Errorf("%w: Execute: nil decide", ErrInvalidArgument)
+	}
+	stream := r.StreamID(id)
+	for attempt := 0; ; attempt++ {
+		state, version, snapVersion, err := r.load(ctx, stream)
+		if err != nil {
+			return 0, err
+		}
+		evs, err := decide(state)
+		if err != nil {
+			return version, err
+		}
+		if len(evs) == 0 {
+			return version, nil
+		}
+		newVersion, err := r.store.Append(ctx, stream, version, evs...)
+		if err != nil {
+			if errors.Is(err, ErrConflict) && attempt < r.retries && ctx.Err() == nil {
+				continue
+			}
+			return version, err
+		}
+		if r.snaps != nil && newVersion-snapVersion >= r.every {
+			r.snapshot(ctx, stream, state, version)
+		}
+		return newVersion, nil
+	}
+}
+
+// snapshot saves the state after the events past version: it reads them
+// back from the store, so that the snapshot holds exactly what a replay
+// gives (including what the store assigned, such as RecordedAt).
+func (r *Repository[S]) snapshot(ctx context.Context, stream string, state S, version int64) {
+	evs, err := r.store.Load(ctx, stream, version+1)
+	if err != nil {
+		r.onSnapErr(stream, err)
+		return
+	}
+	for _, e := range evs {
+		if state, err = r.evolve(state, e); err != nil {
+			r.onSnapErr(stream, err)
+			return
+		}
+		version = e.Version
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		r.onSnapErr(stream, fmt.Errorf("cqrs: encoding snapshot of %q: %w", stream, err))
+		return
+	}
+	if err := r.snaps.SaveSnapshot(ctx, Snapshot{StreamID: stream, Version: version, Schema: r.snapSchema, Data: data}); err != nil {
+		r.onSnapErr(stream, err)
+	}
+}

@@ -1,0 +1,391 @@
+package cqrs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Runner feeds a Projection from an EventStore's global order: Run reads
+// the log from the projection's checkpoint on, in batches, applies them,
+// and once it has caught up follows new events as they are appended — woken
+// by the store when it is a Waiter (MemoryStore, RedisStore), else by
+// polling. A projection that was down therefore catches up when its Runner
+// runs again. Rebuild builds a fresh copy of a Rebuilder from position 1
+// and swaps it in, while Run goes on.
+//
+// Run one Runner per projection: read models in this package stay exact
+// with more (each batch is applied once), but the work is done twice.
+type Runner struct {
+	store  EventStore
+	p      Projection
+	waiter Waiter
+	cfg    runnerConfig
+
+	running  atomic.Bool
+	mu       sync.Mutex
+	pos      int64
+	progress chan struct{} // closed when pos moves; nil when no one waits
+}
+
+// RunnerOption configures a Runner.
+type RunnerOption func(*runnerConfig) error
+
+type runnerConfig struct {
+	batch      int
+	poll       time.Duration
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	onError    func(error) error
+}
+
+// WithBatchSize sets how many events the runner reads and applies at a
+// time (default 256): larger batches mean fewer round trips and, for
+// FuncProjection, more events replayed after a crash.
+func WithBatchSize(n int) RunnerOption {
+	return func(c *runnerConfig) error {
+		if n < 1 || n > 10000 {
+			return fmt.Errorf("%w: WithBatchSize(%d): must be between 1 and 10000", ErrInvalidConfig, n)
+		}
+		c.batch = n
+		return nil
+	}
+}
+
+// WithPollInterval sets, for a store that is not a Waiter, the longest
+// pause between two reads of an idle log (default 1s); the pause starts at
+// 1ms and doubles while the log stays idle.
+func WithPollInterval(d time.Duration) RunnerOption {
+	return func(c *runnerConfig) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("%w: WithPollInterval(%s): must be at least 1ms", ErrInvalidConfig, d)
+		}
+		c.poll = d
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the pause after a failed read or apply: it starts
+// at min and doubles with each failure in a row, up to max (default 50ms
+// to 5s).
+func WithRetryBackoff(min, max time.Duration) RunnerOption {
+	return func(c *runnerConfig) error {
+		if min < 0 || max < min || max == 0 {
+			return fmt.Errorf("%w: WithRetryBackoff(%s, %s): want 0 ≤ min ≤ max, max > 0", ErrInvalidConfig, min, max)
+		}
+		c.minBackoff, c.maxBackoff = min, max
+		return nil
+	}
+}
+
+// WithOnError sets a function that Run calls with every error (a failed
+// read of the log, a projection whose Apply failed). Returning nil retries
+// after the backoff (WithRetryBackoff); returning an error stops Run with
+// it. By default Run retries for ever: a poison event holds the projection
+// back, not the process — watch Lag or set this.
+func WithOnError(fn func(error) error) RunnerOption {
+	return func(c *runnerConfig) error {
+		if fn == nil {
+			return fmt.Errorf("%w: WithOnError(nil)", ErrInvalidConfig)
+		}
+		c.onError = fn
+		return nil
+	}
+}
+
+// NewRunner returns a runner that feeds p from store. Errors wrap
+// ErrInvalidConfig.
+func NewRunner(store EventStore, p Projection, opts ...RunnerOption) (*Runner, error) {
+	if store == nil || p == nil {
+		return nil, fmt.Errorf("%w: NewRunner: nil store or projection", ErrInvalidConfig)
+	}
+	c := runnerConfig{batch: 256, poll: time.Second, minBackoff: 50 * time.Millisecond, maxBackoff: 5 * time.Second}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: NewRunner: nil option", ErrInvalidConfig)
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	r := &Runner{store: store, p: p, cfg: c}
+	for s := store; s != nil; {
+		if w, ok := s.(Waiter); ok {
+			r.waiter = w
+			break
+		}
+		u, ok := s.(interface{ Unwrap() EventStore })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	return r, nil
+}
+
+var errRunning = fmt.Errorf("%w: the runner is running already", ErrInvalidArgument)
+
+// Run applies the log to the projection from its checkpoint on and then
+// follows new events until ctx is done; it returns nil then, having
+// stopped every goroutine it started, or the error WithOnError returned.
+// Errors are retried with backoff (WithRetryBackoff). A Runner runs once
+// at a time: a second Run or CatchUp meanwhile is an error.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errRunning
+	}
+	defer r.running.Store(false)
+	err := r.loop(ctx, true)
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return nil
+	}
+	return err
+}
+
+// CatchUp applies the log to the projection up to its end as of the call
+// and returns the projection's checkpoint. Unlike Run it does not retry:
+// it returns the first error.
+func (r *Runner) CatchUp(ctx context.Context) (int64, error) {
+	if !r.running.CompareAndSwap(false, true) {
+		return 0, errRunning
+	}
+	defer r.running.Store(false)
+	if err := r.loop(ctx, false); err != nil {
+		return 0, err
+	}
+	return r.Position(), nil
+}
+
+func (r *Runner) loop(ctx context.Context, follow bool) error {
+	pos := int64(-1) // unknown: read the checkpoint
+	failures, idle := 0, 0
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !follow {
+			return err
+		}
+		failures++
+		if r.cfg.onError != nil {
+			if stop := r.cfg.onError(err); stop != nil {
+				return stop
+			}
+		}
+		return sleep(ctx, backoff(r.cfg.minBackoff, r.cfg.maxBackoff, failures))
+	}
+	moved := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if pos < 0 {
+			cp, err := r.p.Checkpoint(ctx)
+			if err != nil {
+				if err := fail(err); err != nil {
+					return err
+				}
+				continue
+			}
+			pos = cp
+			r.setPos(pos)
+		}
+		evs, err := r.store.ReadAll(ctx, pos+1, r.cfg.batch)
+		if err != nil {
+			if err := fail(err); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(evs) == 0 {
+			if !follow {
+				return nil
+			}
+			if err := r.wait(ctx, pos, &idle); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if err := fail(err); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		idle = 0
+		if err := r.p.Apply(ctx, evs); err != nil {
+			pos = -1
+			// A moved checkpoint is no failure (another runner, a rebuild
+			// swapped in): reread it — but back off if it keeps moving.
+			if errors.Is(err, ErrCheckpointMoved) && moved < 3 {
+				moved++
+				continue
+			}
+			if err := fail(err); err != nil {
+				return err
+			}
+			continue
+		}
+		failures, moved = 0, 0
+		pos = evs[len(evs)-1].Position
+		r.setPos(pos)
+	}
+}
+
+// wait returns when the log may hold events after pos.
+func (r *Runner) wait(ctx context.Context, pos int64, idle *int) error {
+	if r.waiter != nil {
+		return r.waiter.Wait(ctx, pos)
+	}
+	*idle++
+	return sleep(ctx, backoff(time.Millisecond, r.cfg.poll, *idle))
+}
+
+func backoff(min, max time.Duration, n int) time.Duration {
+	d := min
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return time.Duration(minInt64(int64(d), int64(max)))
+}
+
+func minInt64(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Runner) setPos(pos int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos = pos
+	if r.progress != nil {
+		close(r.progress)
+		r.progress = nil
+	}
+}
+
+// Position returns the checkpoint as the runner last saw it: the position
+// of the last event it applied (0 before it started).
+func (r *Runner) Position() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pos
+}
+
+// WaitFor returns when the runner has applied the log up to position pos
+// (read-your-writes: wait for the position of an append before querying),
+// or with ctx's error.
+func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
+	for {
+		r.mu.Lock()
+		if r.pos >= pos {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.progress == nil {
+			r.progress = make(chan struct{})
+		}
+		ch := r.progress
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Lag returns how many events of the log the projection has yet to apply,
+// for a store that is a Header (MemoryStore, RedisStore).
+func (r *Runner) Lag(ctx context.Context) (int64, error) {
+	h, ok := r.store.(Header)
+	if !ok {
+		return 0, fmt.Errorf("%w: the store cannot tell its head", ErrInvalidArgument)
+	}
+	head, err := h.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return max(head-r.Position(), 0), nil
+}
+
+// Rebuild builds a fresh copy of the projection (a Rebuilder) from
+// position 1 to the end of the log, then swaps it in: readers see the old
+// copy until then. Run may go on meanwhile; after the swap it carries on
+// on the new copy. Events appended during the last batch of the rebuild
+// may be missing from the new copy for a moment after the swap: Rebuild
+// applies them before it returns. Errors are returned, the copy discarded
+// (an error after the swap leaves the new copy in place, and its runner
+// completes it).
+func (r *Runner) Rebuild(ctx context.Context) error {
+	rb, ok := r.p.(Rebuilder)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotRebuildable, r.p.Name())
+	}
+	b, err := rb.NewBuild(ctx)
+	if err != nil {
+		return err
+	}
+	swapped := false
+	defer func() {
+		if !swapped {
+			_ = b.Discard(context.WithoutCancel(ctx))
+		}
+	}()
+	pos, err := b.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		evs, err := r.store.ReadAll(ctx, pos+1, r.cfg.batch)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if err := b.Apply(ctx, evs); err != nil {
+			return err
+		}
+		pos = evs[len(evs)-1].Position
+	}
+	if err := b.Swap(ctx); err != nil {
+		return err
+	}
+	swapped = true
+	// Events appended between the last read and the swap went to the old
+	// copy only: bring the new one up to the end of the log, so that an
+	// idle live runner (which is past them) leaves no hole. Racing a live
+	// runner is safe: each batch takes effect once.
+	for {
+		cp, err := r.p.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		evs, err := r.store.ReadAll(ctx, cp+1, r.cfg.batch)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		if err := r.p.Apply(ctx, evs); err != nil && !errors.Is(err, ErrCheckpointMoved) {
+			return err
+		}
+	}
+}
