@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sysdesign/patterns/internal/clocktest"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
@@ -277,7 +278,7 @@ func TestRedisServerTime(t *testing.T) {
 	// Without a test clock the scripts use the server's TIME; on miniredis
 	// that clock moves with tg.Advance.
 	tg := redistest.New(t, redistest.Mini)
-	clk := &fakeClock{t: tg.Now()}
+	clk := clocktest.NewAt(tg.Now())
 	advance := func(d time.Duration) { clk.Advance(d); tg.Advance(d) }
 	st, err := NewRedisStore(tg.Client, WithPrefix(tg.Prefix))
 	require.NoError(t, err)

@@ -8,28 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sysdesign/patterns/internal/clocktest"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is the tests' manual clock.
+type fakeClock = clocktest.Clock
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return clocktest.New() }
 
 // ledger stands for the outside world the steps change: side effects keyed
 // by idempotency key, as a payment or inventory service would keep them.
