@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/rediscall"
 )
 
 var (
@@ -101,7 +103,7 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 		script:    scripts[alg],
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
 		timeout:   o.timeout,
-		deadlines: honoursDeadlines(c),
+		deadlines: rediscall.HonoursDeadlines(c),
 	}
 	r.setLimitArgs()
 	return r, nil

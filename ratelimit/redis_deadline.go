@@ -2,25 +2,7 @@ package ratelimit
 
 import (
 	"context"
-
-	"github.com/redis/go-redis/v9"
 )
-
-// honoursDeadlines reports whether c applies ctx deadlines to socket reads
-// and writes. go-redis does so only with ContextTimeoutEnabled (off by
-// default); otherwise a frozen server holds a call for the client's whole
-// ReadTimeout (3s by default), whatever ctx says.
-func honoursDeadlines(c redis.UniversalClient) bool {
-	switch c := c.(type) {
-	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
-	}
-	return false // unknown client: assume the worst
-}
 
 type reply struct {
 	text string
