@@ -24,8 +24,8 @@ func benchKeyNames(n int) []string {
 }
 
 func filledLRU(b *testing.B, ttl time.Duration, opts ...Option) (*LRU[int], []string) {
-	// Room to spare: a shard holds 1/n of the capacity, and keys do not
-	// spread over shards perfectly evenly.
+	// Room to spare: with WithShards a shard holds 1/n of the capacity,
+	// and keys do not spread over shards perfectly evenly.
 	c, err := NewLRU[int](2*benchKeys, opts...)
 	if err != nil {
 		b.Fatal(err)
@@ -37,46 +37,61 @@ func filledLRU(b *testing.B, ttl time.Duration, opts ...Option) (*LRU[int], []st
 	return c, keys
 }
 
+// lruShardings are the layouts the Get benchmarks compare: the default
+// (one shard: exact LRU) and WithShards(16) (approximate, for parallel
+// readers).
+var lruShardings = []struct {
+	name string
+	opts []Option
+}{
+	{"shards=1", nil},
+	{"shards=16", []Option{WithShards(16)}},
+}
+
 // BenchmarkLRUGet: hits on a full 10k-entry LRU, keys in a fixed
 // pseudo-random order, with and without TTLs (with them every Get reads
 // the clock).
 func BenchmarkLRUGet(b *testing.B) {
-	for _, ttl := range []time.Duration{0, time.Hour} {
-		b.Run("ttl="+ttl.String(), func(b *testing.B) {
-			c, keys := filledLRU(b, ttl)
-			order := rand.New(rand.NewSource(1)).Perm(len(keys))
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, ok, _ := c.Get(bg, keys[order[i]]); !ok {
-					b.Fatal("miss")
+	for _, sh := range lruShardings {
+		for _, ttl := range []time.Duration{0, time.Hour} {
+			b.Run(sh.name+"/ttl="+ttl.String(), func(b *testing.B) {
+				c, keys := filledLRU(b, ttl, sh.opts...)
+				order := rand.New(rand.NewSource(1)).Perm(len(keys))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, ok, _ := c.Get(bg, keys[order[i]]); !ok {
+						b.Fatal("miss")
+					}
+					if i++; i == len(order) {
+						i = 0
+					}
 				}
-				if i++; i == len(order) {
-					i = 0
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
 // BenchmarkLRUGetParallel: the same hits from every core at once.
 func BenchmarkLRUGetParallel(b *testing.B) {
-	for _, ttl := range []time.Duration{0, time.Hour} {
-		b.Run("ttl="+ttl.String(), func(b *testing.B) {
-			c, keys := filledLRU(b, ttl)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := rand.Intn(len(keys))
-				for pb.Next() {
-					if _, ok, _ := c.Get(bg, keys[i]); !ok {
-						b.Fatal("miss")
+	for _, sh := range lruShardings {
+		for _, ttl := range []time.Duration{0, time.Hour} {
+			b.Run(sh.name+"/ttl="+ttl.String(), func(b *testing.B) {
+				c, keys := filledLRU(b, ttl, sh.opts...)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := rand.Intn(len(keys))
+					for pb.Next() {
+						if _, ok, _ := c.Get(bg, keys[i]); !ok {
+							b.Fatal("miss")
+						}
+						if i++; i == len(keys) {
+							i = 0
+						}
 					}
-					if i++; i == len(keys) {
-						i = 0
-					}
-				}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -107,9 +122,9 @@ func BenchmarkLRUHitRatio(b *testing.B) {
 		name string
 		opts []Option
 	}{
-		{"policy=lru/shards=1", []Option{WithShards(1)}},
+		{"policy=lru/shards=1", nil},
 		{"policy=lru/shards=16", []Option{WithShards(16)}},
-		{"policy=tinylfu/shards=1", []Option{WithShards(1), WithTinyLFU()}},
+		{"policy=tinylfu/shards=1", []Option{WithTinyLFU()}},
 		{"policy=tinylfu/shards=16", []Option{WithShards(16), WithTinyLFU()}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

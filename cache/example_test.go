@@ -99,7 +99,7 @@ func ExampleNewLRU() {
 
 func ExampleWithMaxCost() {
 	// At most 1000 entries and 1 KiB of values.
-	c, _ := cache.NewLRU[[]byte](1000, cache.WithShards(1),
+	c, _ := cache.NewLRU[[]byte](1000,
 		cache.WithMaxCost(1024, func(v []byte) int64 { return int64(len(v)) }))
 	ctx := context.Background()
 	_ = c.Set(ctx, "small", make([]byte, 600), 0)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -13,11 +12,12 @@ import (
 // total cost of its values) that evicts the least recently used entry,
 // with a TTL per entry.
 //
-// It is split into shards, each an exact LRU behind its own lock over the
-// keys that hash to it, so parallel readers rarely meet; with more than one
-// shard the cache as a whole is therefore approximately LRU (the entry
-// evicted is the least recently used of its shard). WithShards(1) makes it
-// exact LRU. Small caches (fewer than 128 entries) have one shard anyway.
+// By default it is exact: one list over all its entries behind one lock,
+// so it holds exactly capacity entries before it evicts, evicts exactly
+// the least recently used one, and keeps exactly WithMaxCost's budget.
+// WithShards(n) with n > 1 splits it into n such LRUs, each behind its own
+// lock over the keys that hash to it, for parallel throughput at the price
+// of that exactness (see WithShards).
 //
 // Expired entries are never returned. They are dropped when looked up,
 // when they reach the tail of the list, and by a sweep that each Set
@@ -28,8 +28,7 @@ import (
 // entry has been stored with a TTL: a cache of entries without TTLs never
 // reads it.
 type LRU[V any] struct {
-	shards []shard[V]
-	shift  uint // a key's shard is its hash >> shift
+	shards []shard[V] // one unless WithShards says otherwise
 	seed   maphash.Seed
 	now    func() time.Time // nil: the real clock
 	base   time.Time        // entry times are nanoseconds since base
@@ -37,15 +36,17 @@ type LRU[V any] struct {
 	cost   func(V) int64
 
 	// coarse, when set, is a reading of the clock that its owner (a
-	// Tiered) keeps current every millisecond: one atomic load instead of
-	// a clock read (tens of ns on many machines).
-	coarse atomic.Pointer[atomic.Int64]
+	// Tiered) keeps current to within coarseTick while it is being read:
+	// one atomic load instead of a clock read (tens of ns on many
+	// machines).
+	coarse atomic.Pointer[coarseClock]
 }
 
 var _ EntryCache[int] = (*LRU[int])(nil)
 
-// NewLRU returns an LRU of at most capacity entries. Options: WithClock,
-// WithShards, WithMaxCost, WithTinyLFU. Errors wrap ErrInvalidConfig.
+// NewLRU returns an exact LRU of at most capacity entries. Options:
+// WithClock, WithShards (opt-in sharding, approximate), WithMaxCost,
+// WithTinyLFU (opt-in admission policy). Errors wrap ErrInvalidConfig.
 func NewLRU[V any](capacity int, opts ...Option) (*LRU[V], error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("%w: NewLRU(%d): capacity must be at least 1", ErrInvalidConfig, capacity)
@@ -66,12 +67,9 @@ func NewLRU[V any](capacity int, opts ...Option) (*LRU[V], error) {
 		}
 		c.cost = f
 	}
-	n := o.shards
-	if n == 0 {
-		n = min(64, nextPow2(4*runtime.GOMAXPROCS(0)))
-		for n > 1 && capacity/n < 64 {
-			n /= 2
-		}
+	n := 1
+	if o.shards > 0 {
+		n = o.shards
 	}
 	if n > capacity {
 		return nil, fmt.Errorf("%w: WithShards(%d) for capacity %d: every shard needs room for an entry", ErrInvalidConfig, n, capacity)
@@ -80,10 +78,6 @@ func NewLRU[V any](capacity int, opts ...Option) (*LRU[V], error) {
 		return nil, fmt.Errorf("%w: WithShards(%d) with WithMaxCost(%d): every shard needs a budget of at least 1", ErrInvalidConfig, n, o.maxCost)
 	}
 	c.shards = make([]shard[V], n)
-	c.shift = 64
-	for m := n; m > 1; m /= 2 {
-		c.shift--
-	}
 	for i := range c.shards {
 		// Spread capacity and budget so that the shards add up to them exactly.
 		shardCap := capacity / n
@@ -115,7 +109,7 @@ func (c *LRU[V]) clock() int64 {
 		return int64(c.now().Sub(c.base))
 	}
 	if p := c.coarse.Load(); p != nil {
-		return p.Load()
+		return p.read()
 	}
 	return int64(time.Since(c.base))
 }
@@ -129,9 +123,12 @@ func (c *LRU[V]) nowIfTTLs() int64 {
 	return 0
 }
 
+// shardOf returns key's shard and the low 32 bits of its hash, which the
+// shard's index uses. The shard is picked by the high 32 bits, mapped onto
+// [0, shards) by multiply-shift: always shard 0 when there is one.
 func (c *LRU[V]) shardOf(key string) (*shard[V], uint32) {
 	h := maphash.String(c.seed, key)
-	return &c.shards[h>>c.shift], uint32(h)
+	return &c.shards[(h>>32)*uint64(len(c.shards))>>32], uint32(h)
 }
 
 // Get returns key's value if it is cached and has not expired, and marks
@@ -193,9 +190,10 @@ func (c *LRU[V]) GetEntry(_ context.Context, key string) (Entry[V], bool, error)
 }
 
 // Set stores v under key for ttl (0: no expiry) as the most recently used
-// entry, evicting the least recently used one when the shard is full. With
-// WithTinyLFU a new key may be refused instead (counted in
-// Stats.Rejections); so may a value costing more than WithMaxCost allows.
+// entry, evicting the least recently used entries while the cache (with
+// WithShards, key's shard) is full. With WithTinyLFU a new key may be
+// refused instead (counted in Stats.Rejections); so may a value costing
+// more than WithMaxCost allows.
 // The error is non-nil only for a negative ttl.
 func (c *LRU[V]) Set(_ context.Context, key string, v V, ttl time.Duration) error {
 	if ttl < 0 {

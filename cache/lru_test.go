@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func get[V any](t testing.TB, c Cache[V], key string) (V, bool) {
 }
 
 func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
-	c := mustLRU[int](t, 3, WithShards(1))
+	c := mustLRU[int](t, 3)
 	for i, k := range []string{"a", "b", "c"} {
 		require.NoError(t, c.Set(bg, k, i, 0))
 	}
@@ -52,7 +53,7 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestLRUSetUpdatesInPlace(t *testing.T) {
-	c := mustLRU[string](t, 2, WithShards(1))
+	c := mustLRU[string](t, 2)
 	require.NoError(t, c.Set(bg, "a", "1", 0))
 	require.NoError(t, c.Set(bg, "b", "2", 0))
 	require.NoError(t, c.Set(bg, "a", "3", 0)) // a most recent, b oldest
@@ -96,7 +97,7 @@ func TestLRUTTLUnderFakeClock(t *testing.T) {
 
 func TestLRUExpiredEntriesReclaimedWithoutAccess(t *testing.T) {
 	clk := newFakeClock()
-	c := mustLRU[int](t, 1000, WithClock(clk.Now), WithShards(1))
+	c := mustLRU[int](t, 1000, WithClock(clk.Now))
 	for i := range 100 {
 		require.NoError(t, c.Set(bg, "old"+strconv.Itoa(i), i, time.Second))
 	}
@@ -118,7 +119,7 @@ func TestLRUExpiredEntriesReclaimedWithoutAccess(t *testing.T) {
 
 func TestLRUExpiredTailCountsAsExpiration(t *testing.T) {
 	clk := newFakeClock()
-	c := mustLRU[int](t, 2, WithClock(clk.Now), WithShards(1))
+	c := mustLRU[int](t, 2, WithClock(clk.Now))
 	require.NoError(t, c.Set(bg, "a", 1, time.Second))
 	require.NoError(t, c.Set(bg, "b", 2, 0))
 	clk.Advance(time.Second)
@@ -148,7 +149,7 @@ func TestLRUDeleteAndPurge(t *testing.T) {
 }
 
 func TestLRUMaxCost(t *testing.T) {
-	c := mustLRU[string](t, 100, WithShards(1), WithMaxCost(10, func(v string) int64 { return int64(len(v)) }))
+	c := mustLRU[string](t, 100, WithMaxCost(10, func(v string) int64 { return int64(len(v)) }))
 	require.NoError(t, c.Set(bg, "a", "xxxx", 0)) // 4
 	require.NoError(t, c.Set(bg, "b", "xxxx", 0)) // 8
 	require.NoError(t, c.Set(bg, "c", "xxxx", 0)) // 12 > 10: a goes
@@ -197,7 +198,7 @@ func TestLRUConfig(t *testing.T) {
 	}{
 		"zero capacity":         {0, nil},
 		"negative capacity":     {-1, nil},
-		"shards not power of 2": {100, []Option{WithShards(3)}},
+		"too many shards":       {10_000, []Option{WithShards(1025)}},
 		"zero shards":           {100, []Option{WithShards(0)}},
 		"more shards than room": {4, []Option{WithShards(8)}},
 		"nil clock":             {10, []Option{WithClock(nil)}},
@@ -215,15 +216,123 @@ func TestLRUConfig(t *testing.T) {
 	}
 }
 
-func TestLRUCapacityIsExactAcrossShards(t *testing.T) {
-	for _, shards := range []int{1, 4, 16} {
+// TestLRUHoldsExactlyCapacity: by default an LRU of capacity n holds n
+// distinct keys without evicting any, and the next key evicts exactly one.
+func TestLRUHoldsExactlyCapacity(t *testing.T) {
+	for _, n := range []int{1, 3, 1024, 5000} {
+		c := mustLRU[int](t, n)
+		for i := range n {
+			require.NoError(t, c.Set(bg, "k"+strconv.Itoa(i), i, 0))
+		}
+		require.Equal(t, n, c.Len(), "capacity %d", n)
+		require.Zero(t, c.Stats().Evictions, "capacity %d: evicted before full", n)
+		require.NoError(t, c.Set(bg, "one more", -1, 0))
+		assert.Equal(t, n, c.Len(), "capacity %d", n)
+		assert.Equal(t, uint64(1), c.Stats().Evictions, "capacity %d", n)
+		_, ok := get[int](t, c, "k0")
+		assert.False(t, ok, "capacity %d: the oldest key went", n)
+	}
+}
+
+// TestLRUEvictionOrderIsExact: by default the keys evicted are exactly the
+// least recently used ones of the whole cache, however keys hash.
+func TestLRUEvictionOrderIsExact(t *testing.T) {
+	const n = 1024
+	c := mustLRU[int](t, n)
+	rng := rand.New(rand.NewSource(3))
+	var recency []string // least recently used first
+	use := func(k string) {
+		for i, r := range recency {
+			if r == k {
+				recency = append(recency[:i], recency[i+1:]...)
+				break
+			}
+		}
+		recency = append(recency, k)
+	}
+	for i := range n {
+		k := "k" + strconv.Itoa(i)
+		require.NoError(t, c.Set(bg, k, i, 0))
+		use(k)
+	}
+	for range 2 * n { // reorder: touch keys at random, by Get and by Set
+		k := "k" + strconv.Itoa(rng.Intn(n))
+		if rng.Intn(2) == 0 {
+			_, ok := get[int](t, c, k)
+			require.True(t, ok)
+		} else {
+			require.NoError(t, c.Set(bg, k, 0, 0))
+		}
+		use(k)
+	}
+	const m = n / 2 // new keys: they evict the m least recently used
+	for i := range m {
+		require.NoError(t, c.Set(bg, "new"+strconv.Itoa(i), i, 0))
+	}
+	for i, k := range recency {
+		_, ok := get[int](t, c, k)
+		require.Equal(t, i >= m, ok, "key %s, %d-th least recently used", k, i)
+	}
+	assert.Equal(t, uint64(m), c.Stats().Evictions)
+	assert.Equal(t, n, c.Len())
+}
+
+// TestLRUMaxCostIsExact: by default the whole budget is available to any
+// one value, and it is the total that is bounded.
+func TestLRUMaxCostIsExact(t *testing.T) {
+	size := func(v string) int64 { return int64(len(v)) }
+	c := mustLRU[string](t, 1024, WithMaxCost(1000, size))
+	require.NoError(t, c.Set(bg, "30%", strings.Repeat("x", 300), 0))
+	_, ok := get[string](t, c, "30%")
+	require.True(t, ok, "a value costing 30%% of the budget, into an empty cache: %+v", c.Stats())
+
+	require.NoError(t, c.Set(bg, "all", strings.Repeat("x", 1000), 0))
+	_, ok = get[string](t, c, "all")
+	require.True(t, ok, "a value costing the whole budget")
+	_, ok = get[string](t, c, "30%")
+	assert.False(t, ok, "evicted to make room")
+
+	require.NoError(t, c.Set(bg, "too big", strings.Repeat("x", 1001), 0))
+	_, ok = get[string](t, c, "too big")
+	assert.False(t, ok)
+	assert.Equal(t, uint64(1), c.Stats().Rejections)
+
+	c.Purge() // 100 values of 10 fill the budget exactly, without eviction
+	for i := range 100 {
+		require.NoError(t, c.Set(bg, strconv.Itoa(i), "0123456789", 0))
+	}
+	assert.Equal(t, 100, c.Len())
+	assert.Equal(t, uint64(1), c.Stats().Evictions, "only the one for \"all\"")
+}
+
+// TestLRUShardedIsApproximate documents what WithShards(n > 1) trades
+// away: per-shard capacity and cost shares.
+func TestLRUShardedIsApproximate(t *testing.T) {
+	for _, shards := range []int{1, 3, 4, 16} {
 		c := mustLRU[int](t, 1000, WithShards(shards))
+		for i := range 1000 {
+			require.NoError(t, c.Set(bg, strconv.Itoa(i), i, 0))
+		}
+		if shards == 1 {
+			assert.Equal(t, 1000, c.Len())
+		} else {
+			assert.Greater(t, c.Len(), 800, "shards=%d: shards fill up", shards)
+		}
 		for i := range 10_000 {
 			require.NoError(t, c.Set(bg, strconv.Itoa(i), i, 0))
 		}
 		assert.LessOrEqual(t, c.Len(), 1000, "shards=%d", shards)
 		assert.Greater(t, c.Len(), 900, "shards=%d: shards fill up", shards)
 	}
+
+	size := func(v string) int64 { return int64(len(v)) }
+	c := mustLRU[string](t, 1024, WithShards(4), WithMaxCost(1000, size))
+	require.NoError(t, c.Set(bg, "share", strings.Repeat("x", 250), 0))
+	require.NoError(t, c.Set(bg, "more", strings.Repeat("x", 251), 0))
+	_, ok := get[string](t, c, "share")
+	assert.True(t, ok, "a shard's share of the budget fits")
+	_, ok = get[string](t, c, "more")
+	assert.False(t, ok, "more than a shard's share never does")
 }
 
 // TestLRUMatchesModel checks the single-shard LRU against a simple
@@ -235,7 +344,7 @@ func TestLRUMatchesModel(t *testing.T) {
 		t.Run(fmt.Sprint("ttl=", withTTL), func(t *testing.T) {
 			clk := newFakeClock()
 			const capacity = 8
-			c := mustLRU[int](t, capacity, WithClock(clk.Now), WithShards(1))
+			c := mustLRU[int](t, capacity, WithClock(clk.Now))
 			type mEntry struct {
 				key     string
 				v       int
@@ -346,7 +455,7 @@ func TestTinyLFUKeepsFrequentKeys(t *testing.T) {
 	// A hot set that fits, then a scan of one-off keys: plain LRU loses the
 	// hot set, TinyLFU keeps it.
 	run := func(opts ...Option) float64 {
-		c := mustLRU[int](t, 100, append(opts, WithShards(1))...)
+		c := mustLRU[int](t, 100, opts...)
 		rng := rand.New(rand.NewSource(7))
 		for i := range 20_000 {
 			k := "hot" + strconv.Itoa(rng.Intn(80))

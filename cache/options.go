@@ -113,17 +113,33 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithShards sets how many independently locked shards an LRU has (a power
-// of two). Each shard is an exact LRU over the keys that hash to it and
-// holds 1/n of the capacity (and of WithMaxCost's budget), so n > 1 is
-// approximately LRU over the whole cache, and n = 1 is exact global LRU at
-// the price of one lock for all callers. Default: enough shards for
-// parallel readers (4 × GOMAXPROCS rounded up to a power of two, at most
-// 64), but never so many that a shard holds fewer than 64 entries.
+// WithShards splits an LRU into n independently locked shards (1 to
+// 1024; default 1), trading exactness for parallel throughput. A key
+// belongs to the shard its hash picks, and each shard is an exact LRU over
+// its own keys with its own share of the capacity and of WithMaxCost's
+// budget (capacity/n entries and maxCost/n, spread so that they add up to
+// the totals). So with n > 1, unlike the default:
+//
+//   - eviction is per-shard LRU: the entry evicted is the least recently
+//     used of the new key's shard, not necessarily of the cache;
+//   - the cache may evict before it holds capacity entries, and before
+//     its values cost maxCost in total: keys do not spread over shards
+//     perfectly evenly, and a shard that is full evicts while others have
+//     room;
+//   - a value costing more than maxCost/n is never stored, even in an
+//     empty cache;
+//   - with WithTinyLFU, each shard has its own frequency sketch.
+//
+// In exchange, goroutines reading different keys rarely wait for one
+// another's lock. n = 1 is the default: exact global LRU, exact capacity
+// and cost bound, one lock for all callers (a Get hit holds it for tens of
+// nanoseconds). Consider n > 1, e.g. 4 × GOMAXPROCS, only when profiles
+// show contention on that lock, and size capacity with room to spare.
+// n must not exceed the capacity (nor maxCost).
 func WithShards(n int) Option {
 	return func(o *options) error {
-		if n < 1 || n > 1024 || n&(n-1) != 0 {
-			return fmt.Errorf("%w: WithShards(%d): must be a power of two from 1 to 1024", ErrInvalidConfig, n)
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("%w: WithShards(%d): must be from 1 to 1024", ErrInvalidConfig, n)
 		}
 		o.shards, o.set = n, o.set|optShards
 		return nil
@@ -132,9 +148,10 @@ func WithShards(n int) Option {
 
 // WithMaxCost bounds an LRU by the total cost of its values as well as by
 // their number: cost(v) is called once per Set, and the least recently
-// used entries are evicted until the total is at most maxCost (in each
-// shard, maxCost/shards). A value costing more than that is not stored
-// (counted as a rejection). cost must be a func(V) int64 for the LRU's V,
+// used entries are evicted until the total is at most maxCost, and a value
+// costing more than maxCost is not stored (counted as a rejection). With
+// WithShards(n), n > 1, each shard has maxCost/n of the budget, and that
+// is the most a single value may cost. cost must be a func(V) int64 for the LRU's V,
 // never negative: typically a size in bytes.
 func WithMaxCost[V any](maxCost int64, cost func(V) int64) Option {
 	return func(o *options) error {
@@ -149,13 +166,16 @@ func WithMaxCost[V any](maxCost int64, cost func(V) int64) Option {
 	}
 }
 
-// WithTinyLFU turns on an admission policy for an LRU: a new key may
-// displace the least recently used entry of a full shard only if it has
-// been asked for (with Get) more often recently than that entry, as
-// estimated by a count-min sketch with a doorkeeper (TinyLFU, Einziger et
-// al.). Scans and one-hit wonders then no longer flush the hot set, which
-// lifts hit ratios on skewed (Zipf) traffic; keys that are new and hot
-// take a few Gets to get in. Off by default: the LRU is then exact LRU.
+// WithTinyLFU turns on an admission policy for an LRU: when the cache (its
+// shard, with WithShards) is full, a new key may displace the least
+// recently used entry only if it has been asked for (with Get) more often
+// recently than that entry, as estimated by a count-min sketch with a
+// doorkeeper (TinyLFU, Einziger et al.); otherwise the new key is not
+// stored (counted as a rejection). Scans and one-hit wonders then no longer
+// flush the hot set, which lifts hit ratios on skewed (Zipf) traffic; keys
+// that are new and hot take a few Gets to get in. Eviction stays LRU: the
+// policy only decides whether a new key gets in. Off by default: every Set
+// is then stored, and (with the default single shard) the LRU is exact LRU.
 func WithTinyLFU() Option {
 	return func(o *options) error {
 		o.tinyLFU, o.set = true, o.set|optTinyLFU

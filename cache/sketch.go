@@ -1,7 +1,5 @@
 package cache
 
-import "math/bits"
-
 // sketch estimates how often keys were asked for recently, for TinyLFU
 // admission (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache
 // Admission Policy", 2017). It is a count-min sketch of four rows of
@@ -108,6 +106,3 @@ func (s *sketch) age() {
 	clear(s.door)
 	s.adds /= 2
 }
-
-// nextPow2 returns the least power of two ≥ n (n ≥ 1).
-func nextPow2(n int) int { return 1 << bits.Len(uint(n-1)) }

@@ -27,10 +27,16 @@ import (
 // same key is discarded, so an invalidation cannot be undone by a read of
 // the old value that was in flight.
 //
-// A local hit costs no allocation and no clock read: while a Tiered is
-// open it keeps its LRU's reading of the clock current every millisecond
-// (unless the LRU has a WithClock of its own), so local entries expire up
-// to about a millisecond late.
+// A local hit costs no allocation and usually no clock read: while a
+// Tiered is open (and unless the LRU has a WithClock of its own) its LRU
+// reads the clock at most about once a millisecond and reuses that reading
+// in between, so local entries expire up to about a millisecond late (more
+// when the process is starved of CPU). What marks the reading stale is a
+// timer armed only while the local tier is being read, so a busy Tiered
+// costs at most one clock read and one timer firing per millisecond, and
+// an idle one wakes nothing (a ticker would wake it 1000 times a second
+// for nothing). Close waits for a firing under way: no goroutine of a
+// Tiered outlives its Close.
 //
 // Close stops the subscription and the clock; Tiered does not close the
 // LRU or the Redis client.
@@ -53,7 +59,7 @@ type Tiered[V any] struct {
 	closing context.Context
 	stop    context.CancelFunc
 	done    chan struct{} // closed when listen ends
-	ticking chan struct{} // closed when tick ends; nil: no ticker
+	clock   *coarseClock  // the local tier's clock while open; nil: none
 	closed  atomic.Bool
 
 	remoteHits, misses, invalidations, errs atomic.Uint64
@@ -95,38 +101,13 @@ func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[
 	t.closing, t.stop = context.WithCancel(context.Background())
 	t.sub = remote.client.Subscribe(t.closing, t.channel)
 	go t.listen()
-	if local.now == nil && local.coarse.Load() == nil {
-		t.ticking = make(chan struct{})
-		go t.tick()
-	}
-	return t, nil
-}
-
-// coarseTick is how often Tiered refreshes its local tier's clock.
-const coarseTick = time.Millisecond
-
-// tick keeps the local LRU's clock reading current until Close, so that a
-// local hit costs an atomic load rather than a clock read. Local entries
-// therefore expire up to about a millisecond (more when the process is
-// starved of CPU) after their time: a bound on staleness, not a deadline.
-func (t *Tiered[V]) tick() {
-	defer close(t.ticking)
-	var now atomic.Int64
-	now.Store(int64(time.Since(t.local.base)))
-	if !t.local.coarse.CompareAndSwap(nil, &now) {
-		return // another Tiered keeps this LRU's clock
-	}
-	defer t.local.coarse.Store(nil)
-	tk := time.NewTicker(coarseTick)
-	defer tk.Stop()
-	for {
-		select {
-		case <-t.closing.Done():
-			return
-		case <-tk.C:
-			now.Store(int64(time.Since(t.local.base)))
+	if local.now == nil {
+		// Unless another Tiered over the same LRU already keeps its clock.
+		if cc := newCoarseClock(local.base); local.coarse.CompareAndSwap(nil, cc) {
+			t.clock = cc
 		}
 	}
+	return t, nil
 }
 
 // Get returns key's value from the local tier, or else from Redis (then
@@ -266,8 +247,9 @@ func (t *Tiered[V]) Close() error {
 	err := t.sub.Close()
 	t.mu.Unlock()
 	<-t.done
-	if t.ticking != nil {
-		<-t.ticking
+	if t.clock != nil {
+		t.clock.close()
+		t.local.coarse.CompareAndSwap(t.clock, nil)
 	}
 	t.flushLocal()
 	return err
