@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,6 +99,24 @@ func BenchmarkMatch(b *testing.B) {
 				b.Fatalf("matched %v", buf)
 			}
 		})
+	}
+}
+
+// BenchmarkMatchDeepHash: the worst case the review found, a pattern with
+// five "#"s against an 81-segment topic it does not match (790ms per match
+// with the old backtracking walk).
+func BenchmarkMatchDeepHash(b *testing.B) {
+	var r router[int]
+	r.add("#.a.#.a.#.a.#.a.#.b", 1)
+	topic := strings.Repeat("a.", 80) + "c"
+	buf := make([]int, 0, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		buf = r.match(topic, buf[:0])
+	}
+	if len(buf) != 0 {
+		b.Fatalf("matched %v", buf)
 	}
 }
 

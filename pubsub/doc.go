@@ -63,9 +63,12 @@
 // Publish matches the topic against an immutable trie snapshot (one atomic
 // load, no lock; Subscribe and Unsubscribe copy the changed path and swap
 // the snapshot, so they never block publishers) and puts one shared
-// *Message on each matching queue. Matching visits only the trie nodes the
-// topic reaches, so its cost does not grow with the number of
-// subscriptions. The payload is not copied: do not modify it after
+// *Message on each matching queue. Matching steps the set of trie nodes
+// the topic's prefix reaches forward one segment at a time, each node at
+// most once per segment ("#" nodes stay in the set), so it costs
+// O(segments × nodes in the set): it does not grow with the number of
+// subscriptions, nor exponentially with the "#"s of a pattern; topics and
+// patterns are at most MaxTopicLen bytes, so at most 256 segments. The payload is not copied: do not modify it after
 // Publish. A full queue applies the subscription's Overflow policy:
 // OverflowBlock (default: Publish waits, until its ctx is done, so nothing
 // is lost), OverflowDropOldest, OverflowDropNewest or OverflowError
@@ -90,24 +93,45 @@
 //
 // Consumers first read the entries their consumer name still holds
 // (WithConsumer gives a process a stable name), then new ones with
-// XREADGROUP; successes are acknowledged (XACK, batched); a failure stays
-// pending while the worker backs off and then claims it again; entries
-// held by a consumer that stopped heartbeating for WithVisibilityTimeout
-// (default 30s) are reclaimed by the others (XAUTOCLAIM), and live
-// consumers heartbeat their in-flight entries every third of it, so long
-// handlers keep theirs. Delivery counts live in Redis: a message whose
-// consumers keep dying mid-handler is dead-lettered after MaxAttempts too.
+// XREADGROUP (up to WithBatch at a time); successes are acknowledged
+// (XACK, batched); a failure stays pending while the worker backs off and
+// then claims it again. A consumer holds an entry from the moment a read
+// or claim returns it until it is acknowledged or dead-lettered: waiting
+// for a free worker, in the handler, in backoff, and in the XACK batch;
+// it heartbeats every entry it holds every third of
+// WithVisibilityTimeout (default 30s; at most every 10s), so a live
+// consumer's entries are never reclaimed, however long they wait or
+// their handlers run. Entries of a consumer that stopped heartbeating for
+// the visibility timeout (its process died or lost Redis) are reclaimed
+// by the others (XAUTOCLAIM) and redelivered. Delivery counts live in
+// Redis: a message whose consumers keep dying mid-handler is dead-lettered
+// after MaxAttempts too.
 // A dead letter is appended to the dead-letter stream and routed to the
 // groups bound to the dead-letter topic atomically with its XACK.
 // Delivery is at least once: deduplicate by Message.ID where it matters.
 //
-// Every stream is capped at about WithMaxLen entries (XADD MAXLEN ~,
-// default 100 000): that is the backlog a group can build while its
-// consumers are down; older entries are trimmed, delivered or not. The
-// registry holds one field per group; durable groups live until
-// DeleteGroup; consumers that leave cleanly are removed from their group;
-// the version counter (one small string) and the dead-letter stream
-// (capped like the others) last as long as the namespace is used.
+// Each stream belongs to one group, and its consumers' reclaim pass (at
+// most every second) trims what the group has acknowledged: the entries
+// older than its oldest pending one (XTRIM MINID). What the group has not
+// acknowledged, delivered or not, is never trimmed by that, so messages
+// published while all its consumers are down wait for them, however long,
+// up to the safety cap: XADD also caps every stream at about WithMaxLen
+// entries (MAXLEN ~, default 100 000), for groups whose consumers never
+// come back. A group whose backlog outgrows the cap loses its oldest
+// messages, undelivered or not (delivered but unacknowledged ones are then
+// acknowledged when reclaimed: they cannot be delivered again). Size the
+// cap for the longest outage you must survive times your publish rate,
+// and DeleteGroup groups you retire.
+//
+// The reclaim pass also deletes the consumers that hold no entries and
+// have been idle for four visibility timeouts: each process has a random
+// consumer name unless WithConsumer gives it one, and a process that dies
+// does not leave its group (one that stops cleanly does). Deleting a live
+// consumer that holds nothing loses nothing; Redis recreates it with its
+// next entry. The registry holds one field per group; durable groups live
+// until DeleteGroup; the version counter (one small string) and the
+// dead-letter stream (capped at WithMaxLen) last as long as the namespace
+// is used.
 //
 // Keys, for prefix P (WithPrefix, default "pubsub:") and namespace N
 // (WithNamespace, default "bus"):
@@ -153,6 +177,7 @@
 // Memory is the fastest and loses everything on a crash. Redis costs a
 // round trip per publish (one script, however many groups match) and
 // about one per delivery, keeps every group's backlog in one Redis
-// master's memory (bounded by WithMaxLen), and delivers at least once.
+// master's memory (bounded by WithMaxLen, which is also how much backlog
+// a group can lose), and delivers at least once.
 // Broadcast costs one PUBLISH and guarantees nothing.
 package pubsub

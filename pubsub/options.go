@@ -331,8 +331,11 @@ func WithNamespace(ns string) Option {
 }
 
 // WithMaxLen caps each Redis group stream at about n entries (default
-// DefaultMaxLen; XADD MAXLEN ~): the backlog a group may build up while its
-// consumers are down. Older entries are trimmed, delivered or not.
+// DefaultMaxLen; XADD MAXLEN ~). Acknowledged entries are trimmed anyway
+// (see the package doc), so this is a safety cap on the backlog a group
+// may build up while its consumers are down or behind: past it, the
+// oldest entries are dropped, delivered or not. It also caps the
+// dead-letter stream.
 func WithMaxLen(n int64) Option {
 	return redisOption("WithMaxLen", func(c *busConfig) error {
 		if n < 1 {
@@ -345,8 +348,15 @@ func WithMaxLen(n int64) Option {
 
 // WithVisibilityTimeout sets how long a Redis message may stay with a
 // consumer that does not heartbeat before other consumers of its group
-// reclaim it (default DefaultVisibility). Live consumers heartbeat their
-// messages every third of it, so long handlers are not reclaimed.
+// reclaim it (default DefaultVisibility). A live consumer heartbeats every
+// message it holds (read and not yet acknowledged or dead-lettered:
+// waiting for a worker, in a handler or in backoff) every third of it, at
+// most every 10s, so its messages are not reclaimed however long they
+// wait or run, as long as it reaches Redis. A consumer cut off from Redis
+// (or stopped) for longer loses them to the others: its handler may then
+// still be running when the message is redelivered. Consumers that hold
+// nothing and stay idle for four times the timeout are removed from their
+// group.
 func WithVisibilityTimeout(d time.Duration) Option {
 	return redisOption("WithVisibilityTimeout", func(c *busConfig) error {
 		if d < 10*time.Millisecond {

@@ -297,6 +297,31 @@ func (b *Redis) DeleteGroup(ctx context.Context, group string) error {
 	return unbindScript.Run(ctx, b.client, []string{b.regKey, b.verKey, b.streamKey(group), b.ephKey}, group).Err()
 }
 
+// reapBatch bounds how many expired ephemeral groups one reap removes.
+const reapBatch = 100
+
+// reap unbinds the ephemeral groups of processes that died (their lease
+// expired by the server's clock) and deletes their streams: one script
+// lists them, then one per group removes it, so that every script
+// declares the keys it touches.
+func (b *Redis) reap(ctx context.Context) error {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	gone, err := expiredScript.Run(ctx, b.client, []string{b.ephKey}, reapBatch).StringSlice()
+	if err != nil {
+		return err
+	}
+	for _, g := range gone {
+		if validateGroup(g) != nil {
+			// Not ours to build a key from: drop the lease only.
+			err = errors.Join(err, b.client.ZRem(ctx, b.ephKey, g).Err())
+			continue
+		}
+		err = errors.Join(err, reapScript.Run(ctx, b.client, []string{b.regKey, b.verKey, b.ephKey, b.streamKey(g)}, g).Err())
+	}
+	return err
+}
+
 // Close implements Bus: Shutdown bounded by the drain timeout.
 func (b *Redis) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.drainTimeout)

@@ -25,6 +25,10 @@ var (
 	heartbeatLua string
 	//go:embed lua/leave.lua
 	leaveLua string
+	//go:embed lua/expired.lua
+	expiredLua string
+	//go:embed lua/tidy.lua
+	tidyLua string
 
 	publishScript   = redis.NewScript(publishLua)
 	loadScript      = redis.NewScript(loadLua)
@@ -35,4 +39,6 @@ var (
 	claimScript     = redis.NewScript(claimLua)
 	heartbeatScript = redis.NewScript(heartbeatLua)
 	leaveScript     = redis.NewScript(leaveLua)
+	expiredScript   = redis.NewScript(expiredLua)
+	tidyScript      = redis.NewScript(tidyLua)
 )

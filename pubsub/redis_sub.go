@@ -18,6 +18,12 @@ import (
 // entries to the workers (its own pending ones first, then new ones, and
 // now and then those reclaimed from dead consumers), the workers, and a
 // heartbeat goroutine.
+//
+// An entry is held (in held, heartbeated) from the moment a read or claim
+// returns it until it is acknowledged, dead-lettered or dropped: while it
+// waits for a free worker, while a handler runs, while the worker backs
+// off, and while its XACK is queued. So no entry of a live consumer is
+// reclaimed by another, however long it waits or runs.
 type redisSub struct {
 	b         *Redis
 	pattern   string
@@ -37,8 +43,8 @@ type redisSub struct {
 	wwg    sync.WaitGroup // the workers
 	ended  bool           // guarded by Redis.mu
 
-	mu       sync.Mutex
-	inflight map[string]struct{}
+	mu   sync.Mutex
+	held map[string]struct{}
 }
 
 type entry struct {
@@ -55,7 +61,7 @@ func randHex(n int) string {
 
 func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
 	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer, h: h, d: sc.delivery,
-		stop: make(chan struct{}), work: make(chan entry), acks: make(chan string, 256), inflight: make(map[string]struct{})}
+		stop: make(chan struct{}), work: make(chan entry), acks: make(chan string, 256), held: make(map[string]struct{})}
 	if s.group == "" {
 		s.group, s.ephemeral = "~"+randHex(8), true
 	}
@@ -113,6 +119,7 @@ func (s *redisSub) ack() {
 			s.b.stats.errors.Add(1) // they stay pending and come back: at least once
 		}
 		cancel()
+		s.release(ids...)
 	}
 }
 
@@ -138,6 +145,7 @@ func (s *redisSub) read() {
 			b.stats.errors.Add(1)
 			break
 		}
+		s.hold(es)
 		if !s.dispatch(es) || len(es) == 0 || next == cursor {
 			break
 		}
@@ -151,11 +159,13 @@ func (s *redisSub) read() {
 				b.stats.errors.Add(1)
 			} else {
 				cursor = next
+				s.hold(es)
 				if !s.dispatch(es) {
 					return
 				}
 				if cursor == "0-0" {
 					lastReclaim = time.Now()
+					s.tidy(ctx)
 				}
 			}
 		}
@@ -182,10 +192,26 @@ func (s *redisSub) read() {
 			for i, xm := range st.Messages {
 				es[i] = entry{id: xm.ID, get: mapGetter(xm.Values), attempt: 1}
 			}
+			s.hold(es)
 			if !s.dispatch(es) {
 				return
 			}
 		}
+	}
+}
+
+// consumerIdleFactor × the visibility timeout is how long a consumer
+// that holds nothing may stay idle before the reclaim pass deletes it.
+const consumerIdleFactor = 4
+
+// tidy trims what the group has acknowledged from its stream and deletes
+// consumers of dead processes (see lua/tidy.lua); run by the reclaim pass.
+func (s *redisSub) tidy(ctx context.Context) {
+	ctx, cancel := s.b.callCtx(ctx)
+	defer cancel()
+	idle := consumerIdleFactor * s.b.cfg.visibility
+	if err := tidyScript.Run(ctx, s.b.client, []string{s.stream}, s.group, s.consumer, idle.Milliseconds()).Err(); err != nil {
+		s.b.stats.errors.Add(1)
 	}
 }
 
@@ -276,20 +302,39 @@ func (s *redisSub) worker() {
 	}
 }
 
-func (s *redisSub) track(id string, on bool) {
+// hold marks entries just read or claimed as this consumer's: the
+// heartbeat keeps them from being reclaimed until release.
+func (s *redisSub) hold(es []entry) {
+	if len(es) == 0 {
+		return
+	}
 	s.mu.Lock()
-	if on {
-		s.inflight[id] = struct{}{}
-	} else {
-		delete(s.inflight, id)
+	for _, e := range es {
+		s.held[e.id] = struct{}{}
 	}
 	s.mu.Unlock()
 }
 
+// release stops heartbeating entries: acknowledged, dead-lettered, or
+// given up to be reclaimed.
+func (s *redisSub) release(ids ...string) {
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.held, id)
+	}
+	s.mu.Unlock()
+}
+
+// handle delivers e until it is acknowledged (the ack goroutine releases
+// it once its XACK is done), dead-lettered or given up.
 func (s *redisSub) handle(e entry) {
 	c := &s.b.stats
-	s.track(e.id, true)
-	defer s.track(e.id, false)
+	acked := false
+	defer func() {
+		if !acked {
+			s.release(e.id)
+		}
+	}()
 	m, err := decodeFields(e.get)
 	if err != nil {
 		// Undeliverable: dead-letter it at once, as far as it can be read.
@@ -306,6 +351,7 @@ func (s *redisSub) handle(e entry) {
 		}
 		err := call(s.ctx, s.h, m, c)
 		if err == nil {
+			acked = true
 			s.acks <- e.id
 			c.delivered.Add(1)
 			return
@@ -362,7 +408,7 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 	b.stats.deadLettered.Add(1)
 }
 
-// heartbeat keeps in-flight entries from being reclaimed, renews an
+// heartbeat keeps held entries from being reclaimed, renews an
 // ephemeral group's lease, and reaps the ephemeral groups of dead
 // processes.
 func (s *redisSub) heartbeat() {
@@ -377,13 +423,13 @@ func (s *redisSub) heartbeat() {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		args := make([]any, 0, 3+len(s.inflight))
+		args := make([]any, 0, 3+len(s.held))
 		lease := ""
 		if s.ephemeral {
 			lease = strconv.FormatInt(s.lease().Milliseconds(), 10)
 		}
 		args = append(args, s.group, s.consumer, lease)
-		for id := range s.inflight {
+		for id := range s.held {
 			args = append(args, id)
 		}
 		s.mu.Unlock()
@@ -391,10 +437,10 @@ func (s *redisSub) heartbeat() {
 		if err := heartbeatScript.Run(ctx, b.client, []string{s.stream, b.ephKey}, args...).Err(); err != nil {
 			b.stats.errors.Add(1)
 		}
-		if err := reapScript.Run(ctx, b.client, []string{b.regKey, b.verKey, b.ephKey}, b.base+"s:").Err(); err != nil {
+		cancel()
+		if err := b.reap(context.Background()); err != nil {
 			b.stats.errors.Add(1)
 		}
-		cancel()
 	}
 }
 

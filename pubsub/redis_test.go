@@ -2,6 +2,8 @@ package pubsub
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -110,7 +112,7 @@ func TestRedisEphemeralGroupsAreCleanedUp(t *testing.T) {
 		cs := mustSub(t, crashed, "a.*", func(context.Context, *Message) error { return nil })
 		faults.Cut()
 		tg.Advance(time.Hour)
-		require.NoError(t, reapScript.Run(ctx, tg.Client, []string{b.regKey, b.verKey, b.ephKey}, b.base+"s:").Err())
+		require.NoError(t, b.reap(ctx))
 		require.Empty(t, tg.Client.HGetAll(ctx, b.regKey).Val(), "the dead process's group is reaped")
 		require.Zero(t, tg.Client.Exists(ctx, cs.(*redisSub).stream).Val())
 	})
@@ -127,7 +129,7 @@ func TestRedisStreamsAreTrimmed(t *testing.T) {
 			mustPub(t, p, "t", "x")
 		}
 		n := tg.Client.XLen(ctx, p.streamKey("slow")).Val()
-		require.LessOrEqual(t, n, int64(200), "MAXLEN ~ keeps the stream near its cap")
+		require.LessOrEqual(t, n, int64(200), "MAXLEN ~ keeps the stream near its cap, delivered or not")
 		require.GreaterOrEqual(t, n, int64(10))
 	})
 }
@@ -207,5 +209,184 @@ func TestRedisRestartedConsumerResumesItsOwnPending(t *testing.T) {
 		gs := c.wait(t, 1)
 		require.Equal(t, "j1", gs[0].Payload)
 		require.Equal(t, 2, gs[0].Attempt)
+	})
+}
+
+// TestRedisQueuedEntryIsNotReclaimed: a consumer holds what it read from
+// the moment it read it. An entry waiting for a free worker is heartbeated
+// like one in a handler, so another consumer does not reclaim it (the
+// heartbeat used to cover handlers only, and such an entry was handled
+// twice, with an inflated delivery count).
+func TestRedisQueuedEntryIsNotReclaimed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		if tg.Mini != nil {
+			t.Skip("heartbeats against reclaim need the server's clock to run")
+		}
+		ctx := context.Background()
+		vis := WithVisibilityTimeout(150 * time.Millisecond)
+		a := newTestRedis(t, tg, tg.Client, vis)
+		started, release := make(chan struct{}), make(chan struct{})
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		seen := newCollector()
+		mustSub(t, a, "long", func(_ context.Context, m *Message) error {
+			if string(m.Payload) == "1" {
+				close(started)
+				<-release
+			}
+			seen.add("a", m)
+			return nil
+		}, WithGroup("g")) // one worker
+		mustPub(t, a, "long", "1")
+		recvOrFail(t, started)
+		mustPub(t, a, "long", "2")
+		stream := a.streamKey("g")
+		require.Eventually(t, func() bool { // a's reader has read 2; it waits for the worker
+			return tg.Client.XPending(ctx, stream, "g").Val().Count == 2
+		}, 5*time.Second, 5*time.Millisecond)
+
+		c2, _ := tg.NewClient()
+		b := newTestRedis(t, tg, c2, vis)
+		mustSub(t, b, "long", seen.handler("b"), WithGroup("g"))
+		for range 5 { // over 3 visibility timeouts
+			time.Sleep(100 * time.Millisecond)
+			require.Zero(t, seen.len(), "a live consumer's entry was reclaimed")
+		}
+		close(release)
+		seen.wait(t, 2)
+		settle()
+		gs := seen.all()
+		require.Equal(t, []string{"1", "2"}, payloads(gs))
+		for _, g := range gs {
+			require.Equal(t, "a", g.By)
+			require.Equal(t, 1, g.Attempt, "delivery counts are not inflated")
+		}
+	})
+}
+
+// waitAcked waits until group g of stream holds no pending entry (acks
+// are batched, asynchronously).
+func waitAcked(t *testing.T, tg *redistest.Target, stream, g string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		p, err := tg.Client.XPending(context.Background(), stream, g).Result()
+		return err == nil && p.Count == 0
+	}, 5*time.Second, 5*time.Millisecond)
+}
+
+// TestRedisTrimKeepsWhatTheGroupHasNotAcknowledged: the reclaim pass trims
+// what the group has acknowledged, never what it has not: messages
+// published while every consumer is down survive it (up to WithMaxLen),
+// and so do pending ones.
+func TestRedisTrimKeepsWhatTheGroupHasNotAcknowledged(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		const capN = 1000
+		first := newTestRedis(t, tg, tg.Client, WithMaxLen(capN))
+		c := newCollector()
+		s := mustSub(t, first, "t", c.handler("g"), WithGroup("g")).(*redisSub)
+		for range 10 {
+			mustPub(t, first, "t", "old")
+		}
+		c.wait(t, 10)
+		stream := first.streamKey("g")
+		waitAcked(t, tg, stream, "g")
+		require.NoError(t, first.Close()) // every consumer of g is down
+
+		p := newTestRedis(t, tg, tg.Client, WithMaxLen(capN))
+		const n = 500 // below the cap
+		for i := range n {
+			mustPub(t, p, "t", strconv.Itoa(i))
+		}
+		s.tidy(ctx) // a trim pass while they are down
+		require.Equal(t, int64(n), tg.Client.XLen(ctx, stream).Val(), "only the acknowledged entries are trimmed")
+
+		// A consumer comes back; one message stays pending in a handler.
+		again := newTestRedis(t, tg, tg.Client, WithMaxLen(capN))
+		c2 := newCollector()
+		held, release := make(chan struct{}), make(chan struct{})
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		s2 := mustSub(t, again, "t", func(ctx context.Context, m *Message) error {
+			if string(m.Payload) == "100" {
+				close(held)
+				<-release
+			}
+			c2.add("g", m)
+			return nil
+		}, WithGroup("g"), WithWorkers(2)).(*redisSub)
+		recvOrFail(t, held)
+		require.Eventually(t, func() bool { return c2.len() == n-1 }, 10*time.Second, 5*time.Millisecond)
+		require.Eventually(t, func() bool {
+			return tg.Client.XPending(ctx, stream, "g").Val().Count == 1
+		}, 5*time.Second, 5*time.Millisecond)
+		s2.tidy(ctx)
+		require.Equal(t, int64(n-100), tg.Client.XLen(ctx, stream).Val(), "the pending entry and the ones after it stay")
+		close(release)
+		gs := c2.wait(t, n)
+		got := map[string]bool{}
+		for _, g := range gs {
+			got[g.Payload] = true
+		}
+		require.Len(t, got, n, "every message published while the group was down is delivered")
+		waitAcked(t, tg, stream, "g")
+		s2.tidy(ctx)
+		require.Zero(t, tg.Client.XLen(ctx, stream).Val(), "an acknowledged backlog is trimmed")
+	})
+}
+
+// TestRedisDeadConsumersAreDeleted: a process that dies leaves its
+// (random) consumer name in its durable group; once it holds nothing and
+// has been idle for several visibility timeouts, a live consumer's
+// reclaim pass deletes it, so restarts do not grow the group forever.
+func TestRedisDeadConsumersAreDeleted(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		if tg.Mini != nil {
+			t.Skip("miniredis's XINFO CONSUMERS reports no idle time (-1), so nothing is ever idle long enough to delete; runs on a real Redis and Cluster")
+		}
+		ctx := context.Background()
+		vis := WithVisibilityTimeout(20 * time.Millisecond)
+		c2, faults := tg.NewClient()
+		crashed := newTestRedis(t, tg, c2, vis)
+		c := newCollector()
+		dead := mustSub(t, crashed, "t", c.handler("x"), WithGroup("g")).(*redisSub).consumer
+		mustPub(t, crashed, "t", "1")
+		c.wait(t, 1)
+		stream := crashed.streamKey("g")
+		waitAcked(t, tg, stream, "g")
+		faults.Cut() // it dies: no leave
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_ = crashed.Shutdown(cctx)
+		names := func() []string {
+			var out []string
+			for _, ci := range tg.Client.XInfoConsumers(ctx, stream, "g").Val() {
+				out = append(out, ci.Name)
+			}
+			return out
+		}
+		require.Equal(t, []string{dead}, names())
+
+		live := newTestRedis(t, tg, tg.Client, vis)
+		ls := mustSub(t, live, "t", c.handler("y"), WithGroup("g")).(*redisSub)
+		require.Eventually(t, func() bool { return !slices.Contains(names(), dead) },
+			5*time.Second, 5*time.Millisecond, "the dead consumer is deleted")
+		// Redis registers a consumer when it is first given an entry; the
+		// live one is not deleted by its own pass.
+		mustPub(t, live, "t", "2")
+		require.Equal(t, "y", c.wait(t, 2)[1].By)
+		waitAcked(t, tg, stream, "g")
+		ls.tidy(ctx)
+		require.Equal(t, []string{ls.consumer}, names())
 	})
 }

@@ -12,12 +12,14 @@ import (
 // publish a new snapshot that shares every node off the changed path
 // (copy-on-write), so subscribing never blocks publishers.
 //
-// Matching visits only the trie nodes the topic can reach: its cost grows
-// with the topic's length and the number of matches, not with the number of
-// subscriptions.
+// Matching visits only the trie nodes the topic can reach, each at most
+// once per topic segment: its cost grows with the topic's length and the
+// number of patterns the topic's prefixes match, not with the number of
+// subscriptions nor exponentially with the "#"s in a pattern.
 type router[T comparable] struct {
-	mu   sync.Mutex
-	root atomic.Pointer[node[T]]
+	mu      sync.Mutex
+	root    atomic.Pointer[node[T]]
+	scratch sync.Pool // *bigScratch[T], for matches with many active nodes
 }
 
 type node[T comparable] struct {
@@ -25,6 +27,7 @@ type node[T comparable] struct {
 	star  *node[T] // "*": exactly one segment
 	hash  *node[T] // "#": zero or more segments
 	items []T      // subscriptions whose pattern ends here
+	loop  bool     // n is a "#" node: it matches any segment and stays
 }
 
 func (n *node[T]) empty() bool {
@@ -71,6 +74,9 @@ func (n *node[T]) withChild(seg string, c *node[T]) *node[T] {
 	case "*":
 		cp.star = c
 	case "#":
+		if c != nil {
+			c.loop = true // c is a fresh copy (see update)
+		}
 		cp.hash = c
 	default:
 		if c == nil {
@@ -138,6 +144,7 @@ func insert[T comparable](n *node[T], segs []string, v T) *node[T] {
 	case "*":
 		n.star = c
 	case "#":
+		c.loop = true
 		n.hash = c
 	default:
 		if n.lit == nil {
@@ -180,52 +187,180 @@ func (r *router[T]) match(topic string, dst []T) []T {
 // nodes appends to dst the trie nodes whose patterns match topic, each
 // once; their items are the matching values.
 func (r *router[T]) nodes(topic string, dst []*node[T]) []*node[T] {
-	root := r.root.Load()
-	if root == nil {
-		return dst
-	}
-	return root.walk(topic, false, dst)
+	dst, _ = r.nodesCounted(topic, dst)
+	return dst
 }
 
-// walk appends the nodes reached when rest (the unmatched part of the
-// topic; done when none is left) is matched from n. A node reachable in
-// several ways (patterns with more than one "#") is appended once.
-func (n *node[T]) walk(rest string, done bool, acc []*node[T]) []*node[T] {
-	if done {
-		if len(n.items) > 0 && !containsNode(acc, n) {
-			acc = append(acc, n)
+// nodesCounted is nodes, also reporting the work done: how many times a
+// trie node was visited (taken into or stepped from the active set).
+//
+// It matches the way one runs an NFA: the trie is the automaton, "#" nodes
+// loop on every segment and are entered without consuming one (so the
+// active set always holds, with each node, its "#" child). The topic is
+// consumed one segment at a time, stepping the set of active nodes forward,
+// each node at most once per step. So a match costs O(segments × active
+// nodes), whatever the number of "#"s in a pattern or of subscriptions; the
+// active nodes are those the topic's prefix reaches, not every subscription.
+func (r *router[T]) nodesCounted(topic string, dst []*node[T]) ([]*node[T], int) {
+	root := r.root.Load()
+	if root == nil {
+		return dst, 0
+	}
+	// The node sets live in locals, never behind a pointer, so that
+	// escape analysis keeps the arrays on the stack.
+	var a, b [scanMax]*node[T]
+	cur, next := a[:0], b[:0]
+	st := matchState[T]{pool: &r.scratch}
+	st.begin()
+	next = st.add(next, cur, root)
+	for rest, done := topic, false; !done; {
+		seg := rest
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			done = true
 		}
-		if n.hash != nil {
-			acc = n.hash.walk("", true, acc)
-		}
-		return acc
-	}
-	seg, next, last := rest, "", true
-	if i := strings.IndexByte(rest, '.'); i >= 0 {
-		seg, next, last = rest[:i], rest[i+1:], false
-	}
-	if c := n.lit[seg]; c != nil {
-		acc = c.walk(next, last, acc)
-	}
-	if n.star != nil {
-		acc = n.star.walk(next, last, acc)
-	}
-	if h := n.hash; h != nil {
-		// "#" swallows zero, one, two, … of the remaining segments.
-		r, d := rest, false
-		for {
-			acc = h.walk(r, d, acc)
-			if d {
-				break
+		cur, next = next, cur[:0]
+		st.begin()
+		for _, n := range cur {
+			st.visits++
+			if n.loop {
+				next = st.add(next, cur, n) // "#" takes this segment too
 			}
-			if i := strings.IndexByte(r, '.'); i >= 0 {
-				r = r[i+1:]
-			} else {
-				r, d = "", true
+			if c := n.lit[seg]; c != nil {
+				next = st.add(next, cur, c)
+			}
+			if n.star != nil {
+				next = st.add(next, cur, n.star)
 			}
 		}
+		if len(next) == 0 {
+			break
+		}
 	}
-	return acc
+	for _, n := range next {
+		if len(n.items) > 0 {
+			dst = append(dst, n)
+		}
+	}
+	st.release()
+	return dst, st.visits
+}
+
+// scanMax is how many active nodes a match keeps on the stack; past it,
+// it takes pooled slices and deduplicates "#" nodes with a map.
+const scanMax = 16
+
+// matchState is one match's bookkeeping. The active node sets, before
+// (cur) and after (next) a segment, are on the caller's stack while they
+// are small, so that matching does not allocate; larger sets move to a
+// pooled bigScratch.
+type matchState[T comparable] struct {
+	visits int
+	mapped bool // this step's "#" nodes are stamped in big.seen
+	big    *bigScratch[T]
+	pool   *sync.Pool
+}
+
+// bigScratch is the memory of matches with many active nodes: two arrays
+// for the node sets and a generation-stamped set of the "#" nodes in next.
+type bigScratch[T comparable] struct {
+	x, y []*node[T]
+	seen map[*node[T]]uint32
+	gen  uint32
+}
+
+// begin starts a step: next is empty and nothing in it is stamped.
+func (st *matchState[T]) begin() {
+	st.mapped = false
+	if b := st.big; b != nil {
+		b.gen++
+		if b.gen == 0 { // wrapped: old stamps could collide
+			clear(b.seen)
+			b.gen = 1
+		}
+	}
+}
+
+// add appends n to next with its "#" child (the empty match of "#"),
+// once, and returns next. Only "#" nodes can be reached twice in a step
+// (from themselves and from their parent); any other node has one way in,
+// from its parent, which is in cur once.
+func (st *matchState[T]) add(next, cur []*node[T], n *node[T]) []*node[T] {
+	for ; n != nil; n = n.hash {
+		st.visits++
+		if n.loop {
+			if !st.mapped && len(next) >= scanMax {
+				b := st.take()
+				for _, x := range next {
+					if x.loop {
+						b.seen[x] = b.gen
+					}
+				}
+				st.mapped = true
+			}
+			if st.mapped {
+				if st.big.seen[n] == st.big.gen {
+					return next
+				}
+				st.big.seen[n] = st.big.gen
+			} else if containsNode(next, n) {
+				return next
+			}
+		}
+		if len(next) == cap(next) {
+			next = st.grow(next, cur)
+		}
+		next = append(next, n)
+	}
+	return next
+}
+
+// take returns the match's pooled memory, taking it from the pool first.
+func (st *matchState[T]) take() *bigScratch[T] {
+	if st.big == nil {
+		st.big, _ = st.pool.Get().(*bigScratch[T])
+		if st.big == nil {
+			st.big = &bigScratch[T]{seen: make(map[*node[T]]uint32)}
+		}
+		st.big.gen++
+		if st.big.gen == 0 {
+			st.big.gen = 1
+		}
+	}
+	return st.big
+}
+
+// grow returns a copy of the full next with room for as many again, in
+// a pooled array that is not cur's. Every array a match allocates is
+// made here and kept in bigScratch, so the pool reuses it.
+func (st *matchState[T]) grow(next, cur []*node[T]) []*node[T] {
+	b := st.take()
+	t := &b.x
+	if cap(cur) > 0 && cap(b.x) > 0 && &cur[:1][0] == &b.x[:1][0] {
+		t = &b.y
+	}
+	if want := 2 * max(len(next), scanMax); cap(*t) < want {
+		*t = make([]*node[T], 0, want)
+	}
+	return append((*t)[:0], next...)
+}
+
+// release returns pooled memory, first dropping its references to the
+// trie (the pool must not keep an old snapshot alive).
+func (st *matchState[T]) release() {
+	b := st.big
+	if b == nil {
+		return
+	}
+	st.big = nil
+	if cap(b.x) > 1<<12 || cap(b.y) > 1<<12 {
+		return // do not pool a freak's memory
+	}
+	clear(b.x[:cap(b.x)])
+	clear(b.y[:cap(b.y)])
+	clear(b.seen)
+	st.pool.Put(b)
 }
 
 func containsNode[T comparable](s []*node[T], n *node[T]) bool {
@@ -237,31 +372,33 @@ func containsNode[T comparable](s []*node[T], n *node[T]) bool {
 	return false
 }
 
-// matchNaive is the reference matcher the trie is tested against: pattern
-// and topic as segment lists, by recursion on the definition.
-func matchNaive(pattern, topic []string) bool {
-	if len(pattern) == 0 {
-		return len(topic) == 0
-	}
-	switch pattern[0] {
-	case "#":
-		for k := 0; k <= len(topic); k++ {
-			if matchNaive(pattern[1:], topic[k:]) {
-				return true
-			}
-		}
-		return false
-	case "*":
-		return len(topic) > 0 && matchNaive(pattern[1:], topic[1:])
-	}
-	return len(topic) > 0 && topic[0] == pattern[0] && matchNaive(pattern[1:], topic[1:])
-}
-
 // Match reports whether topic matches pattern; it is false when either is
-// malformed.
+// malformed. It takes O(pattern segments × topic segments) time.
 func Match(pattern, topic string) bool {
 	if ValidatePattern(pattern) != nil || ValidateTopic(topic) != nil {
 		return false
 	}
-	return matchNaive(strings.Split(pattern, "."), strings.Split(topic, "."))
+	return matchSegs(strings.Split(pattern, "."), strings.Split(topic, "."))
+}
+
+// matchSegs matches by dynamic programming over pattern prefixes: ok[j]
+// reports whether the pattern consumed so far matches the topic's first j
+// segments.
+func matchSegs(pattern, topic []string) bool {
+	ok := make([]bool, len(topic)+1)
+	ok[0] = true
+	for _, p := range pattern {
+		switch p {
+		case "#": // ok[j] if some ok[i], i <= j
+			for j := 1; j <= len(topic); j++ {
+				ok[j] = ok[j] || ok[j-1]
+			}
+		default:
+			for j := len(topic); j >= 1; j-- {
+				ok[j] = ok[j-1] && (p == "*" || p == topic[j-1])
+			}
+			ok[0] = false
+		}
+	}
+	return ok[len(topic)]
 }

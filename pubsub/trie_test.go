@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,6 +96,92 @@ func TestRouterMatchAllocatesNothing(t *testing.T) {
 	require.ElementsMatch(t, []int{7, -1}, buf)
 }
 
+// TestRouterMatchWorkIsBounded: a pattern with many "#"s against a topic
+// of the maximum length costs O(segments × pattern nodes) node visits, not
+// O(segments^#s) (the review's "#.a.#.a.#.a.#.a.#.b" took 790ms per match
+// of an 81-segment topic), and the work does not grow with the number of
+// subscriptions the topic does not reach.
+func TestRouterMatchWorkIsBounded(t *testing.T) {
+	topic := strings.Repeat("a.", MaxTopicLen/2-1) + "c" // 256 segments
+	require.NoError(t, ValidateTopic(topic))
+	nsegs := strings.Count(topic, ".") + 1
+	for _, p := range []string{
+		"#.a.#.a.#.a.#.a.#.b",
+		strings.Repeat("#.a.", 60) + "#.b",
+		strings.Repeat("#.*.", 60) + "#.c", // matches, in very many ways
+		strings.Repeat("*.#.", 60) + "c",
+	} {
+		require.NoError(t, ValidatePattern(p), p)
+		var r router[int]
+		r.add(p, 1)
+		nodes := strings.Count(p, ".") + 2 // the pattern's trie nodes, root included
+		got, visits := r.nodesCounted(topic, nil)
+		want := matchSegs(strings.Split(p, "."), strings.Split(topic, "."))
+		require.Equal(t, want, len(got) == 1, p)
+		// Each step visits each active node once and adds at most three
+		// successors of it, each with its "#" child.
+		require.LessOrEqual(t, visits, 7*(nsegs+1)*nodes, "pattern %s", p)
+
+		crowd := map[string][]int{p: {1}}
+		for i := range 10_000 {
+			crowd["x"+strconv.Itoa(i)+".#.a"] = []int{i + 2}
+		}
+		r.replace(crowd)
+		_, crowded := r.nodesCounted(topic, nil)
+		require.Equal(t, visits, crowded, "%s: 10 000 unrelated subscriptions changed the work", p)
+	}
+}
+
+// TestRouterManyActiveNodes: more "#" nodes active at once than fit on
+// the stack; each subscription still matches once, and the pooled memory
+// keeps matching allocation-free.
+func TestRouterManyActiveNodes(t *testing.T) {
+	var r router[int]
+	pats := map[int]string{}
+	for i := range 200 {
+		pats[i] = "#.s" + strconv.Itoa(i) + ".#" // each keeps its "#" node active
+		pats[1000+i] = "#.*.#.*.s" + strconv.Itoa(i) + ".#.#.z"
+		pats[2000+i] = "#.s" + strconv.Itoa(i) + ".#.q" + strconv.Itoa(i)
+	}
+	for v, p := range pats {
+		r.add(p, v)
+	}
+	var segs []string
+	for i := 0; i < 200; i += 2 {
+		segs = append(segs, "s"+strconv.Itoa(i))
+	}
+	long := strings.Join(segs, ".")
+	for _, topic := range []string{long, long + ".z", long + ".q42"} {
+		require.NoError(t, ValidateTopic(topic))
+		var want []int
+		for v, p := range pats {
+			if Match(p, topic) {
+				want = append(want, v)
+			}
+		}
+		got, visits := r.nodesCounted(topic, nil)
+		require.Less(t, visits, 10*len(pats)*len(segs), "a step visits each active node once")
+		vals := r.match(topic, nil)
+		slices.Sort(vals)
+		slices.Sort(want)
+		require.Equal(t, want, vals, topic)
+		require.Len(t, got, len(vals), "one node per matching pattern")
+	}
+	if !raceEnabled { // the race detector makes sync.Pool drop items
+		// Only the result grows with the matches (match's buffer holds 16
+		// nodes): a large active set with few matches allocates nothing.
+		r := routerWith(r.root.Load())
+		for i := range 200 {
+			r.remove(pats[i], i)
+			r.remove(pats[1000+i], 1000+i)
+		}
+		buf := make([]int, 0, 8)
+		topic := long + ".q42"
+		require.Zero(t, testing.AllocsPerRun(50, func() { buf = r.match(topic, buf[:0]) }))
+		require.Equal(t, []int{2042}, buf)
+	}
+}
+
 var segAlphabet = []string{"a", "b", "c", "*", "#"}
 
 func randPattern(rng *rand.Rand) string {
@@ -130,7 +217,9 @@ func TestRouterAgreesWithNaive(t *testing.T) {
 			topic := randTopic(rng)
 			var want []int
 			for i, p := range pats {
-				if Match(p, topic) {
+				naive := matchNaive(strings.Split(p, "."), strings.Split(topic, "."))
+				require.Equal(t, naive, Match(p, topic), "Match(%q, %q)", p, topic)
+				if naive {
 					want = append(want, i)
 				}
 			}
@@ -177,7 +266,11 @@ func FuzzRouter(f *testing.F) {
 				}
 			}
 			r.add(p, i)
-			if matchNaive(strings.Split(p, "."), tsegs) {
+			naive := matchNaive(strings.Split(p, "."), tsegs)
+			if Match(p, topic) != naive {
+				t.Fatalf("Match(%q, %q) = %v, naive %v", p, topic, !naive, naive)
+			}
+			if naive {
 				want = append(want, i)
 			}
 		}
@@ -187,4 +280,25 @@ func FuzzRouter(f *testing.F) {
 			t.Fatalf("patterns %q %q topic %q: trie %v naive %v", p1, p2, topic, got, want)
 		}
 	})
+}
+
+// matchNaive is the reference matcher the trie and Match are tested
+// against: pattern and topic as segment lists, by recursion on the
+// definition (exponential in the "#"s: for small inputs only).
+func matchNaive(pattern, topic []string) bool {
+	if len(pattern) == 0 {
+		return len(topic) == 0
+	}
+	switch pattern[0] {
+	case "#":
+		for k := 0; k <= len(topic); k++ {
+			if matchNaive(pattern[1:], topic[k:]) {
+				return true
+			}
+		}
+		return false
+	case "*":
+		return len(topic) > 0 && matchNaive(pattern[1:], topic[1:])
+	}
+	return len(topic) > 0 && topic[0] == pattern[0] && matchNaive(pattern[1:], topic[1:])
 }

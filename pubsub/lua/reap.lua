@@ -1,17 +1,18 @@
--- Unbinds ephemeral groups whose lease expired (their process died
--- without unsubscribing) and deletes their streams. The stream keys are
--- ARGV[1]..group: they share the registry's hash tag, hence its slot.
--- KEYS[1] registry, KEYS[2] version, KEYS[3] ephemeral leases
--- ARGV[1] stream key prefix
+-- Unbinds one ephemeral group whose lease expired and deletes its stream,
+-- unless its lease was renewed since expired.lua listed it. Every key it
+-- touches is declared (they share the namespace's hash tag, hence a slot).
+-- KEYS[1] registry, KEYS[2] version, KEYS[3] ephemeral leases,
+-- KEYS[4] the group's stream; ARGV[1] group
+-- Returns 1 when reaped, 0 when the group is alive (or already gone).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 100)
-for _, g in ipairs(gone) do
-  redis.call('HDEL', KEYS[1], g)
-  redis.call('DEL', ARGV[1] .. g)
-  redis.call('ZREM', KEYS[3], g)
+local exp = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if not exp or tonumber(exp) > now then
+  return 0
 end
-if #gone > 0 then
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4])
+if redis.call('HDEL', KEYS[1], ARGV[1]) > 0 then
   redis.call('INCR', KEYS[2])
 end
-return #gone
+return 1
