@@ -78,7 +78,8 @@ var _ Limiter = (*Redis)(nil)
 
 // NewRedis returns a Redis-backed limiter for alg and l on c (a *redis.Client,
 // *redis.ClusterClient or failover client). Options: WithPrefix (default
-// "ratelimit:"), WithTimeout. Errors wrap ErrInvalidConfig.
+// "ratelimit:"), WithTimeout (default 100ms) or WithoutTimeout. Errors wrap
+// ErrInvalidConfig.
 func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (*Redis, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
