@@ -32,8 +32,12 @@ func (s *MemoryCheckpointStore) LoadCheckpoint(ctx context.Context, name string)
 	return s.m[name], nil
 }
 
-// SaveCheckpoint implements CheckpointStore.
+// SaveCheckpoint implements CheckpointStore. A negative pos is an error
+// wrapping ErrInvalidArgument.
 func (s *MemoryCheckpointStore) SaveCheckpoint(ctx context.Context, name string, pos int64) error {
+	if err := checkCheckpoint(name, pos); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -83,8 +87,12 @@ func (s *RedisCheckpointStore) LoadCheckpoint(ctx context.Context, name string) 
 	return pos, nil
 }
 
-// SaveCheckpoint implements CheckpointStore.
+// SaveCheckpoint implements CheckpointStore. A negative pos is an error
+// wrapping ErrInvalidArgument.
 func (s *RedisCheckpointStore) SaveCheckpoint(ctx context.Context, name string, pos int64) error {
+	if err := checkCheckpoint(name, pos); err != nil {
+		return err
+	}
 	err := s.call.do(ctx, func(ctx context.Context) error {
 		return s.call.client.HSet(ctx, s.key, name, pos).Err()
 	})
@@ -101,6 +109,13 @@ func (s *RedisCheckpointStore) DeleteCheckpoint(ctx context.Context, name string
 	})
 	if err != nil {
 		return fmt.Errorf("cqrs: redis checkpoints: delete %q: %w", name, err)
+	}
+	return nil
+}
+
+func checkCheckpoint(name string, pos int64) error {
+	if pos < 0 {
+		return fmt.Errorf("%w: checkpoint %q: negative position %d", ErrInvalidArgument, name, pos)
 	}
 	return nil
 }

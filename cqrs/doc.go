@@ -21,7 +21,9 @@
 // for plain CRUD data: it costs a replay per command (bounded by
 // snapshots), schema evolution of events that can never be changed, and
 // reads that lag writes by the projection's delay (milliseconds here;
-// Runner.WaitFor gives read-your-writes when a caller needs it).
+// Runner.WaitFor gives read-your-writes when a caller needs it — except
+// for a moment while a Rebuild swaps a copy in: the swapped-in copy's
+// checkpoint may be behind the old one's until Rebuild has caught it up).
 //
 // # Write side
 //

@@ -362,7 +362,7 @@ func TestTwoRunnersExactlyOnce(t *testing.T) {
 		var stops []func() error
 		var runners []*Runner
 		for i := 0; i < 2; i++ {
-			r, _ := NewRunner(mt.store, mt.newModel("twice", balances), WithBatchSize(3), WithRetryBackoff(0, time.Millisecond))
+			r, _ := NewRunner(mt.store, mt.newModel("twice", balances), WithBatchSize(3), WithRetryBackoff(100*time.Microsecond, time.Millisecond))
 			runners = append(runners, r)
 			stops = append(stops, runInBackground(t, r))
 		}
@@ -486,10 +486,39 @@ func TestRunnerErrors(t *testing.T) {
 	}
 }
 
+// failingStore fails every read of the global order.
+type failingStore struct{ EventStore }
+
+func (failingStore) ReadAll(context.Context, int64, int) ([]Event, error) {
+	return nil, errors.New("store down")
+}
+
+// TestRunnerBacksOff: a failing store is retried with a pause that starts
+// at WithRetryBackoff's min and doubles, not in a busy loop (a zero min,
+// which would never grow, is refused: TestRunnerMisuse).
+func TestRunnerBacksOff(t *testing.T) {
+	m, _ := NewMemoryReadModel("backoff", balances)
+	var n atomic.Int64
+	r, err := NewRunner(failingStore{NewMemoryStore()}, m, WithRetryBackoff(time.Millisecond, time.Second),
+		WithOnError(func(error) error { n.Add(1); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 1+2+4+8+16+32ms: at most 6 retries fit in 50ms.
+	if got := n.Load(); got < 1 || got > 8 {
+		t.Fatalf("%d retries in 50ms with WithRetryBackoff(1ms, 1s)", got)
+	}
+}
+
 func TestRunnerMisuse(t *testing.T) {
 	s := NewMemoryStore()
 	m, _ := NewMemoryReadModel("m", balances)
-	for _, o := range []RunnerOption{WithBatchSize(0), WithBatchSize(10001), WithPollInterval(0), WithRetryBackoff(2, 1), WithRetryBackoff(0, 0), WithOnError(nil), nil} {
+	for _, o := range []RunnerOption{WithBatchSize(0), WithBatchSize(10001), WithPollInterval(0), WithRetryBackoff(2, 1), WithRetryBackoff(0, 0), WithRetryBackoff(0, time.Second), WithRetryBackoff(-1, time.Second), WithOnError(nil), nil} {
 		if _, err := NewRunner(s, m, o); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("option accepted: %v", err)
 		}
@@ -747,6 +776,186 @@ func TestRebuildLeavesNoHole(t *testing.T) {
 		assertModel(t, live, want)
 		if cp, _ := live.Checkpoint(context.Background()); cp != head(t, mt.store) {
 			t.Fatalf("checkpoint %d, head %d", cp, head(t, mt.store))
+		}
+	})
+}
+
+// swapRace drives a rebuild through the window where a live batch races
+// the swap: when the rebuild first finds the log's end (just before it
+// swaps), beforeSwap runs; at the next read (the catch-up after the
+// swap), afterSwap runs.
+type swapRace struct {
+	EventStore
+	state      int
+	beforeSwap func()
+	afterSwap  func()
+}
+
+func (s *swapRace) ReadAll(ctx context.Context, from int64, limit int) ([]Event, error) {
+	if s.state == 1 {
+		s.state = 2
+		s.afterSwap()
+	}
+	evs, err := s.EventStore.ReadAll(ctx, from, limit)
+	if err == nil && len(evs) == 0 && s.state == 0 {
+		s.state = 1
+		s.beforeSwap()
+	}
+	return evs, err
+}
+
+type pauseKey struct{}
+
+// TestRebuildSwapRejectsLiveBatchFromOldCopy: the handler's logic changes
+// and a rebuild swaps in a copy at the same checkpoint as the live one
+// (ABA). A live batch that read its values from the old copy before the
+// swap must not commit into the new copy (ErrCheckpointMoved); the
+// rebuild's catch-up applies its events the new way.
+func TestRebuildSwapRejectsLiveBatchFromOldCopy(t *testing.T) {
+	eachModel(t, func(t *testing.T, mt modelTarget[int]) {
+		ctx := context.Background()
+		for i := 0; i < 3; i++ {
+			mustAppend(t, mt.store, "acc", AnyVersion, deposited(1))
+		}
+		var factor atomic.Int64
+		factor.Store(1) // the old deployment's logic
+		read, release := make(chan struct{}), make(chan struct{})
+		h := func(ctx context.Context, tx *Tx[int], e Event) error {
+			var a amount
+			if err := e.Decode(&a); err != nil {
+				return err
+			}
+			v, _, err := tx.Get(ctx, e.StreamID)
+			if err != nil {
+				return err
+			}
+			if ctx.Value(pauseKey{}) != nil { // the live batch: hold it after its read
+				close(read)
+				<-release
+			}
+			tx.Put(e.StreamID, v+int(factor.Load())*a.Amount)
+			return nil
+		}
+		r1, _ := NewRunner(mt.store, mt.newModel("aba", h))
+		if _, err := r1.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		factor.Store(100) // the new logic, and a rebuild for it
+		m := mt.newModel("aba", h)
+		liveErr := make(chan error, 1)
+		race := &swapRace{EventStore: mt.store}
+		race.beforeSwap = func() {
+			mustAppend(t, mt.store, "acc", AnyVersion, deposited(1))
+			evs, err := mt.store.ReadAll(ctx, 4, 10)
+			if err != nil {
+				t.Error(err)
+			}
+			go func() { liveErr <- m.Apply(context.WithValue(ctx, pauseKey{}, true), evs) }()
+			<-read // the live batch has read acc from the old copy
+		}
+		race.afterSwap = func() {
+			close(release)
+			if err := <-liveErr; !errors.Is(err, ErrCheckpointMoved) {
+				t.Errorf("live batch read from the old copy, committed after the swap: %v, want ErrCheckpointMoved", err)
+			}
+		}
+		rr, _ := NewRunner(race, m)
+		if err := rr.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if race.state != 2 {
+			t.Fatal("the race was not staged")
+		}
+		assertModel(t, m, map[string]int{"acc": 400})
+		if cp, _ := m.Checkpoint(ctx); cp != 4 {
+			t.Fatalf("checkpoint %d, want 4", cp)
+		}
+	})
+}
+
+// busyStore is a MemoryStore (a Header) that another writer appends to
+// every time the log is read, up to a cap: steady appends.
+type busyStore struct {
+	*MemoryStore
+	reads atomic.Int64
+}
+
+func (s *busyStore) ReadAll(ctx context.Context, from int64, limit int) ([]Event, error) {
+	if s.reads.Add(1) < 5000 {
+		if _, err := s.MemoryStore.Append(ctx, "busy", AnyVersion, deposited(1)); err != nil {
+			return nil, err
+		}
+	}
+	return s.MemoryStore.ReadAll(ctx, from, limit)
+}
+
+// TestCatchUpStopsAtHead: CatchUp stops at the head as of the call, and
+// Rebuild at the heads it takes, however fast others append meanwhile.
+func TestCatchUpStopsAtHead(t *testing.T) {
+	ctx := context.Background()
+	t.Run("CatchUp", func(t *testing.T) {
+		s := NewMemoryStore()
+		mustAppend(t, s, "a", AnyVersion, deposited(1))
+		var calls atomic.Int64
+		p, _ := NewFuncProjection("chase", NewMemoryCheckpointStore(), func(ctx context.Context, e Event) error {
+			if calls.Add(1) < 5000 { // another writer keeps appending meanwhile
+				_, err := s.Append(ctx, "b", AnyVersion, deposited(1))
+				return err
+			}
+			return nil
+		})
+		r, _ := NewRunner(s, p, WithBatchSize(1))
+		cp, err := r.CatchUp(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp != 1 || calls.Load() != 1 {
+			t.Fatalf("CatchUp called at head 1 returned at %d after %d handler calls", cp, calls.Load())
+		}
+		// The next call goes on to the head as of then.
+		if cp, err = r.CatchUp(ctx); err != nil || cp != 2 {
+			t.Fatalf("second CatchUp: %d, %v", cp, err)
+		}
+	})
+	t.Run("Rebuild", func(t *testing.T) {
+		s := &busyStore{MemoryStore: NewMemoryStore()}
+		mustAppend(t, s, "a", AnyVersion, deposited(1), deposited(2), deposited(3))
+		m, _ := NewMemoryReadModel("chase", balances)
+		r, _ := NewRunner(s, m, WithBatchSize(1))
+		if err := r.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.reads.Load(); n >= 5000 {
+			t.Fatalf("Rebuild read the log %d times: it chased the head", n)
+		}
+		cp, _ := m.Checkpoint(ctx)
+		if h := head(t, s); cp < 3 || cp > h {
+			t.Fatalf("rebuilt copy at %d, head %d", cp, h)
+		}
+	})
+}
+
+// TestNegativePositions: Wait after a negative position returns like
+// Wait(0) (it does not build an invalid stream id); a negative checkpoint
+// is refused.
+func TestNegativePositions(t *testing.T) {
+	eachStore(t, func(t *testing.T, st storeTarget) {
+		s := st.newStore()
+		mustAppend(t, s, "a", AnyVersion, deposited(1))
+		if err := s.(Waiter).Wait(within(t, time.Second), -1); err != nil {
+			t.Fatalf("Wait(-1): %v", err)
+		}
+		var cps CheckpointStore = NewMemoryCheckpointStore()
+		if st.tg != nil {
+			rc, err := NewRedisCheckpointStore(st.tg.Client, WithPrefix(st.tg.Prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cps = rc
+		}
+		if err := cps.SaveCheckpoint(context.Background(), "p", -1); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("SaveCheckpoint(-1): %v", err)
 		}
 	})
 }

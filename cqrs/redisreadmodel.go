@@ -26,16 +26,19 @@ var (
 // RedisReadModel is a key-value read model in Redis, built by a
 // ModelHandler; values are stored as JSON. Each batch's changes and its
 // checkpoint are stored by one Lua script that first checks the checkpoint
-// is where the batch started: every event takes effect exactly once, even
-// when two runners race (one wins each batch, the other rereads the
-// checkpoint), and the model survives restarts — its Runner catches up
+// is where the batch started and that no rebuild was swapped in since the
+// batch read its values (the meta hash's copy generation): every event
+// takes effect exactly once, even when two runners race (one wins each
+// batch, the other rereads the checkpoint) or a rebuild swaps in a copy at
+// the same checkpoint, and the model survives restarts — its Runner catches up
 // from the checkpoint. It is a Rebuilder: a rebuild fills a hidden copy
 // and swaps it in with RENAME.
 //
 // Keys, for prefix P (WithPrefix), T = P without its trailing ':' and the
 // model's name N:
 //
-//	P{T:rm:N}:meta   hash: cp (checkpoint); bseq, bact, bcp while rebuilding
+//	P{T:rm:N}:meta   hash: cp (checkpoint), gen (copy generation, +1 per
+//	                 swap); bseq, bact, bcp while rebuilding
 //	P{T:rm:N}:data   hash: key -> value (JSON)
 //	P{T:rm:N}:build  hash: the copy being rebuilt
 //
@@ -47,8 +50,13 @@ type RedisReadModel[V any] struct {
 	h    ModelHandler[V]
 	call caller
 	base string
-	cp   atomic.Int64 // the last checkpoint seen; -1 unknown
+	live atomic.Pointer[livePos] // the live copy as last seen; nil unknown
 }
+
+// livePos is where the live copy stood when last seen: its checkpoint and
+// its generation. A batch commits only if both are unchanged: a swap can
+// leave the checkpoint where it was, but never the generation.
+type livePos struct{ cp, gen int64 }
 
 var (
 	_ Projection = (*RedisReadModel[int])(nil)
@@ -72,7 +80,6 @@ func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandl
 		return nil, err
 	}
 	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o.timeout), base: tagged(o.prefix, ":rm:"+name)}
-	m.cp.Store(-1)
 	return m, nil
 }
 
@@ -85,11 +92,36 @@ func (m *RedisReadModel[V]) Name() string { return m.name }
 
 // Checkpoint implements Projection.
 func (m *RedisReadModel[V]) Checkpoint(ctx context.Context) (int64, error) {
-	cp, err := m.hgetInt(ctx, "cp")
-	if err == nil {
-		m.cp.Store(cp)
+	p, err := m.livePos(ctx)
+	return p.cp, err
+}
+
+// livePos reads the live copy's checkpoint and generation together (one
+// HMGET) and remembers them for the next Apply.
+func (m *RedisReadModel[V]) livePos(ctx context.Context) (livePos, error) {
+	var vals []any
+	err := m.call.do(ctx, func(ctx context.Context) error {
+		var err error
+		vals, err = m.call.client.HMGet(ctx, m.metaKey(), "cp", "gen").Result()
+		return err
+	})
+	if err != nil {
+		return livePos{}, fmt.Errorf("cqrs: read model %s: checkpoint: %w", m.name, err)
 	}
-	return cp, err
+	var p livePos
+	for i, dst := range []*int64{&p.cp, &p.gen} {
+		if i >= len(vals) || vals[i] == nil {
+			continue
+		}
+		s, ok := vals[i].(string)
+		n, perr := strconv.ParseInt(s, 10, 64)
+		if !ok || perr != nil {
+			return livePos{}, fmt.Errorf("cqrs: read model %s: checkpoint: %w", m.name, errBadReply)
+		}
+		*dst = n
+	}
+	m.live.Store(&p)
+	return p, nil
 }
 
 func (m *RedisReadModel[V]) hgetInt(ctx context.Context, field string) (int64, error) {
@@ -163,25 +195,30 @@ func (m *RedisReadModel[V]) Drop(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cqrs: read model %s: drop: %w", m.name, err)
 	}
-	m.cp.Store(-1)
+	m.live.Store(nil)
 	return nil
 }
 
-// Apply implements Projection.
+// Apply implements Projection. The batch commits only if the live copy is
+// still the one, at the checkpoint, that it read from: else it is
+// ErrCheckpointMoved and nothing is stored.
 func (m *RedisReadModel[V]) Apply(ctx context.Context, events []Event) error {
-	cp := m.cp.Load()
-	if cp < 0 {
-		var err error
-		if cp, err = m.Checkpoint(ctx); err != nil {
+	p := m.live.Load()
+	if p == nil {
+		cur, err := m.livePos(ctx)
+		if err != nil {
 			return err
 		}
+		p = &cur
 	}
-	return m.apply(ctx, m.dataKey(), "cp", "", cp, events, m.cp.Store)
+	return m.apply(ctx, m.dataKey(), "cp", "", *p, events, func(q livePos) { m.live.Store(&q) })
 }
 
 // apply applies events to the data hash with its checkpoint in field
-// cpField, from checkpoint cp; seen records a checkpoint learnt.
-func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token string, cp int64, events []Event, seen func(int64)) error {
+// cpField, from position at (at.gen: the live copy's generation, ignored
+// for a build, which its token guards); seen records a position learnt.
+func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token string, at livePos, events []Event, seen func(livePos)) error {
+	cp := at.cp
 	events, err := skipApplied(m.name, events, cp)
 	if err != nil || len(events) == 0 {
 		return err
@@ -192,7 +229,11 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 		return err
 	}
 	last := events[len(events)-1].Position
-	args := []any{cpField, token, cp, last, 0}
+	gen := ""
+	if token == "" {
+		gen = strconv.FormatInt(at.gen, 10)
+	}
+	args := []any{cpField, token, cp, last, gen, 0}
 	var dels []any
 	puts := 0
 	for k, e := range tx.entries {
@@ -209,7 +250,7 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 			dels = append(dels, k)
 		}
 	}
-	args[4] = puts
+	args[5] = puts
 	args = append(args, dels...)
 	var reply []any
 	err = m.call.do(ctx, func(ctx context.Context) error {
@@ -219,7 +260,7 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 	})
 	if err != nil {
 		if token == "" {
-			m.cp.Store(-1) // the outcome is unknown: reread before the next batch
+			m.live.Store(nil) // the outcome is unknown: reread before the next batch
 		}
 		return fmt.Errorf("cqrs: read model %s: commit: %w", m.name, err)
 	}
@@ -229,14 +270,18 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 	code, _ := reply[0].(int64)
 	switch code {
 	case 0:
-		seen(last)
+		seen(livePos{cp: last, gen: at.gen})
 		return nil
 	case 1:
-		if len(reply) < 2 {
+		if len(reply) < 3 {
 			return errBadReply
 		}
 		actual, _ := reply[1].(int64)
-		seen(actual)
+		actualGen, _ := reply[2].(int64)
+		seen(livePos{cp: actual, gen: actualGen})
+		if token == "" && actualGen != at.gen {
+			return fmt.Errorf("%w: a rebuild of %s was swapped in while a batch was applied", ErrCheckpointMoved, m.name)
+		}
 		return fmt.Errorf("%w: %s is at %d, the batch started at %d", ErrCheckpointMoved, m.name, actual, cp)
 	case 2:
 		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, m.name)
@@ -273,7 +318,7 @@ func (b *redisBuild[V]) Checkpoint(ctx context.Context) (int64, error) {
 }
 
 func (b *redisBuild[V]) Apply(ctx context.Context, events []Event) error {
-	return b.m.apply(ctx, b.m.buildKey(), "bcp", b.token, b.cp, events, func(cp int64) { b.cp = cp })
+	return b.m.apply(ctx, b.m.buildKey(), "bcp", b.token, livePos{cp: b.cp}, events, func(p livePos) { b.cp = p.cp })
 }
 
 func (b *redisBuild[V]) Swap(ctx context.Context) error    { return b.finish(ctx, "swap") }
@@ -294,7 +339,7 @@ func (b *redisBuild[V]) finish(ctx context.Context, op string) error {
 		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, m.name)
 	}
 	if op == "swap" {
-		m.cp.Store(-1)
+		m.live.Store(nil)
 	}
 	return nil
 }

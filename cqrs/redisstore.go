@@ -230,6 +230,7 @@ func (s *RedisStore) Wait(ctx context.Context, after int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	after = max(after, 0) // like MemoryStore: "-1-0" is no stream id
 	block := s.block
 	if dl, ok := ctx.Deadline(); ok {
 		if d := time.Until(dl); d < block {

@@ -139,3 +139,66 @@ func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
 }
+
+// TestRedisStoreLargePositions: positions and versions past 1e14, where
+// Lua's own number formatting ('%.14g') switches to exponent notation,
+// are written and read back exactly; Wait works there too. An append that
+// fails stores nothing (scripts do not roll back: the append script runs
+// everything that can fail first).
+func TestRedisStoreLargePositions(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		s, err := NewRedisStore(tg.Client, WithPrefix(tg.Prefix), WithBlock(10*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const base = int64(99_999_999_999_998)
+		if err := tg.Client.Set(ctx, s.seqKey(), base, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v := mustAppend(t, s, "big", NoStream, deposited(1).WithID("a"), deposited(2).WithID("b"), deposited(3).WithID("c")); v != 3 {
+			t.Fatalf("version %d after 3 events", v)
+		}
+		if h := head(t, s); h != base+3 {
+			t.Fatalf("head %d, want %d", h, base+3)
+		}
+		evs, err := s.ReadAll(ctx, base+1, 10)
+		if err != nil || len(evs) != 3 {
+			t.Fatalf("read all: %d events, %v", len(evs), err)
+		}
+		loaded := mustLoad(t, s, "big", 1)
+		for i, e := range evs {
+			if e.Position != base+1+int64(i) || e.Version != int64(i)+1 {
+				t.Errorf("event %d: position %d version %d", i, e.Position, e.Version)
+			}
+			if err := sameEvent(e, loaded[i]); err != nil {
+				t.Error(err)
+			}
+		}
+		// An exact retry (event ids) finds the versions stored past 1e14.
+		if v, err := s.Append(ctx, "big", NoStream, deposited(1).WithID("a"), deposited(2).WithID("b"), deposited(3).WithID("c")); err != nil || v != 3 {
+			t.Errorf("exact retry: %d, %v", v, err)
+		}
+		if h := head(t, s); h != base+3 {
+			t.Fatalf("exact retry moved the head to %d", h)
+		}
+		if err := s.Wait(within(t, time.Second), base+2); err != nil {
+			t.Errorf("wait: %v", err)
+		}
+
+		// A tail stream ahead of the counter makes XADD fail: the append
+		// must fail before writing anything.
+		if err := tg.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.tailKey(), ID: "999999999999999-0", Values: []string{"p", "0"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, "big", 3, deposited(4)); err == nil {
+			t.Fatal("append with the tail ahead of the counter succeeded")
+		}
+		if h := head(t, s); h != base+3 {
+			t.Errorf("failed append moved the head to %d", h)
+		}
+		if evs := mustLoad(t, s, "big", 1); len(evs) != 3 {
+			t.Errorf("failed append left %d events in the stream", len(evs))
+		}
+	})
+}

@@ -79,8 +79,12 @@ func WithConflictRetries(n int) RepositoryOption {
 // state (S as JSON) is saved to ss, and loading starts from the snapshot
 // and replays only the events after it. S must round-trip through
 // encoding/json; a snapshot that does not decode is ignored (the stream
-// is replayed in full). Snapshots are an optimisation: an error saving
-// one does not fail the command (see WithSnapshotErrors).
+// is replayed in full), and so is one ahead of its stream (the event at
+// the snapshot's version is read along to check it is there; a snapshot
+// store must still not be shared by two event stores with common stream
+// ids: a snapshot of the other stream's history at a version this one
+// reaches cannot be told apart). Snapshots are an optimisation: an error
+// saving one does not fail the command (see WithSnapshotErrors).
 func WithSnapshots(ss SnapshotStore, every int) RepositoryOption {
 	return func(c *repoConfig) error {
 		if ss == nil {
@@ -175,9 +179,26 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 			state, version, snapVersion = s, snap.Version, snap.Version
 		}
 	}
-	evs, err := r.store.Load(ctx, stream, version+1)
+	// With a snapshot, read from its own version on: the event there
+	// proves the stream reaches it. A snapshot ahead of its stream (the
+	// store wiped or re-created, a snapshot store shared by stores with a
+	// common stream id) is dropped and the stream replayed from 1: trusted,
+	// it would make every Execute conflict.
+	evs, err := r.store.Load(ctx, stream, max(version, 1))
 	if err != nil {
 		return state, 0, 0, err
+	}
+	if version > 0 {
+		if len(evs) == 0 || evs[0].Version != version {
+			r.onSnapErr(stream, fmt.Errorf("cqrs: snapshot of %q at %d is ahead of the stream: ignored", stream, version))
+			var zero S
+			state, version, snapVersion = zero, 0, 0
+			if evs, err = r.store.Load(ctx, stream, 1); err != nil {
+				return state, 0, 0, err
+			}
+		} else {
+			evs = evs[1:]
+		}
 	}
 	for _, e := range evs {
 		if state, err = r.evolve(state, e); err != nil {

@@ -185,8 +185,10 @@ func TestSnapshots(t *testing.T) {
 		if err != nil || got != full || v != fv || v != 25 {
 			t.Fatalf("from snapshot %+v v%d, full replay %+v v%d (%v)", got, v, full, fv, err)
 		}
-		if n := cs.loaded.Load(); n != 5 {
-			t.Fatalf("replayed %d events after the snapshot, want 5", n)
+		// The 5 events after it, and the one at its version (the check
+		// that the stream reaches the snapshot).
+		if n := cs.loaded.Load(); n != 6 {
+			t.Fatalf("loaded %d events from the snapshot on, want 6", n)
 		}
 		// Another schema: ignored, full replay, same state.
 		cs.loaded.Store(0)
@@ -220,6 +222,34 @@ func TestSnapshots(t *testing.T) {
 			t.Fatalf("version 0 snapshot: %v", err)
 		}
 	})
+}
+
+// TestSnapshotAheadOfStream: a snapshot at a version its stream does not
+// reach (the store wiped or re-created, a snapshot store shared between
+// stores) is reported and ignored: the stream is replayed from 1, and
+// commands do not conflict for ever.
+func TestSnapshotAheadOfStream(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	ss := NewMemorySnapshotStore()
+	ahead := Snapshot{StreamID: "acc-a", Version: 5, Schema: 1, Data: []byte(`{"open":true,"balance":500}`)}
+	if err := ss.SaveSnapshot(ctx, ahead); err != nil {
+		t.Fatal(err)
+	}
+	var reported []error
+	r := newRepo(t, s, WithSnapshots(ss, 100), WithSnapshotErrors(func(_ string, err error) { reported = append(reported, err) }))
+	if st, v, err := r.Load(ctx, "a"); err != nil || v != 0 || st != (account{}) || len(reported) != 1 {
+		t.Fatalf("load of an empty stream with a snapshot at 5: %+v v%d %v, reported %v", st, v, err, reported)
+	}
+	if _, err := r.Execute(ctx, "a", openAcc("ann")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Execute(ctx, "a", deposit(7)); err != nil || v != 2 {
+		t.Fatalf("execute on a stream at 1 with a snapshot at 5: v%d %v", v, err)
+	}
+	if st, v, err := r.Load(ctx, "a"); err != nil || v != 2 || st.Balance != 7 || st.Owner != "ann" {
+		t.Fatalf("state %+v v%d %v, want ann's account with 7 at version 2", st, v, err)
+	}
 }
 
 func TestRedisSnapshotTTL(t *testing.T) {

@@ -70,11 +70,12 @@ func WithPollInterval(d time.Duration) RunnerOption {
 
 // WithRetryBackoff sets the pause after a failed read or apply: it starts
 // at min and doubles with each failure in a row, up to max (default 50ms
-// to 5s).
+// to 5s). min must be above 0 (a zero pause never doubles: Run would
+// retry a failing store in a busy loop) and max at least min.
 func WithRetryBackoff(min, max time.Duration) RunnerOption {
 	return func(c *runnerConfig) error {
-		if min < 0 || max < min || max == 0 {
-			return fmt.Errorf("%w: WithRetryBackoff(%s, %s): want 0 ≤ min ≤ max, max > 0", ErrInvalidConfig, min, max)
+		if min <= 0 || max < min {
+			return fmt.Errorf("%w: WithRetryBackoff(%s, %s): want 0 < min ≤ max (a zero min never grows)", ErrInvalidConfig, min, max)
 		}
 		c.minBackoff, c.maxBackoff = min, max
 		return nil
@@ -129,8 +130,13 @@ func NewRunner(store EventStore, p Projection, opts ...RunnerOption) (*Runner, e
 var errRunning = fmt.Errorf("%w: the runner is running already", ErrInvalidArgument)
 
 // Run applies the log to the projection from its checkpoint on and then
-// follows new events until ctx is done; it returns nil then, having
-// stopped every goroutine it started, or the error WithOnError returned.
+// follows new events until ctx is done; it returns nil then, or the error
+// WithOnError returned. Its own work has stopped when it returns, with
+// one exception: on a Redis client built without ContextTimeoutEnabled
+// (the go-redis default), a Redis call cut short by ctx or WithTimeout
+// runs on in a goroutine of its own until the client's ReadTimeout ends
+// it (its result is dropped), so such a goroutine may outlive Run by up to
+// that ReadTimeout.
 // Errors are retried with backoff (WithRetryBackoff). A Runner runs once
 // at a time: a second Run or CatchUp meanwhile is an error.
 func (r *Runner) Run(ctx context.Context) error {
@@ -138,7 +144,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return errRunning
 	}
 	defer r.running.Store(false)
-	err := r.loop(ctx, true)
+	err := r.loop(ctx, true, -1)
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		return nil
 	}
@@ -146,20 +152,55 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // CatchUp applies the log to the projection up to its end as of the call
-// and returns the projection's checkpoint. Unlike Run it does not retry:
-// it returns the first error.
+// and returns the projection's checkpoint. The end is the store's head
+// when the call starts, for a store that is a Header (MemoryStore,
+// RedisStore, an UpcastingStore over one): events appended meanwhile are
+// left for later, so CatchUp returns even under steady appends. For other
+// stores it stops at the first read that finds nothing new, which under
+// steady appends may be later. Unlike Run it does not retry: it returns
+// the first error.
 func (r *Runner) CatchUp(ctx context.Context) (int64, error) {
 	if !r.running.CompareAndSwap(false, true) {
 		return 0, errRunning
 	}
 	defer r.running.Store(false)
-	if err := r.loop(ctx, false); err != nil {
+	end, err := r.head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.loop(ctx, false, end); err != nil {
 		return 0, err
 	}
 	return r.Position(), nil
 }
 
-func (r *Runner) loop(ctx context.Context, follow bool) error {
+// head returns the store's last position, or -1 when the store cannot
+// tell it (it is no Header, or wraps a store that is none).
+func (r *Runner) head(ctx context.Context) (int64, error) {
+	h, ok := r.store.(Header)
+	if !ok {
+		return -1, nil
+	}
+	n, err := h.Head(ctx)
+	if errors.Is(err, ErrInvalidArgument) {
+		return -1, nil
+	}
+	return n, err
+}
+
+// limit returns how many events to read after pos: a batch, but not past
+// end (-1: no end).
+func (r *Runner) limit(pos, end int64) int {
+	if end >= 0 && end-pos < int64(r.cfg.batch) {
+		return int(end - pos)
+	}
+	return r.cfg.batch
+}
+
+// loop applies the log to the projection. follow: go on for ever, waiting
+// for new events; else return at position end (-1: at the first read
+// that finds nothing new).
+func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 	pos := int64(-1) // unknown: read the checkpoint
 	failures, idle := 0, 0
 	fail := func(err error) error {
@@ -193,7 +234,10 @@ func (r *Runner) loop(ctx context.Context, follow bool) error {
 			pos = cp
 			r.setPos(pos)
 		}
-		evs, err := r.store.ReadAll(ctx, pos+1, r.cfg.batch)
+		if !follow && end >= 0 && pos >= end {
+			return nil
+		}
+		evs, err := r.store.ReadAll(ctx, pos+1, r.limit(pos, end))
 		if err != nil {
 			if err := fail(err); err != nil {
 				return err
@@ -292,7 +336,12 @@ func (r *Runner) Position() int64 {
 
 // WaitFor returns when the runner has applied the log up to position pos
 // (read-your-writes: wait for the position of an append before querying),
-// or with ctx's error.
+// or with ctx's error. It watches this runner's position: when a rebuild
+// swaps in a copy, the checkpoint may move back (to where the rebuild's
+// last read ended) until the rebuild or a runner catches the copy up, so
+// a reader racing a Rebuild can for that moment miss an event WaitFor
+// reported applied. Rebuild returns only once the copy has caught up with
+// the log as it was at the swap.
 func (r *Runner) WaitFor(ctx context.Context, pos int64) error {
 	for {
 		r.mu.Lock()
@@ -330,11 +379,16 @@ func (r *Runner) Lag(ctx context.Context) (int64, error) {
 // Rebuild builds a fresh copy of the projection (a Rebuilder) from
 // position 1 to the end of the log, then swaps it in: readers see the old
 // copy until then. Run may go on meanwhile; after the swap it carries on
-// on the new copy. Events appended during the last batch of the rebuild
-// may be missing from the new copy for a moment after the swap: Rebuild
-// applies them before it returns. Errors are returned, the copy discarded
-// (an error after the swap leaves the new copy in place, and its runner
-// completes it).
+// on the new copy. For a store that is a Header, "the end" is the head
+// when the build starts, and once more the head when the build got there
+// (so that a long rebuild does not swap in a copy far behind); events
+// appended after that — and those appended while the copy was swapped
+// in — may be missing from the new copy for a moment after the swap:
+// Rebuild applies them, up to the head right after the swap, before it
+// returns. Under steady appends Rebuild therefore ends; for a store that
+// is no Header, each phase instead stops at the first read that finds
+// nothing new. Errors are returned, the copy discarded (an error after
+// the swap leaves the new copy in place, and its runner completes it).
 func (r *Runner) Rebuild(ctx context.Context) error {
 	rb, ok := r.p.(Rebuilder)
 	if !ok {
@@ -354,33 +408,48 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for {
-		evs, err := r.store.ReadAll(ctx, pos+1, r.cfg.batch)
+	// Two rounds with a store that tells its head (to the head at the
+	// start, then to the head then); one, to the first empty read, without.
+	for round := 0; round < 2; round++ {
+		end, err := r.head(ctx)
 		if err != nil {
 			return err
 		}
-		if len(evs) == 0 {
+		for end < 0 || pos < end {
+			evs, err := r.store.ReadAll(ctx, pos+1, r.limit(pos, end))
+			if err != nil {
+				return err
+			}
+			if len(evs) == 0 {
+				break
+			}
+			if err := b.Apply(ctx, evs); err != nil {
+				return err
+			}
+			pos = evs[len(evs)-1].Position
+		}
+		if end < 0 {
 			break
 		}
-		if err := b.Apply(ctx, evs); err != nil {
-			return err
-		}
-		pos = evs[len(evs)-1].Position
 	}
 	if err := b.Swap(ctx); err != nil {
 		return err
 	}
 	swapped = true
 	// Events appended between the last read and the swap went to the old
-	// copy only: bring the new one up to the end of the log, so that an
-	// idle live runner (which is past them) leaves no hole. Racing a live
-	// runner is safe: each batch takes effect once.
+	// copy only: bring the new one up to the end of the log as of now, so
+	// that an idle live runner (which is past them) leaves no hole. Racing
+	// a live runner is safe: each batch takes effect once.
+	end, err := r.head(ctx)
+	if err != nil {
+		return err
+	}
 	for {
 		cp, err := r.p.Checkpoint(ctx)
-		if err != nil {
+		if err != nil || (end >= 0 && cp >= end) {
 			return err
 		}
-		evs, err := r.store.ReadAll(ctx, cp+1, r.cfg.batch)
+		evs, err := r.store.ReadAll(ctx, cp+1, r.limit(cp, end))
 		if err != nil || len(evs) == 0 {
 			return err
 		}

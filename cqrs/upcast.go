@@ -45,7 +45,10 @@ func NewUpcasters() *Upcasters {
 // Register adds the upcaster of events of eventType at schema version
 // fromSchema (≥ 1) to fromSchema+1 (or, if it renames the type, to version
 // 1 of the new type). Registering a second one for the same
-// pair is an error wrapping ErrInvalidConfig.
+// pair is an error wrapping ErrInvalidConfig. Upcasters may be registered
+// in any order; a type's chain must in the end start at 1 and have no
+// gaps (1→2, 2→3, …), which Validate checks and NewUpcastingStore
+// requires.
 func (u *Upcasters) Register(eventType string, fromSchema int, fn Upcaster) error {
 	switch {
 	case eventType == "":
@@ -64,6 +67,23 @@ func (u *Upcasters) Register(eventType string, fromSchema int, fn Upcaster) erro
 	u.fns[k] = fn
 	if fromSchema+1 > u.latest[eventType] {
 		u.latest[eventType] = fromSchema + 1
+	}
+	return nil
+}
+
+// Validate reports, wrapping ErrInvalidConfig, an event type whose
+// upcasters do not form a chain from schema version 1 without gaps:
+// events stop at the first missing step, so a chain 1→2, 3→4 would leave
+// version-1 events at 2 while Latest says 4.
+func (u *Upcasters) Validate() error {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	for typ, latest := range u.latest {
+		for v := 1; v < latest; v++ {
+			if _, ok := u.fns[upKey{typ, v}]; !ok {
+				return fmt.Errorf("%w: upcasters of %q: none from schema %d, but one from %d", ErrInvalidConfig, typ, v, latest-1)
+			}
+		}
 	}
 	return nil
 }
@@ -145,10 +165,14 @@ var (
 	_ Header     = (*UpcastingStore)(nil)
 )
 
-// NewUpcastingStore wraps store with the upcasters of up.
+// NewUpcastingStore wraps store with the upcasters of up, which must
+// pass Validate (errors wrap ErrInvalidConfig).
 func NewUpcastingStore(store EventStore, up *Upcasters) (*UpcastingStore, error) {
 	if store == nil || up == nil {
 		return nil, fmt.Errorf("%w: NewUpcastingStore: nil store or upcasters", ErrInvalidConfig)
+	}
+	if err := up.Validate(); err != nil {
+		return nil, fmt.Errorf("NewUpcastingStore: %w", err)
 	}
 	return &UpcastingStore{store: store, up: up}, nil
 }

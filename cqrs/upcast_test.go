@@ -192,3 +192,36 @@ func TestUpcastingRepository(t *testing.T) {
 		t.Fatalf("got %d v%d %v", c, v, err)
 	}
 }
+
+// TestUpcasterChains: upcasters may be registered in any order, but a
+// chain that does not start at 1 or has a gap is refused where it is
+// installed (Validate, NewUpcastingStore).
+func TestUpcasterChains(t *testing.T) {
+	id := func(e Event) (Event, error) { return e, nil }
+	ok := NewUpcasters()
+	for _, v := range []int{2, 1, 3} {
+		if err := ok.Register("T", v, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("1→2→3→4 registered out of order: %v", err)
+	}
+	if _, err := NewUpcastingStore(NewMemoryStore(), ok); err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string][]int{"no start": {2, 3}, "gap": {1, 3}} {
+		up := NewUpcasters()
+		for _, v := range from {
+			if err := up.Register("T", v, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := up.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: Validate: %v", name, err)
+		}
+		if _, err := NewUpcastingStore(NewMemoryStore(), up); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: NewUpcastingStore: %v", name, err)
+		}
+	}
+}

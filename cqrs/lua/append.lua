@@ -6,6 +6,10 @@
 -- ARGV: expected version (-1 any, -2 exists, else exact), n, then n pairs (event id or '', body).
 -- Returns {0, new version} appended, {1, version} an exact retry (nothing
 -- written), {2, actual} wrong expected version, {3, actual, id} duplicate id.
+-- Numbers go to Redis as strings made by str ('%.0f'): Lua's '..' and
+-- tostring use '%.14g', which turns 1e14 into "1e+14".
+local function str(x) return string.format('%.0f', x) end
+
 local exp = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local cur = redis.call('LLEN', KEYS[3])
@@ -38,22 +42,31 @@ for i = 1, n do
   if id ~= '' then
     if redis.call('HEXISTS', KEYS[4], id) == 1 then return {3, cur, id} end
     ids[#ids + 1] = id
-    ids[#ids + 1] = cur + i
+    ids[#ids + 1] = str(cur + i)
   end
 end
 if n == 0 then return {0, cur} end
 
-local last = redis.call('INCRBY', KEYS[1], n)
+-- Scripts do not roll back: everything that can fail runs before the
+-- first write. Reading each key checks its type; the tail's last entry
+-- must be below the new position, or XADD would refuse its id.
+local last = tonumber(redis.call('GET', KEYS[1]) or '0') + n
+redis.call('HLEN', KEYS[2])
+local top = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)[1]
+if top and tonumber(string.match(top[1], '^(%d+)')) >= last then
+  return redis.error_reply('ERR cqrs: the tail stream is ahead of the position counter')
+end
 local t = redis.call('TIME')
 local stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
 
 -- unpack() has a stack limit: write in chunks.
 local CHUNK = 500
 local fields, positions = {}, {}
+redis.call('SET', KEYS[1], str(last))
 for i = 1, n do
-  local pos = last - n + i
+  local pos = str(last - n + i)
   fields[#fields + 1] = pos
-  fields[#fields + 1] = (cur + i) .. stamp .. ARGV[2 + 2 * i]
+  fields[#fields + 1] = str(cur + i) .. stamp .. ARGV[2 + 2 * i]
   positions[#positions + 1] = pos
   if #positions == CHUNK or i == n then
     redis.call('HSET', KEYS[2], unpack(fields))
@@ -64,5 +77,5 @@ end
 for i = 1, #ids, 2 * CHUNK do
   redis.call('HSET', KEYS[4], unpack(ids, i, math.min(i + 2 * CHUNK - 1, #ids)))
 end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100', last .. '-0', 'p', last)
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100', str(last) .. '-0', 'p', str(last))
 return {0, cur + n}

@@ -13,7 +13,7 @@ while i <= to do
   local f = {}
   local j = i
   while j <= to and #f < CHUNK do
-    f[#f + 1] = j
+    f[#f + 1] = string.format('%.0f', j) -- not '..' / tostring: '%.14g'
     j = j + 1
   end
   local vs = redis.call('HMGET', KEYS[2], unpack(f))
