@@ -33,26 +33,27 @@ func validate(s string, pattern bool) error {
 	if len(s) > MaxTopicLen {
 		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidTopic, what, MaxTopicLen)
 	}
-	start := 0
+	start, wild := 0, false // wild: the segment so far holds a '*' or '#'
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && s[i] != '.' {
 			c := s[i]
 			if c <= ' ' || c == 0x7f {
 				return fmt.Errorf("%w: %s %q has a space or control character", ErrInvalidTopic, what, s)
 			}
+			wild = wild || c == '*' || c == '#'
 			continue
 		}
 		seg := s[start:i]
 		if seg == "" {
 			return fmt.Errorf("%w: %s %q has an empty segment", ErrInvalidTopic, what, s)
 		}
-		if strings.ContainsAny(seg, "*#") && !(pattern && (seg == "*" || seg == "#")) {
+		if wild && !(pattern && (seg == "*" || seg == "#")) {
 			if pattern {
 				return fmt.Errorf("%w: pattern %q: '*' and '#' must be whole segments", ErrInvalidTopic, s)
 			}
 			return fmt.Errorf("%w: topic %q contains a wildcard", ErrInvalidTopic, s)
 		}
-		start = i + 1
+		start, wild = i+1, false
 	}
 	return nil
 }
