@@ -34,8 +34,7 @@ type Loader[V any] func(ctx context.Context, key string) (V, error)
 // Negative caching and early refresh need an EntryCache (LRU, Redis,
 // Tiered); with another Cache they are off.
 type Aside[V any] struct {
-	cache   Cache[V]
-	entries EntryCache[V] // cache as an EntryCache, or nil
+	entries EntryCache[V] // the cache, or plainEntries around it
 	load    Loader[V]
 	fleet   *fleetLock // nil without WithFleetLock
 
@@ -80,13 +79,17 @@ func NewAside[V any](c Cache[V], load Loader[V], opts ...Option) (*Aside[V], err
 		return nil, err
 	}
 	a := &Aside[V]{
-		cache: c, load: load,
-		ttl: 5 * time.Minute, negTTL: 10 * time.Second, jitter: 0.1, beta: 1,
+		load: load,
+		ttl:  5 * time.Minute, negTTL: 10 * time.Second, jitter: 0.1, beta: 1,
 		loadTimeout: 10 * time.Second, now: time.Now, onError: o.onError,
 		rand:    rand.Float64,
 		flights: make(map[string]*flight[V]),
 	}
-	a.entries, _ = c.(EntryCache[V])
+	entries, rich := c.(EntryCache[V])
+	if !rich {
+		entries = plainEntries[V]{c}
+	}
+	a.entries = entries
 	if o.set&optTTL != 0 {
 		a.ttl = o.ttl
 	}
@@ -105,7 +108,7 @@ func NewAside[V any](c Cache[V], load Loader[V], opts ...Option) (*Aside[V], err
 	if o.set&optClock != 0 {
 		a.now = o.now
 	}
-	if a.entries == nil {
+	if !rich {
 		if o.set&optNegativeTTL != 0 && a.negTTL > 0 {
 			return nil, fmt.Errorf("%w: WithNegativeTTL needs an EntryCache (LRU, Redis, Tiered); %T is not one", ErrInvalidConfig, c)
 		}
@@ -144,38 +147,23 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 		return zero, ErrClosed
 	}
 	cacheDown := false
-	if a.entries != nil {
-		e, ok, err := a.entries.GetEntry(ctx, key)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return zero, ctx.Err()
-			}
-			cacheDown = true
-			a.cacheFailed(key, err)
-		case ok:
-			a.hits.Add(1)
-			if e.NotFound {
-				return zero, fmt.Errorf("%w: %q (cached)", ErrNotFound, key)
-			}
-			if a.beta > 0 && a.refreshDue(e) {
-				a.refresh(ctx, key)
-			}
-			return e.Value, nil
+	e, ok, err := a.entries.GetEntry(ctx, key)
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
 		}
-	} else {
-		v, ok, err := a.cache.Get(ctx, key)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return zero, ctx.Err()
-			}
-			cacheDown = true
-			a.cacheFailed(key, err)
-		case ok:
-			a.hits.Add(1)
-			return v, nil
+		cacheDown = true
+		a.cacheFailed(key, err)
+	case ok:
+		a.hits.Add(1)
+		if e.NotFound {
+			return zero, fmt.Errorf("%w: %q (cached)", ErrNotFound, key)
 		}
+		if a.beta > 0 && a.refreshDue(e) {
+			a.refresh(ctx, key)
+		}
+		return e.Value, nil
 	}
 	a.misses.Add(1)
 	f := a.join(ctx, key, cacheDown)
@@ -355,10 +343,8 @@ func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration) {
 	}
 	var setErr error
 	switch {
-	case err == nil && a.entries != nil:
-		setErr = a.entries.SetEntry(ctx, key, Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)})
 	case err == nil:
-		setErr = a.cache.Set(ctx, key, v, a.jittered(a.ttl))
+		setErr = a.entries.SetEntry(ctx, key, Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)})
 	case errors.Is(err, ErrNotFound):
 		a.notFound.Add(1)
 		if a.negTTL > 0 {
@@ -403,7 +389,7 @@ func (a *Aside[V]) Invalidate(ctx context.Context, keys ...string) error {
 		f.stale = true
 		f.mu.Unlock()
 	}
-	if err := a.cache.Delete(ctx, keys...); err != nil {
+	if err := a.entries.Delete(ctx, keys...); err != nil {
 		a.cacheErrors.Add(1)
 		return err
 	}
@@ -445,4 +431,18 @@ func (a *Aside[V]) cacheFailed(key string, err error) {
 	if a.onError != nil {
 		a.onError(key, err)
 	}
+}
+
+// plainEntries lets Aside use a Cache that stores bare values through the
+// EntryCache interface. It cannot keep not-found markers or load times, so
+// NewAside refuses negative caching and early refresh over it.
+type plainEntries[V any] struct{ Cache[V] }
+
+func (p plainEntries[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
+	v, ok, err := p.Get(ctx, key)
+	return Entry[V]{Value: v}, ok, err
+}
+
+func (p plainEntries[V]) SetEntry(ctx context.Context, key string, e Entry[V]) error {
+	return p.Set(ctx, key, e.Value, e.TTL)
 }

@@ -53,16 +53,9 @@ func (a *Aside[V]) awaitFleet(ctx context.Context, key string, f *flight[V]) (En
 
 // lookup reads key from the cache for awaitFleet.
 func (a *Aside[V]) lookup(ctx context.Context, key string) (Entry[V], bool) {
-	if a.entries != nil {
-		e, ok, err := a.entries.GetEntry(ctx, key)
-		if err != nil {
-			a.cacheFailed(key, err)
-		}
-		return e, ok && err == nil
-	}
-	v, ok, err := a.cache.Get(ctx, key)
+	e, ok, err := a.entries.GetEntry(ctx, key)
 	if err != nil {
 		a.cacheFailed(key, err)
 	}
-	return Entry[V]{Value: v}, ok && err == nil
+	return e, ok && err == nil
 }

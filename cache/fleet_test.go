@@ -230,7 +230,7 @@ func TestFleetEarlyRefreshUsesTheLock(t *testing.T) {
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return calls.Load() == 2 }, waitFor, tick)
 		require.Eventually(t, func() bool {
-			v, _, _ := a.cache.Get(bg, "k")
+			v, _, _ := a.entries.Get(bg, "k")
 			return v == "v2"
 		}, waitFor, tick)
 	})
