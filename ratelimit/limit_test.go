@@ -55,16 +55,16 @@ func TestInvalidOptions(t *testing.T) {
 		"clock on redis":    second(NewRedis(client, TokenBucket, l, WithClock(time.Now))),
 		"max keys on redis": second(NewRedis(client, TokenBucket, l, WithMaxKeys(10))),
 		"nil redis client":  second(NewRedis(nil, TokenBucket, l)),
-		"valid memory (sanity)": func() error {
-			_, err := NewMemory(TokenBucket, l, WithClock(time.Now), WithMaxKeys(5))
-			if err != nil {
-				return err
-			}
-			return ErrInvalidConfig // marks the sanity case as reached
-		}(),
 	} {
 		require.ErrorIs(t, err, ErrInvalidConfig, name)
 	}
+	// The same options, where they apply, are accepted.
+	_, err := NewMemory(TokenBucket, l, WithClock(time.Now), WithMaxKeys(5))
+	require.NoError(t, err)
+	_, err = NewRedis(client, TokenBucket, l, WithPrefix("x:"), WithTimeout(time.Second))
+	require.NoError(t, err)
+	_, err = NewRedis(client, TokenBucket, l, WithoutTimeout())
+	require.NoError(t, err)
 }
 
 func second[T any](_ T, err error) error { return err }
