@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sysdesign/patterns/internal/rediscall"
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 //go:embed lua/release.lua
@@ -31,7 +31,7 @@ type fleetLock struct {
 	client  redis.UniversalClient
 	prefix  string
 	channel string
-	bound   rediscall.Bound
+	bound   redisx.Bound
 	ttl     time.Duration
 	wait    time.Duration
 
@@ -45,7 +45,7 @@ type fleetLock struct {
 func newFleetLock(c redis.UniversalClient, prefix string, timeout, ttl, wait time.Duration) *fleetLock {
 	l := &fleetLock{
 		client: c, prefix: prefix, channel: prefix + "released",
-		bound: rediscall.NewBound(c, timeout), ttl: ttl, wait: wait,
+		bound: redisx.NewBound(c, timeout), ttl: ttl, wait: wait,
 		waiters: make(map[string]chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -96,7 +96,7 @@ func (l *fleetLock) unwatch(key string, ch chan struct{}) {
 // acquire tries to take key's lock; token is "" when another process holds it.
 func (l *fleetLock) acquire(ctx context.Context, key string) (string, error) {
 	token := rand.Text()
-	ok, err := rediscall.Do(ctx, l.bound, func(ctx context.Context) (bool, error) {
+	ok, err := redisx.Do(ctx, l.bound, func(ctx context.Context) (bool, error) {
 		return l.client.SetNX(ctx, l.prefix+key, token, l.ttl).Result()
 	})
 	if err != nil {
@@ -110,7 +110,7 @@ func (l *fleetLock) acquire(ctx context.Context, key string) (string, error) {
 
 // release drops key's lock if it still holds token and announces it.
 func (l *fleetLock) release(ctx context.Context, key, token string) error {
-	_, err := rediscall.Do(ctx, l.bound, func(ctx context.Context) (any, error) {
+	_, err := redisx.Do(ctx, l.bound, func(ctx context.Context) (any, error) {
 		return releaseScript.Run(ctx, l.client, []string{l.prefix + key}, token, l.channel, key).Result()
 	})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sysdesign/patterns/internal/rediscall"
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 //go:embed lua/get_entry.lua
@@ -37,7 +37,7 @@ type Redis[V any] struct {
 	client redis.UniversalClient
 	prefix string
 	codec  Codec
-	bound  rediscall.Bound
+	bound  redisx.Bound
 
 	hits, misses, errs atomic.Uint64
 }
@@ -73,7 +73,7 @@ func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error)
 	if o.set&optTimeout != 0 {
 		timeout = o.timeout
 	}
-	r.bound = rediscall.NewBound(c, timeout)
+	r.bound = redisx.NewBound(c, timeout)
 	return r, nil
 }
 
@@ -84,7 +84,7 @@ func (r *Redis[V]) Key(key string) string { return r.prefix + key }
 // nil). An error is Redis failing or a value that does not decode.
 func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	var zero V
-	data, err := rediscall.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
+	data, err := redisx.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
 		return r.client.Get(ctx, r.prefix+key).Bytes()
 	})
 	if errors.Is(err, redis.Nil) {
@@ -115,7 +115,7 @@ func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 		data []byte
 		pttl int64
 	}
-	got, err := rediscall.Do(ctx, r.bound, func(ctx context.Context) (raw, error) {
+	got, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (raw, error) {
 		reply, err := getEntryScript.Run(ctx, r.client, []string{r.prefix + key}).Slice()
 		if err != nil {
 			return raw{}, err
@@ -169,7 +169,7 @@ func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel
 		return fmt.Errorf("cache: encoding %q: %w", key, err)
 	}
 	ttl := wholeMillis(e.TTL)
-	_, err = rediscall.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
+	_, err = redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if channel == "" {
 			return struct{}{}, r.client.Set(ctx, r.prefix+key, data, ttl).Err()
 		}
@@ -199,7 +199,7 @@ func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg strin
 	if len(keys) == 0 && channel == "" {
 		return nil
 	}
-	_, err := rediscall.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
+	_, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if len(keys) == 1 && channel == "" {
 			return struct{}{}, r.client.Del(ctx, r.prefix+keys[0]).Err()
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sysdesign/patterns/internal/rediscall"
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 var (
@@ -104,7 +104,7 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 		script:    scripts[alg],
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
 		timeout:   o.timeout,
-		deadlines: rediscall.HonoursDeadlines(c),
+		deadlines: redisx.HonoursDeadlines(c),
 	}
 	r.setLimitArgs()
 	return r, nil

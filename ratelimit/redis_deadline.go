@@ -14,7 +14,7 @@ type reply struct {
 // ends by itself at the client's own ReadTimeout if the caller gave up.
 // It releases c once go-redis is done with it.
 //
-// This is rediscall.Do specialised for the decision hot path: Do takes a
+// This is redisx.Do specialised for the decision hot path: Do takes a
 // func, and the closure over r and c would cost an allocation per
 // decision.
 func (r *Redis) runBounded(ctx context.Context, c *call) (string, error) {

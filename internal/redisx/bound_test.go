@@ -1,4 +1,4 @@
-package rediscall
+package redisx
 
 import (
 	"context"

@@ -1,0 +1,53 @@
+package redistest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestServerFaults(t *testing.T) {
+	s := StartServer(t)
+	c, _ := s.Client()
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "k", "v", 0).Err())
+
+	s.OOM()
+	require.ErrorContains(t, c.Set(ctx, "k2", "v", 0).Err(), "OOM")
+	require.NoError(t, c.Get(ctx, "k").Err(), "reads work under OOM")
+	s.Roomy()
+	require.NoError(t, c.Set(ctx, "k2", "v", 0).Err())
+
+	s.Freeze()
+	bounded, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	start := time.Now()
+	err := c.Get(bounded, "k").Err()
+	cancel()
+	require.Error(t, err, "a frozen server answers nothing")
+	require.Less(t, time.Since(start), 1500*time.Millisecond)
+	s.Thaw()
+	require.Eventually(t, func() bool { return c.Get(ctx, "k").Err() == nil }, 3*time.Second, 10*time.Millisecond)
+
+	s.Sleep(300 * time.Millisecond)
+	start = time.Now()
+	require.NoError(t, c.Get(ctx, "k").Err())
+	require.Greater(t, time.Since(start), 100*time.Millisecond, "the call waited for DEBUG SLEEP")
+
+	s.Pause(200 * time.Millisecond)
+	start = time.Now()
+	require.NoError(t, c.Get(ctx, "k").Err())
+	require.Greater(t, time.Since(start), 100*time.Millisecond, "the call waited for CLIENT PAUSE")
+
+	s.ScriptFlush()
+	s.FlushAll()
+	require.Equal(t, int64(0), c.Exists(ctx, "k").Val())
+
+	require.NoError(t, c.Set(ctx, "k", "v", 0).Err())
+	s.Kill()
+	require.Error(t, c.Get(ctx, "k").Err(), "a killed server refuses")
+	s.Restart()
+	require.Eventually(t, func() bool { return c.Ping(ctx).Err() == nil }, 3*time.Second, 10*time.Millisecond)
+	require.Equal(t, int64(0), c.Exists(ctx, "k").Val(), "restarted empty")
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package redisx
+
+const raceEnabled = true
