@@ -25,6 +25,7 @@ type Server struct {
 	t    testing.TB
 	port int
 	dir  string
+	aof  bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -48,12 +49,24 @@ func NeedServer(t testing.TB) string {
 	return ""
 }
 
+// ServerOption configures StartServer.
+type ServerOption func(*Server)
+
+// WithAOF runs the server with an append-only file fsynced on every write
+// (appendfsync always), so that Kill then Restart loses nothing the server
+// acknowledged: the setting the README recommends where data must survive.
+func WithAOF() ServerOption { return func(s *Server) { s.aof = true } }
+
 // StartServer starts a private redis-server for t (see NeedServer for when
-// it skips) and returns once it answers PING.
-func StartServer(t testing.TB) *Server {
+// it skips) and returns once it answers PING. Without WithAOF it keeps
+// nothing on disk, so Restart brings it back empty.
+func StartServer(t testing.TB, opts ...ServerOption) *Server {
 	t.Helper()
 	NeedServer(t)
 	s := &Server{t: t, dir: t.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
 	var err error
 	for try := 0; try < 5; try++ {
 		if s.port, err = freePort(); err != nil {
@@ -81,9 +94,13 @@ func freePort() (int, error) {
 
 // start runs redis-server on s.port and waits until it answers.
 func (s *Server) start() error {
+	appendonly := "no"
+	if s.aof {
+		appendonly = "yes"
+	}
 	cmd := exec.Command("redis-server",
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--save", "", "--appendonly", appendonly, "--appendfsync", "always", "--dir", s.dir,
 		"--logfile", filepath.Join(s.dir, "log"),
 		"--enable-debug-command", "yes")
 	if err := cmd.Start(); err != nil {
@@ -192,8 +209,9 @@ func (s *Server) Kill() {
 	<-exit
 }
 
-// Restart starts a killed server again on the same port, empty: a server
-// running without persistence has lost everything.
+// Restart starts a killed server again on the same port: empty, as a
+// server running without persistence comes back, or with WithAOF holding
+// every write it acknowledged.
 func (s *Server) Restart() {
 	s.t.Helper()
 	var err error

@@ -51,3 +51,16 @@ func TestServerFaults(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Ping(ctx).Err() == nil }, 3*time.Second, 10*time.Millisecond)
 	require.Equal(t, int64(0), c.Exists(ctx, "k").Val(), "restarted empty")
 }
+
+func TestServerWithAOFKeepsAcknowledgedWrites(t *testing.T) {
+	s := StartServer(t, WithAOF())
+	c, _ := s.Client()
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		require.NoError(t, c.RPush(ctx, "l", i).Err())
+	}
+	s.Kill()
+	s.Restart()
+	require.Eventually(t, func() bool { return c.Ping(ctx).Err() == nil }, 3*time.Second, 10*time.Millisecond)
+	require.Equal(t, int64(100), c.LLen(ctx, "l").Val(), "every acknowledged write survives kill -9")
+}
