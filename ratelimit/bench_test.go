@@ -55,31 +55,51 @@ func BenchmarkMemoryAllowParallel(b *testing.B) {
 }
 
 // BenchmarkRedisAllow: one decision per round trip on a real server
-// (PATTERNS_REDIS_ADDR; make bench starts one).
+// (PATTERNS_REDIS_ADDR; make bench starts one), on a client that applies
+// ctx deadlines itself and on go-redis's default one, with the limiter's
+// own bound, without it (WithoutTimeout) and without it but with a
+// caller's deadline (WithoutTimeout's intended use).
 func BenchmarkRedisAllow(b *testing.B) {
 	addr := os.Getenv("PATTERNS_REDIS_ADDR")
 	if addr == "" {
 		b.Skip("PATTERNS_REDIS_ADDR not set: run through make bench, which starts a redis-server")
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	defer c.Close()
-	ctx := context.Background()
-	for _, alg := range allAlgorithms {
-		b.Run("alg="+alg.String(), func(b *testing.B) {
-			lim, err := NewRedis(c, alg, Limit{Rate: 1_000_000_000, Period: time.Second}, WithPrefix(fmt.Sprintf("bench:%d:", time.Now().UnixNano())))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := lim.Allow(ctx, "hot"); err != nil {
-						b.Error(err)
-						return
+	withDeadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, client := range []struct {
+		name     string
+		deadline bool
+	}{{"ctxtimeout", true}, {"default", false}} {
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: client.deadline})
+		defer c.Close()
+		for _, bound := range []struct {
+			name string
+			opt  Option
+			ctx  context.Context
+		}{
+			{"100ms", WithTimeout(100 * time.Millisecond), context.Background()},
+			{"none", WithoutTimeout(), context.Background()},
+			{"caller", WithoutTimeout(), withDeadline},
+		} {
+			for _, alg := range allAlgorithms {
+				b.Run("client="+client.name+"/timeout="+bound.name+"/alg="+alg.String(), func(b *testing.B) {
+					lim, err := NewRedis(c, alg, Limit{Rate: 1_000_000_000, Period: time.Second}, bound.opt,
+						WithPrefix(fmt.Sprintf("bench:%d:", time.Now().UnixNano())))
+					if err != nil {
+						b.Fatal(err)
 					}
-				}
-			})
-			reportDecisions(b)
-		})
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if _, err := lim.Allow(bound.ctx, "hot"); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+					reportDecisions(b)
+				})
+			}
+		}
 	}
 }
