@@ -110,8 +110,12 @@ func (b *Breaker) State() State { return stateOf(b.word.Load()) }
 // (errors.Is ErrOpen) while the circuit is open or ErrTooManyCalls when the
 // half-open probe quota is taken. A panic in fn is recorded as a failure
 // and re-raised. With a shared store, a call may also return ctx's error
-// without running fn when ctx ends while the store is being asked.
+// without running fn when ctx ends while the store is being asked. A nil
+// fn returns ErrNilFunc and counts as nothing.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	if fn == nil {
+		return ErrNilFunc
+	}
 	if b.fast {
 		if w := b.word.Load(); stateOf(w) == Closed {
 			return b.runClosed(ctx, fn, w)
@@ -121,9 +125,12 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 }
 
 // Do is Execute for a function with a result. On refusal it returns T's
-// zero value and the refusal error.
+// zero value and the refusal error (ErrNilFunc for a nil fn).
 func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
 	var v T
+	if fn == nil {
+		return v, ErrNilFunc
+	}
 	err := b.Execute(ctx, func(ctx context.Context) error {
 		var err error
 		v, err = fn(ctx)

@@ -357,6 +357,36 @@ func runConformance(t *testing.T, newB newFunc) {
 		mustRun(t, b, fail)
 		require.Equal(t, []State{Open}, states)
 	})
+
+	// A nil fn is the caller's bug: an error in every state, never a
+	// panic, and nothing counted (issue 12, defect 11).
+	t.Run("NilFnIsAnErrorNotAFailure", func(t *testing.T) {
+		clk := newFakeClock()
+		b := newB(t, Config{Clock: clk.Now, FailureThreshold: 1, OpenTimeout: time.Second})
+		nilCalls := func(want State) {
+			t.Helper()
+			before := b.Metrics()
+			require.NotPanics(t, func() {
+				require.ErrorIs(t, b.Execute(context.Background(), nil), ErrNilFunc)
+				v, err := Do[int](context.Background(), b, nil)
+				require.ErrorIs(t, err, ErrNilFunc)
+				require.Zero(t, v)
+			})
+			require.Equal(t, before, b.Metrics(), "nothing counted")
+			require.Equal(t, want, b.State())
+		}
+		nilCalls(Closed)
+		mustRun(t, b, fail)
+		nilCalls(Open)
+		clk.Advance(time.Second)
+		nilCalls(Open) // not a probe: the next real call is
+		rel, res := goCall(t, b)
+		require.Equal(t, HalfOpen, b.State())
+		nilCalls(HalfOpen)
+		rel <- nil
+		require.NoError(t, recv(t, res))
+		require.Equal(t, Closed, b.State())
+	})
 }
 
 // TestConcurrentUse hammers one breaker from many goroutines through every

@@ -18,6 +18,10 @@ var (
 	// ErrInvalidConfig wraps every configuration error of New, NewRedisStore
 	// and their options.
 	ErrInvalidConfig = errors.New("breaker: invalid config")
+	// ErrNilFunc is returned by Execute and Do when fn is nil: a caller's
+	// bug, not the dependency's, so it is neither run nor counted (no
+	// failure, no rejection) and the state does not change.
+	ErrNilFunc = errors.New("breaker: nil fn")
 )
 
 // OpenError is the error of a call refused because the circuit is open:

@@ -24,13 +24,18 @@ func Example() {
 	charge := func(context.Context) error { return errUnavailable }
 	for i := 1; i <= 4; i++ {
 		err := b.Execute(ctx, charge)
+		var open *breaker.OpenError
+		if errors.As(err, &open) { // errors.Is(err, breaker.ErrOpen) holds too
+			fmt.Printf("call %d: refused, next probe in %s (state %s)\n", i, open.RetryAfter().Round(time.Second), b.State())
+			continue
+		}
 		fmt.Printf("call %d: %v (state %s)\n", i, err, b.State())
 	}
 	// Output:
 	// call 1: unavailable (state closed)
 	// call 2: unavailable (state closed)
 	// call 3: unavailable (state open)
-	// call 4: breaker "payments": circuit open, next probe in 30s (state open)
+	// call 4: refused, next probe in 30s (state open)
 }
 
 func ExampleDo() {

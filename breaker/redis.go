@@ -9,6 +9,8 @@ import (
 	"weak"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // keyTTL is how long a circuit's hash outlives its last change (plus
@@ -42,7 +44,8 @@ const keyTTL = 24 * time.Hour
 //     process died) is presumed lost after OpenTimeout, and new probes are
 //     let through.
 //
-// When Redis is unreachable (an error, or no answer within WithTimeout),
+// When Redis is unreachable (an error, or no answer within WithTimeout,
+// on every client whether or not it was built with ContextTimeoutEnabled),
 // the breaker keeps working on its local state — trips, probes and closes
 // by its own calls alone, as a memory breaker would — and
 // Metrics().Detached is true. It tries Redis again on the first call after
@@ -57,25 +60,35 @@ const keyTTL = 24 * time.Hour
 // Every script touches that one key, so Redis Cluster works. Changes are
 // published on the channel prefix + "events", which one goroutine per
 // RedisStore listens to (started by the first New with this store; Close
-// stops it).
+// stops it). A subscription that stops answering is replaced; whenever it
+// is (re)established every breaker re-reads its circuit, since changes
+// published meanwhile were lost, and while it is down every breaker
+// re-reads on its next call.
+//
+// When Redis loses the circuits (FLUSHALL, a restart without persistence)
+// nothing fails: the store then reports every circuit closed, breakers
+// keep a period they already adopted until it ends (an open circuit stays
+// open for its OpenTimeout), and the next trip or probe writes the shared
+// state again. A fleet that must not forget an open circuit across a
+// Redis restart needs Redis persistence (appendonly yes).
 type RedisStore struct {
 	c        redis.UniversalClient
+	bound    redisx.Bound // every script call: timeout or the caller's deadline
 	prefix   string
 	timeout  time.Duration
 	interval time.Duration
 	pubsub   bool
 	channel  string
+	health   time.Duration // the listener's health interval (0: redisx's default; tests shorten it)
 
 	testClock func() time.Time // tests: "now" for the scripts instead of TIME
 
-	mu      sync.Mutex
-	subs    map[string][]weak.Pointer[Breaker]
-	started bool
-	closed  bool
-	stop    context.CancelFunc
-	ps      *redis.PubSub
-	done    chan struct{}
-	ready   chan struct{} // closed once first subscribed and refreshed
+	mu       sync.Mutex
+	subs     map[string][]weak.Pointer[Breaker]
+	closed   bool
+	listener *redisx.Listener // started by the first New with this store
+	closing  context.Context  // ends with Close: bounds the listener's re-reads
+	stop     context.CancelFunc
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -84,11 +97,15 @@ var _ Store = (*RedisStore)(nil)
 type StoreOption func(*RedisStore) error
 
 // WithPrefix sets the Redis key and channel prefix (default "breaker:").
-// Give each service its own if they share a Redis and may reuse Names.
+// Give each service its own if they share a Redis and may reuse Names. It
+// must not be empty nor hold a brace (the Name's hash tag follows it).
 func WithPrefix(p string) StoreOption {
 	return func(s *RedisStore) error {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix breaker keys with other data", ErrInvalidConfig)
+		}
+		if err := redisx.CheckPrefix(p); err != nil {
+			return fmt.Errorf("%w: WithPrefix: %w", ErrInvalidConfig, err)
 		}
 		s.prefix = p
 		return nil
@@ -96,7 +113,10 @@ func WithPrefix(p string) StoreOption {
 }
 
 // WithTimeout bounds each Redis round trip (default 100ms): past it the
-// breaker goes on with its local state. The caller's ctx applies too.
+// breaker goes on with its local state. It holds on every client, whether
+// or not it was built with ContextTimeoutEnabled; the caller's ctx
+// deadline applies too, whichever is sooner. A call given up on may still
+// have reached Redis (a trip or probe outcome the fleet then sees late).
 func WithTimeout(d time.Duration) StoreOption {
 	return func(s *RedisStore) error {
 		if d <= 0 {
@@ -155,6 +175,8 @@ func NewRedisStore(c redis.UniversalClient, opts ...StoreOption) (*RedisStore, e
 		}
 	}
 	s.channel = s.prefix + "events"
+	s.bound = redisx.NewBound(c, s.timeout)
+	s.closing, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -168,17 +190,21 @@ func (s *RedisStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	started := s.started
+	l := s.listener
 	s.mu.Unlock()
-	if started {
-		s.stop()
-		_ = s.ps.Close()
-		<-s.done
+	s.stop() // first: re-reads under way give up at once
+	if l != nil {
+		l.Close()
 	}
 	return nil
 }
 
 func (s *RedisStore) attach(b *Breaker, cfg *settings) error {
+	if err := redisx.CheckName("Name", cfg.Name); err != nil {
+		// The Name is the hash tag of its key: a brace in it would let
+		// one Name's key read as another's tag.
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	r := &redisRemote{
 		s:    s,
 		keys: []string{s.prefix + "{" + cfg.Name + "}"},
@@ -203,12 +229,8 @@ func (s *RedisStore) attach(b *Breaker, cfg *settings) error {
 	}
 	if s.pubsub {
 		s.subs[cfg.Name] = append(live(s.subs[cfg.Name]), weak.Make(b))
-		if !s.started {
-			s.started = true
-			ctx, stop := context.WithCancel(context.Background())
-			s.stop, s.done, s.ready = stop, make(chan struct{}), make(chan struct{})
-			s.ps = s.c.Subscribe(ctx, s.channel)
-			go s.listen(ctx)
+		if s.listener == nil {
+			s.listener = s.listen()
 		}
 	}
 	return nil

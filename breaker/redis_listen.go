@@ -1,13 +1,11 @@
 package breaker
 
 import (
-	"context"
-	"errors"
-	"net"
-	"time"
 	"weak"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // live drops the pointers to breakers that are gone.
@@ -21,50 +19,24 @@ func live(ps []weak.Pointer[Breaker]) []weak.Pointer[Breaker] {
 	return out
 }
 
-// listen applies the published changes to the subscribed breakers. Once
-// (re)subscribed it re-reads every breaker's shared state, since changes
-// may have been published before the subscription was in place; while the
-// subscription is broken, it makes every breaker re-read on its next call.
-func (s *RedisStore) listen(ctx context.Context) {
-	defer close(s.done)
-	backoff := 10 * time.Millisecond
-	subscribed := false
-	for {
-		msg, err := s.ps.ReceiveTimeout(ctx, 5*time.Second)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				_ = s.ps.Ping(ctx) // a dead connection fails here and is replaced
-				continue
-			}
-			s.each("", func(b *Breaker) { b.link.resync() })
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 10 * time.Millisecond
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			// (Re)subscribed: changes published before now were missed.
-			s.each("", func(b *Breaker) { b.link.refresh(ctx, b) })
-			if !subscribed {
-				subscribed = true
-				close(s.ready)
-			}
-		case *redis.Message:
-			name, sh, ok := parsePush(m.Payload)
-			if ok {
+// listen starts the store's one subscription: pushed changes are applied
+// to the subscribed breakers. Pub/sub loses what is published while the
+// subscription is down, so every breaker re-reads its circuit each time
+// the subscription is (re)established, and re-reads on its next call while
+// it is down. redisx.Listen replaces a subscription that stops answering,
+// which go-redis alone would wait on forever.
+func (s *RedisStore) listen() *redisx.Listener {
+	return redisx.Listen(s.c, redisx.ListenConfig{
+		Channels: []string{s.channel},
+		Health:   s.health,
+		OnMessage: func(m *redis.Message) {
+			if name, sh, ok := parsePush(m.Payload); ok {
 				s.each(name, func(b *Breaker) { b.adopt(sh, b.nowNS()) })
 			}
-		}
-	}
+		},
+		OnLive: func() { s.each("", func(b *Breaker) { b.link.refresh(s.closing, b) }) },
+		OnLost: func(error) { s.each("", func(b *Breaker) { b.link.resync() }) },
+	})
 }
 
 // each calls fn for every live breaker of name ("" for all, dropping the

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 var (
@@ -40,19 +42,16 @@ type redisRemote struct {
 	static []any // TTL ms, channel, name, OpenTimeout µs, HalfOpenMaxCalls
 }
 
+// do runs op's script within the store's bound: on every client it
+// returns by WithTimeout or ctx's deadline, whichever is sooner.
 func (r *redisRemote) do(ctx context.Context, op op, epoch int64, o outcome) (shared, error) {
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.s.timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.s.timeout)
-		defer cancel()
-	}
-	args := make([]any, 0, 8)
+	args := make([]any, 0, 8) // a fresh slice per call: an abandoned call may still read it
 	args = append(args, r.s.now())
 	args = append(args, r.static...)
 	if op == opFinish {
 		args = append(args, strconv.FormatInt(epoch, 10), outcomeArgs[o])
 	}
-	reply, err := scripts[op].Run(ctx, r.s.c, r.keys, args...).Text()
+	reply, err := r.s.bound.Eval(ctx, r.s.c, scripts[op], r.keys, args, nil).Text()
 	if err != nil {
 		return shared{}, fmt.Errorf("breaker: redis: %w", err)
 	}
@@ -98,7 +97,7 @@ func parseInts(s string, n int) (v [4]int64, rest string, ok bool) {
 		if j == 0 || j > 18 {
 			return v, s, false
 		}
-		x, err := strconv.ParseInt(s[:j], 10, 64)
+		x, err := redisx.ParseInt(s[:j])
 		if err != nil {
 			return v, s, false
 		}

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"cmp"
 	"context"
 	"testing"
 	"time"
@@ -23,48 +24,64 @@ type member struct {
 // its own client and store, scripts timed by clk.
 func newFleet(t *testing.T, tg *redistest.Target, n int, clk *fakeClock, cfg Config, opts ...StoreOption) []member {
 	t.Helper()
+	return newFleetOn(t, tg, fleetSetup{}, n, clk, cfg, opts...)
+}
+
+// fleetSetup says how newFleetOn builds its members' clients and stores.
+type fleetSetup struct {
+	clientOpts []redistest.ClientOption // of the members after the first (which uses tg.Client)
+	health     time.Duration            // of the stores' listeners (0: 50ms)
+}
+
+// newFleetOn is newFleet as setup says.
+func newFleetOn(t *testing.T, tg *redistest.Target, setup fleetSetup, n int, clk *fakeClock, cfg Config, opts ...StoreOption) []member {
+	t.Helper()
+	ms := make([]member, n)
+	for i := range ms {
+		c, f := tg.Client, tg.Faults
+		if i > 0 {
+			c, f = tg.NewClient(setup.clientOpts...)
+		}
+		ms[i] = newMember(t, c, f, clk, setup.health, cfg, append([]StoreOption{WithPrefix(tg.Prefix)}, opts...)...)
+	}
+	return ms
+}
+
+// newMember makes one breaker of a fleet on client c, with a store of its
+// own whose scripts are timed by clk and whose listener pings a silent
+// subscription after health (0: 50ms, so a hung one is replaced within
+// about 100ms).
+func newMember(t *testing.T, c redis.UniversalClient, f *redistest.Faults, clk *fakeClock, health time.Duration, cfg Config, opts ...StoreOption) member {
+	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "dep"
 	}
 	cfg.Clock = clk.Now
-	ms := make([]member, n)
-	for i := range ms {
-		var c redis.UniversalClient
-		var f *redistest.Faults
-		if i == 0 {
-			c, f = tg.Client, tg.Faults
-		} else {
-			c, f = tg.NewClient()
-		}
-		st, err := NewRedisStore(c, append([]StoreOption{WithPrefix(tg.Prefix)}, opts...)...)
-		require.NoError(t, err)
-		st.testClock = clk.Now
-		t.Cleanup(func() { _ = st.Close() })
-		h := &hookLog{}
-		c2 := cfg
-		c2.Store, c2.OnStateChange = st, h.hook
-		b, err := New(c2)
-		require.NoError(t, err)
-		waitSubscribed(t, st)
-		ms[i] = member{Breaker: b, faults: f, hooks: h}
-	}
-	return ms
+	st, err := NewRedisStore(c, opts...)
+	require.NoError(t, err)
+	st.testClock = clk.Now
+	st.health = cmp.Or(health, 50*time.Millisecond)
+	t.Cleanup(func() { _ = st.Close() })
+	h := &hookLog{}
+	cfg.Store, cfg.OnStateChange = st, h.hook
+	b, err := New(cfg)
+	require.NoError(t, err)
+	waitSubscribed(t, st)
+	return member{Breaker: b, faults: f, hooks: h}
 }
 
 // waitSubscribed waits until st listens to pushes (if it does).
 func waitSubscribed(t *testing.T, st *RedisStore) {
 	t.Helper()
 	st.mu.Lock()
-	ready := st.ready
+	l := st.listener
 	st.mu.Unlock()
-	if ready == nil {
+	if l == nil {
 		return
 	}
-	select {
-	case <-ready:
-	case <-time.After(5 * time.Second):
-		t.Fatal("store never subscribed")
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, l.Ready(ctx), "store never subscribed")
 }
 
 func eventuallyState(t *testing.T, b *Breaker, want State) {
@@ -245,32 +262,110 @@ func TestRedisCutAndHeal(t *testing.T) {
 	})
 }
 
-func TestRedisHangIsBounded(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		clk := newFakeClock()
-		f := newFleet(t, tg, 2, clk, Config{FailureThreshold: 2}, WithTimeout(30*time.Millisecond))
-		a, b := f[0], f[1]
-		mustRun(t, b.Breaker, ok)
-		b.faults.Hang()
-		clk.Advance(time.Second) // a sync is due: it hangs, and times out
-		for range 20 {
-			mustRun(t, b.Breaker, ok)
-		}
-		m := b.Metrics()
-		require.True(t, m.Detached)
-		require.Equal(t, uint64(1), m.StoreErrors, "only one call waited for the hung store")
-		mustRun(t, b.Breaker, fail)
-		mustRun(t, b.Breaker, fail)
-		require.Equal(t, Open, b.State())
-		require.Equal(t, uint64(1), b.Metrics().StoreErrors, "detached: the trip is not reported")
-		mustRun(t, a.Breaker, ok)
-		require.Equal(t, Closed, a.State())
+// clientKinds are the two ways a service builds its go-redis client: the
+// store's bound must hold on both.
+var clientKinds = map[string][]redistest.ClientOption{
+	"default client":        nil,
+	"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
+}
 
-		b.faults.Heal()
-		clk.Advance(time.Second)
-		mustRun(t, b.Breaker, ok) // re-joined: the fleet is closed
-		require.Equal(t, Closed, b.State())
-		require.False(t, b.Metrics().Detached)
+// timedRun asserts that b runs fn and that Execute returns within limit;
+// it returns Execute's error.
+func timedRun(t *testing.T, b *Breaker, fn func(context.Context) error, limit time.Duration) error {
+	t.Helper()
+	ran := false
+	start := time.Now()
+	err := b.Execute(context.Background(), func(ctx context.Context) error {
+		ran = true
+		return fn(ctx)
+	})
+	elapsed := time.Since(start)
+	require.True(t, ran, "fn did not run; Execute returned %v", err)
+	require.LessOrEqual(t, elapsed, limit, "Execute took %v", elapsed)
+	return err
+}
+
+// TestRedisHangIsBounded: a store that stops answering costs each of its
+// four operations (re-read, trip report, probe slot, probe outcome) at
+// most WithTimeout, on a client with or without ContextTimeoutEnabled
+// (issue 12, defect 3: the default client waited for its read timeout),
+// and only once per retry interval: the breaker detaches and decides alone.
+func TestRedisHangIsBounded(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	const limit = timeout + 50*time.Millisecond
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		for kind, opts := range clientKinds {
+			t.Run(kind, func(t *testing.T) {
+				clk := newFakeClock()
+				// An hour between re-reads, so that each phase below reaches
+				// the operation it means to hang; the listener's pings are
+				// as rare, so that they cannot change that.
+				f := newFleetOn(t, tg, fleetSetup{clientOpts: opts, health: time.Hour}, 2, clk,
+					Config{FailureThreshold: 2, OpenTimeout: 10 * time.Second}, WithTimeout(timeout), WithSyncInterval(time.Hour))
+				a, b := f[0], f[1]
+				mustRun(t, b.Breaker, ok)
+				errorsSoFar := func() uint64 { return b.Metrics().StoreErrors }
+				rejoin := func() {
+					t.Helper()
+					b.faults.Heal()
+					clk.Advance(time.Hour)
+					timedRun(t, b.Breaker, ok, limit)
+					require.False(t, b.Metrics().Detached)
+				}
+
+				// The re-read.
+				b.faults.Hang()
+				clk.Advance(time.Hour)
+				timedRun(t, b.Breaker, ok, limit)
+				m := b.Metrics()
+				require.True(t, m.Detached)
+				require.Equal(t, uint64(1), m.StoreErrors)
+				for range 20 {
+					timedRun(t, b.Breaker, ok, limit)
+				}
+				require.Equal(t, uint64(1), errorsSoFar(), "only one call waited for the hung store")
+				timedRun(t, b.Breaker, fail, limit)
+				timedRun(t, b.Breaker, fail, limit)
+				require.Equal(t, Open, b.State(), "detached, it trips alone")
+				require.Equal(t, uint64(1), errorsSoFar(), "detached: the trip is not reported")
+				mustRun(t, a.Breaker, ok)
+				require.Equal(t, Closed, a.State())
+				rejoin()
+				require.Equal(t, Closed, b.State(), "re-joined: the fleet is closed")
+
+				// The trip report.
+				b.faults.Hang()
+				timedRun(t, b.Breaker, fail, limit)
+				timedRun(t, b.Breaker, fail, limit)
+				require.Equal(t, Open, b.State())
+				require.True(t, b.Metrics().Detached)
+				require.Equal(t, uint64(2), errorsSoFar())
+				rejoin()
+
+				// The probe slot: the fleet is open, its open time is over.
+				mustRun(t, a.Breaker, fail)
+				mustRun(t, a.Breaker, fail)
+				eventuallyState(t, b.Breaker, Open)
+				b.faults.Hang()
+				clk.Advance(10 * time.Second)
+				timedRun(t, b.Breaker, ok, limit) // a local probe after the bounded wait
+				require.Equal(t, Closed, b.State())
+				require.Equal(t, uint64(3), errorsSoFar())
+				rejoin()
+				eventuallyState(t, a.Breaker, Closed)
+
+				// The probe outcome: the slot is granted, then Redis hangs.
+				mustRun(t, a.Breaker, fail)
+				mustRun(t, a.Breaker, fail)
+				eventuallyState(t, b.Breaker, Open)
+				clk.Advance(10 * time.Second)
+				timedRun(t, b.Breaker, func(context.Context) error { b.faults.Hang(); return nil }, limit)
+				require.Equal(t, Closed, b.State(), "the outcome counted locally")
+				require.Equal(t, uint64(4), errorsSoFar())
+				rejoin()
+				eventuallyState(t, a.Breaker, Closed)
+			})
+		}
 	})
 }
 
@@ -338,6 +433,7 @@ func TestRedisStoreConfig(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
 	bad := map[string][]StoreOption{
 		"empty prefix":      {WithPrefix("")},
+		"brace in prefix":   {WithPrefix("svc{a}:")},
 		"zero timeout":      {WithTimeout(0)},
 		"negative interval": {WithSyncInterval(-time.Second)},
 		"nil option":        {nil},
@@ -354,6 +450,10 @@ func TestRedisStoreConfig(t *testing.T) {
 	_, err = New(Config{Store: st})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	require.ErrorContains(t, err, "Name is required")
+	for _, name := range []string{"a}b", "{x}", "a{"} { // a brace would make the Name's hash tag another's
+		_, err = New(Config{Name: name, Store: st})
+		require.ErrorIs(t, err, ErrInvalidConfig, name)
+	}
 	require.NoError(t, st.Close())
 	require.NoError(t, st.Close())
 	_, err = New(Config{Name: "x", Store: st})
