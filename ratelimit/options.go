@@ -63,7 +63,20 @@ func WithMaxKeys(n int) Option {
 // WithTimeout bounds each Redis call (default 100ms): a Redis that is slow
 // or unreachable yields an error within this time rather than stalling the
 // request it guards. The caller's ctx deadline applies too, whichever is
-// sooner; when it is already the sooner one, no timer of ours is made.
+// sooner. The bound holds on every go-redis client, whether or not it was
+// built with ContextTimeoutEnabled.
+//
+// A call cut off by the bound may still run on Redis once Redis resumes
+// and consume its quota: its outcome is unknown (see Redis.AllowN). The
+// wrappers (Fallback, FailOpen, FailClosed) answer such a call in the
+// limiter's place and do not retry it.
+//
+// Why 100ms: a decision is one round trip and one short script, well under
+// a millisecond on a healthy Redis, so 100ms leaves two orders of magnitude
+// for a loaded server or a network hiccup, while a limiter that guards a
+// request must not become most of that request's latency budget when Redis
+// is down; the wrappers' Cooldown then spares the following requests even
+// that wait.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
@@ -74,10 +87,15 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithoutTimeout turns off the Redis limiter's own per-call bound: only the
-// caller's ctx and the client's timeouts (go-redis: ReadTimeout 3s by
-// default) limit a call. It saves the timer and context each call costs
-// (5 allocations); use it when every caller passes a ctx with a deadline.
+// WithoutTimeout turns off the Redis limiter's own per-call bound: the
+// caller's ctx deadline alone bounds a call, and it does on every client,
+// including go-redis's default one, which ignores ctx deadlines for socket
+// I/O (the limiter stops waiting at the deadline). With no deadline in ctx
+// either, a call waits as long as the client lets it (go-redis: ReadTimeout,
+// 3s by default, per attempt). Use it when every caller passes a ctx with a
+// deadline of its own. On a client built with ContextTimeoutEnabled it
+// saves the context and timer the bound costs (5 allocations per
+// decision); on go-redis's default client the bound costs no allocation.
 func WithoutTimeout() Option {
 	return func(o *options) error {
 		o.timeout, o.setTimeout = 0, true

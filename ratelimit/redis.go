@@ -51,22 +51,30 @@ var (
 // follows active keys only.
 //
 // Failure: when Redis errs, is unreachable or does not answer within the
-// WithTimeout bound (default 100ms), AllowN returns the error and a
-// Decision that is not Allowed; it never guesses. Create the client with
-// ContextTimeoutEnabled: true: go-redis then cuts a hung call at the
-// deadline itself. Without it (go-redis's default) the limiter still
-// returns at the deadline, by waiting for the reply in a goroutine that
-// lives on until the client's ReadTimeout ends the abandoned call. Wrap it with Fallback, FailOpen or FailClosed
-// to choose what callers get instead. The client reconnects by itself, so
-// the limiter recovers as soon as Redis is back.
+// WithTimeout bound (default 100ms) or ctx's deadline, whichever is
+// sooner, AllowN returns the error (wrapping context.DeadlineExceeded for a
+// timeout) and a Decision that is not Allowed; it never guesses. The bound
+// holds on every client: one built with ContextTimeoutEnabled cuts the call
+// at the deadline itself; on go-redis's default client the limiter stops
+// waiting at the deadline and the abandoned call ends at the client's
+// ReadTimeout. A call that timed out may still consume quota once Redis
+// resumes (see AllowN). Wrap the limiter with Fallback, FailOpen or
+// FailClosed to choose what callers get instead. The client reconnects by
+// itself and a script Redis has forgotten (SCRIPT FLUSH, a restart) is sent
+// again, so the limiter recovers as soon as Redis is back, with no error.
+//
+// Persistence: the counts live in Redis only. A Redis restarted without
+// persistence, or flushed, forgets them: every key starts again with a
+// full quota (each client may get one extra burst), and nothing else is
+// lost. appendonly yes keeps them across a restart (appendfsync always
+// loses no decision Redis acknowledged; everysec up to a second's worth).
 type Redis struct {
 	client    redis.UniversalClient
 	spec      spec
 	script    *redis.Script
 	keyPrefix string
-	timeout   time.Duration
-	deadlines bool  // the client applies ctx deadlines to I/O by itself
-	limitArgs []any // the script arguments after now and n, formatted once
+	bound     redisx.Bound // WithTimeout, or the caller's ctx alone
+	limitArgs []any        // the script arguments after now and n, formatted once
 
 	// Tests only: take "now" from this clock instead of the server's, and
 	// lengthen TTLs, so exact-time suites run on real servers too.
@@ -103,8 +111,7 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 		spec:      s,
 		script:    scripts[alg],
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
-		timeout:   o.timeout,
-		deadlines: redisx.HonoursDeadlines(c),
+		bound:     redisx.NewBound(c, o.timeout),
 	}
 	r.setLimitArgs()
 	return r, nil
@@ -135,9 +142,11 @@ var boxedN = func() (b [65]any) {
 	return b
 }()
 
-// call is one script call's KEYS and ARGV. Calls are pooled: go-redis
-// copies both into its own command, so they are free again once Run
-// returns, and pooling them saves two allocations per decision.
+// call is one script call's KEYS and ARGV. Calls are pooled, which saves
+// two allocations per decision. A call is its own redisx.Releaser: go-redis
+// reads the keys and args until it is done with the command (again for
+// EVAL after a NOSCRIPT), which for a call the caller gave up on at its
+// deadline is after AllowN has returned, so only Release pools it.
 type call struct {
 	keys [2]string
 	keyc int
@@ -167,8 +176,9 @@ func (r *Redis) newCall(key string, n int) *call {
 	return c
 }
 
-// release returns c to the pool without the references it held.
-func (c *call) release() {
+// Release returns c to the pool without the references it held; redisx
+// calls it once go-redis is done with c's keys and args.
+func (c *call) Release() {
 	*c = call{}
 	calls.Put(c)
 }
@@ -179,21 +189,27 @@ func (r *Redis) Allow(ctx context.Context, key string) (Decision, error) {
 }
 
 // AllowN decides on n units under key with one script call. Errors: bad n
-// (ErrInvalidRequest, ErrExceedsLimit), or the Redis error, after at most
-// the WithTimeout bound or ctx's deadline.
+// (ErrInvalidRequest, ErrExceedsLimit), or the Redis error, returned by the
+// WithTimeout bound or ctx's deadline, whichever is sooner, with a Decision
+// that is not Allowed.
+//
+// A call that timed out has an unknown outcome, not a failed one: Redis
+// may have received the script and run it, or may run it once it resumes
+// from a freeze, a pause or a slow command, consuming the n units this call
+// asked for. (On a client without ContextTimeoutEnabled, go-redis retries
+// a timed-out read up to MaxRetries times; where requests reach Redis but
+// replies are lost, each retry can consume n again.) The limiter cannot
+// know, so it never refunds: after timeouts a key may have less left than
+// its admitted requests account for. The wrappers answer a timed-out call
+// in the limiter's place (Fallback from its secondary, which counts the
+// request too; FailOpen allows; FailClosed denies), never retry it, and do
+// not ask Redis again for their Cooldown, so late charges stay few.
 func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error) {
 	if err := r.spec.checkN(n); err != nil {
 		return Decision{Limit: r.spec.limit}, err
 	}
-	if r.timeout > 0 {
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, r.timeout)
-			defer cancel()
-		}
-	}
-	call := r.newCall(key, n)
-	reply, err := r.runBounded(ctx, call)
+	c := r.newCall(key, n)
+	reply, err := r.bound.Eval(ctx, r.client, r.script, c.keys[:c.keyc], c.args[:c.argc], c).Text()
 	if err != nil {
 		return Decision{Limit: r.spec.limit}, fmt.Errorf("ratelimit: redis: %w", err)
 	}

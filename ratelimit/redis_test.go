@@ -14,6 +14,16 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
+// clientKinds are the two kinds of go-redis client a limiter must bound
+// calls on: go-redis's default, which ignores ctx deadlines for socket I/O,
+// and one built with ContextTimeoutEnabled.
+func clientKinds() map[string][]redistest.ClientOption {
+	return map[string][]redistest.ClientOption{
+		"default client":        nil,
+		"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
+	}
+}
+
 // keysUnder lists the keys under prefix on every master.
 func keysUnder(t *testing.T, c redis.UniversalClient, prefix string) []string {
 	t.Helper()
@@ -102,15 +112,11 @@ func TestRedisFollowsServerClock(t *testing.T) {
 // deadlines itself — and the limiter recovers by itself.
 func TestRedisDownThenBack(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, opts := range map[string][]redistest.ClientOption{
-			"default client":        nil,
-			"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
-		} {
+		for name, opts := range clientKinds() {
 			t.Run(name, func(t *testing.T) {
 				client, faults := tg.NewClient(opts...)
 				lim, err := NewRedis(client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), WithTimeout(50*time.Millisecond))
 				require.NoError(t, err)
-				require.Equal(t, len(opts) > 0, lim.deadlines)
 				ctx := context.Background()
 				_, err = lim.Allow(ctx, "k")
 				require.NoError(t, err)
@@ -141,6 +147,35 @@ func TestRedisDownThenBack(t *testing.T) {
 					_, err := lim.Allow(ctx, "k")
 					return err == nil
 				}, 3*time.Second, 10*time.Millisecond)
+			})
+		}
+	})
+}
+
+// TestRedisWithoutTimeoutHonoursTheCallersDeadline: with the limiter's own
+// bound off, the caller's deadline still bounds a call to a hung Redis on
+// every client, including go-redis's default one, which ignores ctx
+// deadlines for socket I/O (issue 12: 2.0s, allowed, no error).
+func TestRedisWithoutTimeoutHonoursTheCallersDeadline(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		for name, opts := range clientKinds() {
+			t.Run(name, func(t *testing.T) {
+				client, faults := tg.NewClient(opts...)
+				lim, err := NewRedis(client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), WithoutTimeout())
+				require.NoError(t, err)
+				_, err = lim.Allow(context.Background(), "k") // connect and load the script while healthy
+				require.NoError(t, err)
+
+				faults.Hang()
+				defer faults.Heal()
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				d, err := lim.Allow(ctx, "k")
+				elapsed := time.Since(start)
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				require.False(t, d.Allowed, "an error must not come with an allowed decision")
+				require.Less(t, elapsed, 100*time.Millisecond, "the caller's 50ms deadline (+50ms slack) did not bound the call")
 			})
 		}
 	})
