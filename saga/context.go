@@ -44,8 +44,12 @@ func Info(ctx context.Context) (StepInfo, bool) {
 
 // StepKey returns "saga/id/step", a key unique to this step of this saga
 // execution and the same on every try, in every process: the idempotency
-// key for the step's side effect (and, with a suffix such as "/undo", for
-// its compensation's). It is "" outside a saga step.
+// key for the step's side effect. Compensate sees the same key: undo the
+// effect recorded under it (a refund by charge key), rather than derive a
+// second key from it, which another step's key could equal. Saga and step
+// names cannot contain '/' (New refuses them), so two different
+// (saga, id, step) never share a key, whatever the id holds. It is ""
+// outside a saga step.
 func StepKey(ctx context.Context) string {
 	i, ok := ctx.Value(infoKey{}).(*StepInfo)
 	if !ok {

@@ -140,6 +140,9 @@ func (l *MemoryLog) shard(_, id string) *memShard {
 
 // Claim implements Log.
 func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry) (Claim, error) {
+	if err := checkLogKey(saga, id); err != nil {
+		return Claim{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return Claim{}, err
 	}
@@ -192,6 +195,9 @@ func (s *memShard) check(saga, id string, token int64) (*memRec, error) {
 
 // Append implements Log.
 func (l *MemoryLog) Append(ctx context.Context, saga, id string, token int64, lease time.Duration, entries []Entry) error {
+	if err := checkLogKey(saga, id); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -237,6 +243,9 @@ func (l *MemoryLog) finish(s *memShard, k memKey, r *memRec, st Status, now time
 
 // Renew implements Log.
 func (l *MemoryLog) Renew(ctx context.Context, saga, id string, token int64, lease time.Duration) error {
+	if err := checkLogKey(saga, id); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -253,6 +262,9 @@ func (l *MemoryLog) Renew(ctx context.Context, saga, id string, token int64, lea
 
 // Load implements Log.
 func (l *MemoryLog) Load(ctx context.Context, saga, id string) (*Record, error) {
+	if err := checkLogKey(saga, id); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -268,6 +280,9 @@ func (l *MemoryLog) Load(ctx context.Context, saga, id string) (*Record, error) 
 
 // Abandoned implements Log.
 func (l *MemoryLog) Abandoned(ctx context.Context, saga string, max int) ([]string, error) {
+	if err := checkSagaName(saga); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

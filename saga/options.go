@@ -3,6 +3,8 @@ package saga
 import (
 	"fmt"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Option configures a Saga (New).
@@ -250,10 +252,8 @@ func WithPrefix(p string) LogOption {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix saga keys with other data", ErrInvalidConfig)
 		}
-		for _, r := range p {
-			if r == '{' || r == '}' {
-				return fmt.Errorf("%w: WithPrefix(%q): braces would break the log's hash tags", ErrInvalidConfig, p)
-			}
+		if err := redisx.CheckPrefix(p); err != nil {
+			return fmt.Errorf("%w: WithPrefix: %v", ErrInvalidConfig, err)
 		}
 		c.prefix, c.setPrefix = p, true
 		return nil
@@ -276,8 +276,19 @@ func WithShards(n int) LogOption {
 	})
 }
 
-// WithTimeout bounds each RedisLog call (default 2s), including those made
-// while compensating, which the caller's context does not bound.
+// DefaultTimeout bounds each RedisLog call unless WithTimeout says
+// otherwise. A log write sits between two steps of a business
+// transaction, and one that times out has an unknown outcome and stops
+// the saga until Recover takes it over a lease later: so it is generous
+// beside the 100ms of the hot-path packages (a rate limiter, a breaker),
+// riding out a slow fsync or a brief pause, yet below go-redis's default
+// 3s ReadTimeout, so that the bound, not the socket, decides.
+const DefaultTimeout = 2 * time.Second
+
+// WithTimeout bounds each RedisLog call (default DefaultTimeout),
+// including those made while compensating, which the caller's context
+// does not bound; a sooner deadline of the caller's ctx wins. The bound
+// holds on every client, with or without ContextTimeoutEnabled.
 func WithTimeout(d time.Duration) LogOption {
 	return logOptionFunc(func(c *logConfig) error {
 		if d <= 0 {
@@ -289,7 +300,7 @@ func WithTimeout(d time.Duration) LogOption {
 }
 
 func applyLogOptions(opts []LogOption) (logConfig, error) {
-	c := logConfig{now: time.Now, prefix: "saga:", shards: 16, timeout: 2 * time.Second}
+	c := logConfig{now: time.Now, prefix: "saga:", shards: 16, timeout: DefaultTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return c, fmt.Errorf("%w: nil LogOption", ErrInvalidConfig)

@@ -3,7 +3,6 @@ package saga
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 var (
@@ -48,17 +49,41 @@ var (
 // by one (ZRANGEBYSCORE over the expired leases), each on the master that
 // owns its slot.
 //
+// S never holds a brace or '/' (New and every call of the log refuse
+// one, with ErrInvalidConfig), so the log, never a name, chooses the hash
+// tag, and one saga's name cannot reach another's keys. I may hold any
+// bytes: it follows the tag and a fixed marker, where a brace is inert.
+//
 // Lifecycle: a running saga's keys have no TTL (dropping them would lose
 // what must be compensated); its index entry goes when it finishes, and
 // its keys expire after the retention period (WithRetention, default 7
 // days). A running saga whose processes are all gone stays until some
 // process calls Recover.
+//
+// Failures: every call returns within WithTimeout (default
+// DefaultTimeout) or the caller's ctx deadline, whichever is sooner, on
+// every client, whether or not it was built with ContextTimeoutEnabled. A
+// call that timed out has an unknown outcome (a frozen Redis applies it
+// when it resumes): Execute then stops before the next action, with Status
+// Running, and Recover finishes the saga from whatever the log holds once
+// its lease expires. A Redis out of memory refuses every write, so sagas
+// stop the same way and are recovered once it has room again.
+//
+// Persistence: the log is as durable as Redis. With appendonly yes and
+// appendfsync always, a restarted Redis holds every transition it
+// acknowledged, and Recover finishes every saga a crash interrupted. A
+// Redis restarted without persistence, or flushed, loses every record: a
+// running saga's done steps stay done, uncompensated (a process still
+// driving one stops with an error wrapping ErrNotFound; Recover no longer
+// sees it), and a finished saga's id runs again if executed again
+// (idempotent steps, see StepKey, make that harmless). The log keeps
+// working on the empty Redis at once.
 type RedisLog struct {
 	client    redis.UniversalClient
+	bound     redisx.Bound
 	prefix    string
 	shards    uint32
 	retention string // ms
-	timeout   time.Duration
 
 	// Tests only: take "now" from this clock instead of the server's.
 	testNow func() time.Time
@@ -85,10 +110,10 @@ func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) 
 	}
 	return &RedisLog{
 		client:    c,
+		bound:     redisx.NewBound(c, o.timeout),
 		prefix:    o.prefix,
 		shards:    uint32(o.shards),
 		retention: strconv.FormatInt(o.retention.Milliseconds(), 10),
-		timeout:   o.timeout,
 	}, nil
 }
 
@@ -110,13 +135,6 @@ func (l *RedisLog) now() string {
 	return strconv.FormatInt(l.testNow().UnixMilli(), 10)
 }
 
-func (l *RedisLog) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= l.timeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, l.timeout)
-}
-
 func ms(d time.Duration) string {
 	m := d.Milliseconds()
 	if m < 1 {
@@ -135,8 +153,9 @@ func finalStatus(entries []Entry) string {
 
 // Claim implements Log.
 func (l *RedisLog) Claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry) (Claim, error) {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
+	if err := checkLogKey(saga, id); err != nil {
+		return Claim{}, err
+	}
 	args := make([]any, 0, 5+len(entries))
 	args = append(args, l.now(), ms(lease), id, finalStatus(entries), l.retention)
 	for i := range entries {
@@ -146,7 +165,7 @@ func (l *RedisLog) Claim(ctx context.Context, saga, id string, lease time.Durati
 		}
 		args = append(args, b)
 	}
-	reply, err := claimScript.Run(ctx, l.client, l.keys(saga, id), args...).Slice()
+	reply, err := l.bound.Eval(ctx, l.client, claimScript, l.keys(saga, id), args, nil).Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("saga: redis log: claim %s/%s: %w", saga, id, err)
 	}
@@ -182,8 +201,9 @@ func (l *RedisLog) Claim(ctx context.Context, saga, id string, lease time.Durati
 var errBadReply = errors.New("saga: redis log: malformed script reply")
 
 func (l *RedisLog) write(ctx context.Context, saga, id string, token int64, lease time.Duration, entries []Entry) error {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
+	if err := checkLogKey(saga, id); err != nil {
+		return err
+	}
 	args := make([]any, 0, 6+len(entries))
 	args = append(args, l.now(), ms(lease), id, strconv.FormatInt(token, 10), finalStatus(entries), l.retention)
 	for i := range entries {
@@ -193,7 +213,7 @@ func (l *RedisLog) write(ctx context.Context, saga, id string, token int64, leas
 		}
 		args = append(args, b)
 	}
-	code, err := appendScript.Run(ctx, l.client, l.keys(saga, id), args...).Int64()
+	code, err := l.bound.Eval(ctx, l.client, appendScript, l.keys(saga, id), args, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("saga: redis log: write %s/%s: %w", saga, id, err)
 	}
@@ -222,9 +242,10 @@ func (l *RedisLog) Renew(ctx context.Context, saga, id string, token int64, leas
 
 // Load implements Log.
 func (l *RedisLog) Load(ctx context.Context, saga, id string) (*Record, error) {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
-	reply, err := loadScript.Run(ctx, l.client, l.keys(saga, id)[:2]).Slice()
+	if err := checkLogKey(saga, id); err != nil {
+		return nil, err
+	}
+	reply, err := l.bound.Eval(ctx, l.client, loadScript, l.keys(saga, id)[:2], nil, nil).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("saga: redis log: load %s/%s: %w", saga, id, err)
 	}
@@ -239,72 +260,17 @@ func (l *RedisLog) Load(ctx context.Context, saga, id string) (*Record, error) {
 
 // Abandoned implements Log. It reads the index shards in turn.
 func (l *RedisLog) Abandoned(ctx context.Context, saga string, max int) ([]string, error) {
+	if err := checkSagaName(saga); err != nil {
+		return nil, err
+	}
 	var ids []string
 	for sh := uint32(0); sh < l.shards && len(ids) < max; sh++ {
-		cctx, cancel := l.ctx(ctx)
-		got, err := abandonedScript.Run(cctx, l.client, []string{l.shardBase(saga, sh) + "run"}, l.now(), max-len(ids)).StringSlice()
-		cancel()
+		keys, args := []string{l.shardBase(saga, sh) + "run"}, []any{l.now(), max - len(ids)}
+		got, err := l.bound.Eval(ctx, l.client, abandonedScript, keys, args, nil).StringSlice()
 		if err != nil {
 			return ids, fmt.Errorf("saga: redis log: abandoned %s shard %d: %w", saga, sh, err)
 		}
 		ids = append(ids, got...)
 	}
 	return ids, nil
-}
-
-// wireEntry is an Entry as JSON in Redis.
-type wireEntry struct {
-	Kind     string          `json:"k"`
-	Step     int             `json:"s"`
-	StepName string          `json:"n,omitempty"`
-	Attempts int             `json:"a,omitempty"`
-	Duration int64           `json:"d,omitempty"`
-	Err      string          `json:"e,omitempty"`
-	Status   string          `json:"st,omitempty"`
-	At       int64           `json:"t"`
-	Data     json.RawMessage `json:"data,omitempty"`
-}
-
-func encodeEntry(e *Entry) (string, error) {
-	w := wireEntry{Kind: e.Kind.String(), Step: e.Step, StepName: e.StepName, Attempts: e.Attempts,
-		Duration: int64(e.Duration), Err: e.Err, At: e.At.UnixNano(), Data: e.Data}
-	if e.Kind == Finished {
-		w.Status = e.Status.String()
-	}
-	b, err := json.Marshal(&w)
-	if err != nil {
-		return "", fmt.Errorf("saga: redis log: encoding entry: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeRecord(saga, id string, status, entries any) (*Record, error) {
-	s, _ := status.(string)
-	st, ok := statusByName(s)
-	if !ok {
-		return nil, fmt.Errorf("%w: status %q", errBadReply, s)
-	}
-	list, ok := entries.([]any)
-	if !ok {
-		return nil, errBadReply
-	}
-	rec := &Record{Saga: saga, ID: id, Status: st, Entries: make([]Entry, len(list))}
-	for i, v := range list {
-		raw, _ := v.(string)
-		var w wireEntry
-		if err := json.Unmarshal([]byte(raw), &w); err != nil {
-			return nil, fmt.Errorf("saga: redis log: entry %d of %s/%s: %w", i+1, saga, id, err)
-		}
-		k, ok := kindByName(w.Kind)
-		if !ok {
-			return nil, fmt.Errorf("saga: redis log: entry %d of %s/%s: unknown kind %q", i+1, saga, id, w.Kind)
-		}
-		e := &rec.Entries[i]
-		*e = Entry{Kind: k, Step: w.Step, StepName: w.StepName, Attempts: w.Attempts, Duration: time.Duration(w.Duration),
-			Err: w.Err, At: time.Unix(0, w.At), Data: w.Data}
-		if k == Finished {
-			e.Status, _ = statusByName(w.Status)
-		}
-	}
-	return rec, nil
 }

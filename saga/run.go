@@ -104,8 +104,8 @@ func (r *run[T]) startHeartbeat() { r.hb.start(r.s.beat, r.renew) }
 
 func (r *run[T]) renew() bool {
 	err := r.s.log.Renew(r.logc, r.s.name, r.id, r.token, r.s.lease)
-	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrNotFound) {
-		cause := fmt.Errorf("saga %s/%s: %w", r.s.name, r.id, ErrLeaseLost)
+	if lostHold(err) {
+		cause := fmt.Errorf("saga %s/%s: %w", r.s.name, r.id, err)
 		r.mu.Lock()
 		r.lost = cause
 		r.cancelFwd(cause)
@@ -187,12 +187,22 @@ func (r *run[T]) stop(err error) bool {
 	r.stopped = true
 	r.pending, r.pendingErr = r.pending[:0], r.pendingErr[:0]
 	r.res.Status = Running
-	if errors.Is(err, ErrLeaseLost) {
+	switch {
+	case errors.Is(err, ErrLeaseLost):
 		r.res.Err = fmt.Errorf("saga %s/%s stopped: another process took it over: %w", r.s.name, r.id, err)
-	} else {
+	case errors.Is(err, ErrNotFound):
+		r.res.Err = fmt.Errorf("saga %s/%s stopped: its log is gone (Redis lost its data: restarted without persistence, or flushed), "+
+			"so Recover cannot finish it; the steps done so far stay done: %w", r.s.name, r.id, err)
+	default:
 		r.res.Err = fmt.Errorf("saga %s/%s stopped unfinished, Recover will finish it: %w", r.s.name, r.id, err)
 	}
 	return false
+}
+
+// lostHold reports an error after which this process must not touch the
+// saga again: another process holds it, or the log no longer has it.
+func lostHold(err error) bool {
+	return errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrNotFound)
 }
 
 func (r *run[T]) emitPending() {
@@ -301,7 +311,7 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 			return a, r.tick().Sub(start), nil
 		}
 		if base.Err() != nil {
-			if c := context.Cause(base); errors.Is(c, ErrLeaseLost) {
+			if c := context.Cause(base); lostHold(c) {
 				r.stop(c)
 			}
 			return a, r.tick().Sub(start), err
@@ -315,7 +325,7 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 				Duration: r.s.now().Sub(start), Backoff: wait, Err: err, Recovered: r.res.Recovered, At: r.s.now()})
 		}
 		if !sleep(base, wait) {
-			if c := context.Cause(base); errors.Is(c, ErrLeaseLost) {
+			if c := context.Cause(base); lostHold(c) {
 				r.stop(c)
 			}
 			return a, r.tick().Sub(start), err

@@ -32,11 +32,12 @@ type Saga[T any] struct {
 // stable across deploys, as the step names. Options: WithLog (default: a
 // MemoryLog), WithClock, WithLease, WithRecovery, WithActionPolicy,
 // WithCompensationPolicy, WithStepPolicy, WithObserver, WithOnFailed.
-// Errors wrap ErrInvalidConfig: no steps, an empty or duplicate step name, a
-// nil Action, a T that JSON cannot encode.
+// Errors wrap ErrInvalidConfig: an empty name or one with a brace or '/'
+// (see StepKey), no steps, an empty or duplicate step name or one with
+// '/', a nil Action, a T that JSON cannot encode.
 func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) {
-	if name == "" {
-		return nil, fmt.Errorf("%w: empty saga name", ErrInvalidConfig)
+	if err := checkSagaName(name); err != nil {
+		return nil, err
 	}
 	if len(steps) == 0 {
 		return nil, fmt.Errorf("%w: saga %q has no steps", ErrInvalidConfig, name)
@@ -44,10 +45,10 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 	s := &Saga[T]{name: name, steps: append([]Step[T](nil), steps...), names: make([]string, len(steps))}
 	seen := make(map[string]int, len(steps))
 	for i, st := range steps {
-		switch {
-		case st.Name == "":
-			return nil, fmt.Errorf("%w: saga %q: step %d has an empty name", ErrInvalidConfig, name, i)
-		case st.Action == nil:
+		if err := checkStepName(name, i, st.Name); err != nil {
+			return nil, err
+		}
+		if st.Action == nil {
 			return nil, fmt.Errorf("%w: saga %q: step %q has a nil Action", ErrInvalidConfig, name, st.Name)
 		}
 		if j, dup := seen[st.Name]; dup {
@@ -132,7 +133,10 @@ func (s *Saga[T]) Log() Log { return s.log }
 // step's error. If the log cannot be written (or another process took the
 // saga over, ErrLeaseLost), Execute stops at once, before the next action,
 // and returns the log's error with a Result whose Status is Running; the
-// saga is then finished by Recover once its lease expires.
+// saga is then finished by Recover once its lease expires — unless the
+// log lost the saga altogether (ErrNotFound: a Redis restarted without
+// persistence, or flushed), when nothing can finish it and the Result's
+// Steps say what was done.
 //
 // Cancelling ctx stops the saga going forward: a step that has not begun
 // does not, the running Action sees ctx cancelled, and the saga is

@@ -29,7 +29,7 @@ func TestNewRejectsBadDefinitions(t *testing.T) {
 		opts  []Option
 		want  string
 	}{
-		"empty saga name":    {"", []Step[order]{ok}, nil, "empty saga name"},
+		"empty saga name":    {"", []Step[order]{ok}, nil, "saga name is empty"},
 		"no steps":           {"s", nil, nil, "no steps"},
 		"empty step name":    {"s", []Step[order]{ok, {Action: noop}}, nil, "step 1 has an empty name"},
 		"duplicate name":     {"s", []Step[order]{ok, ok}, nil, `both named "a"`},

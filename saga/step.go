@@ -23,7 +23,7 @@ import (
 // whose outcome is unknown, seeing *data as it was before that step began.
 type Step[T any] struct {
 	// Name identifies the step in the log, in StepKey and in results:
-	// unique within the saga and not empty.
+	// unique within the saga, not empty, without '/'.
 	Name string
 	// Action does the step's work. An error (after the step's Policy ran
 	// out of tries) fails the saga at this step, and the steps before it
