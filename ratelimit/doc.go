@@ -43,7 +43,9 @@
 // Memory is sharded and allocation-free per decision on a known key. Its
 // limits are per process: N processes behind a load balancer admit N times
 // the limit. Idle keys are dropped, so memory follows active keys;
-// WithMaxKeys bounds it hard.
+// WithMaxKeys bounds it hard: at the cap a new key is denied
+// (ErrTooManyKeys, with a denied Decision) and tracked keys are decided as
+// usual, so a flood of new keys cannot change anyone else's answer.
 //
 // # Redis
 //
@@ -61,8 +63,12 @@
 // FailClosed denies, each while the wrapped limiter fails. After a failure
 // they stop asking it for a Cooldown (1s by default) and then let one call
 // probe it, so an outage costs one timeout per cooldown rather than one per
-// request. Caller errors (bad n) pass through; OnDegrade observes every
-// answer made in the limiter's place.
+// request. Caller errors (bad n) and a full key table's ErrTooManyKeys pass
+// through; OnDegrade observes every answer made in the limiter's place.
+//
+// A call that timed out may still have been run by Redis once it resumed,
+// consuming quota: its outcome is unknown, and the limiter never refunds
+// it (see Redis.AllowN).
 //
 // # HTTP
 //

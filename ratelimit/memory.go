@@ -73,7 +73,9 @@ func (m *Memory) Allow(ctx context.Context, key string) (Decision, error) {
 }
 
 // AllowN decides on n units under key. It never blocks and does not look
-// at ctx: there is no I/O to cancel.
+// at ctx: there is no I/O to cancel. At the WithMaxKeys cap a new key is
+// denied with ErrTooManyKeys (see there); tracked keys are decided as
+// usual.
 func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) {
 	if n < 1 || int64(n) > m.spec.size() {
 		return Decision{Limit: m.spec.limit}, m.spec.checkN(n)
@@ -85,17 +87,25 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 		// fewer struct copies are a fifth of a hot-key decision here.
 		sh, st, err := m.buckets.acquire(key, now)
 		if err != nil {
-			return Decision{Limit: m.spec.limit}, err
+			return m.refused(err)
 		}
 		o = st.decide(&m.spec, now, int64(n))
 		sh.mu.Unlock()
 	} else {
 		var err error
 		if o, err = m.decideWindow(key, now, int64(n)); err != nil {
-			return Decision{Limit: m.spec.limit}, err
+			return m.refused(err)
 		}
 	}
 	return m.spec.decision(o), nil
+}
+
+// refused is the answer to a new key that a full table could not take
+// (ErrTooManyKeys): a denial, whose RetryAfter is how long a tracked key
+// takes to go idle and be dropped (see sweepInterval), so how long until
+// room is made unless the tracked keys stay busy.
+func (m *Memory) refused(err error) (Decision, error) {
+	return Decision{Limit: m.spec.limit, RetryAfter: time.Duration(sweepInterval(&m.spec)) * time.Microsecond}, err
 }
 
 // decideWindow runs a window algorithm on key's state under its shard

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -23,6 +24,9 @@ import (
 // answered 503 and goes no further. Limiter errors are handled as OnError
 // says; by default the request goes on unlimited, as the wrappers
 // (FailOpen, FailClosed, Fallback) are the place to choose otherwise.
+// ErrTooManyKeys is not such an error but a denial of that one new key: it
+// is answered as a denial, with "X-RateLimit-Reason: too-many-keys", and
+// reported to OnTooManyKeys.
 func NewMiddleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
 	m, err := newMiddleware(l, key, opts)
 	if err != nil {
@@ -45,6 +49,13 @@ func Middleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOpt
 	return m.wrap
 }
 
+// The header field that tells a client denied for want of room in the key
+// table (ErrTooManyKeys) from one denied by its own limit.
+const (
+	reasonHeader      = "X-RateLimit-Reason"
+	reasonTooManyKeys = "too-many-keys"
+)
+
 // middleware is a validated configuration; immutable, so one serves any
 // number of handlers and concurrent requests.
 type middleware struct {
@@ -54,6 +65,7 @@ type middleware struct {
 	legacy  bool
 	onDeny  func(w http.ResponseWriter, r *http.Request, d Decision)
 	onError func(w http.ResponseWriter, r *http.Request, err error) bool
+	onFull  func(r *http.Request, key string) // OnTooManyKeys
 }
 
 // newMiddleware applies every option, even after one fails, so that an
@@ -74,7 +86,8 @@ func newMiddleware(l Limiter, key func(*http.Request) string, opts []MiddlewareO
 	if cfg.policy == "" {
 		cfg.policy = "default"
 	}
-	m := &middleware{limiter: l, key: key, policy: sfString(cfg.policy), legacy: cfg.legacy, onDeny: cfg.onDeny, onError: cfg.onError}
+	m := &middleware{limiter: l, key: key, policy: sfString(cfg.policy), legacy: cfg.legacy,
+		onDeny: cfg.onDeny, onError: cfg.onError, onFull: cfg.onFullTable}
 	if isNil(l) {
 		errs = append(errs, fmt.Errorf("%w: Middleware: nil Limiter", ErrInvalidConfig))
 	}
@@ -123,11 +136,20 @@ func (h *limitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := m.limiter.Allow(r.Context(), key)
 	if err != nil {
-		if m.onError != nil && m.onError(w, r, err) {
+		if !errors.Is(err, ErrTooManyKeys) {
+			if m.onError != nil && m.onError(w, r, err) {
+				return
+			}
+			h.next.ServeHTTP(w, r)
 			return
 		}
-		h.next.ServeHTTP(w, r)
-		return
+		// A full key table refused this new client: deny it, say why, and
+		// leave every other client to the limiter's own answers.
+		d.Allowed = false
+		w.Header().Set(reasonHeader, reasonTooManyKeys)
+		if m.onFull != nil {
+			m.onFull(r, key)
+		}
 	}
 	writeRateLimitFields(w.Header(), m.policy, d, m.legacy)
 	if !d.Allowed {

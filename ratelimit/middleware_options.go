@@ -15,6 +15,7 @@ type middlewareConfig struct {
 	policy       string
 	onDeny       func(w http.ResponseWriter, r *http.Request, d Decision)
 	onError      func(w http.ResponseWriter, r *http.Request, err error) bool
+	onFullTable  func(r *http.Request, key string)
 	setTrusted   bool
 	setProxyHead bool
 }
@@ -98,7 +99,8 @@ func OnDeny(f func(w http.ResponseWriter, r *http.Request, d Decision)) Middlewa
 
 // OnError handles what the middleware cannot decide: an error from the
 // limiter (a bare Redis limiter's outage, a client that went away mid-call,
-// a misconfigured wrapper) and Middleware's own configuration error. f
+// a misconfigured wrapper; not ErrTooManyKeys, which is a denial, see
+// OnTooManyKeys) and Middleware's own configuration error. f
 // either answers the request and returns true, or returns false for the
 // default: after a limiter error the request goes on to the next handler,
 // unlimited and without RateLimit fields (wrap the limiter in FailOpen,
@@ -110,6 +112,24 @@ func OnError(f func(w http.ResponseWriter, r *http.Request, err error) bool) Mid
 			return fmt.Errorf("%w: OnError(nil)", ErrInvalidConfig)
 		}
 		c.onError = f
+		return nil
+	}
+}
+
+// OnTooManyKeys sets a hook called with the request and its key each time
+// the limiter refuses a new key because its key table is full
+// (ErrTooManyKeys: a memory limiter at its WithMaxKeys cap). The request is
+// denied like any other (429 with Retry-After, or OnDeny's answer) and
+// carries "X-RateLimit-Reason: too-many-keys"; keys already tracked are
+// decided as usual. A stream of these means the cap is too low or someone
+// is spraying keys (addresses): count them, alert on them. The hook runs on
+// the request's goroutine before the answer is written: keep it fast.
+func OnTooManyKeys(f func(r *http.Request, key string)) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: OnTooManyKeys(nil)", ErrInvalidConfig)
+		}
+		c.onFullTable = f
 		return nil
 	}
 }

@@ -46,9 +46,11 @@ func WithPrefix(p string) Option {
 
 // WithMaxKeys caps how many keys the memory limiter tracks at once: never
 // more than n. At the cap, the idle keys of the new key's shard are dropped
-// to make room; if that frees nothing, the new key gets ErrTooManyKeys until
-// sweeps drop idle keys elsewhere (keys already tracked are decided as
-// usual). New keys racing for the last places may both be refused.
+// to make room; if that frees nothing, the new key is denied with
+// ErrTooManyKeys until sweeps drop idle keys elsewhere, while keys already
+// tracked are decided as usual: a flood of new keys can be refused, but it
+// cannot change anyone else's answer. New keys racing for the last places
+// may both be refused.
 // Default: no cap (idle keys are still dropped).
 func WithMaxKeys(n int) Option {
 	return func(o *options) error {

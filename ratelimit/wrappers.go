@@ -52,8 +52,8 @@ func Cooldown(d time.Duration) WrapOption {
 // observes degradation: count it, log it, alert on it. It runs on the
 // caller's goroutine, concurrently from many of them, before the wrapper
 // answers: keep it fast. It is not called for errors passed through
-// (caller and configuration errors) or when the caller's ctx is done, since
-// nothing degraded then.
+// (caller and configuration errors, ErrTooManyKeys) or when the caller's
+// ctx is done, since nothing degraded then.
 func OnDegrade(f func(ctx context.Context, err error)) WrapOption {
 	return func(c *wrapConfig) error {
 		if f == nil {
@@ -72,10 +72,12 @@ func OnDegrade(f func(ctx context.Context, err error)) WrapOption {
 // decisions come from primary again as soon as it recovers.
 //
 // What counts as failing: any error from primary except caller errors
-// (those wrapping ErrInvalidRequest or ErrExceedsLimit) and configuration
+// (those wrapping ErrInvalidRequest or ErrExceedsLimit), configuration
 // errors (ErrInvalidConfig, e.g. from a misconfigured inner wrapper), which
-// secondary would not fix and which are returned unchanged, and except when
-// the caller's ctx is done (then the error is returned, wrapping ctx.Err()).
+// secondary would not fix, and ErrTooManyKeys, a full key table's denial of
+// one new key, which is a decision and not an outage: these are returned
+// unchanged with primary's Decision, start no Cooldown and reach no hook.
+// Nor does a done ctx count (then the error is returned, wrapping ctx.Err()).
 // If secondary fails too, the error wraps both errors; give secondary a
 // limit that admits every n primary admits, or an oversized n will surface
 // as ErrExceedsLimit from secondary. OnDegrade observes each fallback.
@@ -225,10 +227,15 @@ func (w *wrapper) answerFor(ctx context.Context, key string, n int, d Decision, 
 func (w *wrapper) elapsed() int64 { return int64(w.now().Sub(w.base)) + 1 }
 
 // mustPassThrough reports errors no wrapper may hide: those caused by the
-// request itself, which fails the same way on any limiter, and bad
-// configuration, which allowing or denying everything would only mask.
+// request itself, which fails the same way on any limiter, bad
+// configuration, which allowing or denying everything would only mask, and
+// a full key table's refusal of a new key, which is the limiter's decision
+// for that key: answering it in the limiter's place would let that key in
+// (Fallback, FailOpen) and, through the cooldown, change every other key's
+// answer (issue 12).
 func mustPassThrough(err error) bool {
-	return errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrExceedsLimit) || errors.Is(err, ErrInvalidConfig)
+	return errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrExceedsLimit) ||
+		errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrTooManyKeys)
 }
 
 // isNil reports a nil Limiter, including a typed nil pointer such as the

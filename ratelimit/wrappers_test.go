@@ -153,7 +153,7 @@ func TestFallbackWhenBothFail(t *testing.T) {
 }
 
 func TestWrappersPassCallerAndConfigErrorsThrough(t *testing.T) {
-	for _, sentinel := range []error{ErrInvalidRequest, ErrExceedsLimit, ErrInvalidConfig} {
+	for _, sentinel := range []error{ErrInvalidRequest, ErrExceedsLimit, ErrInvalidConfig, ErrTooManyKeys} {
 		for _, tc := range wrapperCases {
 			t.Run(tc.name+"/"+sentinel.Error(), func(t *testing.T) {
 				callerErr := fmt.Errorf("%w: n=99", sentinel)
