@@ -2,8 +2,11 @@ package cqrs
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Option configures the Redis-backed types: RedisStore, RedisSnapshotStore,
@@ -22,9 +25,16 @@ type options struct {
 }
 
 // Default values of the options.
+//
+// DefaultTimeout is generous beside the 100ms of the hot-path packages (a
+// rate limiter, a breaker): an append that times out has an unknown
+// outcome, which costs its caller a retry (safe with event ids, see
+// WithTimeout), so the bound rides out a slow fsync or a brief pause; and
+// it stays below go-redis's default 3s ReadTimeout, so that the bound, not
+// the socket, decides. It is the saga log's too.
 const (
 	DefaultPrefix      = "cqrs:"
-	DefaultTimeout     = 5 * time.Second
+	DefaultTimeout     = 2 * time.Second
 	DefaultBlock       = 250 * time.Millisecond
 	DefaultSnapshotTTL = 7 * 24 * time.Hour
 )
@@ -37,8 +47,8 @@ func WithPrefix(p string) Option {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix cqrs keys with other data", ErrInvalidConfig)
 		}
-		if strings.ContainsAny(p, "{}") {
-			return fmt.Errorf("%w: WithPrefix(%q): braces would break the hash tags", ErrInvalidConfig, p)
+		if err := redisx.CheckPrefix(p); err != nil {
+			return fmt.Errorf("%w: WithPrefix: %v", ErrInvalidConfig, err)
 		}
 		o.prefix = p
 		o.set["prefix"] = true
@@ -46,8 +56,9 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithTimeout bounds each Redis call (default 5s); the caller's ctx
-// applies too, whichever ends sooner. Create the client with
+// WithTimeout bounds each Redis call (default DefaultTimeout); the
+// caller's ctx deadline applies too, whichever is sooner, and the call
+// returns by it on every client. Create the client with
 // ContextTimeoutEnabled so go-redis cuts a hung call itself; without it a
 // call still returns at the deadline, its reply awaited by a goroutine
 // that the client's ReadTimeout ends. An append cut so has an unknown
@@ -121,7 +132,19 @@ func applyOptions(who string, opts []Option, allowed ...string) (options, error)
 
 // tagged returns the key base prefix + "{" + prefix without its trailing
 // ':' + suffix + "}:", so that keys start with the prefix and prefixes
-// differ in their hash slots.
+// differ in their hash slots. Neither prefix nor suffix holds a brace, so
+// the tag is the one written here: what follows it may hold any bytes.
 func tagged(prefix, suffix string) string {
 	return prefix + "{" + strings.TrimSuffix(prefix, ":") + suffix + "}:"
+}
+
+// spread is FNV-1a of s, in hex: a hash tag part that spreads keys of
+// different s over the cluster's slots without s choosing the slot.
+func spread(s string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return strconv.FormatUint(uint64(h), 16)
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
-// caller runs Redis calls bounded by a per-call timeout and the caller's
-// ctx, even on clients that ignore ctx deadlines for socket I/O.
+// caller makes the Redis calls of one Redis-backed type, each bounded by
+// the type's timeout (WithTimeout) or the caller's ctx deadline, whichever
+// is sooner, on every client: with or without ContextTimeoutEnabled.
 type caller struct {
 	client redis.UniversalClient
 	bound  redisx.Bound
@@ -20,8 +21,16 @@ func newCaller(c redis.UniversalClient, timeout time.Duration) caller {
 	return caller{client: c, bound: redisx.NewBound(c, timeout)}
 }
 
-// do runs fn within the bound. When it returns early (with ctx's error),
-// fn may still be running: whatever fn writes must not be read then.
+// eval runs script within the bound (EVALSHA, then EVAL after a SCRIPT
+// FLUSH). keys and args must not be changed afterwards: a call given up on
+// may still read them.
+func (c caller) eval(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	return c.bound.Eval(ctx, c.client, script, keys, args, nil)
+}
+
+// do runs fn, a call that is no script, within the bound. When it returns
+// early (with ctx's error), fn may still be running: whatever fn writes
+// must not be read then.
 func (c caller) do(ctx context.Context, fn func(ctx context.Context) error) error {
 	return redisx.Run(ctx, c.bound, fn)
 }

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 var (
@@ -42,6 +43,11 @@ var (
 //	P{T:rm:N}:data   hash: key -> value (JSON)
 //	P{T:rm:N}:build  hash: the copy being rebuilt
 //
+// N has no braces (NewRedisReadModel refuses them), so the tag is the
+// model's own and the keys of two models, or of a model and a store,
+// never meet; the keys under data are hash fields, where any bytes are
+// fine.
+//
 // A model's keys share a hash slot, so each model lives on one cluster
 // master and different models spread over the cluster. Reads (Get) are
 // one HGET. Lifecycle: explicit; the keys live until Drop.
@@ -67,12 +73,15 @@ var (
 // The name must not contain braces. Options: WithPrefix, WithTimeout.
 // Errors wrap ErrInvalidConfig.
 func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandler[V], opts ...Option) (*RedisReadModel[V], error) {
-	switch {
-	case c == nil:
+	if c == nil {
 		return nil, fmt.Errorf("%w: NewRedisReadModel: nil Redis client", ErrInvalidConfig)
-	case name == "" || strings.ContainsAny(name, "{}"):
-		return nil, fmt.Errorf("%w: NewRedisReadModel(%q): the name must be non-empty, without braces", ErrInvalidConfig, name)
-	case h == nil:
+	}
+	// The name goes inside the model's hash tag: a brace in it would end
+	// the tag early and let the name choose another slot.
+	if err := redisx.CheckName("read model name", name); err != nil {
+		return nil, fmt.Errorf("%w: NewRedisReadModel: %v", ErrInvalidConfig, err)
+	}
+	if h == nil {
 		return nil, fmt.Errorf("%w: NewRedisReadModel(%q): nil handler", ErrInvalidConfig, name)
 	}
 	o, err := applyOptions("NewRedisReadModel", opts)
@@ -252,12 +261,7 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 	}
 	args[5] = puts
 	args = append(args, dels...)
-	var reply []any
-	err = m.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		reply, err = modelCommitScript.Run(ctx, m.call.client, []string{m.metaKey(), hash}, args...).Slice()
-		return err
-	})
+	reply, err := m.call.eval(ctx, modelCommitScript, []string{m.metaKey(), hash}, args...).Slice()
 	if err != nil {
 		if token == "" {
 			m.live.Store(nil) // the outcome is unknown: reread before the next batch
@@ -291,12 +295,7 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 
 // NewBuild implements Rebuilder.
 func (m *RedisReadModel[V]) NewBuild(ctx context.Context) (Build, error) {
-	var tok int64
-	err := m.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		tok, err = modelBuildScript.Run(ctx, m.call.client, []string{m.metaKey(), m.dataKey(), m.buildKey()}, "new").Int64()
-		return err
-	})
+	tok, err := m.call.eval(ctx, modelBuildScript, []string{m.metaKey(), m.dataKey(), m.buildKey()}, "new").Int64()
 	if err != nil {
 		return nil, fmt.Errorf("cqrs: read model %s: new build: %w", m.name, err)
 	}
@@ -325,13 +324,8 @@ func (b *redisBuild[V]) Swap(ctx context.Context) error    { return b.finish(ctx
 func (b *redisBuild[V]) Discard(ctx context.Context) error { return b.finish(ctx, "discard") }
 
 func (b *redisBuild[V]) finish(ctx context.Context, op string) error {
-	var ok int64
 	m := b.m
-	err := m.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		ok, err = modelBuildScript.Run(ctx, m.call.client, []string{m.metaKey(), m.dataKey(), m.buildKey()}, op, b.token).Int64()
-		return err
-	})
+	ok, err := m.call.eval(ctx, modelBuildScript, []string{m.metaKey(), m.dataKey(), m.buildKey()}, op, b.token).Int64()
 	if err != nil {
 		return fmt.Errorf("cqrs: read model %s: %s build: %w", m.name, op, err)
 	}

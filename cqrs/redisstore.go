@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 var (
@@ -56,6 +58,7 @@ var (
 // data). The tail is trimmed by every append (MAXLEN ~ 100).
 type RedisStore struct {
 	call  caller
+	wait  redisx.Bound // the block of Wait's XREAD plus the timeout
 	base  string
 	block time.Duration
 }
@@ -77,7 +80,8 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{call: newCaller(c, o.timeout), base: tagged(o.prefix, ""), block: o.block}, nil
+	return &RedisStore{call: newCaller(c, o.timeout), wait: redisx.NewBound(c, o.block+o.timeout),
+		base: tagged(o.prefix, ""), block: o.block}, nil
 }
 
 func (s *RedisStore) seqKey() string  { return s.base + "seq" }
@@ -95,12 +99,7 @@ func (s *RedisStore) Append(ctx context.Context, streamID string, expected int64
 	for i := range events {
 		args = append(args, events[i].ID(), encodeBody(streamID, &events[i]))
 	}
-	var reply []any
-	err := s.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		reply, err = appendScript.Run(ctx, s.call.client, keys, args...).Slice()
-		return err
-	})
+	reply, err := s.call.eval(ctx, appendScript, keys, args...).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
 	}
@@ -135,12 +134,7 @@ func (s *RedisStore) Load(ctx context.Context, streamID string, fromVersion int6
 		fromVersion = 1
 	}
 	keys := []string{s.base + "s:" + streamID, s.evKey()}
-	var reply []any
-	err := s.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		reply, err = loadScript.Run(ctx, s.call.client, keys, fromVersion-1).Slice()
-		return err
-	})
+	reply, err := s.call.eval(ctx, loadScript, keys, fromVersion-1).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("cqrs: redis store: load %q: %w", streamID, err)
 	}
@@ -179,12 +173,7 @@ func (s *RedisStore) ReadAll(ctx context.Context, fromPosition int64, limit int)
 		fromPosition = 1
 	}
 	keys := []string{s.seqKey(), s.evKey()}
-	var reply []any
-	err := s.call.do(ctx, func(ctx context.Context) error {
-		var err error
-		reply, err = readAllScript.Run(ctx, s.call.client, keys, fromPosition, limit).Slice()
-		return err
-	})
+	reply, err := s.call.eval(ctx, readAllScript, keys, fromPosition, limit).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("cqrs: redis store: read all from %d: %w", fromPosition, err)
 	}
@@ -224,8 +213,9 @@ func (s *RedisStore) Head(ctx context.Context) (int64, error) {
 // Wait implements Waiter with a blocking XREAD on the tail key, which
 // every append updates: it returns as soon as an event after position
 // after exists, or after the WithBlock interval (default 250ms), or with
-// ctx's error once ctx is done (checked between blocks: a cancelled ctx
-// may take up to the interval to be seen).
+// ctx's error once ctx is done. A Redis that does not answer costs it the
+// interval plus WithTimeout at most, on every client (go-redis alone
+// would wait the interval plus 10s for a blocking read).
 func (s *RedisStore) Wait(ctx context.Context, after int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -237,11 +227,12 @@ func (s *RedisStore) Wait(ctx context.Context, after int64) error {
 			block = max(d, time.Millisecond)
 		}
 	}
-	err := s.call.client.XRead(ctx, &redis.XReadArgs{
+	args := &redis.XReadArgs{
 		Streams: []string{s.tailKey(), strconv.FormatInt(after, 10) + "-0"},
 		Count:   1,
 		Block:   block,
-	}).Err()
+	}
+	err := redisx.Run(ctx, s.wait, func(ctx context.Context) error { return s.call.client.XRead(ctx, args).Err() })
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}

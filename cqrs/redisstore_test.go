@@ -116,11 +116,11 @@ func TestRedisStoreFaults(t *testing.T) {
 			f.Hang()
 			start := time.Now()
 			_, err = s.Load(ctx, "f", 1)
-			if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("load on a hung connection: %v", err)
 			}
-			if d := time.Since(start); d > 700*time.Millisecond {
-				t.Errorf("hung load took %v, timeout 50ms", d)
+			if d := time.Since(start); d > 50*time.Millisecond+slack {
+				t.Errorf("hung load took %v, timeout 50ms (+%v)", d, slack)
 			}
 			f.Heal()
 			deadline := time.Now().Add(5 * time.Second)
@@ -133,11 +133,6 @@ func TestRedisStoreFaults(t *testing.T) {
 			}
 		}
 	})
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }
 
 // TestRedisStoreLargePositions: positions and versions past 1e14, where

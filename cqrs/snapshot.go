@@ -98,11 +98,15 @@ var (
 	snapshotScript = redis.NewScript(snapshotLua)
 )
 
-// RedisSnapshotStore is a SnapshotStore in Redis: one hash per stream,
-// P snap:<stream> (prefix P, WithPrefix), so that snapshots spread over a
-// cluster's slots rather than load the event store's. Snapshots are a
-// cache: each lives for WithSnapshotTTL (default 7 days) after it was last
-// saved.
+// RedisSnapshotStore is a SnapshotStore in Redis: one hash per stream S,
+// P{T:snap:H}:S for prefix P (WithPrefix), T = P without its trailing ':'
+// and H = FNV-1a(S) in hex, so that snapshots spread over a cluster's
+// slots rather than load the event store's — while the store, not the
+// stream id, picks each key's hash tag: a stream id may hold any bytes,
+// braces included. Snapshots are a cache: each lives for WithSnapshotTTL
+// (default 7 days) after it was last saved; a Redis that loses them (a
+// restart without persistence, a flush, eviction) costs one full replay
+// of each stream.
 type RedisSnapshotStore struct {
 	call   caller
 	prefix string
@@ -125,16 +129,16 @@ func NewRedisSnapshotStore(c redis.UniversalClient, opts ...Option) (*RedisSnaps
 		ttl: strconv.FormatInt(o.ttl.Milliseconds(), 10)}, nil
 }
 
-func (r *RedisSnapshotStore) key(streamID string) string { return r.prefix + "snap:" + streamID }
+func (r *RedisSnapshotStore) key(streamID string) string {
+	return tagged(r.prefix, ":snap:"+spread(streamID)) + streamID
+}
 
 // SaveSnapshot implements SnapshotStore.
 func (r *RedisSnapshotStore) SaveSnapshot(ctx context.Context, s Snapshot) error {
 	if err := checkSnapshot(s); err != nil {
 		return err
 	}
-	err := r.call.do(ctx, func(ctx context.Context) error {
-		return snapshotScript.Run(ctx, r.call.client, []string{r.key(s.StreamID)}, s.Version, s.Schema, []byte(s.Data), r.ttl).Err()
-	})
+	err := r.call.eval(ctx, snapshotScript, []string{r.key(s.StreamID)}, s.Version, s.Schema, []byte(s.Data), r.ttl).Err()
 	if err != nil {
 		return fmt.Errorf("cqrs: redis snapshots: save %q: %w", s.StreamID, err)
 	}

@@ -1,0 +1,144 @@
+package cqrs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// slack is what a bounded call may take beyond its bound (scheduling, the
+// race detector, a loaded CI machine).
+const slack = 50 * time.Millisecond
+
+// clientKind is a kind of go-redis client a bound must hold on, with a
+// key prefix of its own under a test's prefix.
+type clientKind struct {
+	prefix string
+	opts   []redistest.ClientOption
+}
+
+func clientKinds() map[string]clientKind {
+	return map[string]clientKind{
+		"default client":        {"plain:", nil},
+		"ContextTimeoutEnabled": {"ctxto:", []redistest.ClientOption{redistest.WithContextTimeouts()}},
+	}
+}
+
+// redisTypes are the Redis-backed types of the package on one client.
+type redisTypes struct {
+	store *RedisStore
+	snaps *RedisSnapshotStore
+	cps   *RedisCheckpointStore
+	model *RedisReadModel[int]
+}
+
+func newRedisTypes(t testing.TB, c redis.UniversalClient, prefix string, opts ...Option) redisTypes {
+	t.Helper()
+	var r redisTypes
+	var err error
+	with := append([]Option{WithPrefix(prefix)}, opts...)
+	if r.store, err = NewRedisStore(c, append(with, WithBlock(20*time.Millisecond))...); err != nil {
+		t.Fatal(err)
+	}
+	if r.snaps, err = NewRedisSnapshotStore(c, with...); err != nil {
+		t.Fatal(err)
+	}
+	if r.cps, err = NewRedisCheckpointStore(c, with...); err != nil {
+		t.Fatal(err)
+	}
+	if r.model, err = NewRedisReadModel(c, "balances", balances, with...); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// boundedCall is one call of a Redis-backed type and the bound it must
+// return by on a Redis that does not answer.
+type boundedCall struct {
+	name  string
+	bound time.Duration
+	call  func(ctx context.Context) error
+}
+
+// calls lists every Redis call of the package's Redis-backed types.
+func (r redisTypes) calls(timeout time.Duration) []boundedCall {
+	two := []Event{deposited(1).WithID("a"), deposited(2).WithID("b")}
+	snap := Snapshot{StreamID: "s", Version: 1, Schema: 1, Data: []byte(`{}`)}
+	applied := []Event{deposited(1)}
+	applied[0].StreamID, applied[0].Position, applied[0].Version = "s", 1, 1
+	ignore := func(_ any, err error) error { return err }
+	return []boundedCall{
+		{"Append", timeout, func(ctx context.Context) error { return ignore(r.store.Append(ctx, "s", AnyVersion, two...)) }},
+		{"Load", timeout, func(ctx context.Context) error { return ignore(r.store.Load(ctx, "s", 1)) }},
+		{"ReadAll", timeout, func(ctx context.Context) error { return ignore(r.store.ReadAll(ctx, 1, 10)) }},
+		{"Head", timeout, func(ctx context.Context) error { return ignore(r.store.Head(ctx)) }},
+		// Wait blocks for its interval (20ms here) before the bound starts.
+		{"Wait", 20*time.Millisecond + timeout, func(ctx context.Context) error { return r.store.Wait(ctx, 1<<40) }},
+		{"SaveSnapshot", timeout, func(ctx context.Context) error { return r.snaps.SaveSnapshot(ctx, snap) }},
+		{"LoadSnapshot", timeout, func(ctx context.Context) error { _, _, err := r.snaps.LoadSnapshot(ctx, "s"); return err }},
+		{"LoadCheckpoint", timeout, func(ctx context.Context) error { return ignore(r.cps.LoadCheckpoint(ctx, "p")) }},
+		{"SaveCheckpoint", timeout, func(ctx context.Context) error { return r.cps.SaveCheckpoint(ctx, "p", 1) }},
+		{"DeleteCheckpoint", timeout, func(ctx context.Context) error { return r.cps.DeleteCheckpoint(ctx, "p") }},
+		{"model Checkpoint", timeout, func(ctx context.Context) error { return ignore(r.model.Checkpoint(ctx)) }},
+		{"model Get", timeout, func(ctx context.Context) error { _, _, err := r.model.Get(ctx, "s"); return err }},
+		{"model All", timeout, func(ctx context.Context) error { return ignore(r.model.All(ctx)) }},
+		{"model Apply", timeout, func(ctx context.Context) error { return r.model.Apply(ctx, applied) }},
+		{"model NewBuild", timeout, func(ctx context.Context) error { return ignore(r.model.NewBuild(ctx)) }},
+		{"model Drop", timeout, func(ctx context.Context) error { return r.model.Drop(ctx) }},
+	}
+}
+
+// Every Redis call of the package on a hung connection returns by its
+// bound (WithTimeout; Wait: its interval plus WithTimeout), or by the
+// caller's sooner deadline, on clients with and without
+// ContextTimeoutEnabled, with context.DeadlineExceeded. The client's own
+// read timeout is 1s (and 10s more for Wait's blocking read).
+func TestRedisCallsReturnByTheBound(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		for name, kind := range clientKinds() {
+			t.Run(name, func(t *testing.T) {
+				c, faults := tg.NewClient(kind.opts...)
+				r := newRedisTypes(t, c, tg.Prefix+kind.prefix, WithTimeout(timeout))
+				faults.Hang()
+				defer faults.Heal()
+				// All at once, each on a connection of its own: the bound
+				// holds for every caller, not only the first.
+				var wg sync.WaitGroup
+				for _, bc := range r.calls(timeout) {
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						start := time.Now()
+						assertBounded(t, bc.name, start, bc.bound, bc.call(context.Background()))
+					}()
+					go func() {
+						defer wg.Done()
+						const short = 30 * time.Millisecond
+						ctx, cancel := context.WithTimeout(context.Background(), short)
+						defer cancel()
+						start := time.Now()
+						assertBounded(t, bc.name+" with a 30ms ctx", start, short, bc.call(ctx))
+					}()
+				}
+				wg.Wait()
+			})
+		}
+	})
+}
+
+func assertBounded(t *testing.T, what string, start time.Time, bound time.Duration, err error) {
+	t.Helper()
+	if elapsed := time.Since(start); elapsed > bound+slack {
+		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, slack)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)
+	}
+}
