@@ -10,8 +10,9 @@ import (
 // clientIP is the Middleware's default key: the address of the client, as
 // far as it can be known without trusting what the client itself says.
 type clientIP struct {
-	trusted []netip.Prefix // proxies whose forwarding header is believed
-	header  string         // canonical header name: headerXFF or headerForwarded
+	trusted  []netip.Prefix // proxies whose forwarding header is believed
+	header   string         // canonical header name: headerXFF or headerForwarded
+	ipv6Bits int            // IPv6 clients share the key of this prefix; 0 or 128: none
 }
 
 const (
@@ -20,7 +21,8 @@ const (
 )
 
 // key returns the client's IP address in canonical form (IPv4-mapped IPv6
-// unmapped, zones dropped), so one client always gets one key.
+// unmapped, zones dropped), so one client always gets one key; an IPv6
+// client's is its ipv6Bits prefix (see IPv6Prefix).
 //
 // Without trusted proxies it is RemoteAddr's IP: anything in the request
 // headers is written by the client and could name any address. Behind
@@ -41,7 +43,7 @@ func (c *clientIP) key(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	if !c.isTrusted(peer) {
-		return peer.String()
+		return c.keyOf(peer)
 	}
 	hops := c.hops(r.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -50,17 +52,19 @@ func (c *clientIP) key(r *http.Request) string {
 			if strings.HasPrefix(hops[i], "_") {
 				return hops[i]
 			}
-			return peer.String()
+			return c.keyOf(peer)
 		}
 		if !c.isTrusted(a) {
-			return a.String()
+			return c.keyOf(a)
 		}
 		peer = a
 	}
 	// Every hop is a trusted proxy: the request started inside the trusted
 	// network, at the leftmost of them.
-	return peer.String()
+	return c.keyOf(peer)
 }
+
+func (c *clientIP) keyOf(a netip.Addr) string { return groupedKey(a, c.ipv6Bits) }
 
 func (c *clientIP) isTrusted(a netip.Addr) bool {
 	for _, p := range c.trusted {

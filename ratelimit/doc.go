@@ -77,6 +77,10 @@
 // that waits that long succeeds), and sets the RateLimit and
 // RateLimit-Policy fields of the IETF httpapi draft on every response
 // (X-RateLimit-* on request). Forwarding headers are believed only from
-// TrustedProxies. A LeakyBucket's Delay is waited out before the handler
-// runs.
+// TrustedProxies. IPv6 clients are keyed per /64 (IPv6Prefix changes it;
+// AddrKey does the same for a key function of your own), since a host
+// chooses the low 64 bits of its address at will. A LeakyBucket's Delay is
+// waited out before the handler runs. A new client refused by a full key
+// table (WithMaxKeys) is answered 429 with "X-RateLimit-Reason:
+// too-many-keys" and reported to OnTooManyKeys.
 package ratelimit

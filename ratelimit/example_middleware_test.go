@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"time"
 
 	"github.com/sysdesign/patterns/ratelimit"
@@ -55,4 +56,30 @@ func ExampleNewMiddleware() {
 	mux.ServeHTTP(w, r)
 	fmt.Println(w.Code, w.Body, w.Header().Get("X-RateLimit-Remaining"))
 	// Output: 200 ok 9
+}
+
+func ExampleAddrKey() {
+	// A key function of your own, per route and client, grouping IPv6
+	// clients by /64 as the default key does.
+	loginKey := func(r *http.Request) string {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil {
+			return "login:unknown" // not an IP: one shared key, never exempt
+		}
+		key, err := ratelimit.AddrKey(ap.Addr(), ratelimit.DefaultIPv6Prefix)
+		if err != nil {
+			return "login:unknown"
+		}
+		return "login:" + key
+	}
+	for _, remote := range []string{"198.51.100.7:1234", "[2001:db8:1:2::7]:443", "[2001:db8:1:2:aaaa::1]:443", "[::ffff:198.51.100.7]:80"} {
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.RemoteAddr = remote
+		fmt.Println(loginKey(r))
+	}
+	// Output:
+	// login:198.51.100.7
+	// login:2001:db8:1:2::/64
+	// login:2001:db8:1:2::/64
+	// login:198.51.100.7
 }

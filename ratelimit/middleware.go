@@ -11,8 +11,9 @@ import (
 // error wrapping ErrInvalidConfig for a nil limiter or a bad option.
 //
 // key maps a request to its limiter key; nil means the client IP (see
-// TrustedProxies). A key of "" exempts the request: it is passed on
-// unlimited and without RateLimit fields (e.g. for health checks).
+// TrustedProxies), with IPv6 clients grouped by /64 (see IPv6Prefix). A key
+// of "" exempts the request: it is passed on unlimited and without
+// RateLimit fields (e.g. for health checks).
 //
 // Every limited response carries the RateLimit and RateLimit-Policy header
 // fields of the IETF httpapi draft (see writeRateLimitFields), and the
@@ -97,8 +98,14 @@ func newMiddleware(l Limiter, key func(*http.Request) string, opts []MiddlewareO
 	case cfg.setTrusted && key != nil:
 		errs = append(errs, fmt.Errorf("%w: TrustedProxies applies to the default key only, not to a key function", ErrInvalidConfig))
 	}
+	if cfg.setIPv6Bits && key != nil {
+		errs = append(errs, fmt.Errorf("%w: IPv6Prefix applies to the default key only, not to a key function (use AddrKey there)", ErrInvalidConfig))
+	}
 	if key == nil {
-		ip := &clientIP{header: headerXFF}
+		ip := &clientIP{header: headerXFF, ipv6Bits: DefaultIPv6Prefix}
+		if cfg.setIPv6Bits {
+			ip.ipv6Bits = cfg.ipv6Bits
+		}
 		if cfg.proxyHeader != "" {
 			ip.header = cfg.proxyHeader
 		}

@@ -16,8 +16,10 @@ type middlewareConfig struct {
 	onDeny       func(w http.ResponseWriter, r *http.Request, d Decision)
 	onError      func(w http.ResponseWriter, r *http.Request, err error) bool
 	onFullTable  func(r *http.Request, key string)
+	ipv6Bits     int
 	setTrusted   bool
 	setProxyHead bool
+	setIPv6Bits  bool
 }
 
 // TrustedProxies makes the default key believe the forwarding header (see
@@ -34,6 +36,24 @@ func TrustedProxies(cidrs ...string) MiddlewareOption {
 		c.trusted, c.setTrusted = append([]string(nil), cidrs...), true
 		_, err := parseTrustedProxies(cidrs)
 		return err
+	}
+}
+
+// IPv6Prefix sets the prefix length by which the default key groups IPv6
+// clients: all addresses in one /bits share one key, and so one quota
+// (default DefaultIPv6Prefix, 64, which explains why). IPv6Prefix(128)
+// keys each IPv6 address on its own; bits must be in 1..128. IPv4 clients,
+// IPv4-mapped IPv6 ones included, are keyed by their address whatever this
+// says. Trust in proxies is decided on full addresses, never on the group.
+// Only for the default key: with a key function of your own it is a
+// configuration error (use AddrKey there).
+func IPv6Prefix(bits int) MiddlewareOption {
+	return func(c *middlewareConfig) error {
+		if err := checkIPv6Bits(bits); err != nil {
+			return fmt.Errorf("%w: IPv6Prefix(%d): %w", ErrInvalidConfig, bits, err)
+		}
+		c.ipv6Bits, c.setIPv6Bits = bits, true
+		return nil
 	}
 }
 

@@ -252,7 +252,8 @@ func TestMiddlewareTrustedProxies(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, serve(h, "10.0.0.1:1", fwd(`for="[2001:db8::1]:443";proto=https`)).Code)
 	require.Equal(t, http.StatusTooManyRequests, serve(h, "10.0.0.1:1", fwd("for=2001:db8::1")).Code)
-	require.Equal(t, http.StatusOK, serve(h, "10.0.0.1:1", fwd("for=2001:db8::2")).Code)
+	require.Equal(t, http.StatusTooManyRequests, serve(h, "10.0.0.1:1", fwd("for=2001:db8::2")).Code, "one /64, one client")
+	require.Equal(t, http.StatusOK, serve(h, "10.0.0.1:1", fwd("for=2001:db8:0:1::1")).Code, "another /64, another client")
 }
 
 func TestMiddlewareLimiterErrors(t *testing.T) {
@@ -351,6 +352,10 @@ func TestMiddlewareInvalidConfig(t *testing.T) {
 		"non-ASCII policy name":       {l: m, opts: []MiddlewareOption{PolicyName("défaut")}},
 		"nil OnDeny":                  {l: m, opts: []MiddlewareOption{OnDeny(nil)}},
 		"nil OnError":                 {l: m, opts: []MiddlewareOption{OnError(nil)}},
+		"nil OnTooManyKeys":           {l: m, opts: []MiddlewareOption{OnTooManyKeys(nil)}},
+		"IPv6 prefix 0":               {l: m, opts: []MiddlewareOption{IPv6Prefix(0)}},
+		"IPv6 prefix 129":             {l: m, opts: []MiddlewareOption{IPv6Prefix(129)}},
+		"IPv6 prefix with a key func": {l: m, key: key, opts: []MiddlewareOption{IPv6Prefix(56)}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
