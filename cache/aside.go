@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,10 @@ type Loader[V any] func(ctx context.Context, key string) (V, error)
 // never writes a value it did not load.
 //
 // A cache that fails never fails a read: the loader serves it, and the
-// failure is counted (Stats.CacheErrors) and reported to WithOnError.
+// failure is counted (Stats.CacheErrors) and reported to WithOnError. A
+// Redis that stops answering costs a read one WithTimeout for the cache
+// read, plus one for the fleet lock with WithFleetLock; waiting for
+// another process's lock costs at most WithLockWait in all.
 // Negative caching and early refresh need an EntryCache (LRU, Redis,
 // Tiered); with another Cache they are off.
 type Aside[V any] struct {
@@ -60,9 +64,10 @@ type Aside[V any] struct {
 // (default 5m), WithNegativeTTL or WithoutNegativeCaching (default 10s),
 // WithJitter (default 0.1), WithEarlyRefresh or WithoutEarlyRefresh
 // (default beta 1), WithLoadTimeout (default 10s), WithFleetLock with
-// WithLockWait (default 1s), WithPrefix (of the lock keys, default
-// "cache:lock:") and WithTimeout (of the lock's Redis calls, default
-// 100ms), WithClock, WithOnError. Errors wrap ErrInvalidConfig.
+// WithLockWait (default 1s), WithPrefix (of the lock's names, default the
+// prefix of c when c is a Redis or Tiered, else "cache:") and WithTimeout
+// (of the lock's Redis calls, default 100ms), WithClock, WithOnError.
+// Errors wrap ErrInvalidConfig.
 func NewAside[V any](c Cache[V], load Loader[V], opts ...Option) (*Aside[V], error) {
 	if c == nil || isNilPointer(c) {
 		return nil, fmt.Errorf("%w: NewAside: nil Cache", ErrInvalidConfig)
@@ -121,7 +126,7 @@ func NewAside[V any](c Cache[V], load Loader[V], opts ...Option) (*Aside[V], err
 		return nil, fmt.Errorf("%w: WithLockWait, WithPrefix and WithTimeout configure the fleet lock: they need WithFleetLock", ErrInvalidConfig)
 	}
 	if o.lock != nil {
-		prefix, timeout, wait := "cache:lock:", 100*time.Millisecond, time.Second
+		prefix, timeout, wait := cachePrefix(c), 100*time.Millisecond, time.Second
 		if o.set&optPrefix != 0 {
 			prefix = o.prefix
 		}
@@ -166,7 +171,7 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 		return e.Value, nil
 	}
 	a.misses.Add(1)
-	f := a.join(ctx, key, cacheDown)
+	f := a.join(ctx, key, cacheDown, cacheDown && timedOut(err))
 	select {
 	case <-f.done:
 		return f.val, f.err
@@ -177,8 +182,8 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 
 // join returns key's flight, starting one if none is in progress.
 // cacheDown: the caller's cache read failed, so the flight does not read
-// the cache again before loading.
-func (a *Aside[V]) join(ctx context.Context, key string, cacheDown bool) *flight[V] {
+// the cache again before loading; timedOut: it did not answer in time.
+func (a *Aside[V]) join(ctx context.Context, key string, cacheDown, timedOut bool) *flight[V] {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if f, ok := a.flights[key]; ok {
@@ -187,7 +192,7 @@ func (a *Aside[V]) join(ctx context.Context, key string, cacheDown bool) *flight
 		return f
 	}
 	f := newFlight[V](false)
-	f.cacheDown = cacheDown
+	f.cacheDown, f.cacheTimedOut = cacheDown, timedOut
 	if a.closed.Load() {
 		var zero V
 		f.finish(zero, ErrClosed)
@@ -253,15 +258,25 @@ func (a *Aside[V]) run(ctx context.Context, key string, f *flight[V]) {
 		}
 	}()
 
+	// unanswered: a cache or lock call of this read timed out. Then the
+	// answer comes before the store, which would likely time out too. The
+	// lock is still tried (one attempt per flight, not per caller): a
+	// Redis slowed down by a stampede is when the fleet needs it most.
+	unanswered := f.cacheTimedOut
+
 	// Look again: a caller may miss just before another load stores the
 	// key and join only after that load is over. Then the value is here.
 	if !f.refresh && !f.cacheDown {
-		if e, ok := a.lookup(ctx, key); ok {
-			if e.NotFound {
-				done(e.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
-			} else {
-				done(e.Value, nil)
-			}
+		e, ok, err := a.entries.GetEntry(ctx, key)
+		switch {
+		case err != nil:
+			a.cacheFailed(key, err)
+			unanswered = unanswered || timedOut(err)
+		case ok && e.NotFound:
+			done(e.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
+			return
+		case ok:
+			done(e.Value, nil)
 			return
 		}
 	}
@@ -276,22 +291,24 @@ func (a *Aside[V]) run(ctx context.Context, key string, f *flight[V]) {
 				return
 			}
 			a.cacheFailed(key, err) // load without the lock
+			unanswered = unanswered || timedOut(err)
 		} else if token == "" {
-			e, found, tok := a.awaitFleet(ctx, key, f)
+			w := a.awaitFleet(ctx, key)
+			unanswered = unanswered || w.timedOut
 			switch {
-			case found && e.NotFound:
-				done(e.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
+			case w.found && w.entry.NotFound:
+				done(w.entry.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
 				return
-			case found:
-				done(e.Value, nil)
+			case w.found:
+				done(w.entry.Value, nil)
 				return
-			case tok == "" && f.refresh && !a.hasJoiners(f):
+			case w.token == "" && f.refresh && !a.hasJoiners(f):
 				// Another process is refreshing: nobody here needs a value.
 				var zero V
 				done(zero, errRefreshSkipped)
 				return
 			}
-			token = tok
+			token = w.token
 		}
 	}
 
@@ -301,8 +318,12 @@ func (a *Aside[V]) run(ctx context.Context, key string, f *flight[V]) {
 	a.nLoads.Add(1)
 
 	// Store before answering, so that a caller who has its answer finds
-	// the value cached on its next Get. A cache write is bounded (Redis:
-	// WithTimeout), and a failing one only costs the error hook a call.
+	// the value cached on its next Get; unless Redis stopped answering
+	// this read: the write is bounded (Redis: WithTimeout) but likely to
+	// time out too. (done answers once: the second call below is a no-op.)
+	if unanswered {
+		done(v, err)
+	}
 	f.mu.Lock()
 	if !f.stale {
 		a.store(key, v, err, loadTime)
@@ -322,6 +343,13 @@ func (a *Aside[V]) hasJoiners(f *flight[V]) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return f.joined > 0
+}
+
+// timedOut reports whether a cache call failed for want of an answer
+// (its bound or a network timeout), rather than with one.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // callLoader calls the loader, turning a panic into a *PanicError.

@@ -5,57 +5,91 @@ import (
 	"time"
 )
 
+// cachePrefix is the prefix of c's names when c is a Redis or Tiered
+// cache, else defaultPrefix: the default prefix of a fleet lock over c,
+// so that each cache's locks live beside its entries.
+func cachePrefix[V any](c Cache[V]) string {
+	switch c := c.(type) {
+	case *Redis[V]:
+		return c.prefix
+	case *Tiered[V]:
+		return c.remote.prefix
+	}
+	return defaultPrefix
+}
+
+// fleetWait is how a wait for another process's fleet lock ended: with the
+// entry the holder stored (found), with the lock this process took
+// (token), or with neither, when the wait ran out: then the caller loads
+// without the lock.
+type fleetWait[V any] struct {
+	entry    Entry[V]
+	found    bool
+	token    string
+	timedOut bool // a Redis call went unanswered meanwhile
+}
+
 // awaitFleet waits for the process holding key's fleet lock to store the
-// value. It returns the entry once the cache has it, or the lock's token
-// if the lock came free and this process took it, or neither when the
-// wait ran out: then the caller loads without the lock.
-func (a *Aside[V]) awaitFleet(ctx context.Context, key string, f *flight[V]) (Entry[V], bool, string) {
+// value, for at most the lock wait in all: the Redis calls it makes are
+// bounded by what is left of it, so a Redis that stops answering meanwhile
+// cannot stretch the wait.
+func (a *Aside[V]) awaitFleet(ctx context.Context, key string) fleetWait[V] {
 	a.fleetWaits.Add(1)
 	l := a.fleet
-	deadline := time.NewTimer(l.wait)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(ctx, l.wait)
+	defer cancel()
 	poll := min(max(l.wait/8, 5*time.Millisecond), 100*time.Millisecond)
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
+	var w fleetWait[V]
+	// look reads the cache; an error ends the wait (Redis is failing).
+	look := func() bool {
+		e, ok, err := a.entries.GetEntry(ctx, key)
+		if err != nil {
+			w.timedOut = timedOut(err)
+			a.waitFailed(ctx, key, err)
+			return true
+		}
+		w.entry, w.found = e, ok
+		return ok
+	}
 	for {
 		released := l.watch(key)
 		// Look before waiting too: the value may have landed already.
-		if e, ok := a.lookup(ctx, key); ok {
+		if look() {
 			l.unwatch(key, released)
-			return e, true, ""
+			return w
 		}
 		select {
 		case <-released:
 		case <-ticker.C:
 			l.unwatch(key, released)
-		case <-deadline.C:
+		case <-ctx.Done(): // the wait is over, or the caller's ctx
 			l.unwatch(key, released)
-			return Entry[V]{}, false, ""
-		case <-ctx.Done():
-			l.unwatch(key, released)
-			return Entry[V]{}, false, ""
+			return w
 		}
-		if e, ok := a.lookup(ctx, key); ok {
-			return e, true, ""
+		if look() {
+			return w
 		}
 		// Released without a value (the holder's load failed), or the lock
 		// expired with its holder: try to take it.
 		token, err := l.acquire(ctx, key)
 		if err != nil {
-			a.cacheFailed(key, err)
-			return Entry[V]{}, false, ""
+			w.timedOut = timedOut(err)
+			a.waitFailed(ctx, key, err)
+			return w
 		}
 		if token != "" {
-			return Entry[V]{}, false, token
+			w.token = token
+			return w
 		}
 	}
 }
 
-// lookup reads key from the cache for awaitFleet.
-func (a *Aside[V]) lookup(ctx context.Context, key string) (Entry[V], bool) {
-	e, ok, err := a.entries.GetEntry(ctx, key)
-	if err != nil {
+// waitFailed reports a Redis call of awaitFleet that failed, unless the
+// wait's own deadline (or the load's ctx) cut it short: that is no news.
+func (a *Aside[V]) waitFailed(ctx context.Context, key string, err error) {
+	if ctx.Err() == nil {
 		a.cacheFailed(key, err)
 	}
-	return e, ok && err == nil
 }

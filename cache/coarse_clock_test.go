@@ -42,7 +42,8 @@ func ourGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var ours []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "cache.(*Tiered[") || strings.Contains(g, "cache.(*coarseClock)") {
+		if strings.Contains(g, "cache.(*Tiered[") || strings.Contains(g, "cache.(*coarseClock)") ||
+			strings.Contains(g, "redisx.(*Listener).loop") { // Tiered's subscription
 			ours = append(ours, g)
 		}
 	}

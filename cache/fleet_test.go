@@ -84,7 +84,7 @@ func TestFleetStampedeOneLoad(t *testing.T) {
 		}
 		assert.Equal(t, uint64(1), loads)
 		// The lock is gone: nothing is left behind but the value.
-		n, err := tg.Client.Exists(bg, insts[0].aside.fleet.prefix+"hot").Result()
+		n, err := tg.Client.Exists(bg, insts[0].aside.fleet.lockKey("hot")).Result()
 		require.NoError(t, err)
 		assert.Zero(t, n)
 	})
@@ -133,7 +133,7 @@ func TestFleetLockHolderGone(t *testing.T) {
 		src.put("k", "v")
 		in := newInstances(t, tg, 1, src.load, WithLockWait(50*time.Millisecond))[0]
 		// A crashed process's lock, with a long PX.
-		require.NoError(t, tg.Client.Set(bg, in.aside.fleet.prefix+"k", "dead-token", time.Minute).Err())
+		require.NoError(t, tg.Client.Set(bg, in.aside.fleet.lockKey("k"), "dead-token", time.Minute).Err())
 		start := time.Now()
 		v, err := in.aside.Get(bg, "k")
 		require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestFleetLockHolderGone(t *testing.T) {
 		assert.Equal(t, uint64(1), in.aside.Stats().FleetWaits)
 		assert.Equal(t, int64(1), src.calls.Load())
 		// The dead lock was not ours to release.
-		tok, _ := tg.Client.Get(bg, in.aside.fleet.prefix+"k").Result()
+		tok, _ := tg.Client.Get(bg, in.aside.fleet.lockKey("k")).Result()
 		assert.Equal(t, "dead-token", tok)
 	})
 }
@@ -211,7 +211,7 @@ func TestFleetEarlyRefreshUsesTheLock(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "v1", v)
 		// Another process holds the lock (refreshing): our refresh skips.
-		require.NoError(t, tg.Client.Set(bg, insts[1].aside.fleet.prefix+"k", "other", time.Minute).Err())
+		require.NoError(t, tg.Client.Set(bg, insts[1].aside.fleet.lockKey("k"), "other", time.Minute).Err())
 		v, err = insts[1].aside.Get(bg, "k")
 		require.NoError(t, err)
 		assert.Equal(t, "v1", v)
@@ -225,7 +225,7 @@ func TestFleetEarlyRefreshUsesTheLock(t *testing.T) {
 		assert.Equal(t, int64(1), calls.Load(), "the refresh left the load to the lock holder")
 
 		// Once the lock is free, a refresh does load.
-		require.NoError(t, tg.Client.Del(bg, a.fleet.prefix+"k").Err())
+		require.NoError(t, tg.Client.Del(bg, a.fleet.lockKey("k")).Err())
 		_, err = a.Get(bg, "k")
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return calls.Load() == 2 }, waitFor, tick)

@@ -9,9 +9,10 @@ type flight[V any] struct {
 	val  V
 	err  error
 
-	refresh   bool // started by early refresh, not by a miss
-	cacheDown bool // the cache read before it failed: do not look again
-	joined    int  // callers that joined after the first (under Aside.mu)
+	refresh       bool // started by early refresh, not by a miss
+	cacheDown     bool // the cache read before it failed: do not look again
+	cacheTimedOut bool // it failed for want of an answer: Redis is not answering
+	joined        int  // callers that joined after the first (under Aside.mu)
 
 	mu    sync.Mutex // held while the result is stored, and to set stale
 	stale bool       // Invalidate ran since the load began: do not store

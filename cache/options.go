@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Option configures a constructor. Each constructor lists the options it
@@ -183,13 +185,19 @@ func WithTinyLFU() Option {
 	}
 }
 
-// WithPrefix sets the prefix of every Redis key (NewRedis, default
-// "cache:") or of Aside's fleet-lock keys and channel (default
-// "cache:lock:"). Give each service or data type its own.
+// WithPrefix sets the prefix of a Redis cache's names (NewRedis, default
+// "cache:"): its entries are prefix + "{}v:" + key and a Tiered's channel
+// over it prefix + "{}invalidate". Given to NewAside, it sets the prefix of
+// the fleet lock's names (default: the prefix of the Redis or Tiered cache
+// behind the Aside, else "cache:"): its locks are prefix + "{}l:" + key and
+// its channel prefix + "{}released". These namespaces never overlap,
+// whatever the keys and prefixes, so one prefix may serve a cache and its
+// lock. Give each service or data type its own. A prefix must not be empty
+// nor hold a brace (ErrInvalidConfig).
 func WithPrefix(p string) Option {
 	return func(o *options) error {
-		if p == "" {
-			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix cache keys with other data", ErrInvalidConfig)
+		if err := checkPrefix(p); err != nil {
+			return err
 		}
 		o.prefix, o.set = p, o.set|optPrefix
 		return nil
@@ -209,9 +217,13 @@ func WithCodec(c Codec) Option {
 }
 
 // WithTimeout bounds each Redis call of a Redis cache (and so of a Tiered
-// built on it), or of Aside's fleet lock (default 100ms): a Redis that is
-// down or frozen costs a read at most this long before the loader serves
-// it. The caller's ctx deadline applies too, whichever is sooner.
+// built on it), or of Aside's fleet lock (default 100ms), on every client
+// whether or not it was built with ContextTimeoutEnabled. The caller's ctx
+// deadline applies too, whichever is sooner. A Redis that is down or
+// frozen costs an Aside read at most this long for the cache read, and
+// with WithFleetLock this long again for the lock (the lock's own Redis
+// may be another), before the loader serves it; the value is then stored
+// after the answer, not before.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if err := positive("WithTimeout", d); err != nil {
@@ -383,12 +395,14 @@ func WithLocalTTL(d time.Duration) Option {
 }
 
 // WithChannel sets Tiered's invalidation pub/sub channel (default: the
-// Redis cache's prefix followed by "invalidate"). Instances share local
-// invalidations exactly when they share the channel.
+// Redis cache's prefix followed by "{}invalidate"). Instances share local
+// invalidations exactly when they share the channel. The name must not be
+// empty nor hold a brace, so that it can never be one of the channels this
+// package derives from prefixes (ErrInvalidConfig).
 func WithChannel(name string) Option {
 	return func(o *options) error {
-		if name == "" {
-			return fmt.Errorf("%w: WithChannel(\"\")", ErrInvalidConfig)
+		if err := redisx.CheckName("WithChannel", name); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		o.channel, o.set = name, o.set|optChannel
 		return nil

@@ -27,17 +27,24 @@ var getEntryScript = redis.NewScript(getEntryLua)
 // with a fraction of a millisecond is rounded up. Every command touches
 // one key, so Redis Cluster works as is.
 //
+// A key is stored under prefix + "{}v:" + key (see Key): a namespace no
+// other name of this package (fleet locks, channels) can reach whatever
+// the keys and prefixes, and whose empty hash tag makes Redis Cluster
+// spread keys by their whole name.
+//
 // Each call is bounded by WithTimeout (default 100ms) as well as by the
-// caller's ctx: a Redis that is down or frozen costs a caller that long at
-// most, then an error. Create the client with ContextTimeoutEnabled: true
-// and go-redis cuts a hung call at the deadline itself; without it (the
-// go-redis default) the call is abandoned at the deadline in a goroutine
-// that the client's ReadTimeout ends.
+// caller's ctx, whichever is sooner, on every client: a Redis that is down
+// or frozen costs a caller that long at most, then an error. Create the
+// client with ContextTimeoutEnabled: true and go-redis cuts a hung call at
+// the deadline itself; without it (the go-redis default) the call is
+// abandoned at the deadline to a goroutine that the client's ReadTimeout
+// ends. A write given up on may still have reached Redis.
 type Redis[V any] struct {
-	client redis.UniversalClient
-	prefix string
-	codec  Codec
-	bound  redisx.Bound
+	client  redis.UniversalClient
+	prefix  string // WithPrefix's
+	entries string // prefix + entryMarker: what every key is stored under
+	codec   Codec
+	bound   redisx.Bound
 
 	hits, misses, errs atomic.Uint64
 }
@@ -58,10 +65,11 @@ func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error)
 	if err := o.only("NewRedis", optPrefix|optCodec|optTimeout); err != nil {
 		return nil, err
 	}
-	r := &Redis[V]{client: c, prefix: "cache:", codec: o.codec}
+	r := &Redis[V]{client: c, prefix: defaultPrefix, codec: o.codec}
 	if o.set&optPrefix != 0 {
 		r.prefix = o.prefix
 	}
+	r.entries = r.prefix + entryMarker
 	if r.codec == nil {
 		r.codec = JSON
 		switch any(*new(V)).(type) {
@@ -77,15 +85,16 @@ func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error)
 	return r, nil
 }
 
-// Key returns the Redis key that key is stored under: the prefix, then key.
-func (r *Redis[V]) Key(key string) string { return r.prefix + key }
+// Key returns the Redis key that key is stored under: the prefix, "{}v:",
+// then key.
+func (r *Redis[V]) Key(key string) string { return r.entries + key }
 
 // Get returns key's value; a miss (or a negative entry) is (zero, false,
 // nil). An error is Redis failing or a value that does not decode.
 func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	var zero V
 	data, err := redisx.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
-		return r.client.Get(ctx, r.prefix+key).Bytes()
+		return r.client.Get(ctx, r.entries+key).Bytes()
 	})
 	if errors.Is(err, redis.Nil) {
 		r.misses.Add(1)
@@ -111,25 +120,7 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 // GetEntry returns key's entry with its remaining TTL, read together in
 // one round trip (a script: GET and PTTL).
 func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
-	type raw struct {
-		data []byte
-		pttl int64
-	}
-	got, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (raw, error) {
-		reply, err := getEntryScript.Run(ctx, r.client, []string{r.prefix + key}).Slice()
-		if err != nil {
-			return raw{}, err
-		}
-		if len(reply) != 2 {
-			return raw{}, fmt.Errorf("%w: script reply of %d items", ErrCorrupt, len(reply))
-		}
-		s, ok1 := reply[0].(string)
-		pttl, ok2 := reply[1].(int64)
-		if !ok1 || !ok2 {
-			return raw{}, fmt.Errorf("%w: script reply %T, %T", ErrCorrupt, reply[0], reply[1])
-		}
-		return raw{[]byte(s), pttl}, nil
-	})
+	got, err := r.getEntry(ctx, key)
 	if errors.Is(err, redis.Nil) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, nil
@@ -146,6 +137,30 @@ func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 	}
 	r.errs.Add(1)
 	return Entry[V]{}, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
+}
+
+// rawEntry is an entry as stored, with its remaining TTL in ms (-1: none).
+type rawEntry struct {
+	data []byte
+	pttl int64
+}
+
+// getEntry reads key's stored bytes and TTL with one bounded script call;
+// a miss is redis.Nil.
+func (r *Redis[V]) getEntry(ctx context.Context, key string) (rawEntry, error) {
+	reply, err := r.bound.Eval(ctx, r.client, getEntryScript, []string{r.entries + key}, nil, nil).Slice()
+	if err != nil {
+		return rawEntry{}, err
+	}
+	if len(reply) != 2 {
+		return rawEntry{}, fmt.Errorf("%w: script reply of %d items", ErrCorrupt, len(reply))
+	}
+	s, ok := reply[0].(string)
+	pttl, err := redisx.Int64(reply[1])
+	if !ok || err != nil {
+		return rawEntry{}, fmt.Errorf("%w: script reply %T, %T", ErrCorrupt, reply[0], reply[1])
+	}
+	return rawEntry{[]byte(s), pttl}, nil
 }
 
 // Set stores v under key for ttl (0: no expiry), to the millisecond.
@@ -171,10 +186,10 @@ func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel
 	ttl := wholeMillis(e.TTL)
 	_, err = redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if channel == "" {
-			return struct{}{}, r.client.Set(ctx, r.prefix+key, data, ttl).Err()
+			return struct{}{}, r.client.Set(ctx, r.entries+key, data, ttl).Err()
 		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, r.prefix+key, data, ttl)
+			p.Set(ctx, r.entries+key, data, ttl)
 			p.Publish(ctx, channel, msg)
 			return nil
 		})
@@ -201,11 +216,11 @@ func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg strin
 	}
 	_, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if len(keys) == 1 && channel == "" {
-			return struct{}{}, r.client.Del(ctx, r.prefix+keys[0]).Err()
+			return struct{}{}, r.client.Del(ctx, r.entries+keys[0]).Err()
 		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
-				p.Del(ctx, r.prefix+k)
+				p.Del(ctx, r.entries+k)
 			}
 			if channel != "" {
 				p.Publish(ctx, channel, msg)

@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"fmt"
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Tiered is a two-level Cache: a local LRU in front of a Redis cache that
@@ -20,10 +19,13 @@ import (
 //
 // Pub/sub delivers at most once: a message sent while an instance's
 // subscription is down is lost to it. So an instance flushes its whole
-// local tier whenever its subscription drops and again when it is back, and
-// fills the local tier only while subscribed; WithLocalTTL (default 1
-// minute, and never longer than the value has left in Redis) bounds
-// staleness in any case. A local fill that raced an invalidation of the
+// local tier whenever its subscription drops (a connection error, or no
+// answer to a ping within about 2s of silence: the subscription is then
+// replaced) and again when it is back, and fills the local tier only while
+// subscribed; WithLocalTTL (default 1 minute, and never longer than the
+// value has left in Redis) bounds staleness in any case. While Redis is
+// down every read is a local miss and costs one bounded Redis call
+// (WithTimeout of the Redis cache). A local fill that raced an invalidation of the
 // same key is discarded, so an invalidation cannot be undone by a read of
 // the old value that was in flight.
 //
@@ -54,13 +56,9 @@ type Tiered[V any] struct {
 	epochs [64]atomic.Uint64
 	live   atomic.Bool // subscribed: local fills are safe
 
-	mu      sync.Mutex // guards sub
-	sub     *redis.PubSub
-	closing context.Context
-	stop    context.CancelFunc
-	done    chan struct{} // closed when listen ends
-	clock   *coarseClock  // the local tier's clock while open; nil: none
-	closed  atomic.Bool
+	listener *redisx.Listener
+	clock    *coarseClock // the local tier's clock while open; nil: none
+	closed   atomic.Bool
 
 	remoteHits, misses, invalidations, errs atomic.Uint64
 }
@@ -68,12 +66,15 @@ type Tiered[V any] struct {
 var _ EntryCache[int] = (*Tiered[int])(nil)
 
 // tieredHealthInterval is how long a silent subscription goes before it
-// is pinged, and then how long the ping may take (tests shorten it).
+// is pinged, and then how long the ping may take before the subscription
+// is replaced (tests shorten it). Shorter than redisx's default: a hung
+// subscription leaves local copies stale until it is noticed, so 1s bounds
+// that staleness to about 2s.
 var tieredHealthInterval = time.Second
 
 // NewTiered returns a Tiered cache over local and remote and subscribes to
 // the invalidation channel. Options: WithLocalTTL (default 1m),
-// WithChannel (default remote's prefix + "invalidate"), WithOnError.
+// WithChannel (default remote's prefix + "{}invalidate"), WithOnError.
 // Errors wrap ErrInvalidConfig.
 func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[V], error) {
 	if local == nil || remote == nil {
@@ -88,9 +89,8 @@ func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[
 	}
 	t := &Tiered[V]{
 		local: local, remote: remote, localTTL: time.Minute,
-		channel: remote.prefix + "invalidate", id: rand.Text(),
+		channel: remote.prefix + invalidateMarker, id: rand.Text(),
 		onError: o.onError, health: tieredHealthInterval,
-		done: make(chan struct{}),
 	}
 	if o.set&optLocalTTL != 0 {
 		t.localTTL = o.localTTL
@@ -98,9 +98,7 @@ func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[
 	if o.set&optChannel != 0 {
 		t.channel = o.channel
 	}
-	t.closing, t.stop = context.WithCancel(context.Background())
-	t.sub = remote.client.Subscribe(t.closing, t.channel)
-	go t.listen()
+	t.listener = t.listen()
 	if local.now == nil {
 		// Unless another Tiered over the same LRU already keeps its clock.
 		if cc := newCoarseClock(local.base); local.coarse.CompareAndSwap(nil, cc) {
@@ -241,18 +239,14 @@ func (t *Tiered[V]) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
+	t.listener.Close() // no callback runs after this: live stays false
 	t.live.Store(false)
-	t.stop()
-	t.mu.Lock()
-	err := t.sub.Close()
-	t.mu.Unlock()
-	<-t.done
 	if t.clock != nil {
 		t.clock.close()
 		t.local.coarse.CompareAndSwap(t.clock, nil)
 	}
 	t.flushLocal()
-	return err
+	return nil
 }
 
 func (t *Tiered[V]) reportError(err error) {

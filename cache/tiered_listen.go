@@ -2,12 +2,12 @@ package cache
 
 import (
 	"errors"
-	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // message encodes an invalidation: the sender's id, then each key as its
@@ -48,77 +48,38 @@ func parseMessage(msg string) (string, []string, error) {
 	return sender, keys, nil
 }
 
-// listen applies other instances' invalidations to the local tier until
-// Close. The local tier is flushed whenever the subscription is
-// (re)confirmed and whenever it fails, since messages may have been lost
-// in between, and it is filled only while the subscription is live. A
-// subscription silent for the health interval is pinged; one that does
-// not answer the ping within another interval is replaced.
-func (t *Tiered[V]) listen() {
-	defer close(t.done)
-	backoff := 10 * time.Millisecond
-	pinged := false
-	for {
-		t.mu.Lock()
-		sub := t.sub
-		t.mu.Unlock()
-		msg, err := sub.ReceiveTimeout(t.closing, t.health)
-		if t.closed.Load() {
-			return
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged {
-				pinged = true
-				if err := sub.Ping(t.closing); err == nil {
-					continue
-				}
-			}
-			// The connection failed or stopped answering: messages may be
-			// lost from now on.
-			t.live.Store(false)
-			t.flushLocal()
-			t.reportError(err)
-			if pinged {
-				// A hung connection is not noticed by go-redis: start over.
-				t.mu.Lock()
-				if t.closed.Load() { // Close has closed, or will close, t.sub
-					t.mu.Unlock()
-					return
-				}
-				_ = t.sub.Close()
-				t.sub = t.remote.client.Subscribe(t.closing, t.channel)
-				t.mu.Unlock()
-				pinged = false
-			}
-			select {
-			case <-t.closing.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				// (Re)subscribed: whatever was sent meanwhile is lost.
-				t.flushLocal()
-				t.live.Store(true)
-				backoff = 10 * time.Millisecond
-			}
-		case *redis.Message:
+// listen starts the subscription that applies other instances'
+// invalidations to the local tier until Close. The local tier is flushed
+// whenever the subscription is (re)confirmed and whenever it is lost,
+// since messages may have been lost in between, and it is filled only
+// while the subscription is live. redisx.Listen pings a subscription
+// silent for the health interval and replaces one that does not answer
+// within another.
+func (t *Tiered[V]) listen() *redisx.Listener {
+	return redisx.Listen(t.remote.client, redisx.ListenConfig{
+		Channels: []string{t.channel},
+		Health:   t.health,
+		OnMessage: func(m *redis.Message) {
 			sender, keys, err := parseMessage(m.Payload)
 			if err != nil {
 				t.reportError(err)
 				t.flushLocal()
-				continue
+				return
 			}
 			if sender != t.id {
 				t.dropLocal(keys)
 				t.invalidations.Add(uint64(len(keys)))
 			}
-		}
-	}
+		},
+		OnLive: func() {
+			// (Re)subscribed: whatever was sent meanwhile is lost.
+			t.flushLocal()
+			t.live.Store(true)
+		},
+		OnLost: func(err error) {
+			t.live.Store(false) // first: no fill is kept from now on
+			t.flushLocal()
+			t.reportError(err)
+		},
+	})
 }

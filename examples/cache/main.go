@@ -234,7 +234,8 @@ func fleetStampede(ctx context.Context, rdb redis.UniversalClient, prefix string
 			}
 			opts := []cache.Option{cache.WithTTL(time.Minute)}
 			if fleetLock {
-				opts = append(opts, cache.WithFleetLock(rdb), cache.WithPrefix(runPrefix+"lock:"), cache.WithTimeout(time.Second))
+				// The lock's names default to the cache's prefix, in a namespace of their own.
+				opts = append(opts, cache.WithFleetLock(rdb), cache.WithTimeout(time.Second))
 			}
 			a, err := cache.NewAside(r, db.LoadProfile, opts...)
 			if err != nil {
