@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,13 +132,8 @@ func callDuringFault(s *faultSubject, l Limiter) faultCall {
 }
 
 // A round whose calls were late while the process itself stood still
-// (see stallWatch) is tried again on a fresh server, up to faultAttempts
+// (see stallWatch) is tried again on a fresh server, up to timingAttempts
 // rounds in all; late calls in a round without such a stall fail at once.
-const (
-	faultAttempts = 3
-	stallExcuse   = 25 * time.Millisecond
-)
-
 func TestFaultsRedisLimiter(t *testing.T) {
 	for _, f := range serverFaults {
 		t.Run(f.name, func(t *testing.T) {
@@ -148,7 +142,7 @@ func TestFaultsRedisLimiter(t *testing.T) {
 				if len(problems) == 0 {
 					return
 				}
-				if stall < stallExcuse || attempt == faultAttempts {
+				if stall < stallExcuse || attempt == timingAttempts {
 					for _, p := range problems {
 						t.Error(p)
 					}
@@ -284,45 +278,4 @@ func checkRecovered(t *testing.T, f serverFault, s *faultSubject) {
 	if err != nil || !d.Allowed || d.Remaining != 9 {
 		t.Errorf("%s: a new key after the fault: %+v, %v; want allowed with 9 remaining", s.name, d, err)
 	}
-}
-
-// stallWatch measures how late the runtime wakes a goroutine that asks to
-// be woken every 2ms. On a machine starved of CPU (the race detector,
-// packages tested in parallel, two cores) the whole process can stand
-// still for tens of milliseconds, and no call can keep a bound meanwhile:
-// a call is late for the limiter's fault only when the process was not.
-type stallWatch struct {
-	worst   atomic.Int64 // ns
-	quit    chan struct{}
-	stopped chan struct{}
-}
-
-func watchStalls() *stallWatch {
-	w := &stallWatch{quit: make(chan struct{}), stopped: make(chan struct{})}
-	const tick = 2 * time.Millisecond
-	go func() {
-		defer close(w.stopped)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-w.quit:
-				return
-			case now := <-t.C:
-				if late := now.Sub(last) - tick; int64(late) > w.worst.Load() {
-					w.worst.Store(int64(late))
-				}
-				last = now
-			}
-		}
-	}()
-	return w
-}
-
-// stop ends the watch and returns the longest stall it saw.
-func (w *stallWatch) stop() time.Duration {
-	close(w.quit)
-	<-w.stopped
-	return time.Duration(w.worst.Load())
 }
