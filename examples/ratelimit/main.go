@@ -1,6 +1,6 @@
 // Command ratelimit shows the five algorithms of package ratelimit side by
-// side on the same traffic, then Fallback keeping limits local while Redis
-// is unreachable.
+// side on the same traffic, Fallback keeping limits local while Redis is
+// unreachable, then the HTTP middleware's client keys and a full key table.
 //
 //	go run ./examples/ratelimit                        # in memory: instant, the same output every run
 //	go run ./examples/ratelimit -redis localhost:6379  # the algorithms on a Redis server, in real time
@@ -64,5 +64,8 @@ func runAll(w *world, redisAddr string) error {
 			return err
 		}
 	}
-	return fallbackDemo(redisAddr)
+	if err := fallbackDemo(redisAddr); err != nil {
+		return err
+	}
+	return middlewareDemo()
 }
