@@ -51,6 +51,8 @@ func TestInvalidOptions(t *testing.T) {
 		"prefix on memory":  second(NewMemory(TokenBucket, l, WithPrefix("x:"))),
 		"timeout on memory": second(NewMemory(TokenBucket, l, WithTimeout(time.Second))),
 		"empty prefix":      second(NewRedis(client, TokenBucket, l, WithPrefix(""))),
+		"prefix with a tag": second(NewRedis(client, TokenBucket, l, WithPrefix("{app}:"))),
+		"prefix with brace": second(NewRedis(client, TokenBucket, l, WithPrefix("app}:"))),
 		"zero timeout":      second(NewRedis(client, TokenBucket, l, WithTimeout(0))),
 		"clock on redis":    second(NewRedis(client, TokenBucket, l, WithClock(time.Now))),
 		"max keys on redis": second(NewRedis(client, TokenBucket, l, WithMaxKeys(10))),

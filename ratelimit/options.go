@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"fmt"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Option configures a limiter. Options that do not apply to a backend are
@@ -33,11 +35,17 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithPrefix sets the Redis key prefix (default "ratelimit:"). Give each
-// service its own prefix if they share a Redis.
+// service its own prefix if they share a Redis. A prefix must not be empty
+// and must not contain braces, which would make it a Cluster hash tag and
+// move every key of the limiter, SlidingWindowLog's per-key pairs
+// included, into one slot.
 func WithPrefix(p string) Option {
 	return func(o *options) error {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix limiter keys with other data", ErrInvalidConfig)
+		}
+		if err := redisx.CheckPrefix(p); err != nil {
+			return fmt.Errorf("%w: WithPrefix: %w", ErrInvalidConfig, err)
 		}
 		o.prefix, o.setPrefix = p, true
 		return nil
