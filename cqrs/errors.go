@@ -38,6 +38,13 @@ var (
 	// ErrUpcast wraps an upcaster's error, and an event whose schema
 	// version metadata is not a positive integer.
 	ErrUpcast = errors.New("cqrs: upcasting failed")
+	// ErrStoreBehind means the event store holds fewer events than a
+	// projection has applied: the store lost events (a Redis restarted
+	// without persistence, or flushed) while the projection, kept
+	// elsewhere, did not. A Runner reports it (WithOnError) and rebuilds a
+	// Rebuilder from what the store holds now; any other projection is
+	// held where it is, reporting it, until its checkpoint is reset.
+	ErrStoreBehind = errors.New("cqrs: event store is behind the projection")
 )
 
 // ConflictError is the error of an Append whose expected version did not

@@ -56,6 +56,24 @@ var (
 // Lifecycle: the events are the system of record and have no TTL; the
 // store's keys live until deleted (by an operator, or with the prefix's
 // data). The tail is trimmed by every append (MAXLEN ~ 100).
+//
+// Failures: every call returns within WithTimeout (default
+// DefaultTimeout) or the caller's ctx deadline, whichever is sooner, on
+// every client, with or without ContextTimeoutEnabled. An Append that
+// timed out has an unknown outcome (a frozen Redis applies it when it
+// resumes): retry it with the same event ids (Event.WithID), which makes
+// the retry exact — appended once, whichever way the first try went. A
+// Redis out of memory refuses appends whole (the script writes nothing
+// before its checks pass).
+//
+// Persistence: the log is as durable as Redis. With appendonly yes and
+// appendfsync always, every append Redis acknowledged survives a crash
+// and restart (appendfsync everysec may lose the last second of them). A
+// Redis restarted without persistence, or flushed, loses every event:
+// positions start again at 1, read models in the same Redis are emptied
+// with it and rebuild from the new log, and projections kept elsewhere
+// are ahead of the store (Runner reports ErrStoreBehind and rebuilds
+// them). The store keeps working on the empty Redis at once.
 type RedisStore struct {
 	call  caller
 	wait  redisx.Bound // the block of Wait's XREAD plus the timeout

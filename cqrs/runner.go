@@ -19,6 +19,18 @@ import (
 //
 // Run one Runner per projection: read models in this package stay exact
 // with more (each batch is applied once), but the work is done twice.
+//
+// A store that lost events (a Redis restarted without persistence, or
+// flushed) starts its positions again at 1. A projection whose checkpoint
+// lives in the same Redis (RedisReadModel, a RedisCheckpointStore) lost
+// them too and simply catches up with the new log. One kept elsewhere is
+// ahead of the store: Run notices when the log goes idle (the store's head
+// is behind what it applied), reports ErrStoreBehind and rebuilds a
+// Rebuilder from what the store holds; any other projection is held,
+// reporting ErrStoreBehind, until its checkpoint is reset. Should new
+// events pass the old checkpoint before the log ever goes idle, the
+// events up to it are not applied to such a projection: keep projections
+// beside their store, or the store on a Redis with persistence.
 type Runner struct {
 	store  EventStore
 	p      Projection
@@ -235,6 +247,9 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 			r.setPos(pos)
 		}
 		if !follow && end >= 0 && pos >= end {
+			if pos > end {
+				return fmt.Errorf("%w: %s is at %d, the store's head at %d", ErrStoreBehind, r.p.Name(), pos, end)
+			}
 			return nil
 		}
 		evs, err := r.store.ReadAll(ctx, pos+1, r.limit(pos, end))
@@ -247,6 +262,13 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 		if len(evs) == 0 {
 			if !follow {
 				return nil
+			}
+			if r.storeLost(ctx, pos) {
+				pos = -1
+				if err := r.realign(ctx, fail); err != nil {
+					return err
+				}
+				continue
 			}
 			if err := r.wait(ctx, pos, &idle); err != nil {
 				if ctx.Err() != nil {
@@ -276,6 +298,49 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 		pos = evs[len(evs)-1].Position
 		r.setPos(pos)
 	}
+}
+
+// storeLost reports, for a store that tells its head, whether the head
+// is behind pos, the position the runner applied: events it applied are
+// gone from the store. It is asked when the log looks idle, so that a
+// store restarted empty is noticed before new events pass pos (after
+// that, a projection kept outside the store cannot tell). An error reading
+// the head counts as no: the next read reports the outage.
+func (r *Runner) storeLost(ctx context.Context, pos int64) bool {
+	head, err := r.head(ctx)
+	return err == nil && head >= 0 && head < pos
+}
+
+// realign deals with a store that lost events the runner applied. A
+// projection that lost them too (its checkpoint in the same Redis) just
+// catches up from its checkpoint; one still ahead of the store gets
+// ErrStoreBehind, through fail, and a Rebuilder is then rebuilt from what
+// the store holds. It returns the error that stops Run, if any.
+func (r *Runner) realign(ctx context.Context, fail func(error) error) error {
+	cp, err := r.p.Checkpoint(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	head, err := r.head(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if cp <= head {
+		return nil
+	}
+	behind := fmt.Errorf("%w: %s is at %d, the store's head at %d", ErrStoreBehind, r.p.Name(), cp, head)
+	if _, ok := r.p.(Rebuilder); !ok {
+		return fail(behind)
+	}
+	if r.cfg.onError != nil {
+		if stop := r.cfg.onError(behind); stop != nil {
+			return stop
+		}
+	}
+	if err := r.Rebuild(ctx); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 // wait returns when the log may hold events after pos.

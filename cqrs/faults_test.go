@@ -1,0 +1,350 @@
+package cqrs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// serverFault is something done to a private redis-server: inject starts
+// it, heal ends it (nil: it ends by itself, or there is nothing to end).
+// lossy faults lose what Redis held (no persistence).
+type serverFault struct {
+	name   string
+	aof    bool
+	lossy  bool
+	inject func(s *redistest.Server)
+	heal   func(s *redistest.Server)
+}
+
+// faultWindow is how long a fault that ends by itself (CLIENT PAUSE,
+// DEBUG SLEEP) lasts: long enough for the calls made meanwhile to meet it.
+const faultWindow = 700 * time.Millisecond
+
+var serverFaults = []serverFault{
+	{name: "freeze", inject: (*redistest.Server).Freeze, heal: (*redistest.Server).Thaw},
+	{name: "kill and restart with AOF", aof: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
+	{name: "kill and restart without persistence", lossy: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
+	{name: "client pause", inject: func(s *redistest.Server) { s.Pause(faultWindow) }},
+	{name: "debug sleep", inject: func(s *redistest.Server) { s.Sleep(faultWindow) }},
+	{name: "out of memory", inject: (*redistest.Server).OOM, heal: (*redistest.Server).Roomy},
+	{name: "flushall", lossy: true, inject: (*redistest.Server).FlushAll},
+	{name: "script flush", inject: (*redistest.Server).ScriptFlush},
+}
+
+const (
+	faultTimeout = 100 * time.Millisecond
+	faultBlock   = 20 * time.Millisecond
+)
+
+// timedStore is a RedisStore whose every call must return within its
+// bound (+slack): the timeout; for Wait, the block interval plus it.
+type timedStore struct {
+	*RedisStore
+	t   *testing.T
+	who string
+}
+
+func (s timedStore) check(what string, bound time.Duration, start time.Time) {
+	if d := time.Since(start); d > bound+slack {
+		s.t.Errorf("%s: %s took %v, bound %v (+%v)", s.who, what, d, bound, slack)
+	}
+}
+
+func (s timedStore) Append(ctx context.Context, id string, exp int64, evs ...Event) (int64, error) {
+	defer s.check("Append", faultTimeout, time.Now())
+	return s.RedisStore.Append(ctx, id, exp, evs...)
+}
+
+func (s timedStore) Load(ctx context.Context, id string, from int64) ([]Event, error) {
+	defer s.check("Load", faultTimeout, time.Now())
+	return s.RedisStore.Load(ctx, id, from)
+}
+
+func (s timedStore) ReadAll(ctx context.Context, from int64, limit int) ([]Event, error) {
+	defer s.check("ReadAll", faultTimeout, time.Now())
+	return s.RedisStore.ReadAll(ctx, from, limit)
+}
+
+func (s timedStore) Head(ctx context.Context) (int64, error) {
+	defer s.check("Head", faultTimeout, time.Now())
+	return s.RedisStore.Head(ctx)
+}
+
+func (s timedStore) Wait(ctx context.Context, after int64) error {
+	defer s.check("Wait", faultBlock+faultTimeout, time.Now())
+	return s.RedisStore.Wait(ctx, after)
+}
+
+// timedCheckpoint times a projection's Checkpoint, one Redis call for a
+// RedisReadModel; Apply makes several and is left alone.
+type timedCheckpoint struct {
+	*RedisReadModel[int]
+	t *testing.T
+}
+
+func (m timedCheckpoint) Checkpoint(ctx context.Context) (int64, error) {
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > faultTimeout+slack {
+			m.t.Errorf("read model Checkpoint took %v, bound %v (+%v)", d, faultTimeout, slack)
+		}
+	}()
+	return m.RedisReadModel.Checkpoint(ctx)
+}
+
+// appendRec is one append of the suite: a deposit of n to stream acct-k,
+// with event id e-n, and whether Append said it succeeded.
+type appendRec struct {
+	n      int
+	stream string
+	ok     bool
+	phase  string
+}
+
+// cqrsFaultRun is one fault case: two "processes" (a default client and
+// a ContextTimeoutEnabled one), each with a store; a RedisReadModel fed
+// by a Runner on the first, a MemoryReadModel by a Runner on the second.
+type cqrsFaultRun struct {
+	t       *testing.T
+	srv     *redistest.Server
+	stores  []timedStore
+	redisM  *RedisReadModel[int]
+	memM    *MemoryReadModel[int]
+	runners []*Runner
+	stops   []func() error
+	behind  atomic.Int32 // ErrStoreBehind reports of the memory model's runner
+
+	mu      sync.Mutex
+	appends map[string]*appendRec
+	next    int
+}
+
+func newCQRSFaultRun(t *testing.T, f serverFault) *cqrsFaultRun {
+	var opts []redistest.ServerOption
+	if f.aof {
+		opts = append(opts, redistest.WithAOF())
+	}
+	r := &cqrsFaultRun{t: t, srv: redistest.StartServer(t, opts...), appends: map[string]*appendRec{}}
+	for _, name := range []string{"default client", "ContextTimeoutEnabled"} {
+		kind := clientKinds()[name]
+		c, _ := r.srv.Client(kind.opts...)
+		s, err := NewRedisStore(c, WithTimeout(faultTimeout), WithBlock(faultBlock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.stores = append(r.stores, timedStore{RedisStore: s, t: t, who: name})
+		if kind.opts == nil {
+			if r.redisM, err = NewRedisReadModel(c, "balances", balances, WithTimeout(faultTimeout)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var err error
+	if r.memM, err = NewMemoryReadModel("mem-balances", balances); err != nil {
+		t.Fatal(err)
+	}
+	fast := WithRetryBackoff(time.Millisecond, 20*time.Millisecond)
+	ra, err := NewRunner(r.stores[0], timedCheckpoint{r.redisM, t}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := NewRunner(r.stores[1], r.memM, fast, WithOnError(func(err error) error {
+		if errors.Is(err, ErrStoreBehind) {
+			r.behind.Add(1)
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.runners = []*Runner{ra, rb}
+	r.stops = []func() error{runInBackground(t, ra), runInBackground(t, rb)}
+	return r
+}
+
+// appendOne appends a deposit with a fresh id from one of the processes in
+// turn, and records whether Append succeeded.
+func (r *cqrsFaultRun) appendOne(phase string) *appendRec {
+	r.mu.Lock()
+	n := r.next
+	r.next++
+	a := &appendRec{n: n, stream: fmt.Sprint("acct-", n%5), phase: phase}
+	r.appends[fmt.Sprint("e-", n)] = a
+	r.mu.Unlock()
+	r.try(a)
+	return a
+}
+
+// try appends a's event (again, after an unknown outcome: the id makes a
+// retry exact).
+func (r *cqrsFaultRun) try(a *appendRec) {
+	_, err := r.stores[a.n%2].Append(context.Background(), a.stream, AnyVersion, deposited(a.n).WithID(fmt.Sprint("e-", a.n)))
+	r.mu.Lock()
+	a.ok = err == nil
+	r.mu.Unlock()
+}
+
+// waitForRedis polls until the server answers again.
+func (r *cqrsFaultRun) waitForRedis() {
+	c, _ := r.srv.Client()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatal("Redis did not answer within 10s of the fault's end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFaultsCQRS puts a private redis-server through each fault while
+// events are appended and two projections follow the log: a
+// RedisReadModel (on a default client) and a MemoryReadModel (its runner
+// on a ContextTimeoutEnabled client), every Redis call bounded by 100ms.
+// Every store call must return within its bound (+50ms), whatever the
+// fault. 30 appends succeed before the fault, 10 are made while it lasts,
+// 10 must succeed after it; then every append whose outcome was unknown
+// is retried with its event id. After that the log has no gap and no
+// duplicate event id, every append that succeeded is in it (without
+// persistence: every one since the loss; those before are gone), and both
+// projections reach the state a single pass over the log gives — the
+// memory one by a rebuild when the store lost events it had applied.
+func TestFaultsCQRS(t *testing.T) {
+	for _, f := range serverFaults {
+		t.Run(f.name, func(t *testing.T) {
+			r := newCQRSFaultRun(t, f)
+			for i := 0; i < 30; i++ {
+				if a := r.appendOne("before"); !a.ok {
+					t.Fatalf("append %d before the fault failed", a.n)
+				}
+			}
+			r.caughtUp("before the fault")
+
+			f.inject(r.srv)
+			var during sync.WaitGroup
+			for i := 0; i < 10; i++ {
+				during.Add(1)
+				go func() { defer during.Done(); r.appendOne("during") }()
+			}
+			during.Wait()
+			if f.heal != nil {
+				f.heal(r.srv)
+			}
+			r.waitForRedis()
+
+			deadline := time.Now().Add(10 * time.Second)
+			for ok := 0; ok < 10; {
+				if r.appendOne("after").ok {
+					ok++
+				} else if time.Now().After(deadline) {
+					t.Fatalf("%s: appends still fail 10s after the fault", f.name)
+				}
+			}
+			for _, a := range r.appends {
+				for !a.ok {
+					r.try(a)
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: retry of e-%d still fails", f.name, a.n)
+					}
+				}
+			}
+			r.checkLog(f)
+			r.caughtUp("after the fault")
+			if f.lossy && r.behind.Load() == 0 {
+				t.Errorf("%s: the memory model's runner never reported ErrStoreBehind", f.name)
+			}
+			for _, stop := range r.stops {
+				if err := stop(); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// checkLog asserts the log: positions 1..head without a gap, versions
+// 1..n per stream, no event id twice, and every append that succeeded
+// (since the data loss, for a lossy fault) present.
+func (r *cqrsFaultRun) checkLog(f serverFault) {
+	t := r.t
+	all := readAll(t, r.stores[0])
+	ids := map[string]Event{}
+	versions := map[string]int64{}
+	for i, e := range all {
+		if e.Position != int64(i+1) {
+			t.Fatalf("%s: event %d has position %d: a gap", f.name, i+1, e.Position)
+		}
+		if e.Version != versions[e.StreamID]+1 {
+			t.Errorf("%s: %s@%d follows version %d", f.name, e.StreamID, e.Version, versions[e.StreamID])
+		}
+		versions[e.StreamID] = e.Version
+		if _, dup := ids[e.ID()]; dup {
+			t.Errorf("%s: event id %s twice", f.name, e.ID())
+		}
+		ids[e.ID()] = e
+	}
+	for id, a := range r.appends {
+		_, there := ids[id]
+		switch {
+		case f.lossy && a.phase == "before":
+			if there {
+				t.Errorf("%s: %s survived the data loss", f.name, id)
+			}
+		case !there:
+			t.Errorf("%s: %s (%s) was acknowledged but is not in the log", f.name, id, a.phase)
+		case ids[id].StreamID != a.stream:
+			t.Errorf("%s: %s is in %s, appended to %s", f.name, id, ids[id].StreamID, a.stream)
+		}
+	}
+	want := len(r.appends)
+	if f.lossy {
+		want -= 30
+	}
+	if len(all) != want {
+		t.Errorf("%s: the log holds %d events, want %d", f.name, len(all), want)
+	}
+}
+
+// caughtUp waits until both projections have applied the whole log and
+// hold what a single pass over it gives.
+func (r *cqrsFaultRun) caughtUp(when string) {
+	t := r.t
+	ctx := context.Background()
+	single, err := NewMemoryReadModel("single-pass", balances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := NewRunner(r.stores[0].RedisStore, single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.CatchUp(ctx); err != nil {
+		t.Fatalf("%s: single pass: %v", when, err)
+	}
+	want, _ := single.All(ctx)
+	c, _ := r.srv.Client()
+	reader, err := NewRedisReadModel(c, "balances", balances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		gotRedis, err := reader.All(ctx)
+		gotMem, _ := r.memM.All(ctx)
+		if err == nil && reflect.DeepEqual(gotRedis, want) && reflect.DeepEqual(gotMem, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: projections did not reach the single pass's state within 10s:\n redis %v (%v)\n mem   %v\n want  %v",
+				when, gotRedis, err, gotMem, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
