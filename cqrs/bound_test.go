@@ -12,10 +12,6 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// slack is what a bounded call may take beyond its bound (scheduling, the
-// race detector, a loaded CI machine).
-const slack = 50 * time.Millisecond
-
 // clientKind is a kind of go-redis client a bound must hold on, with a
 // key prefix of its own under a test's prefix.
 type clientKind struct {
@@ -135,8 +131,8 @@ func TestRedisCallsReturnByTheBound(t *testing.T) {
 
 func assertBounded(t *testing.T, what string, start time.Time, bound time.Duration, err error) {
 	t.Helper()
-	if elapsed := time.Since(start); elapsed > bound+slack {
-		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, slack)
+	if elapsed, late := redistest.Late(start, bound); late {
+		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, redistest.Slack)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)

@@ -45,7 +45,7 @@ const (
 )
 
 // timedStore is a RedisStore whose every call must return within its
-// bound (+slack): the timeout; for Wait, the block interval plus it.
+// bound (+redistest.Slack): the timeout; for Wait, the block interval plus it.
 type timedStore struct {
 	*RedisStore
 	t   *testing.T
@@ -53,8 +53,8 @@ type timedStore struct {
 }
 
 func (s timedStore) check(what string, bound time.Duration, start time.Time) {
-	if d := time.Since(start); d > bound+slack {
-		s.t.Errorf("%s: %s took %v, bound %v (+%v)", s.who, what, d, bound, slack)
+	if d, late := redistest.Late(start, bound); late {
+		s.t.Errorf("%s: %s took %v, bound %v (+%v)", s.who, what, d, bound, redistest.Slack)
 	}
 }
 
@@ -93,8 +93,8 @@ type timedCheckpoint struct {
 func (m timedCheckpoint) Checkpoint(ctx context.Context) (int64, error) {
 	start := time.Now()
 	defer func() {
-		if d := time.Since(start); d > faultTimeout+slack {
-			m.t.Errorf("read model Checkpoint took %v, bound %v (+%v)", d, faultTimeout, slack)
+		if d, late := redistest.Late(start, faultTimeout); late {
+			m.t.Errorf("read model Checkpoint took %v, bound %v (+%v)", d, faultTimeout, redistest.Slack)
 		}
 	}()
 	return m.RedisReadModel.Checkpoint(ctx)

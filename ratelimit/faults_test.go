@@ -131,9 +131,10 @@ func callDuringFault(s *faultSubject, l Limiter) faultCall {
 	return faultCall{d: d, err: err, elapsed: time.Since(start)}
 }
 
-// A round whose calls were late while the process itself stood still
-// (see stallWatch) is tried again on a fresh server, up to timingAttempts
-// rounds in all; late calls in a round without such a stall fail at once.
+// A round whose calls were late while the process itself stood still (see
+// redistest.StallWatch) is tried again on a fresh server, up to
+// redistest.TimingAttempts rounds in all; late calls in a round without
+// such a stall fail at once.
 func TestFaultsRedisLimiter(t *testing.T) {
 	for _, f := range serverFaults {
 		t.Run(f.name, func(t *testing.T) {
@@ -142,11 +143,11 @@ func TestFaultsRedisLimiter(t *testing.T) {
 				if len(problems) == 0 {
 					return
 				}
-				if stall < stallExcuse || attempt == timingAttempts {
+				if stall < redistest.StallExcuse || attempt == redistest.TimingAttempts {
 					for _, p := range problems {
 						t.Error(p)
 					}
-					t.Logf("the process stood still for at most %v during the calls", stall)
+					t.Logf("the process stood still for %v during the calls", stall)
 					return
 				}
 				t.Logf("round %d: %d problems while the process itself stood still for %v (a CPU-starved machine): trying again; first: %s",
@@ -157,8 +158,8 @@ func TestFaultsRedisLimiter(t *testing.T) {
 }
 
 // faultRound does f to a fresh server once. It returns what went wrong
-// with the calls made during the fault, and the longest stall of the
-// process meanwhile; it reports the checks after the fault itself.
+// with the calls made during the fault, and how long the
+// process stood still meanwhile; it reports the checks after the fault itself.
 func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Duration) {
 	srv := redistest.StartServer(t, f.opts...)
 	subjects := faultSubjects(t, srv)
@@ -172,7 +173,7 @@ func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Dura
 	f.inject(srv)
 	bare := make([]faultCall, len(subjects))
 	wrapped := make([]faultCall, len(subjects))
-	watch := watchStalls()
+	watchFrom := time.Now()
 	var wg sync.WaitGroup
 	for i, s := range subjects {
 		wg.Add(2)
@@ -180,7 +181,7 @@ func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Dura
 		go func() { defer wg.Done(); wrapped[i] = callDuringFault(s, s.failSafe) }()
 	}
 	wg.Wait()
-	stall = watch.stop()
+	stall = redistest.Stalled(watchFrom, time.Now())
 	if f.heal != nil {
 		f.heal(srv)
 	}

@@ -169,7 +169,7 @@ func TestRedisWithoutTimeoutHonoursTheCallersDeadline(t *testing.T) {
 				faults.Hang()
 				defer faults.Heal()
 				var d Decision
-				elapsed, ok := onTime(100*time.Millisecond, func() {
+				elapsed, ok := redistest.OnTime(100*time.Millisecond, func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 					defer cancel()
 					d, err = lim.Allow(ctx, "k")

@@ -10,10 +10,6 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// slack is what a bounded call may take beyond its bound (scheduling, the
-// race detector, a loaded CI machine).
-const slack = 50 * time.Millisecond
-
 // clientKinds are the two kinds of go-redis client a bound must hold on,
 // each with a key prefix of its own (under a test's prefix).
 func clientKinds() map[string]struct {
@@ -108,8 +104,8 @@ func TestRedisLogCallsReturnByTheBound(t *testing.T) {
 
 func assertBounded(t *testing.T, what string, start time.Time, bound time.Duration, err error) {
 	t.Helper()
-	if elapsed := time.Since(start); elapsed > bound+slack {
-		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, slack)
+	if elapsed, late := redistest.Late(start, bound); late {
+		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, redistest.Slack)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)

@@ -41,7 +41,7 @@ var serverFaults = []serverFault{
 	{name: "script flush", inject: (*redistest.Server).ScriptFlush},
 }
 
-// timedLog is a Log whose every call must return within bound (+slack).
+// timedLog is a Log whose every call must return within bound (+redistest.Slack).
 type timedLog struct {
 	Log
 	t     *testing.T
@@ -50,8 +50,8 @@ type timedLog struct {
 }
 
 func (l timedLog) check(what string, start time.Time) {
-	if d := time.Since(start); d > l.bound+slack {
-		l.t.Errorf("%s: %s took %v, bound %v (+%v)", l.who, what, d, l.bound, slack)
+	if d, late := redistest.Late(start, l.bound); late {
+		l.t.Errorf("%s: %s took %v, bound %v (+%v)", l.who, what, d, l.bound, redistest.Slack)
 	}
 }
 

@@ -90,9 +90,13 @@ func (w *StallWatch) Late(start time.Time, bound time.Duration) (elapsed time.Du
 	return elapsed, elapsed > bound+Slack+w.Stalled(start, end)
 }
 
-// TimingAttempts is how often OnTime tries a call that was late while the
-// process stood still.
-const TimingAttempts = 3
+// A timing check that can be repeated is tried again, TimingAttempts times
+// in all, when it failed while the process stood still for StallExcuse or
+// more.
+const (
+	TimingAttempts = 3
+	StallExcuse    = 25 * time.Millisecond
+)
 
 // OnTime runs call until it returns within limit; a late run is tried
 // again (TimingAttempts in all) only when the process itself stood still
@@ -112,8 +116,25 @@ func OnTime(limit time.Duration, call func()) (time.Duration, bool) {
 		if elapsed <= limit {
 			return elapsed, true
 		}
-		if stalled < 25*time.Millisecond || attempt == TimingAttempts {
+		if stalled < StallExcuse || attempt == TimingAttempts {
 			return elapsed, false
 		}
 	}
+}
+
+// process watches the whole test binary from its start, so that Late can
+// be called anywhere without setting a watch up (and a goroutine counted by
+// a leak test is there before any test counts).
+var process = func() *StallWatch {
+	w := &StallWatch{quit: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}()
+
+// Stalled is StallWatch.Stalled on a watch of the whole test process.
+func Stalled(from, to time.Time) time.Duration { return process.Stalled(from, to) }
+
+// Late is StallWatch.Late on a watch of the whole test process.
+func Late(start time.Time, bound time.Duration) (elapsed time.Duration, late bool) {
+	return process.Late(start, bound)
 }
