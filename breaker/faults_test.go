@@ -1,0 +1,175 @@
+package breaker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// faultTimeout is the stores' WithTimeout in the fault suite; every call
+// must return within it plus faultSlack.
+const (
+	faultTimeout = 100 * time.Millisecond
+	faultSlack   = 50 * time.Millisecond
+)
+
+// What a fault does to the store while it lasts.
+type faultEffect int
+
+const (
+	unreachable faultEffect = iota // every call fails or times out: breakers detach
+	readOnly                       // reads answer, writes are refused (OOM)
+	transparent                    // the store keeps answering (a flush)
+)
+
+// serverFault is one way a Redis server fails, and how it ends.
+type serverFault struct {
+	name   string
+	effect faultEffect
+	start  func(s *redistest.Server)
+	end    func(t *testing.T, s *redistest.Server) // nil: nothing to undo
+}
+
+// serverFaults are the faults of issue 12, each on a private server.
+func serverFaults() []serverFault {
+	return []serverFault{
+		{"freeze", unreachable, (*redistest.Server).Freeze, func(_ *testing.T, s *redistest.Server) { s.Thaw() }},
+		{"kill and restart empty", unreachable, (*redistest.Server).Kill, func(_ *testing.T, s *redistest.Server) { s.Restart() }},
+		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(500 * time.Millisecond) }, awaitAnswer},
+		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(500 * time.Millisecond) }, awaitAnswer},
+		{"out of memory", readOnly, (*redistest.Server).OOM, func(_ *testing.T, s *redistest.Server) { s.Roomy() }},
+		{"flushall", transparent, (*redistest.Server).FlushAll, nil},
+		{"script flush", transparent, (*redistest.Server).ScriptFlush, nil},
+	}
+}
+
+// awaitAnswer waits until a paused or sleeping server answers again.
+func awaitAnswer(t *testing.T, s *redistest.Server) {
+	t.Helper()
+	c, _ := s.Client()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("server did not answer within 5s of the fault's end")
+}
+
+// timedReject asserts that b refuses a call with target within limit.
+func timedReject(t *testing.T, b *Breaker, target error, limit time.Duration) {
+	t.Helper()
+	start := time.Now()
+	mustReject(t, b, target)
+	require.LessOrEqual(t, time.Since(start), limit)
+}
+
+// TestFaults runs a two-member fleet on a private redis-server through
+// each fault, on both client kinds. Throughout, every Execute returns
+// within the store's timeout plus 50ms. During the fault the members keep
+// working: they detach when the store does not answer and trip and probe
+// alone; after it they re-join by themselves, and the fleet shares trips
+// and closes again (written anew after a flush or an empty restart).
+func TestFaults(t *testing.T) {
+	const limit = faultTimeout + faultSlack
+	for _, fault := range serverFaults() {
+		t.Run(fault.name, func(t *testing.T) {
+			s := redistest.StartServer(t)
+			for kind, opts := range clientKinds {
+				t.Run(kind, func(t *testing.T) {
+					clk := newFakeClock()
+					prefix := "faults:" + kind + ":"
+					cfg := Config{FailureThreshold: 2, OpenTimeout: 10 * time.Second}
+					newM := func() member {
+						c, f := s.Client(opts...)
+						return newMember(t, c, f, clk, 0, cfg, WithPrefix(prefix), WithTimeout(faultTimeout))
+					}
+					a, b := newM(), newM()
+					run := func(m member, fn func(context.Context) error) { t.Helper(); timedRun(t, m.Breaker, fn, limit) }
+					shareATripAndAClose := func() {
+						t.Helper()
+						run(a, fail)
+						run(a, fail)
+						require.Equal(t, Open, a.State())
+						eventuallyState(t, b.Breaker, Open)
+						timedReject(t, b.Breaker, ErrOpen, limit)
+						clk.Advance(cfg.OpenTimeout)
+						run(b, ok) // the probe
+						require.Equal(t, Closed, b.State())
+						eventuallyState(t, a.Breaker, Closed)
+					}
+					shareATripAndAClose()
+					storeErrors := b.Metrics().StoreErrors
+
+					fault.start(s)
+					ended := false
+					endFault := func() {
+						if !ended && fault.end != nil {
+							fault.end(t, s)
+						}
+						ended = true
+					}
+					defer endFault()         // also when an assertion fails: the next subtest shares s
+					clk.Advance(time.Second) // both re-reads are due
+					for _, m := range []member{a, b} {
+						run(m, ok)
+						if fault.effect == unreachable {
+							// The listener may have just asked for a re-read
+							// (losing its subscription): the call that lost
+							// that race skipped its own; the next one tries.
+							for i := 0; i < 3 && !m.Metrics().Detached; i++ {
+								run(m, ok)
+							}
+						}
+						require.Equal(t, fault.effect == unreachable, m.Metrics().Detached, "detached")
+					}
+					run(b, fail)
+					run(b, fail)
+					require.Equal(t, Open, b.State(), "b trips")
+					timedReject(t, b.Breaker, ErrOpen, limit)
+					switch fault.effect {
+					case unreachable, readOnly:
+						require.True(t, b.Metrics().Detached, "the trip could not be told")
+						require.Equal(t, Closed, a.State(), "so a did not hear of it")
+						run(a, ok)
+					case transparent:
+						eventuallyState(t, a.Breaker, Open)
+						require.Equal(t, storeErrors, b.Metrics().StoreErrors, "no call failed")
+					}
+					clk.Advance(cfg.OpenTimeout)
+					run(b, ok) // a probe: alone, or through the store
+					require.Equal(t, Closed, b.State())
+					if fault.effect == transparent {
+						eventuallyState(t, a.Breaker, Closed)
+					}
+					endFault()
+
+					// Both re-join by themselves, each call still bounded.
+					deadline := time.Now().Add(5 * time.Second)
+					for a.Metrics().Detached || b.Metrics().Detached {
+						require.True(t, time.Now().Before(deadline), "not re-joined within 5s")
+						time.Sleep(10 * time.Millisecond)
+						clk.Advance(time.Second) // the retry interval
+						run(a, ok)
+						run(b, ok)
+					}
+					require.Equal(t, Closed, a.State())
+					require.Equal(t, Closed, b.State())
+					shareATripAndAClose()
+					c, _ := s.Client()
+					n, err := c.Exists(context.Background(), prefix+"{dep}").Result()
+					require.NoError(t, err)
+					require.Equal(t, int64(1), n, "the circuit is stored again")
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,242 @@
+package cache
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// The fault suite's bounds: every Redis call must return within
+// faultTimeout plus faultSlack, and a read waiting for another process's
+// fleet lock within faultLockWait plus faultSlack.
+const (
+	faultTimeout  = 100 * time.Millisecond
+	faultLockWait = 300 * time.Millisecond
+	faultSlack    = 50 * time.Millisecond
+)
+
+// What a fault does to Redis while it lasts.
+type faultEffect int
+
+const (
+	unreachable faultEffect = iota // every call fails or times out, subscriptions drop
+	readOnly                       // reads answer, writes are refused (OOM)
+	transparent                    // Redis keeps answering (a flush)
+)
+
+// serverFault is one way a Redis server fails, and how it ends.
+type serverFault struct {
+	name   string
+	effect faultEffect
+	start  func(s *redistest.Server)
+	end    func(t *testing.T, s *redistest.Server) // nil: nothing to undo
+}
+
+// serverFaults are the faults of issue 12, each on a private server.
+func serverFaults() []serverFault {
+	return []serverFault{
+		{"freeze", unreachable, (*redistest.Server).Freeze, func(_ *testing.T, s *redistest.Server) { s.Thaw() }},
+		{"kill and restart empty", unreachable, (*redistest.Server).Kill, func(_ *testing.T, s *redistest.Server) { s.Restart() }},
+		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(600 * time.Millisecond) }, awaitAnswer},
+		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(600 * time.Millisecond) }, awaitAnswer},
+		{"out of memory", readOnly, (*redistest.Server).OOM, func(_ *testing.T, s *redistest.Server) { s.Roomy() }},
+		{"flushall", transparent, (*redistest.Server).FlushAll, nil},
+		{"script flush", transparent, (*redistest.Server).ScriptFlush, nil},
+	}
+}
+
+// awaitAnswer waits until a paused or sleeping server answers again.
+func awaitAnswer(t *testing.T, s *redistest.Server) {
+	t.Helper()
+	c, _ := s.Client()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("server did not answer within 5s of the fault's end")
+}
+
+// clientKinds are the two ways a service builds its go-redis client: every
+// bound must hold on both.
+var clientKinds = map[string][]redistest.ClientOption{
+	"default client":        nil,
+	"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
+}
+
+// within runs call and asserts that it returned within limit.
+func within(t *testing.T, limit time.Duration, call func()) {
+	t.Helper()
+	start := time.Now()
+	call()
+	elapsed := time.Since(start)
+	require.LessOrEqual(t, elapsed, limit, "took %v", elapsed)
+}
+
+// shortHealth makes subscriptions that stop answering noticed within
+// about 100ms for the rest of the test.
+func shortHealth(t *testing.T) {
+	oldTiered, oldFleet := tieredHealthInterval, fleetHealthInterval
+	tieredHealthInterval, fleetHealthInterval = 50*time.Millisecond, 50*time.Millisecond
+	t.Cleanup(func() { tieredHealthInterval, fleetHealthInterval = oldTiered, oldFleet })
+}
+
+// TestFaults runs the package's Redis types on a private redis-server
+// through each fault, on both client kinds, and asserts that every call
+// returns within its bound (the Redis timeout; for a read waiting on
+// another process's fleet lock, the lock wait) plus 50ms; that Aside.Get
+// never fails a read, serving from the loader while Redis cannot; that a
+// Tiered flushes its local tier when it loses its subscription and
+// resumes invalidations after; and that all of it recovers by itself.
+func TestFaults(t *testing.T) {
+	shortHealth(t)
+	const limit = faultTimeout + faultSlack
+	for _, fault := range serverFaults() {
+		t.Run(fault.name, func(t *testing.T) {
+			s := redistest.StartServer(t)
+			for kind, opts := range clientKinds {
+				t.Run(kind, func(t *testing.T) {
+					prefix := "faults:" + kind + ":"
+					newRedis := func() *Redis[string] {
+						c, _ := s.Client(opts...)
+						r, err := NewRedis[string](c, WithPrefix(prefix), WithTimeout(faultTimeout))
+						require.NoError(t, err)
+						return r
+					}
+					var loads atomic.Int64
+					load := func(_ context.Context, key string) (string, error) {
+						loads.Add(1)
+						return "v(" + key + ")", nil
+					}
+					r := newRedis()
+					// Two Asides on the one cache: one with a fleet lock,
+					// whose reads may pay a bound for the lock too.
+					plain := newAside(t, r, load)
+					a := newAside(t, r, load, WithFleetLock(r.client), WithTimeout(faultTimeout), WithLockWait(faultLockWait))
+					aGet := func(key string) {
+						t.Helper()
+						for _, c := range []struct {
+							a     *Aside[string]
+							limit time.Duration
+						}{{plain, limit}, {a, 2*faultTimeout + faultSlack}} {
+							var v string
+							var err error
+							within(t, c.limit, func() { v, err = c.a.Get(bg, key) })
+							require.NoError(t, err, key)
+							require.Equal(t, "v("+key+")", v)
+						}
+					}
+					newTiered := func() *Tiered[string] {
+						tc, err := NewTiered(mustLRU[string](t, 100), newRedis())
+						require.NoError(t, err)
+						t.Cleanup(func() { _ = tc.Close() })
+						require.Eventually(t, tc.live.Load, waitFor, tick, "subscribed")
+						return tc
+					}
+					writer, reader := newTiered(), newTiered()
+
+					// Before: a cached value, and a local copy on the reader.
+					aGet("cached")
+					require.NoError(t, writer.Set(bg, "t", "t1", time.Hour))
+					require.Eventually(t, func() bool { return fill(reader, "t") }, waitFor, tick)
+
+					// A read waiting on another process's lock when the fault starts.
+					require.NoError(t, r.client.Set(bg, a.fleet.lockKey("held"), "another process", time.Minute).Err())
+					type waitResult struct {
+						v   string
+						err error
+						end time.Time
+					}
+					waited := make(chan waitResult, 1)
+					go func() {
+						v, err := a.Get(bg, "held")
+						waited <- waitResult{v, err, time.Now()}
+					}()
+					require.Eventually(t, func() bool { return a.Stats().FleetWaits == 1 }, waitFor, tick)
+					waitStart := time.Now() // at most a tick after the wait began
+
+					fault.start(s)
+					ended := false
+					endFault := func() {
+						if !ended && fault.end != nil {
+							fault.end(t, s)
+						}
+						ended = true
+					}
+					defer endFault() // also when an assertion fails: the next subtest shares s
+					if fault.effect == unreachable {
+						// The reader cannot hear invalidations: it drops its
+						// copies, and keeps none while it is down (a fill
+						// kept means it is subscribed again: a pause or a
+						// sleep may be over already).
+						require.Eventually(t, func() bool { return !reader.live.Load() && !localHas(reader, "t") }, waitFor, tick,
+							"local tier flushed while the subscription is down")
+						within(t, limit, func() { _, _, _ = reader.Get(bg, "t") })
+						assert.True(t, !localHas(reader, "t") || reader.live.Load(), "a fill kept while down")
+					}
+					// Aside never fails a read, and pays a bound per Redis call for it.
+					aGet("cached")
+					aGet("miss1")
+					aGet("miss2")
+					within(t, limit, func() { _ = plain.Invalidate(bg, "miss1") })
+					// The waiting read waited no longer than the lock wait.
+					w := <-waited
+					require.NoError(t, w.err)
+					require.Equal(t, "v(held)", w.v)
+					require.LessOrEqual(t, w.end.Sub(waitStart), faultLockWait+faultSlack)
+					// Every Redis call is bounded.
+					within(t, limit, func() { _, _, _ = r.Get(bg, "cached") })
+					within(t, limit, func() { _, _, _ = r.GetEntry(bg, "cached") })
+					within(t, limit, func() { _ = r.Set(bg, "x", "x", time.Hour) })
+					within(t, limit, func() { _ = r.Delete(bg, "x") })
+					within(t, limit, func() { _, _, _ = reader.Get(bg, "miss1") })
+					within(t, limit, func() { _ = writer.Set(bg, "y", "y", time.Hour) })
+					within(t, limit, func() { _ = writer.Delete(bg, "y") })
+					endFault()
+
+					// After: everything recovers by itself, each call still bounded.
+					deadline := time.Now().Add(waitFor)
+					for {
+						var err error
+						within(t, limit, func() { _, _, err = r.Get(bg, "cached") })
+						if err == nil {
+							break
+						}
+						require.True(t, time.Now().Before(deadline), "Redis cache not back within %v: %v", waitFor, err)
+						time.Sleep(10 * time.Millisecond)
+					}
+					before := loads.Load()
+					aGet("after") // the plain Aside loads it, the other finds it
+					aGet("after")
+					assert.Equal(t, before+1, loads.Load(), "cached again")
+					require.Eventually(t, func() bool { return writer.live.Load() && reader.live.Load() }, waitFor, tick, "resubscribed")
+					require.NoError(t, writer.Set(bg, "t", "t2", time.Hour))
+					require.Eventually(t, func() bool { return fill(reader, "t") }, waitFor, tick)
+					require.NoError(t, writer.Set(bg, "t", "t3", time.Hour))
+					require.Eventually(t, func() bool { return !localHas(reader, "t") }, waitFor, tick, "invalidations resumed")
+					v, ok, err := reader.Get(bg, "t")
+					require.NoError(t, err)
+					require.True(t, ok)
+					require.Equal(t, "t3", v)
+				})
+			}
+		})
+	}
+}
+
+// fill reads key through c and reports whether c now holds it locally.
+func fill(c *Tiered[string], key string) bool {
+	_, _, _ = c.Get(bg, key)
+	return localHas(c, key)
+}
