@@ -44,7 +44,21 @@
 //     key in the background, so a hot key never misses at all.
 //   - Degradation: a cache that fails (Redis down, a value that does not
 //     decode) costs a read a bounded delay, never an error: the loader
-//     serves it, and WithOnError hears about it.
+//     serves it, and WithOnError hears about it. A Redis that stops
+//     answering costs a read WithTimeout (100ms by default) for the cache
+//     read, and as much again for the fleet lock when there is one, on
+//     every go-redis client; a wait for another process's lock ends after
+//     WithLockWait (1s) however Redis behaves meanwhile.
+//
+// # Redis key layout
+//
+// Entries are prefix + "{}v:" + key, fleet locks prefix + "{}l:" + key,
+// and the channels prefix + "{}released" (fleet lock) and prefix +
+// "{}invalidate" (Tiered). Prefixes may not hold braces, so these
+// namespaces never overlap whatever the keys and prefixes, and the empty
+// hash tag makes Redis Cluster hash each whole name: a brace in a key
+// never decides its slot. When Redis loses its data (FLUSHALL, a restart
+// without persistence) the cache is merely cold: reads load again.
 //
 // # Trade-offs
 //
