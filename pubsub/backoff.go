@@ -13,6 +13,10 @@ func (d *delivery) backoff(attempt int) time.Duration {
 	}
 	w := d.backoffMin
 	for i := 1; i < attempt && w < d.backoffMax; i++ {
+		if w > d.backoffMax/2 { // doubling would pass the cap, or overflow
+			w = d.backoffMax
+			break
+		}
 		w *= 2
 	}
 	w = min(w, d.backoffMax)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Broadcast is a non-durable Bus on Redis Pub/Sub: fire-and-forget fan-out
@@ -23,25 +24,33 @@ import (
 // would cross dots), then delivers through an in-memory bus: queues,
 // workers, retries and dead letters are local, as are groups (the members
 // of a group share messages within one process; every process gets every
-// message).
+// message). The subscription is kept by redisx.Listen: a connection that
+// fails or stops answering is replaced (messages published meanwhile are
+// lost, as with any disconnection).
 type Broadcast struct {
 	client    redis.UniversalClient
 	mem       *Memory
 	prefix    string // channel = prefix + topic
+	timeout   time.Duration
 	published atomic.Uint64
 
-	mu      sync.Mutex
-	ps      *redis.PubSub
-	done    chan struct{}
-	closing atomic.Bool
+	// ctx ends at Shutdown: a message waiting for room in a full queue is
+	// then dropped rather than holding the listener.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	listener *redisx.Listener
+	closing  atomic.Bool
 }
 
 var _ Bus = (*Broadcast)(nil)
 
 // NewBroadcast returns a broadcast bus on c. Options: the DeliveryOptions,
-// WithClock, WithDrainTimeout, WithDeadLetterTopic, WithPrefix and
-// WithNamespace (channels are prefix + namespace + ":" + topic); others are
-// an error wrapping ErrInvalidConfig. It makes no Redis call.
+// WithClock, WithDrainTimeout, WithDeadLetterTopic, WithPrefix,
+// WithNamespace (channels are prefix + namespace + ":" + topic) and
+// WithTimeout (bounds Publish and the first Subscribe); others are an
+// error wrapping ErrInvalidConfig. It makes no Redis call.
 func NewBroadcast(c redis.UniversalClient, opts ...Option) (*Broadcast, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
@@ -51,11 +60,13 @@ func NewBroadcast(c redis.UniversalClient, opts ...Option) (*Broadcast, error) {
 		return nil, err
 	}
 	for _, name := range cfg.setRedis {
-		if name != "WithPrefix" && name != "WithNamespace" {
+		if name != "WithPrefix" && name != "WithNamespace" && name != "WithTimeout" {
 			return nil, fmt.Errorf("%w: %s does not apply to a broadcast bus", ErrInvalidConfig, name)
 		}
 	}
-	return &Broadcast{client: c, mem: newMemory(cfg, nil), prefix: cfg.prefix + cfg.namespace + ":"}, nil
+	b := &Broadcast{client: c, mem: newMemory(cfg, nil), prefix: cfg.prefix + cfg.namespace + ":", timeout: cfg.timeout}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
 }
 
 // Stats returns this process's counters: Published counts its Publish
@@ -73,13 +84,18 @@ type wireHeader struct {
 }
 
 // Publish implements Bus: one PUBLISH; it returns once Redis has passed
-// the message to the processes subscribed now.
+// the message to the processes subscribed now, within WithTimeout (or
+// ctx's deadline).
 func (b *Broadcast) Publish(ctx context.Context, topic string, payload []byte) error {
 	return b.PublishMessage(ctx, &Message{Topic: topic, Payload: payload})
 }
 
-// PublishMessage publishes m.Topic, m.Payload and m.Metadata.
+// PublishMessage publishes m.Topic, m.Payload and m.Metadata. A nil m is
+// an error wrapping ErrInvalidConfig.
 func (b *Broadcast) PublishMessage(ctx context.Context, m *Message) error {
+	if m == nil {
+		return errNilMessage
+	}
 	if b.closing.Load() {
 		return ErrClosed
 	}
@@ -92,7 +108,10 @@ func (b *Broadcast) PublishMessage(ctx context.Context, m *Message) error {
 	}
 	body := make([]byte, 0, len(h)+1+len(m.Payload))
 	body = append(append(append(body, h...), '\n'), m.Payload...)
-	if err := b.client.Publish(ctx, b.prefix+m.Topic, body).Err(); err != nil {
+	err = redisx.Run(ctx, redisx.NewBound(b.client, b.timeout), func(ctx context.Context) error {
+		return b.client.Publish(ctx, b.prefix+m.Topic, body).Err()
+	})
+	if err != nil {
 		return fmt.Errorf("pubsub: broadcast %s: %w", m.Topic, err)
 	}
 	b.published.Add(1)
@@ -100,7 +119,8 @@ func (b *Broadcast) PublishMessage(ctx context.Context, m *Message) error {
 }
 
 // Subscribe implements Bus. The first subscription starts the process's
-// PSUBSCRIBE and returns once Redis confirmed it.
+// PSUBSCRIBE and returns once Redis confirmed it, within WithTimeout (or
+// ctx's deadline).
 func (b *Broadcast) Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error) {
 	if b.closing.Load() {
 		return nil, ErrClosed
@@ -117,49 +137,35 @@ func (b *Broadcast) listen(ctx context.Context) error {
 	if b.closing.Load() {
 		return ErrClosed
 	}
-	if b.ps != nil {
+	if b.listener != nil {
 		return nil
 	}
-	ps := b.client.PSubscribe(ctx)
-	if err := ps.PSubscribe(ctx, b.prefix+"*"); err != nil {
-		_ = ps.Close()
+	l := redisx.Listen(b.client, redisx.ListenConfig{Channels: []string{b.prefix + "*"}, Patterns: true, OnMessage: b.deliver})
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	if err := l.Ready(ctx); err != nil {
+		l.Close()
 		return fmt.Errorf("pubsub: psubscribe: %w", err)
 	}
-	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
-		_ = ps.Close()
-		return fmt.Errorf("pubsub: psubscribe: %w", err)
-	}
-	b.ps, b.done = ps, make(chan struct{})
-	go b.read(ps)
+	b.listener = l
 	return nil
 }
 
-func (b *Broadcast) read(ps *redis.PubSub) {
-	defer close(b.done)
-	ctx := context.Background()
-	for {
-		msg, err := ps.ReceiveMessage(ctx)
-		if err != nil {
-			if b.closing.Load() || errors.Is(err, redis.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond) // go-redis reconnects and resubscribes
-			continue
-		}
-		topic, ok := strings.CutPrefix(msg.Channel, b.prefix)
-		if !ok || ValidateTopic(topic) != nil {
-			continue
-		}
-		m := &Message{Topic: topic}
-		head, payload, found := strings.Cut(msg.Payload, "\n")
-		var wh wireHeader
-		if !found || json.Unmarshal([]byte(head), &wh) != nil {
-			continue // not ours
-		}
-		m.ID, m.Metadata, m.PublishedAt = wh.ID, wh.Meta, time.UnixMilli(wh.TS)
-		m.Payload = bytes.Clone([]byte(payload))
-		_ = b.mem.dispatch(ctx, m, true)
+// deliver hands a message from Redis to the local subscriptions.
+func (b *Broadcast) deliver(msg *redis.Message) {
+	topic, ok := strings.CutPrefix(msg.Channel, b.prefix)
+	if !ok || ValidateTopic(topic) != nil {
+		return
 	}
+	m := &Message{Topic: topic}
+	head, payload, found := strings.Cut(msg.Payload, "\n")
+	var wh wireHeader
+	if !found || json.Unmarshal([]byte(head), &wh) != nil {
+		return // not ours
+	}
+	m.ID, m.Metadata, m.PublishedAt = wh.ID, wh.Meta, time.UnixMilli(wh.TS)
+	m.Payload = bytes.Clone([]byte(payload))
+	_ = b.mem.dispatch(b.ctx, m, true)
 }
 
 // Close implements Bus.
@@ -175,12 +181,12 @@ func (b *Broadcast) Shutdown(ctx context.Context) error {
 	if b.closing.Swap(true) {
 		return nil
 	}
+	b.cancel()
 	b.mu.Lock()
-	ps, done := b.ps, b.done
+	l := b.listener
 	b.mu.Unlock()
-	if ps != nil {
-		_ = ps.Close()
-		<-done
+	if l != nil {
+		l.Close()
 	}
 	return b.mem.Shutdown(ctx)
 }

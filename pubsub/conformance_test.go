@@ -243,18 +243,13 @@ func runConformance(t *testing.T, be backend) {
 			}()
 		}
 		wg.Wait()
-		gs := c.wait(t, pubs*per)
-		seen := make(map[string]bool, len(gs))
-		dups := 0
-		for _, g := range gs {
-			if seen[g.Payload] {
-				dups++
-			}
-			seen[g.Payload] = true
-		}
-		require.Len(t, seen, pubs*per, "lost messages")
+		// Count distinct messages: on Redis a redelivery (at least once)
+		// is a duplicate, not one more message.
+		dups := c.waitUnique(t, pubs*per)
 		if be.lossless {
 			require.Zero(t, dups, "duplicates")
+		} else if dups > 0 {
+			t.Logf("%d duplicates (at-least-once redeliveries)", dups)
 		}
 	})
 

@@ -136,11 +136,12 @@
 // Keys, for prefix P (WithPrefix, default "pubsub:") and namespace N
 // (WithNamespace, default "bus"):
 //
-//	P{N}:reg      hash: group -> pattern
-//	P{N}:ver      registry version
-//	P{N}:eph      sorted set: ephemeral group -> lease expiry (server time)
-//	P{N}:s:GROUP  stream of one group
-//	P{N}:dead     stream of dead letters
+//	P{N}:reg          hash: group -> pattern
+//	P{N}:ver          registry version, "<epoch>:<n>" (see Faults)
+//	P{N}:eph          sorted set: ephemeral group -> when its lease may end
+//	P{N}:lease:GROUP  an ephemeral group's lease (a key with a TTL)
+//	P{N}:s:GROUP      stream of one group
+//	P{N}:dead         stream of dead letters
 //
 // Redis Cluster: the hash tag {N} puts all of a namespace's keys in one
 // slot, because one script writes a message to every matching group's
@@ -150,9 +151,40 @@
 // master in a large enough cluster); topics and groups do not cross
 // namespaces.
 //
-// Calls are bounded by WithTimeout, but go-redis applies context deadlines
-// to socket I/O only with ContextTimeoutEnabled; without it a frozen
-// server holds a call for the client's ReadTimeout.
+// # Faults
+//
+// Every Redis call is bounded, on every client (with or without
+// ContextTimeoutEnabled): Publish, Subscribe and DeleteGroup return
+// within WithTimeout (DefaultTimeout, 2s) or their ctx's deadline,
+// whichever is sooner; a consumer's read within the read block plus the
+// timeout; Shutdown and Close by their deadline. A call that timed out
+// has an unknown outcome: a Publish may have stored the message.
+//
+// A frozen, paused, sleeping or unreachable Redis makes calls fail within
+// their bound; consumers retry, holding nothing back, and resume by
+// themselves. Out of memory (maxmemory with noeviction), Redis refuses
+// writes: Publish fails (it never reports a message stored that was not),
+// and running plain subscriptions keep their leases, which are renewed
+// with PEXPIRE, a command Redis allows then; no bus reaps another's
+// subscription while its own calls fail, or for a lease after.
+//
+// When Redis loses its data (FLUSHALL, a restart without persistence),
+// it loses the messages it held that were not yet handled and every
+// binding. Each running subscription, plain or in a durable group, binds
+// its group again by itself (Stats.Rebinds) within about one read. The
+// registry version's epoch, a random id given to the version key when it
+// is created, tells a lost registry from a DeleteGroup: members of a
+// deleted group do not bind it again. Until the groups are bound again,
+// Publish fails with ErrNoBinding, rather than reporting success, for a
+// message due to a subscription of its own bus or to a group the
+// registry bound before the loss (for at most twice the read block plus
+// the timeout after noticing it): see Redis.Publish. A durable group
+// with no running member when Redis lost its data is gone with its
+// backlog, until a Subscribe binds it again. With appendonly yes and
+// appendfsync always, a restart loses nothing that Redis acknowledged:
+// every message Publish accepted is delivered. Run Redis with
+// maxmemory-policy noeviction: an eviction policy may delete a group's
+// stream or lease.
 //
 // # Broadcast
 //
@@ -169,8 +201,13 @@
 // WithDrainTimeout (default 10s); then handlers' contexts are cancelled,
 // Close returns an error wrapping ErrDrainTimeout, and on Redis their
 // messages stay pending for redelivery. Shutdown(ctx) does the same with
-// the caller's deadline. Every goroutine the bus started has stopped when
-// they return (a handler that ignores its context excepted).
+// the caller's deadline. Both return by their deadline (plus at most
+// 10ms for cancelled handlers to return), however Redis fares: a Redis
+// bus unbinds its subscriptions concurrently, within what is left of the
+// deadline. Every goroutine the bus started has stopped when they return,
+// except a handler that ignores its context and, on Redis, a read under
+// way at the deadline, which ends by itself within the read block plus
+// the timeout.
 //
 // # Trade-offs
 //

@@ -82,6 +82,42 @@ func (c *collector) wait(t testing.TB, n int) []got {
 	return c.all()
 }
 
+// uniquePayloads returns how many distinct payloads arrived, and how many
+// deliveries repeated one already seen (at-least-once redeliveries).
+func (c *collector) uniquePayloads() (unique, dups int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make(map[string]bool, len(c.msgs))
+	for _, g := range c.msgs {
+		if seen[g.Payload] {
+			dups++
+		}
+		seen[g.Payload] = true
+	}
+	return len(seen), dups
+}
+
+// waitUnique waits until n distinct payloads arrived (duplicates do not
+// count towards n), failing when none came for 10s; it returns the
+// duplicates seen.
+func (c *collector) waitUnique(t testing.TB, n int) (dups int) {
+	t.Helper()
+	idle := time.NewTimer(10 * time.Second)
+	defer idle.Stop()
+	for {
+		unique, dups := c.uniquePayloads()
+		if unique >= n {
+			return dups
+		}
+		select {
+		case <-c.ch:
+			idle.Reset(10 * time.Second)
+		case <-idle.C:
+			t.Fatalf("got %d distinct messages (%d duplicates), want %d", unique, dups, n)
+		}
+	}
+}
+
 // settle gives deliveries that should not happen a chance to show up.
 func settle() { time.Sleep(50 * time.Millisecond) }
 

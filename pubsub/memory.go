@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 )
 
@@ -86,8 +85,11 @@ func (b *Memory) Publish(ctx context.Context, topic string, payload []byte) erro
 
 // PublishMessage publishes m.Topic, m.Payload and m.Metadata (the other
 // fields are set by the bus). Neither m's payload nor its metadata may be
-// modified afterwards.
+// modified afterwards. A nil m is an error wrapping ErrInvalidConfig.
 func (b *Memory) PublishMessage(ctx context.Context, m *Message) error {
+	if m == nil {
+		return errNilMessage
+	}
 	return b.publish(ctx, m.Topic, m.Payload, m.Metadata)
 }
 
@@ -268,14 +270,18 @@ func (s *memSub) work() {
 		default:
 			select {
 			case m := <-s.q.ch:
-				s.deliver(m, &msg)
+				if !s.take(m, &msg) {
+					return
+				}
 				continue
 			default:
 			}
 		}
 		select {
 		case m := <-s.q.ch:
-			s.deliver(m, &msg)
+			if !s.take(m, &msg) {
+				return
+			}
 		case <-s.stop:
 			for s.drain && s.ctx.Err() == nil {
 				select {
@@ -290,9 +296,32 @@ func (s *memSub) work() {
 	}
 }
 
+// take delivers m, taken off the queue, and reports whether the worker
+// goes on. A select whose stop and queue are both ready picks either, so a
+// stopped member may take a message after all: unless it drains the queue
+// (it was the last member), it hands m back to the group and ends.
+func (s *memSub) take(m *Message, msg *Message) bool {
+	select {
+	case <-s.stop:
+		if !s.drain {
+			s.abandon(m)
+			return false
+		}
+	default:
+	}
+	s.deliver(m, msg)
+	return true
+}
+
 func (s *memSub) deliver(m *Message, msg *Message) {
 	c := &s.b.stats
 	for attempt := 1; ; attempt++ {
+		if s.ctx.Err() != nil {
+			// Stopped and out of drain time: never call a handler with a
+			// context that is already cancelled.
+			s.abandon(m)
+			return
+		}
 		*msg = *m
 		msg.Attempt = attempt
 		err := call(s.ctx, s.h, msg, c)
@@ -381,7 +410,7 @@ func (b *Memory) detach(s *memSub) {
 }
 
 // waitSubs waits for the workers of subs, whose stop channels are closed;
-// when ctx ends first it cancels their handlers' contexts.
+// when ctx ends first it cancels their handlers' contexts (see awaitDrain).
 func waitSubs(ctx context.Context, subs []*memSub) error {
 	done := make(chan struct{})
 	go func() {
@@ -390,25 +419,14 @@ func waitSubs(ctx context.Context, subs []*memSub) error {
 		}
 		close(done)
 	}()
-	select {
-	case <-done:
+	cancelAll := func() {
 		for _, s := range subs {
 			s.cancel()
 		}
-		return nil
-	case <-ctx.Done():
 	}
-	for _, s := range subs {
-		s.cancel()
-	}
-	// Give handlers that honour their context a moment to return.
-	t := time.NewTimer(100 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
-	return fmt.Errorf("%w: %w", ErrDrainTimeout, ctx.Err())
+	err := awaitDrain(ctx, done, cancelAll)
+	cancelAll()
+	return err
 }
 
 // Close implements Bus: Shutdown bounded by the drain timeout.
@@ -420,9 +438,12 @@ func (b *Memory) Close() error {
 
 // Shutdown stops the bus: Publish and Subscribe fail with ErrClosed from
 // now on; every subscription's queued and in-flight messages are handled
-// until ctx is done, after which handlers' contexts are cancelled and the
-// remaining queued messages dropped. It returns once every goroutine of
-// the bus has stopped (or ctx ended). Calling it again returns nil.
+// until ctx is done, after which handlers' contexts are cancelled, the
+// remaining queued messages dropped, and Shutdown returns an error
+// wrapping ErrDrainTimeout at most shutdownGrace (10ms) after ctx ended.
+// Every goroutine of the bus has stopped when it returns, except workers
+// whose handler was still running when ctx ended (they stop as soon as it
+// returns). Calling it again returns nil.
 func (b *Memory) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {

@@ -2,8 +2,9 @@ package pubsub
 
 import (
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Option configures a bus (NewMemory, NewRedis, NewBroadcast). An option a
@@ -69,7 +70,26 @@ const (
 	DefaultVisibility   = 30 * time.Second
 	DefaultReadBlock    = time.Second
 	DefaultBatch        = 32
-	DefaultTimeout      = 5 * time.Second
+	// DefaultTimeout bounds each Redis call (see WithTimeout). A durable
+	// write may wait for an fsync (appendfsync always) or a Cluster
+	// redirection, and a call that times out has an unknown outcome (a
+	// retried Publish stores the message twice, under two IDs), so the
+	// bound is loose enough for a slow disk, and still short enough that a
+	// frozen Redis holds a publisher for 2 s, not 5.
+	DefaultTimeout = 2 * time.Second
+)
+
+// Upper bounds of options: past them a value is a mistake, not a choice,
+// and would exhaust memory (a queue is allocated whole) or overflow the
+// arithmetic of durations.
+const (
+	// MaxQueueSize bounds WithQueueSize: a queue of 1<<20 messages is 8 MiB
+	// of pointers, allocated when the subscription is made.
+	MaxQueueSize = 1 << 20
+	// MaxTimeout bounds WithTimeout and WithReadBlock.
+	MaxTimeout = time.Minute
+	// MaxVisibility bounds WithVisibilityTimeout.
+	MaxVisibility = 24 * time.Hour
 )
 
 // delivery is what may be set per bus (as default) and per subscription.
@@ -202,11 +222,13 @@ func WithConsumer(name string) SubscribeOption {
 }
 
 // WithQueueSize sets a memory subscription's queue capacity (default
-// DefaultQueueSize). A group has one queue, sized by its first member.
+// DefaultQueueSize), from 1 to MaxQueueSize: the queue is allocated whole
+// when the subscription is made. A group has one queue, sized by its first
+// member.
 func WithQueueSize(n int) DeliveryOption {
 	return deliveryOption(func(d *delivery) error {
-		if n < 1 {
-			return fmt.Errorf("%w: WithQueueSize(%d): must be at least 1", ErrInvalidConfig, n)
+		if n < 1 || n > MaxQueueSize {
+			return fmt.Errorf("%w: WithQueueSize(%d): must be between 1 and %d (MaxQueueSize)", ErrInvalidConfig, n, MaxQueueSize)
 		}
 		d.queueSize, d.setQueue = n, true
 		return nil
@@ -308,8 +330,11 @@ func WithDeadLetterTopic(topic string) Option {
 // not contain braces: the bus adds a hash tag after it.
 func WithPrefix(p string) Option {
 	return redisOption("WithPrefix", func(c *busConfig) error {
-		if p == "" || strings.ContainsAny(p, "{}") {
-			return fmt.Errorf("%w: WithPrefix(%q): must be non-empty and brace-free", ErrInvalidConfig, p)
+		if p == "" {
+			return fmt.Errorf("%w: WithPrefix(\"\"): must be non-empty", ErrInvalidConfig)
+		}
+		if err := redisx.CheckPrefix(p); err != nil {
+			return fmt.Errorf("%w: WithPrefix: %w", ErrInvalidConfig, err)
 		}
 		c.prefix = p
 		return nil
@@ -359,8 +384,8 @@ func WithMaxLen(n int64) Option {
 // group.
 func WithVisibilityTimeout(d time.Duration) Option {
 	return redisOption("WithVisibilityTimeout", func(c *busConfig) error {
-		if d < 10*time.Millisecond {
-			return fmt.Errorf("%w: WithVisibilityTimeout(%s): must be at least 10ms", ErrInvalidConfig, d)
+		if d < 10*time.Millisecond || d > MaxVisibility {
+			return fmt.Errorf("%w: WithVisibilityTimeout(%s): must be between 10ms and %s", ErrInvalidConfig, d, MaxVisibility)
 		}
 		c.visibility = d
 		return nil
@@ -368,11 +393,12 @@ func WithVisibilityTimeout(d time.Duration) Option {
 }
 
 // WithReadBlock sets how long one Redis read waits for new messages
-// (default DefaultReadBlock). It bounds how long Close waits for readers.
+// (default DefaultReadBlock), from 1ms to MaxTimeout. A read is bounded by
+// the read block plus WithTimeout; Close does not wait for it.
 func WithReadBlock(d time.Duration) Option {
 	return redisOption("WithReadBlock", func(c *busConfig) error {
-		if d < time.Millisecond {
-			return fmt.Errorf("%w: WithReadBlock(%s): must be at least 1ms", ErrInvalidConfig, d)
+		if d < time.Millisecond || d > MaxTimeout {
+			return fmt.Errorf("%w: WithReadBlock(%s): must be between 1ms and %s", ErrInvalidConfig, d, MaxTimeout)
 		}
 		c.readBlock = d
 		return nil
@@ -391,11 +417,17 @@ func WithBatch(n int) Option {
 	})
 }
 
-// WithTimeout bounds each Redis call (default DefaultTimeout).
+// WithTimeout bounds each Redis call (default DefaultTimeout, at most
+// MaxTimeout): a Publish, Subscribe or DeleteGroup returns within it (or
+// by its ctx's deadline, if sooner) with an error wrapping
+// context.DeadlineExceeded, whether or not the client was built with
+// ContextTimeoutEnabled. A call given up on may still have been carried
+// out by Redis: a Publish that timed out may have stored the message. A
+// read waits for the read block plus this timeout.
 func WithTimeout(d time.Duration) Option {
 	return redisOption("WithTimeout", func(c *busConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
+		if d <= 0 || d > MaxTimeout {
+			return fmt.Errorf("%w: WithTimeout(%s): must be positive and at most %s", ErrInvalidConfig, d, MaxTimeout)
 		}
 		c.timeout = d
 		return nil

@@ -15,16 +15,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // Redis is a durable, at-least-once Bus on Redis Streams, routed like an
 // AMQP topic exchange: every group is a stream with a consumer group,
 // bound to a pattern in a registry; Publish appends the message to the
 // stream of every group whose pattern matches, in one script. See the
-// package doc for keys, cluster slots and trade-offs.
+// package doc for keys, cluster slots, faults and trade-offs.
 type Redis struct {
-	client redis.UniversalClient
-	cfg    busConfig
+	client    redis.UniversalClient
+	cfg       busConfig
+	readBound redisx.Bound // one blocking read: the read block plus the timeout
 
 	base     string // prefix + "{namespace}:"
 	regKey   string
@@ -36,8 +39,9 @@ type Redis struct {
 	seq      atomic.Uint64
 	stats    counters
 
-	routes   atomic.Pointer[routes]
-	reloadMu sync.Mutex
+	reg      registry          // the cached binding registry (redis_routes.go)
+	local    router[*redisSub] // this bus's running subscriptions, by pattern
+	reapHold atomic.Int64      // no reaping before this time (unix ns; redis_reap.go)
 
 	closing atomic.Bool
 	mu      sync.Mutex
@@ -46,13 +50,6 @@ type Redis struct {
 }
 
 var _ Bus = (*Redis)(nil)
-
-// routes is a snapshot of the binding registry: a trie from patterns to
-// group stream keys, and the registry version it reflects.
-type routes struct {
-	version string
-	r       router[string]
-}
 
 // NewRedis returns a durable bus on c (a *redis.Client, *redis.ClusterClient
 // or failover client). Options: the DeliveryOptions except WithQueueSize and
@@ -71,8 +68,9 @@ func NewRedis(c redis.UniversalClient, opts ...Option) (*Redis, error) {
 	if cfg.setQueue || cfg.setOverflow {
 		return nil, fmt.Errorf("%w: WithQueueSize and WithOverflow apply to memory queues; a Redis group's backlog is its stream (WithMaxLen)", ErrInvalidConfig)
 	}
-	b := &Redis{client: c, cfg: cfg, subs: make(map[*redisSub]struct{})}
-	b.base = cfg.prefix + "{" + cfg.namespace + "}:"
+	b := &Redis{client: c, cfg: cfg, subs: make(map[*redisSub]struct{}),
+		readBound: redisx.NewBound(c, cfg.readBlock+cfg.timeout)}
+	b.base = cfg.prefix + redisx.Tag(cfg.namespace) + ":"
 	b.regKey, b.verKey, b.ephKey, b.deadKey = b.base+"reg", b.base+"ver", b.base+"eph", b.base+"dead"
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -86,20 +84,54 @@ func NewRedis(c redis.UniversalClient, opts ...Option) (*Redis, error) {
 func (b *Redis) Stats() Stats { return b.stats.snapshot() }
 
 func (b *Redis) streamKey(group string) string { return b.base + "s:" + group }
+func (b *Redis) leaseKey(group string) string  { return b.base + "lease:" + group }
 
-func (b *Redis) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.cfg.timeout)
+// bound limits one call to the bus's timeout.
+func (b *Redis) bound() redisx.Bound { return redisx.NewBound(b.client, b.cfg.timeout) }
+
+// left limits a call that is part of an operation started at start to
+// what remains of the operation's timeout, so that the operation as a
+// whole (a publish may reload the registry, then write) keeps within it.
+func (b *Redis) left(start time.Time) (redisx.Bound, error) {
+	rest := b.cfg.timeout - time.Since(start)
+	if rest <= 0 {
+		return redisx.Bound{}, context.DeadlineExceeded
+	}
+	return redisx.NewBound(b.client, rest), nil
 }
 
 // Publish implements Bus: it returns once the message is in the stream of
-// every group bound to a matching pattern.
+// every group bound to a matching pattern, within WithTimeout (or ctx's
+// deadline).
+//
+// It returns an error wrapping ErrNoBinding, having stored nothing, when a
+// subscription that must receive the message has no binding in Redis:
+//   - a plain subscription of this bus whose pattern matches (it was
+//     reaped after being cut off from Redis for a whole lease, or Redis
+//     lost its data), until it is bound again (it rebinds by itself);
+//   - a group of this bus whose pattern matches, when the registry has
+//     lost its data since the group was bound (its version's epoch
+//     changed), until the group is bound again;
+//   - a group, of any process, that this bus's copy of the registry
+//     routed the topic to before Redis lost the registry, until it is
+//     bound again or for at most twice the read block plus the timeout
+//     after the loss was noticed (the time a running member takes to
+//     notice and bind again; a group with no running member is then
+//     presumed gone with Redis's data).
+//
+// A timeout (or a Redis error) leaves the outcome unknown: the message may
+// have been stored. A retry stores it again, under a new ID.
 func (b *Redis) Publish(ctx context.Context, topic string, payload []byte) error {
 	return b.PublishMessage(ctx, &Message{Topic: topic, Payload: payload})
 }
 
 // PublishMessage publishes m.Topic, m.Payload and m.Metadata; the bus sets
-// the other fields.
+// the other fields. It fails as Publish does; a nil m is an error wrapping
+// ErrInvalidConfig.
 func (b *Redis) PublishMessage(ctx context.Context, m *Message) error {
+	if m == nil {
+		return errNilMessage
+	}
 	if b.closing.Load() {
 		return ErrClosed
 	}
@@ -120,34 +152,49 @@ func (b *Redis) PublishMessage(ctx context.Context, m *Message) error {
 
 // route runs the publish script (dead nil) or the dead-letter script
 // (dead = {stream, group, entry id}) with the streams the registry routes
-// topic to, re-routing when the registry changed meanwhile. For dead
-// letters it reports whether the entry was still pending.
+// topic to, re-routing when the registry changed meanwhile, all within
+// the bus's timeout. It refuses (ErrNoBinding) to route a message away
+// from a group that must get it (see Publish).
 func (b *Redis) route(ctx context.Context, topic string, dead []string, fields []any) error {
-	ctx, cancel := b.callCtx(ctx)
-	defer cancel()
+	start := time.Now()
 	for try := 0; try < 20; try++ {
 		if try >= 3 { // subscriptions are churning: let them settle
 			if !sleep(time.Duration(try)*100*time.Microsecond, ctx.Done()) {
 				return ctx.Err()
 			}
 		}
-		rt, err := b.currentRoutes(ctx)
+		bound, err := b.left(start)
+		if err != nil {
+			return err
+		}
+		rt, loaded, err := b.currentRoutes(ctx, bound)
 		if err != nil {
 			return err
 		}
 		var buf [8]string
 		streams := rt.r.match(topic, buf[:0])
+		group, stale := b.unbound(topic, rt, streams)
+		if stale || (group != "" && !loaded) { // the copy may predate the binding: look again
+			b.reg.invalidate(rt)
+			continue
+		}
+		if group != "" {
+			return fmt.Errorf("%w: group %s", ErrNoBinding, group)
+		}
+		if bound, err = b.left(start); err != nil {
+			return err
+		}
 		var res int64
 		if dead == nil {
 			keys := append(make([]string, 0, 1+len(streams)), b.verKey)
 			keys = append(keys, streams...)
 			args := append(make([]any, 0, 2+len(fields)), rt.version, b.cfg.maxLen)
-			res, err = publishScript.Run(ctx, b.client, keys, append(args, fields...)...).Int64()
+			res, err = bound.Eval(ctx, b.client, publishScript, keys, append(args, fields...), nil).Int64()
 		} else {
 			keys := append(make([]string, 0, 3+len(streams)), b.verKey, dead[0], b.deadKey)
 			keys = append(keys, streams...)
 			args := append(make([]any, 0, 4+len(fields)), rt.version, dead[1], dead[2], b.cfg.maxLen)
-			res, err = deadScript.Run(ctx, b.client, keys, append(args, fields...)...).Int64()
+			res, err = bound.Eval(ctx, b.client, deadScript, keys, append(args, fields...), nil).Int64()
 		}
 		if err != nil {
 			return err
@@ -155,40 +202,9 @@ func (b *Redis) route(ctx context.Context, topic string, dead []string, fields [
 		if res != -1 {
 			return nil
 		}
-		b.invalidate(rt)
+		b.reg.invalidate(rt)
 	}
 	return errors.New("the group registry kept changing; try again")
-}
-
-func (b *Redis) invalidate(rt *routes) { b.routes.CompareAndSwap(rt, nil) }
-
-// currentRoutes returns the cached registry, loading it if there is none.
-func (b *Redis) currentRoutes(ctx context.Context) (*routes, error) {
-	if rt := b.routes.Load(); rt != nil {
-		return rt, nil
-	}
-	b.reloadMu.Lock()
-	defer b.reloadMu.Unlock()
-	if rt := b.routes.Load(); rt != nil {
-		return rt, nil
-	}
-	vals, err := loadScript.Run(ctx, b.client, []string{b.regKey, b.verKey}).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("loading the group registry: %w", err)
-	}
-	if len(vals) == 0 || len(vals)%2 != 1 {
-		return nil, errors.New("pubsub: malformed registry reply")
-	}
-	rt := &routes{version: vals[0]}
-	bindings := make(map[string][]string, len(vals)/2)
-	for i := 1; i < len(vals); i += 2 {
-		if ValidatePattern(vals[i+1]) == nil {
-			bindings[vals[i+1]] = append(bindings[vals[i+1]], b.streamKey(vals[i]))
-		}
-	}
-	rt.r.replace(bindings)
-	b.routes.Store(rt)
-	return rt, nil
 }
 
 // encodeFields lays a message out as stream entry fields.
@@ -235,8 +251,10 @@ func decodeFields(get func(string) (string, bool)) (*Message, error) {
 // Without, the subscription gets an ephemeral group of its own, unbound
 // (and its stream deleted) by Unsubscribe or Close, or, if the process
 // dies, by any bus of the namespace once its lease (three heartbeats) has
-// expired. Options: WithGroup, WithConsumer, WithWorkers, WithMaxAttempts,
-// WithBackoff.
+// run out. Either kind binds itself again if Redis loses it while it runs
+// (Stats.Rebinds). Options: WithGroup, WithConsumer, WithWorkers,
+// WithMaxAttempts, WithBackoff. It returns within WithTimeout (or ctx's
+// deadline).
 func (b *Redis) Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error) {
 	if err := ValidatePattern(pattern); err != nil {
 		return nil, err
@@ -257,28 +275,22 @@ func (b *Redis) Subscribe(ctx context.Context, pattern string, h Handler, opts .
 	if b.closing.Load() {
 		return nil, ErrClosed
 	}
-	pattern = normalizePattern(pattern)
-	s := newRedisSub(b, pattern, h, sc)
-	lease := ""
-	if s.ephemeral {
-		lease = strconv.FormatInt(s.lease().Milliseconds(), 10)
-	}
-	cctx, cancel := b.callCtx(ctx)
-	defer cancel()
-	res, err := bindScript.Run(cctx, b.client, []string{b.regKey, b.verKey, s.stream, b.ephKey}, s.group, pattern, lease).Slice()
+	s := newRedisSub(b, normalizePattern(pattern), h, sc)
+	res, err := s.bind(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: binding %s: %w", s.group, err)
 	}
-	if len(res) == 2 && res[0] == int64(0) {
-		return nil, fmt.Errorf("%w: group %s is bound to %v, not %s", ErrGroupBound, s.group, res[1], pattern)
+	if res.status == bindElsewhere {
+		return nil, fmt.Errorf("%w: group %s is bound to %s, not %s", ErrGroupBound, s.group, res.pattern, s.pattern)
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		s.unbind()
+		_ = s.unbind(ctx)
 		return nil, ErrClosed
 	}
 	b.subs[s] = struct{}{}
+	b.local.add(s.pattern, s)
 	b.mu.Unlock()
 	s.start()
 	return s, nil
@@ -287,39 +299,15 @@ func (b *Redis) Subscribe(ctx context.Context, pattern string, h Handler, opts .
 // DeleteGroup unbinds a durable group and deletes its stream with every
 // message in it. Its running members stop receiving (they poll, idle,
 // until a Subscribe binds the group again); use it when a group is
-// retired or must be re-bound to another pattern.
+// retired or must be re-bound to another pattern. If Redis then loses its
+// data, running members bind the group again: Unsubscribe them first. It
+// returns within WithTimeout (or ctx's deadline).
 func (b *Redis) DeleteGroup(ctx context.Context, group string) error {
 	if err := validateGroup(group); err != nil {
 		return err
 	}
-	ctx, cancel := b.callCtx(ctx)
-	defer cancel()
-	return unbindScript.Run(ctx, b.client, []string{b.regKey, b.verKey, b.streamKey(group), b.ephKey}, group).Err()
-}
-
-// reapBatch bounds how many expired ephemeral groups one reap removes.
-const reapBatch = 100
-
-// reap unbinds the ephemeral groups of processes that died (their lease
-// expired by the server's clock) and deletes their streams: one script
-// lists them, then one per group removes it, so that every script
-// declares the keys it touches.
-func (b *Redis) reap(ctx context.Context) error {
-	ctx, cancel := b.callCtx(ctx)
-	defer cancel()
-	gone, err := expiredScript.Run(ctx, b.client, []string{b.ephKey}, reapBatch).StringSlice()
-	if err != nil {
-		return err
-	}
-	for _, g := range gone {
-		if validateGroup(g) != nil {
-			// Not ours to build a key from: drop the lease only.
-			err = errors.Join(err, b.client.ZRem(ctx, b.ephKey, g).Err())
-			continue
-		}
-		err = errors.Join(err, reapScript.Run(ctx, b.client, []string{b.regKey, b.verKey, b.ephKey, b.streamKey(g)}, g).Err())
-	}
-	return err
+	keys := []string{b.regKey, b.verKey, b.streamKey(group), b.ephKey, b.leaseKey(group)}
+	return b.bound().Eval(ctx, b.client, unbindScript, keys, []any{group, randHex(8)}, nil).Err()
 }
 
 // Close implements Bus: Shutdown bounded by the drain timeout.
@@ -329,11 +317,22 @@ func (b *Redis) Close() error {
 	return b.Shutdown(ctx)
 }
 
-// Shutdown stops the bus: readers stop fetching, in-flight handlers run to
-// completion until ctx is done (then their contexts are cancelled; their
-// messages stay pending in Redis and are redelivered), ephemeral groups
-// are unbound, and every goroutine of the bus stops. The client is not
-// closed. Calling it again returns nil.
+// Shutdown stops the bus: readers stop fetching (a read under way ends
+// within the read block), in-flight handlers run to completion until ctx
+// is done (then their contexts are
+// cancelled; their messages stay pending in Redis and are redelivered),
+// then ephemeral groups are unbound and this process's consumers leave
+// their durable groups, all within ctx. It returns by ctx's deadline
+// (plus at most 10ms for cancelled handlers to return), with an error
+// wrapping ErrDrainTimeout when handlers were still running, or the
+// unbinding's error. When ctx ran out before the unbinding, its groups are
+// left to be reaped once their leases run out. Every goroutine of the bus
+// has stopped when it returns, except workers whose handler ignores its
+// cancelled context, and readers whose read was under way when ctx ran
+// out (it ends by itself within the read block plus the timeout; what it
+// returns stays pending, for redelivery). Redis calls given up on end by
+// the client's read timeout; their results are dropped. The client is
+// not closed. Calling it again returns nil.
 func (b *Redis) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -346,6 +345,7 @@ func (b *Redis) Shutdown(ctx context.Context) error {
 	for s := range b.subs {
 		subs = append(subs, s)
 		s.ended = true
+		b.local.remove(s.pattern, s)
 	}
 	b.subs = nil
 	b.mu.Unlock()

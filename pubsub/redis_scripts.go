@@ -7,6 +7,8 @@ import (
 )
 
 var (
+	//go:embed lua/version.lua
+	versionLua string
 	//go:embed lua/publish.lua
 	publishLua string
 	//go:embed lua/load.lua
@@ -32,12 +34,12 @@ var (
 
 	publishScript   = redis.NewScript(publishLua)
 	loadScript      = redis.NewScript(loadLua)
-	bindScript      = redis.NewScript(bindLua)
-	unbindScript    = redis.NewScript(unbindLua)
-	reapScript      = redis.NewScript(reapLua)
+	bindScript      = redis.NewScript(versionLua + bindLua)
+	unbindScript    = redis.NewScript(versionLua + unbindLua)
+	reapScript      = redis.NewScript(versionLua + reapLua)
 	deadScript      = redis.NewScript(deadLua)
 	claimScript     = redis.NewScript(claimLua)
-	heartbeatScript = redis.NewScript(heartbeatLua)
+	heartbeatScript = redis.NewScript(versionLua + heartbeatLua)
 	leaveScript     = redis.NewScript(leaveLua)
 	expiredScript   = redis.NewScript(expiredLua)
 	tidyScript      = redis.NewScript(tidyLua)

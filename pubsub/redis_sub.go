@@ -9,15 +9,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
 )
 
 // redisSub is one subscription's consumer: a reader goroutine that feeds
 // entries to the workers (its own pending ones first, then new ones, and
-// now and then those reclaimed from dead consumers), the workers, and a
-// heartbeat goroutine.
+// now and then those reclaimed from dead consumers), the workers, an ack
+// goroutine and a heartbeat goroutine.
 //
 // An entry is held (in held, heartbeated) from the moment a read or claim
 // returns it until it is acknowledged, dead-lettered or dropped: while it
@@ -29,19 +32,29 @@ type redisSub struct {
 	pattern   string
 	group     string
 	stream    string
+	lease     string // the lease key of an ephemeral group
 	consumer  string
 	ephemeral bool
 	h         Handler
 	d         delivery
 
-	ctx    context.Context // handlers'; cancelled when draining ran out of time
-	cancel context.CancelFunc
-	stop   chan struct{} // closed to stop reading
-	work   chan entry
-	acks   chan string
-	wg     sync.WaitGroup // every goroutine
-	wwg    sync.WaitGroup // the workers
-	ended  bool           // guarded by Redis.mu
+	// ctx is the handlers' and every Redis call's; it is cancelled when
+	// draining ran out of time, so that nothing outlives Shutdown's
+	// deadline. A read under way at stop is left to finish by itself
+	// (within the read block) until then: given up on, it would still take
+	// entries on the server, to be redelivered only after the visibility
+	// timeout.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stop    chan struct{} // closed to stop reading
+	drained chan struct{} // closed once the workers ended and their acks were sent
+	work    chan entry
+	acks    chan string
+	wg      sync.WaitGroup // every goroutine
+	wwg     sync.WaitGroup // the workers
+	ended   bool           // guarded by Redis.mu
+
+	bound atomic.Pointer[regVersion] // the registry version the group was last bound at
 
 	mu   sync.Mutex
 	held map[string]struct{}
@@ -61,23 +74,105 @@ func randHex(n int) string {
 
 func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
 	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer, h: h, d: sc.delivery,
-		stop: make(chan struct{}), work: make(chan entry), acks: make(chan string, 256), held: make(map[string]struct{})}
+		stop: make(chan struct{}), drained: make(chan struct{}), work: make(chan entry),
+		acks: make(chan string, 256), held: make(map[string]struct{})}
 	if s.group == "" {
 		s.group, s.ephemeral = "~"+randHex(8), true
 	}
 	if s.consumer == "" {
 		s.consumer = b.hostName + "-" + randHex(4)
 	}
-	s.stream = b.streamKey(s.group)
+	s.stream, s.lease = b.streamKey(s.group), b.leaseKey(s.group)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
 
-// heartbeatEvery is how often live consumers touch their entries; lease is
-// how long an ephemeral group outlives its last heartbeat.
+// heartbeatEvery is how often live consumers touch their entries and
+// leases; leaseFor is how long an ephemeral group outlives its last
+// heartbeat.
 func (s *redisSub) heartbeatEvery() time.Duration { return min(s.b.cfg.visibility/3, 10*time.Second) }
-func (s *redisSub) lease() time.Duration          { return 3 * s.heartbeatEvery() }
+func (s *redisSub) leaseFor() time.Duration       { return 3 * s.heartbeatEvery() }
 func (s *redisSub) reclaimEvery() time.Duration   { return min(s.b.cfg.visibility/2, time.Second) }
+
+// leaseArg is the lease in ms for the scripts, empty for a durable group.
+func (s *redisSub) leaseArg() string {
+	if !s.ephemeral {
+		return ""
+	}
+	return strconv.FormatInt(s.leaseFor().Milliseconds(), 10)
+}
+
+func (s *redisSub) boundAt() regVersion {
+	if v := s.bound.Load(); v != nil {
+		return *v
+	}
+	return regVersion{}
+}
+
+// Outcomes of bind.lua.
+const (
+	bindElsewhere = 0 // the group is bound to another pattern
+	bindOK        = 1
+	bindDeleted   = 2 // rebinding a group that DeleteGroup removed
+)
+
+type bindResult struct {
+	status  int64
+	pattern string // bindElsewhere: the group's pattern
+	created bool   // bindOK: this call created the binding or consumer group
+}
+
+// bind binds the group (see lua/bind.lua): Subscribe with epoch "", a
+// running member whose group vanished with the epoch it was bound in.
+func (s *redisSub) bind(ctx context.Context, epoch string) (bindResult, error) {
+	b := s.b
+	keys := []string{b.regKey, b.verKey, s.stream, b.ephKey, s.lease}
+	args := []any{s.group, s.pattern, s.leaseArg(), epoch, randHex(8)}
+	res, err := b.bound().Eval(ctx, b.client, bindScript, keys, args, nil).Slice()
+	if err != nil {
+		return bindResult{}, err
+	}
+	if len(res) < 2 {
+		return bindResult{}, errors.New("pubsub: malformed bind reply")
+	}
+	status, err := redisx.Int64(res[0])
+	if err != nil {
+		return bindResult{}, err
+	}
+	r := bindResult{status: status}
+	switch status {
+	case bindElsewhere:
+		r.pattern, _ = res[1].(string)
+	case bindOK:
+		version, _ := res[1].(string)
+		v := parseVersion(version)
+		s.bound.Store(&v)
+		if len(res) > 2 {
+			n, _ := redisx.Int64(res[2])
+			r.created = n == 1
+		}
+	}
+	return r, nil
+}
+
+// rebind binds the group again after it vanished while this subscription
+// ran: Redis lost its data, or (ephemeral) reaped it while this process
+// was cut off. A durable group that DeleteGroup removed stays deleted (its
+// members idle until a Subscribe binds it again).
+func (s *redisSub) rebind(ctx context.Context) {
+	epoch := ""
+	if !s.ephemeral {
+		epoch = s.boundAt().epoch
+	}
+	r, err := s.bind(ctx, epoch)
+	if err != nil {
+		s.b.stats.errors.Add(1)
+		return
+	}
+	if r.status == bindOK && r.created {
+		s.b.stats.rebinds.Add(1)
+	}
+}
 
 func (s *redisSub) start() {
 	s.wg.Add(3 + s.d.workers)
@@ -90,20 +185,30 @@ func (s *redisSub) start() {
 	}
 }
 
+func (s *redisSub) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // ack acknowledges handled entries in batches: whatever the workers
 // finished while the previous XACK was under way goes in the next one.
 // It ends when the workers have ended and every ack is sent.
 func (s *redisSub) ack() {
 	defer s.wg.Done()
+	defer close(s.drained)
 	go func() {
 		s.wwg.Wait()
 		close(s.acks)
 	}()
-	ids := make([]string, 0, 256)
 	for id := range s.acks {
-		ids = append(ids[:0], id)
+		// A fresh slice per batch: a call given up on may still read it.
+		ids := append(make([]string, 0, 16), id)
 	more:
-		for len(ids) < cap(ids) {
+		for len(ids) < 256 {
 			select {
 			case id, ok := <-s.acks:
 				if !ok {
@@ -114,21 +219,13 @@ func (s *redisSub) ack() {
 				break more
 			}
 		}
-		ctx, cancel := s.b.callCtx(context.Background())
-		if err := s.b.client.XAck(ctx, s.stream, s.group, ids...).Err(); err != nil {
+		err := redisx.Run(s.ctx, s.b.bound(), func(ctx context.Context) error {
+			return s.b.client.XAck(ctx, s.stream, s.group, ids...).Err()
+		})
+		if err != nil {
 			s.b.stats.errors.Add(1) // they stay pending and come back: at least once
 		}
-		cancel()
 		s.release(ids...)
-	}
-}
-
-func (s *redisSub) stopped() bool {
-	select {
-	case <-s.stop:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -137,7 +234,7 @@ func (s *redisSub) read() {
 	defer s.wg.Done()
 	defer close(s.work)
 	b := s.b
-	ctx := context.Background()
+	ctx := s.ctx
 	// Entries this consumer name held when it last stopped.
 	for cursor := "0-0"; !s.stopped(); {
 		next, es, err := s.claim(ctx, "own", cursor)
@@ -169,17 +266,20 @@ func (s *redisSub) read() {
 				}
 			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, b.cfg.readBlock+b.cfg.timeout)
-		res, err := b.client.XReadGroup(cctx, &redis.XReadGroupArgs{Group: s.group, Consumer: s.consumer,
-			Streams: []string{s.stream, ">"}, Count: int64(b.cfg.batch), Block: b.cfg.readBlock}).Result()
-		cancel()
+		res, err := redisx.Do(ctx, b.readBound, func(ctx context.Context) ([]redis.XStream, error) {
+			return b.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: s.group, Consumer: s.consumer,
+				Streams: []string{s.stream, ">"}, Count: int64(b.cfg.batch), Block: b.cfg.readBlock}).Result()
+		})
 		if err != nil {
 			if errors.Is(err, redis.Nil) {
 				continue
 			}
+			if s.stopped() {
+				return
+			}
 			b.stats.errors.Add(1)
-			if s.ephemeral && strings.HasPrefix(err.Error(), "NOGROUP") {
-				s.rebind() // reaped while this process was cut off
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				s.rebind(ctx) // Redis lost the group, or reaped it while this process was cut off
 			}
 			// Back off a little: Redis is down or the group is gone.
 			if !sleep(min(b.cfg.readBlock, 100*time.Millisecond), s.stop) {
@@ -207,25 +307,9 @@ const consumerIdleFactor = 4
 // tidy trims what the group has acknowledged from its stream and deletes
 // consumers of dead processes (see lua/tidy.lua); run by the reclaim pass.
 func (s *redisSub) tidy(ctx context.Context) {
-	ctx, cancel := s.b.callCtx(ctx)
-	defer cancel()
 	idle := consumerIdleFactor * s.b.cfg.visibility
-	if err := tidyScript.Run(ctx, s.b.client, []string{s.stream}, s.group, s.consumer, idle.Milliseconds()).Err(); err != nil {
-		s.b.stats.errors.Add(1)
-	}
-}
-
-// rebind binds an ephemeral group again after it was reaped while this
-// process was cut off from Redis (a durable group deleted by DeleteGroup
-// stays deleted: its members idle until it is bound again).
-func (s *redisSub) rebind() {
-	lease := ""
-	if s.ephemeral {
-		lease = strconv.FormatInt(s.lease().Milliseconds(), 10)
-	}
-	ctx, cancel := s.b.callCtx(context.Background())
-	defer cancel()
-	err := bindScript.Run(ctx, s.b.client, []string{s.b.regKey, s.b.verKey, s.stream, s.b.ephKey}, s.group, s.pattern, lease).Err()
+	err := s.b.bound().Eval(ctx, s.b.client, tidyScript, []string{s.stream},
+		[]any{s.group, s.consumer, idle.Milliseconds()}, nil).Err()
 	if err != nil {
 		s.b.stats.errors.Add(1)
 	}
@@ -269,10 +353,8 @@ func (s *redisSub) dispatch(es []entry) bool {
 
 // claim runs the claim script in mode own, dead or retry.
 func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []entry, error) {
-	ctx, cancel := s.b.callCtx(ctx)
-	defer cancel()
-	res, err := claimScript.Run(ctx, s.b.client, []string{s.stream}, s.group, s.consumer, mode, cursor,
-		s.b.cfg.visibility.Milliseconds(), s.b.cfg.batch).Slice()
+	res, err := s.b.bound().Eval(ctx, s.b.client, claimScript, []string{s.stream},
+		[]any{s.group, s.consumer, mode, cursor, s.b.cfg.visibility.Milliseconds(), s.b.cfg.batch}, nil).Slice()
 	if err != nil {
 		return cursor, nil, err
 	}
@@ -294,11 +376,23 @@ func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []en
 	return next, es, nil
 }
 
+// worker handles entries until the reader closes work, or until the
+// drain ran out of time: then a read may still be under way (on a client
+// that honours ctx deadlines, cancelling its ctx does not end it), and
+// nothing it returns will be handled.
 func (s *redisSub) worker() {
 	defer s.wg.Done()
 	defer s.wwg.Done()
-	for e := range s.work {
-		s.handle(e)
+	for {
+		select {
+		case e, ok := <-s.work:
+			if !ok {
+				return
+			}
+			s.handle(e)
+		case <-s.ctx.Done():
+			return
+		}
 	}
 }
 
@@ -349,6 +443,9 @@ func (s *redisSub) handle(e entry) {
 			s.deadLetter(e, m, attempt-1, errors.New("pubsub: consumers stopped while handling it"))
 			return
 		}
+		if s.ctx.Err() != nil {
+			return // stopped: it stays pending, for another consumer
+		}
 		err := call(s.ctx, s.h, m, c)
 		if err == nil {
 			acked = true
@@ -368,7 +465,7 @@ func (s *redisSub) handle(e entry) {
 		if !sleep(s.d.backoff(attempt), s.ctx.Done()) {
 			return
 		}
-		_, es, cerr := s.claim(context.Background(), "retry", e.id)
+		_, es, cerr := s.claim(s.ctx, "retry", e.id)
 		if cerr != nil {
 			c.errors.Add(1)
 			return // still pending: reclaimed after the visibility timeout
@@ -382,10 +479,11 @@ func (s *redisSub) handle(e entry) {
 
 func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 	b := s.b
-	ctx, cancel := b.callCtx(context.Background())
-	defer cancel()
 	if m.Topic == b.cfg.deadTopic {
-		if err := b.client.XAck(ctx, s.stream, s.group, e.id).Err(); err != nil {
+		err := redisx.Run(s.ctx, b.bound(), func(ctx context.Context) error {
+			return b.client.XAck(ctx, s.stream, s.group, e.id).Err()
+		})
+		if err != nil {
 			b.stats.errors.Add(1)
 			return
 		}
@@ -399,7 +497,7 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 	fields, err := encodeFields(b.idBase+strconv.FormatUint(b.seq.Add(1), 10), b.cfg.deadTopic, m.Payload,
 		deadMetadata(m, name, attempts, cause), b.cfg.now())
 	if err == nil {
-		err = b.route(ctx, b.cfg.deadTopic, []string{s.stream, s.group, e.id}, fields)
+		err = b.route(s.ctx, b.cfg.deadTopic, []string{s.stream, s.group, e.id}, fields)
 	}
 	if err != nil {
 		b.stats.errors.Add(1)
@@ -408,9 +506,10 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 	b.stats.deadLettered.Add(1)
 }
 
-// heartbeat keeps held entries from being reclaimed, renews an
-// ephemeral group's lease, and reaps the ephemeral groups of dead
-// processes.
+// heartbeat keeps held entries from being reclaimed and renews an
+// ephemeral group's lease (binding the group again when its lease is
+// gone), until the workers have ended; while the subscription runs, it
+// also reaps the ephemeral groups of dead processes.
 func (s *redisSub) heartbeat() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.heartbeatEvery())
@@ -418,50 +517,65 @@ func (s *redisSub) heartbeat() {
 	b := s.b
 	for {
 		select {
-		case <-s.stop:
+		case <-s.drained:
+			return
+		case <-s.ctx.Done():
 			return
 		case <-t.C:
 		}
 		s.mu.Lock()
 		args := make([]any, 0, 3+len(s.held))
-		lease := ""
-		if s.ephemeral {
-			lease = strconv.FormatInt(s.lease().Milliseconds(), 10)
-		}
-		args = append(args, s.group, s.consumer, lease)
+		args = append(args, s.group, s.consumer, s.leaseArg())
 		for id := range s.held {
 			args = append(args, id)
 		}
 		s.mu.Unlock()
-		ctx, cancel := b.callCtx(context.Background())
-		if err := heartbeatScript.Run(ctx, b.client, []string{s.stream, b.ephKey}, args...).Err(); err != nil {
+		began := time.Now()
+		alive, err := b.bound().Eval(s.ctx, b.client, heartbeatScript, []string{s.stream, b.ephKey, s.lease}, args, nil).Int64()
+		if err != nil {
 			b.stats.errors.Add(1)
 		}
-		cancel()
-		if err := b.reap(context.Background()); err != nil {
-			b.stats.errors.Add(1)
+		if err != nil || time.Since(began) > s.heartbeatEvery() {
+			// Redis is out of reach or overloaded: others may be late
+			// renewing their leases too.
+			b.holdReaping(s.leaseFor())
+		}
+		if s.stopped() {
+			continue
+		}
+		if err == nil && alive == 0 {
+			s.rebind(s.ctx) // reaped or lost: bind again before publishers miss it
+		}
+		if b.mayReap() {
+			if err := b.reap(s.ctx); err != nil {
+				b.stats.errors.Add(1)
+				b.holdReaping(s.leaseFor())
+			}
 		}
 	}
 }
 
 // unbind removes an ephemeral group, or this consumer from a durable group
-// if it holds nothing.
-func (s *redisSub) unbind() {
+// if it holds nothing, within ctx and the bus's timeout.
+func (s *redisSub) unbind(ctx context.Context) error {
 	b := s.b
-	ctx, cancel := b.callCtx(context.Background())
-	defer cancel()
 	var err error
 	if s.ephemeral {
-		err = unbindScript.Run(ctx, b.client, []string{b.regKey, b.verKey, s.stream, b.ephKey}, s.group).Err()
+		keys := []string{b.regKey, b.verKey, s.stream, b.ephKey, s.lease}
+		err = b.bound().Eval(ctx, b.client, unbindScript, keys, []any{s.group, randHex(8)}, nil).Err()
 	} else {
-		err = leaveScript.Run(ctx, b.client, []string{s.stream}, s.group, s.consumer).Err()
+		err = b.bound().Eval(ctx, b.client, leaveScript, []string{s.stream}, []any{s.group, s.consumer}, nil).Err()
 	}
 	if err != nil {
 		b.stats.errors.Add(1)
+		return fmt.Errorf("pubsub: unbinding %s: %w", s.group, err)
 	}
+	return nil
 }
 
-// Unsubscribe implements Subscription.
+// Unsubscribe implements Subscription: it stops reading at once, waits for
+// in-flight handlers for at most the drain timeout (then cancels them),
+// and unbinds, all within the drain timeout (see Redis.Shutdown).
 func (s *redisSub) Unsubscribe() error {
 	b := s.b
 	b.mu.Lock()
@@ -471,43 +585,9 @@ func (s *redisSub) Unsubscribe() error {
 	}
 	s.ended = true
 	delete(b.subs, s)
+	b.local.remove(s.pattern, s)
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.drainTimeout)
 	defer cancel()
 	return stopRedisSubs(ctx, []*redisSub{s})
-}
-
-// stopRedisSubs stops reading, waits for the handlers until ctx ends
-// (then cancels them), and unbinds.
-func stopRedisSubs(ctx context.Context, subs []*redisSub) error {
-	for _, s := range subs {
-		close(s.stop)
-	}
-	done := make(chan struct{})
-	go func() {
-		for _, s := range subs {
-			s.wg.Wait()
-		}
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		for _, s := range subs {
-			s.cancel()
-		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-		err = fmt.Errorf("%w: %w", ErrDrainTimeout, ctx.Err())
-	}
-	for _, s := range subs {
-		s.cancel()
-		s.unbind()
-	}
-	return err
 }

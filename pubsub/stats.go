@@ -32,11 +32,17 @@ type Stats struct {
 	// Errors counts Redis calls of consumers that failed (reads, acks,
 	// heartbeats); the bus retries them or leaves the message pending.
 	Errors uint64
+	// Rebinds counts the groups (durable or of a plain subscription) that a
+	// running subscription of this bus found gone from Redis and bound
+	// again: after Redis lost its data (FLUSHALL, a restart without
+	// persistence), or after a plain subscription cut off from Redis for
+	// longer than its lease was reaped.
+	Rebinds uint64
 }
 
 type counters struct {
 	published, delivered, failed, panics, retried, deadLettered, deadDropped atomic.Uint64
-	droppedOldest, droppedNewest, rejected, abandoned, errors                atomic.Uint64
+	droppedOldest, droppedNewest, rejected, abandoned, errors, rebinds       atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -45,5 +51,6 @@ func (c *counters) snapshot() Stats {
 		Panics: c.panics.Load(), Retried: c.retried.Load(), DeadLettered: c.deadLettered.Load(),
 		DeadDropped: c.deadDropped.Load(), DroppedOldest: c.droppedOldest.Load(),
 		DroppedNewest: c.droppedNewest.Load(), Rejected: c.rejected.Load(), Abandoned: c.abandoned.Load(), Errors: c.errors.Load(),
+		Rebinds: c.rebinds.Load(),
 	}
 }

@@ -1,0 +1,326 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// The fault suite: a private redis-server is frozen, killed and restarted
+// (with and without persistence), paused, put to sleep, run out of memory,
+// flushed and its scripts flushed, under a publishing process and a
+// subscribing one (a durable group and a plain subscription). Every
+// bounded call must return within its timeout plus faultSlack, on a
+// default client and on a ContextTimeoutEnabled one; the bus must recover
+// by itself; and every message Publish accepted (returned nil for) must
+// be delivered to both subscriptions once it has.
+
+const (
+	// faultTimeout bounds every Redis call of the rig's buses: short, and
+	// still long enough that a healthy call does not time out on a loaded
+	// 2-core CI machine under -race.
+	faultTimeout = 200 * time.Millisecond
+	faultSlack   = 50 * time.Millisecond
+	// faultLength is how long a pause or sleep lasts: longer than the three
+	// bounded calls duringFault makes.
+	faultLength = time.Second
+	// faultVisibility makes a plain subscription's lease 300ms (three
+	// heartbeats of 100ms): an OOM of oomLength outlasts three leases, so a
+	// subscription that could not renew its lease would be reaped.
+	faultVisibility = 300 * time.Millisecond
+	oomLength       = time.Second
+)
+
+// faultRig is a publishing process and a subscribing one on a private
+// server, and what was accepted and delivered.
+type faultRig struct {
+	t       *testing.T
+	srv     *redistest.Server
+	copts   []redistest.ClientOption
+	pub     *Redis
+	sub     *Redis
+	extra   *Redis // subscribed, to be shut down during a fault
+	durable *idSet
+	plain   *idSet
+	plainID string // the plain subscription's (ephemeral) group
+
+	mu       sync.Mutex
+	accepted []string
+	next     int
+}
+
+// idSet counts deliveries by message payload (unique per publish).
+type idSet struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (s *idSet) handler(_ context.Context, m *Message) error {
+	s.mu.Lock()
+	s.seen[string(m.Payload)]++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[id] > 0
+}
+
+func newFaultRig(t *testing.T, srv *redistest.Server, copts []redistest.ClientOption) *faultRig {
+	r := &faultRig{t: t, srv: srv, copts: copts,
+		durable: &idSet{seen: map[string]int{}}, plain: &idSet{seen: map[string]int{}}}
+	r.pub, r.sub = r.newBus(), r.newBus()
+	mustSub(t, r.sub, "f.#", r.durable.handler, WithGroup("g"))
+	r.plainID = mustSub(t, r.sub, "f.#", r.plain.handler).(*redisSub).group
+	r.extra = r.newBus()
+	for i := range 3 {
+		mustSub(t, r.extra, "e."+strconv.Itoa(i), func(context.Context, *Message) error { return nil })
+	}
+	mustSub(t, r.extra, "e.#", func(context.Context, *Message) error { return nil }, WithGroup("e"))
+	return r
+}
+
+// newBus is another process: a client and a bus of its own.
+func (r *faultRig) newBus() *Redis {
+	c, _ := r.srv.Client(r.copts...)
+	b, err := NewRedis(c, WithPrefix("f:"), WithTimeout(faultTimeout), WithReadBlock(50*time.Millisecond),
+		WithVisibilityTimeout(faultVisibility), WithBackoff(time.Millisecond, 5*time.Millisecond),
+		WithDrainTimeout(time.Second))
+	require.NoError(r.t, err)
+	r.t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// bounded runs a bounded call and fails the test if it took longer than
+// limit plus faultSlack.
+func (r *faultRig) bounded(what string, limit time.Duration, call func() error) error {
+	r.t.Helper()
+	start := time.Now()
+	err := call()
+	if elapsed := time.Since(start); elapsed > limit+faultSlack {
+		r.t.Errorf("%s took %v, bound %v + %v (err %v)", what, elapsed, limit, faultSlack, err)
+	}
+	return err
+}
+
+// publish publishes n messages, each within the bound, and returns how
+// many were accepted; each error goes to check (nil: any error is fine).
+func (r *faultRig) publish(n int, check func(error)) (accepted int) {
+	r.t.Helper()
+	for range n {
+		r.mu.Lock()
+		id := strconv.Itoa(r.next)
+		r.next++
+		r.mu.Unlock()
+		err := r.bounded("Publish", faultTimeout, func() error {
+			return r.pub.Publish(context.Background(), "f.x", []byte(id))
+		})
+		if err != nil {
+			if check != nil {
+				check(err)
+			}
+			continue
+		}
+		r.mu.Lock()
+		r.accepted = append(r.accepted, id)
+		r.mu.Unlock()
+		accepted++
+	}
+	return accepted
+}
+
+// recovered publishes until a publish is accepted (the bus recovered by
+// itself), then n more, which are all accepted.
+func (r *faultRig) recovered(n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.publish(1, nil) == 0 {
+		require.True(r.t, time.Now().Before(deadline), "Publish did not recover within 10s")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Equal(r.t, n, r.publish(n, func(err error) { r.t.Errorf("Publish after recovery: %v", err) }))
+}
+
+// delivered waits until every accepted message reached both subscriptions.
+func (r *faultRig) delivered() {
+	r.t.Helper()
+	r.mu.Lock()
+	ids := append([]string(nil), r.accepted...)
+	r.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for !r.durable.has(id) || !r.plain.has(id) {
+			if time.Now().After(deadline) {
+				r.t.Fatalf("accepted message %s not delivered (group: %v, plain: %v) of %d accepted",
+					id, r.durable.has(id), r.plain.has(id), len(ids))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// duringFault checks the bounded calls while Redis is unusable: Publish
+// and Subscribe fail within their bound, Shutdown returns by its ctx.
+func (r *faultRig) duringFault() {
+	r.t.Helper()
+	err := r.bounded("Subscribe", faultTimeout, func() error {
+		_, err := r.pub.Subscribe(context.Background(), "f.y", func(context.Context, *Message) error { return nil })
+		return err
+	})
+	require.Error(r.t, err, "Subscribe while Redis is unusable")
+	require.Zero(r.t, r.publish(1, nil), "Publish while Redis is unusable")
+	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
+	defer cancel()
+	_ = r.bounded("Shutdown", faultTimeout, func() error { return r.extra.Shutdown(ctx) })
+}
+
+// eachClient runs fn on a fresh private server (opts) with a rig of each
+// client kind.
+func eachClient(t *testing.T, opts []redistest.ServerOption, fn func(t *testing.T, r *faultRig)) {
+	for name, copts := range clientKinds {
+		t.Run(name, func(t *testing.T) {
+			srv := redistest.StartServer(t, opts...)
+			r := newFaultRig(t, srv, copts)
+			r.publish(5, func(err error) { t.Errorf("healthy Publish: %v", err) })
+			r.delivered()
+			fn(t, r)
+		})
+	}
+}
+
+func TestFaultsFreeze(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		r.srv.Freeze()
+		r.duringFault()
+		r.srv.Thaw()
+		r.recovered(10)
+		r.delivered()
+	})
+}
+
+func TestFaultsPause(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		r.srv.Pause(faultLength)
+		r.duringFault()
+		r.recovered(10)
+		r.delivered()
+	})
+}
+
+func TestFaultsSleep(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		r.srv.Sleep(faultLength)
+		r.duringFault()
+		r.recovered(10)
+		r.delivered()
+	})
+}
+
+// With appendfsync always, a kill loses nothing acknowledged: messages
+// accepted but not yet handled at the kill are delivered after the
+// restart (redelivered, if a consumer held them).
+func TestFaultsKillRestartWithAOF(t *testing.T) {
+	eachClient(t, []redistest.ServerOption{redistest.WithAOF()}, func(t *testing.T, r *faultRig) {
+		r.publish(20, func(err error) { t.Errorf("healthy Publish: %v", err) }) // in flight at the kill
+		r.srv.Kill()
+		r.duringFault()
+		r.srv.Restart()
+		r.recovered(10)
+		r.delivered()
+		require.Zero(t, r.sub.Stats().Rebinds, "nothing was lost: nothing to bind again")
+	})
+}
+
+// Without persistence Redis comes back empty: whatever it held is lost
+// (messages not yet handled, and the binding of a group with no running
+// member), the running subscriptions bind again by themselves, and every
+// message accepted from then on is delivered.
+func TestFaultsKillRestartEmpty(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		idle := r.newBus() // a durable group whose only member stops
+		mustSub(t, idle, "f.#", func(context.Context, *Message) error { return nil }, WithGroup("idle"))
+		require.NoError(t, idle.Close())
+		mustPub(t, r.pub, "f.x", "backlog") // waits in the idle group's stream
+		r.srv.Kill()
+		r.duringFault()
+		r.srv.Restart()
+		r.recovered(10)
+		r.delivered()
+		require.Eventually(t, func() bool { return r.sub.Stats().Rebinds == 2 }, 10*time.Second, 5*time.Millisecond,
+			"the durable group and the plain subscription bound again")
+
+		// Lost with Redis's data: the idle group's binding and backlog.
+		back := &idSet{seen: map[string]int{}}
+		mustSub(t, r.newBus(), "f.#", back.handler, WithGroup("idle"))
+		r.recovered(1)
+		r.delivered()
+		require.False(t, back.has("backlog"), "a restart without persistence loses the backlog")
+	})
+}
+
+// Out of memory (noeviction), Redis refuses writes but allows deletions:
+// Publish fails (it never reports success for a message it did not
+// store), and a live plain subscription keeps its lease (PEXPIRE is
+// allowed) and its binding, however long it lasts.
+func TestFaultsOOMKeepsLiveSubscriptions(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		ctx := context.Background()
+		r.srv.OOM()
+		refused := 0
+		for deadline := time.Now().Add(oomLength); time.Now().Before(deadline); {
+			if r.publish(1, func(error) { refused++ }) != 0 {
+				t.Error("Publish accepted a message while Redis refused writes")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		require.Positive(t, refused)
+		err := r.bounded("Subscribe", faultTimeout, func() error {
+			_, err := r.pub.Subscribe(ctx, "f.y", func(context.Context, *Message) error { return nil })
+			return err
+		})
+		require.Error(t, err, "Subscribe while Redis refuses writes")
+		c, _ := r.srv.Client()
+		require.Equal(t, "f.#", c.HGet(ctx, r.sub.regKey, r.plainID).Val(), "the live subscription was reaped")
+		r.srv.Roomy()
+		r.recovered(10)
+		r.delivered()
+		require.Zero(t, r.sub.Stats().Rebinds, "no subscription lost its binding")
+	})
+}
+
+// FLUSHALL: both subscriptions bind again and what is published after is
+// delivered (what was not yet handled at the flush is lost).
+func TestFaultsFlushAll(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		r.srv.FlushAll()
+		r.publish(5, func(err error) {
+			if !errors.Is(err, ErrNoBinding) {
+				t.Errorf("Publish after FLUSHALL: %v, want nil or ErrNoBinding", err)
+			}
+		})
+		r.recovered(10)
+		r.delivered()
+		require.Eventually(t, func() bool { return r.sub.Stats().Rebinds == 2 }, 10*time.Second, 5*time.Millisecond)
+	})
+}
+
+// SCRIPT FLUSH: scripts are loaded again (EVALSHA, then EVAL on NOSCRIPT)
+// without a failed call.
+func TestFaultsScriptFlush(t *testing.T) {
+	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		r.srv.ScriptFlush()
+		r.publish(20, func(err error) { t.Errorf("Publish after SCRIPT FLUSH: %v", err) })
+		r.delivered()
+		mustSub(t, r.sub, "f.z", func(context.Context, *Message) error { return nil })
+		require.Zero(t, r.sub.Stats().Errors, "a consumer call failed after SCRIPT FLUSH")
+	})
+}

@@ -1,0 +1,48 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// stopRedisSubs stops reading, waits for the reads and handlers under
+// way until ctx ends (then cancels them, see awaitDrain), and unbinds every
+// subscription concurrently within what is left of ctx. When ctx has run
+// out before the unbinding, it makes no call: ephemeral groups are reaped
+// once their leases run out, and consumers that hold nothing are removed
+// by their groups' reclaim pass.
+func stopRedisSubs(ctx context.Context, subs []*redisSub) error {
+	for _, s := range subs {
+		close(s.stop)
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, s := range subs {
+			s.wg.Wait()
+		}
+		close(done)
+	}()
+	cancelAll := func() {
+		for _, s := range subs {
+			s.cancel()
+		}
+	}
+	err := awaitDrain(ctx, done, cancelAll)
+	cancelAll()
+	if ctx.Err() != nil {
+		return err
+	}
+	errs := make([]error, len(subs)+1)
+	errs[0] = err
+	var wg sync.WaitGroup
+	for i, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = s.unbind(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
