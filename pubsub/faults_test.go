@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -317,10 +318,51 @@ func TestFaultsFlushAll(t *testing.T) {
 // without a failed call.
 func TestFaultsScriptFlush(t *testing.T) {
 	eachClient(t, nil, func(t *testing.T, r *faultRig) {
+		ctx := context.Background()
 		r.srv.ScriptFlush()
 		r.publish(20, func(err error) { t.Errorf("Publish after SCRIPT FLUSH: %v", err) })
 		r.delivered()
-		mustSub(t, r.sub, "f.z", func(context.Context, *Message) error { return nil })
-		require.Zero(t, r.sub.Stats().Errors, "a consumer call failed after SCRIPT FLUSH")
+		s := mustSub(t, r.sub, "f.z", func(context.Context, *Message) error { return nil }).(*redisSub)
+		r.srv.ScriptFlush()
+		_, _, err := s.claim(ctx, "dead", "0-0")
+		require.NoError(t, err, "claim script")
+		require.NoError(t, r.sub.reap(ctx), "reaping scripts")
+		require.NoError(t, s.unbind(ctx), "unbind script")
 	})
+}
+
+// Broadcast: Publish is bounded while Redis is frozen, and the process's
+// subscription comes back by itself after a restart (messages published
+// while it was down are lost: Broadcast promises nothing more).
+func TestFaultsBroadcastResubscribes(t *testing.T) {
+	for name, copts := range clientKinds {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.StartServer(t)
+			c, _ := srv.Client(copts...)
+			b, err := NewBroadcast(c, WithTimeout(faultTimeout))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = b.Close() })
+			got := newCollector()
+			mustSub(t, b, "cache.#", got.handler("b"))
+			mustPub(t, b, "cache.x", "before")
+			got.wait(t, 1)
+
+			srv.Freeze()
+			start := time.Now()
+			require.Error(t, b.Publish(ctx, "cache.x", []byte("frozen")))
+			require.LessOrEqual(t, time.Since(start), faultTimeout+faultSlack, "Publish while frozen")
+			srv.Thaw()
+
+			srv.Kill()
+			srv.Restart()
+			after := func() bool { return slices.Contains(payloads(got.all()), "after") }
+			deadline := time.Now().Add(10 * time.Second)
+			for !after() {
+				require.True(t, time.Now().Before(deadline), "the subscription did not come back within 10s")
+				_ = b.Publish(ctx, "cache.x", []byte("after"))
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
 }
