@@ -166,7 +166,10 @@
 // writes: Publish fails (it never reports a message stored that was not),
 // and running plain subscriptions keep their leases, which are renewed
 // with PEXPIRE, a command Redis allows then; no bus reaps another's
-// subscription while its own calls fail, or for a lease after.
+// subscription while its own calls fail, or for a lease after. A plain
+// subscription whose own process is cut off from Redis (while others
+// reach it) for longer than its lease may be reaped: it binds again when
+// it reconnects, and misses what was published meanwhile.
 //
 // When Redis loses its data (FLUSHALL, a restart without persistence),
 // it loses the messages it held that were not yet handled and every
@@ -176,9 +179,9 @@
 // is created, tells a lost registry from a DeleteGroup: members of a
 // deleted group do not bind it again. Until the groups are bound again,
 // Publish fails with ErrNoBinding, rather than reporting success, for a
-// message due to a subscription of its own bus or to a group the
-// registry bound before the loss (for at most twice the read block plus
-// the timeout after noticing it): see Redis.Publish. A durable group
+// message due to a subscription of its own bus or to a group that its
+// copy of the registry bound before the loss (for at most twice the read
+// block plus the timeout after noticing it): see Redis.Publish. A durable group
 // with no running member when Redis lost its data is gone with its
 // backlog, until a Subscribe binds it again. With appendonly yes and
 // appendfsync always, a restart loses nothing that Redis acknowledged:
