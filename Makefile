@@ -5,7 +5,7 @@ GO ?= go
 BENCHTIME ?= 1s
 WITH_REDIS := scripts/with-redis.sh
 
-.PHONY: all test fmt-check vet race bench bench-compare demo lint tidy
+.PHONY: all test fmt-check vet race bench bench-compare demo lint tidy tidy-check faults
 
 all: lint test
 
@@ -23,6 +23,11 @@ vet:
 race:
 	$(WITH_REDIS) $(GO) test -race -count=1 ./...
 
+## faults: only the fault suites (a private redis-server per test, frozen,
+## killed, paused, starved and flushed); part of `make test` too.
+faults:
+	$(WITH_REDIS) $(GO) test -race -count=1 -run 'Faults' ./...
+
 ## bench: this module's benchmarks, Redis ones against a real local server.
 bench:
 	$(WITH_REDIS) $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
@@ -38,10 +43,15 @@ demo:
 		echo "=== go run ./$$d"; $(GO) run ./$$d; echo; \
 	done
 
-## lint: formatting, vet (both modules) and staticcheck.
-lint: fmt-check vet
+## lint: formatting, vet (both modules), go.mod/go.sum tidy in both
+## modules (fails when `go mod tidy` would change them) and staticcheck.
+lint: fmt-check vet tidy-check
 	cd benchmarks && $(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run make tidy"; exit 1; }
+	@cd benchmarks && $(GO) mod tidy -diff || { echo "benchmarks/go.mod/go.sum are not tidy: run make tidy"; exit 1; }
 
 tidy:
 	$(GO) mod tidy
