@@ -42,7 +42,8 @@
 // Execute returns a Result (status, per-step outcome with attempts,
 // durations and errors) and an error that is nil only when the saga
 // Completed. WithObserver sees every transition as it is logged, for logs
-// and metrics.
+// and metrics; WithLogger logs what an operator must see (retries,
+// compensations that gave up, recoveries) to an *slog.Logger.
 //
 // # The log, crashes and Recover
 //

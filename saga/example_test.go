@@ -67,9 +67,9 @@ func Example() {
 	}
 	// Output:
 	// completed <nil> r-o-1 c-o-1
-	// reserve succeeded 1
-	// charge succeeded 1
-	// confirm succeeded 1
+	// reserve step-succeeded 1
+	// charge step-succeeded 1
+	// confirm step-succeeded 1
 }
 
 // A failing step undoes the steps before it, newest first.

@@ -116,16 +116,10 @@ var _ Log = (*MemoryLog)(nil)
 // NewMemoryLog returns an empty in-memory log. Options: WithClock,
 // WithRetention (default DefaultMemoryRetention). Errors wrap
 // ErrInvalidConfig.
-func NewMemoryLog(opts ...LogOption) (*MemoryLog, error) {
-	c, err := applyLogOptions(opts)
+func NewMemoryLog(opts ...MemoryLogOption) (*MemoryLog, error) {
+	c, err := applyMemoryLogOptions(opts)
 	if err != nil {
 		return nil, err
-	}
-	if c.setPrefix || c.setShards || c.setTimeout {
-		return nil, fmt.Errorf("%w: WithPrefix, WithShards and WithTimeout apply to RedisLog only", ErrInvalidConfig)
-	}
-	if !c.setRetention {
-		c.retention = DefaultMemoryRetention
 	}
 	l := &MemoryLog{now: c.now, retention: c.retention, seed: maphash.MakeSeed()}
 	for i := range l.shards {

@@ -2,6 +2,7 @@ package saga
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/sysdesign/patterns/internal/redisx"
@@ -10,25 +11,48 @@ import (
 // Option configures a Saga (New).
 type Option interface{ applySaga(*config) error }
 
-// LogOption configures a log (NewMemoryLog, NewRedisLog). Options that do
-// not apply to a log are an error from its constructor, not silently
-// ignored.
+// LogOption configures a RedisLog (NewRedisLog): WithPrefix, WithShards,
+// WithTimeout, WithRetention. Each constructor takes its own option type,
+// so an option that does not fit it is a compile error.
 type LogOption interface{ applyLog(*logConfig) error }
 
-// SagaAndLogOption is an option that configures both a Saga and a
-// MemoryLog: WithClock.
-type SagaAndLogOption interface {
-	Option
+// MemoryLogOption configures a MemoryLog (NewMemoryLog): WithClock,
+// WithRetention.
+type MemoryLogOption interface{ applyMemoryLog(*logConfig) error }
+
+// AnyLogOption is an option that fits both logs: WithRetention.
+type AnyLogOption interface {
 	LogOption
+	MemoryLogOption
 }
+
+// SagaAndMemoryLogOption is an option that configures both a Saga and a
+// MemoryLog: WithClock. A RedisLog takes its time from the Redis server
+// and has no clock option.
+type SagaAndMemoryLogOption interface {
+	Option
+	MemoryLogOption
+}
+
+// SagaAndLogOption is the former name of SagaAndMemoryLogOption.
+//
+// Deprecated: use SagaAndMemoryLogOption.
+type SagaAndLogOption = SagaAndMemoryLogOption
 
 type optionFunc func(*config) error
 
 func (f optionFunc) applySaga(c *config) error { return f(c) }
 
-type logOptionFunc func(*logConfig) error
+// redisLogOption fits RedisLog only.
+type redisLogOption func(*logConfig) error
 
-func (f logOptionFunc) applyLog(c *logConfig) error { return f(c) }
+func (f redisLogOption) applyLog(c *logConfig) error { return f(c) }
+
+// anyLogOption fits both logs.
+type anyLogOption func(*logConfig) error
+
+func (f anyLogOption) applyLog(c *logConfig) error       { return f(c) }
+func (f anyLogOption) applyMemoryLog(c *logConfig) error { return f(c) }
 
 // Recovery says how Recover finishes a saga whose process stopped before
 // the saga failed at a step.
@@ -69,8 +93,8 @@ type config struct {
 	stepPols map[string][2]Policy
 	observer func(Event)
 	onFailed func(Event)
+	logger   *slog.Logger
 	setClock bool
-	rnd      func(n int64) int64
 }
 
 // DefaultLease is how long a process holds a saga without writing to its
@@ -100,11 +124,11 @@ func (o clockOption) applySaga(c *config) error {
 	return nil
 }
 
-func (o clockOption) applyLog(c *logConfig) error {
+func (o clockOption) applyMemoryLog(c *logConfig) error {
 	if o.now == nil {
 		return fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)
 	}
-	c.now, c.setClock = o.now, true
+	c.now = o.now
 	return nil
 }
 
@@ -112,9 +136,8 @@ func (o clockOption) applyLog(c *logConfig) error {
 // its log entries, results and events (and of its default MemoryLog); of a
 // MemoryLog, for leases and retention. Tests use it to expire leases
 // without waiting. RedisLog always uses the Redis server's clock, so app
-// servers with skewed clocks agree on leases; giving it a clock is an
-// error.
-func WithClock(now func() time.Time) SagaAndLogOption { return clockOption{now} }
+// servers with skewed clocks agree on leases, and takes no clock option.
+func WithClock(now func() time.Time) SagaAndMemoryLogOption { return clockOption{now} }
 
 // WithLease sets how long a process holds a saga (default DefaultLease).
 // Every log write extends it, and while a step runs a heartbeat renews it
@@ -144,7 +167,7 @@ func WithRecovery(r Recovery) Option {
 }
 
 // WithActionPolicy sets the default Policy of every step's Action
-// (default: one try, no timeout).
+// (default: DefaultActionAttempts tries, no timeout).
 func WithActionPolicy(p Policy) Option {
 	return optionFunc(func(c *config) error {
 		if err := p.validate("WithActionPolicy"); err != nil {
@@ -156,7 +179,8 @@ func WithActionPolicy(p Policy) Option {
 }
 
 // WithCompensationPolicy sets the default Policy of every step's
-// Compensate (default: 10 tries, backoff from 50ms to 5s, no timeout).
+// Compensate (default: DefaultCompensationAttempts tries, backoff from
+// DefaultBackoff to DefaultMaxBackoff, no timeout).
 func WithCompensationPolicy(p Policy) Option {
 	return optionFunc(func(c *config) error {
 		if err := p.validate("WithCompensationPolicy"); err != nil {
@@ -219,8 +243,6 @@ type logConfig struct {
 	retention time.Duration
 	shards    int
 	timeout   time.Duration
-
-	setClock, setPrefix, setShards, setTimeout, setRetention bool
 }
 
 // How long a log keeps a finished saga by default (WithRetention): a
@@ -235,43 +257,50 @@ const (
 // of its id returns its result rather than running it again (default
 // DefaultRetention, DefaultMemoryRetention for a MemoryLog). After that
 // the id is forgotten: make it longer than any client retries a request.
-func WithRetention(d time.Duration) LogOption {
-	return logOptionFunc(func(c *logConfig) error {
+func WithRetention(d time.Duration) AnyLogOption {
+	return anyLogOption(func(c *logConfig) error {
 		if d < time.Millisecond {
 			return fmt.Errorf("%w: WithRetention(%s): must be at least 1ms", ErrInvalidConfig, d)
 		}
-		c.retention, c.setRetention = d, true
+		c.retention = d
 		return nil
 	})
 }
 
-// WithPrefix sets RedisLog's key prefix (default "saga:"). It must not
+// DefaultPrefix is RedisLog's key prefix unless WithPrefix says otherwise.
+const DefaultPrefix = "saga:"
+
+// DefaultShards is how many index shards RedisLog has per saga name
+// unless WithShards says otherwise.
+const DefaultShards = 16
+
+// WithPrefix sets RedisLog's key prefix (default DefaultPrefix). It must not
 // contain '{' or '}': the log puts a hash tag after it.
 func WithPrefix(p string) LogOption {
-	return logOptionFunc(func(c *logConfig) error {
+	return redisLogOption(func(c *logConfig) error {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix saga keys with other data", ErrInvalidConfig)
 		}
 		if err := redisx.CheckPrefix(p); err != nil {
 			return fmt.Errorf("%w: WithPrefix: %v", ErrInvalidConfig, err)
 		}
-		c.prefix, c.setPrefix = p, true
+		c.prefix = p
 		return nil
 	})
 }
 
 // WithShards sets how many shards RedisLog's index of running sagas has
-// per saga name (default 16). Each shard is one hash slot, holding its
+// per saga name (default DefaultShards). Each shard is one hash slot, holding its
 // sagas and their index entry, so that every transition is one
 // single-slot script; more shards spread a busy saga over more cluster
 // nodes, and Recover reads every shard. Changing it strands the sagas
 // running under the old value: change it only with none running.
 func WithShards(n int) LogOption {
-	return logOptionFunc(func(c *logConfig) error {
+	return redisLogOption(func(c *logConfig) error {
 		if n < 1 || n > 1024 {
 			return fmt.Errorf("%w: WithShards(%d): must be between 1 and 1024", ErrInvalidConfig, n)
 		}
-		c.shards, c.setShards = n, true
+		c.shards = n
 		return nil
 	})
 }
@@ -290,22 +319,35 @@ const DefaultTimeout = 2 * time.Second
 // does not bound; a sooner deadline of the caller's ctx wins. The bound
 // holds on every client, with or without ContextTimeoutEnabled.
 func WithTimeout(d time.Duration) LogOption {
-	return logOptionFunc(func(c *logConfig) error {
+	return redisLogOption(func(c *logConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
 		}
-		c.timeout, c.setTimeout = d, true
+		c.timeout = d
 		return nil
 	})
 }
 
 func applyLogOptions(opts []LogOption) (logConfig, error) {
-	c := logConfig{now: time.Now, prefix: "saga:", shards: 16, timeout: DefaultTimeout}
+	c := logConfig{now: time.Now, prefix: DefaultPrefix, shards: DefaultShards, timeout: DefaultTimeout, retention: DefaultRetention}
 	for _, o := range opts {
 		if o == nil {
 			return c, fmt.Errorf("%w: nil LogOption", ErrInvalidConfig)
 		}
 		if err := o.applyLog(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func applyMemoryLogOptions(opts []MemoryLogOption) (logConfig, error) {
+	c := logConfig{now: time.Now, retention: DefaultMemoryRetention}
+	for _, o := range opts {
+		if o == nil {
+			return c, fmt.Errorf("%w: nil MemoryLogOption", ErrInvalidConfig)
+		}
+		if err := o.applyMemoryLog(&c); err != nil {
 			return c, err
 		}
 	}

@@ -35,16 +35,16 @@ var (
 // script, one round trip, atomic on the server; leases are timed by the
 // server's clock (TIME), so app servers with skewed clocks agree on them.
 //
-// Keys, for saga name S, id I and prefix P (WithPrefix, default "saga:"):
+// Keys, for saga name S, id I and prefix P (WithPrefix, default DefaultPrefix):
 //
 //	P{S:n}:h:I   hash: status, fencing token, lease expiry
 //	P{S:n}:e:I   list: the saga's entries, JSON
 //	P{S:n}:run   sorted set: the shard's running sagas by lease expiry
 //
-// where n = FNV-1a(I) mod the shard count (WithShards, default 16). The
+// where n = FNV-1a(I) mod the shard count (WithShards, default DefaultShards). The
 // hash tag {S:n} puts a saga's keys and its index shard in one hash slot,
 // so every transition updates both in one single-slot script, on Redis
-// Cluster too; the shards spread one saga's executions over 16 slots,
+// Cluster too; the shards spread one saga's executions over DefaultShards slots,
 // which a cluster spreads over its masters. Recover reads the shards one
 // by one (ZRANGEBYSCORE over the expired leases), each on the master that
 // owns its slot.
@@ -101,12 +101,6 @@ func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) 
 	o, err := applyLogOptions(opts)
 	if err != nil {
 		return nil, err
-	}
-	if !o.setRetention {
-		o.retention = DefaultRetention
-	}
-	if o.setClock {
-		return nil, fmt.Errorf("%w: WithClock applies to MemoryLog only; RedisLog uses the Redis server's clock", ErrInvalidConfig)
 	}
 	return &RedisLog{
 		client:    c,

@@ -56,13 +56,17 @@ const (
 	StepUndoFailed
 )
 
+// stepStateNames are the identifiers in lower-kebab case, as the
+// EntryKind names are, so a printed state reads as the constant to
+// compare it with.
 var stepStateNames = [...]string{
-	StepPending: "pending", StepRunning: "running", StepSucceeded: "succeeded",
-	StepActionFailed: "failed", StepCompensating: "compensating",
-	StepUndone: "compensated", StepUndoFailed: "compensation-failed",
+	StepPending: "step-pending", StepRunning: "step-running", StepSucceeded: "step-succeeded",
+	StepActionFailed: "step-action-failed", StepCompensating: "step-compensating",
+	StepUndone: "step-undone", StepUndoFailed: "step-undo-failed",
 }
 
-// String returns the state's name, e.g. "compensated".
+// String returns the identifier in lower-kebab case, e.g. "step-undone"
+// for StepUndone.
 func (s StepState) String() string {
 	if s >= 0 && int(s) < len(stepStateNames) {
 		return stepStateNames[s]

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/backoff"
 )
 
 // run is one execution (or resumption) of a saga by this process.
@@ -196,6 +198,7 @@ func (r *run[T]) stop(err error) bool {
 	default:
 		r.res.Err = fmt.Errorf("saga %s/%s stopped unfinished, Recover will finish it: %w", r.s.name, r.id, err)
 	}
+	logStopped(r.s.logger, r.s.name, r.id, r.res.Err)
 	return false
 }
 
@@ -209,9 +212,13 @@ func (r *run[T]) emitPending() {
 	for i := range r.pending {
 		r.res.apply(&r.pending[i], r.pendingErr[i])
 	}
-	if fn := r.s.observer; fn != nil {
+	if fn, l := r.s.observer, r.s.logger; fn != nil || l != nil {
 		for i := range r.pending {
-			fn(r.event(&r.pending[i], r.pendingErr[i]))
+			e := r.event(&r.pending[i], r.pendingErr[i])
+			if fn != nil {
+				fn(e)
+			}
+			logEvent(l, e)
 		}
 	}
 	if fn := r.s.onFailed; fn != nil {
@@ -319,12 +326,16 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 		if a >= pol.MaxAttempts || isPermanent(err) {
 			return a, r.tick().Sub(start), err
 		}
-		wait := pol.wait(a, r.s.rnd)
-		if fn := r.s.observer; fn != nil {
-			fn(Event{Saga: r.s.name, ID: r.id, Kind: Retrying, Step: k, StepName: st.Name, Attempts: a,
-				Duration: r.s.now().Sub(start), Backoff: wait, Err: err, Recovered: r.res.Recovered, At: r.s.now()})
+		wait := pol.wait(a, nil)
+		if fn, l := r.s.observer, r.s.logger; fn != nil || l != nil {
+			e := Event{Saga: r.s.name, ID: r.id, Kind: Retrying, Step: k, StepName: st.Name, Attempts: a,
+				Duration: r.s.now().Sub(start), Backoff: wait, Err: err, Recovered: r.res.Recovered, At: r.s.now()}
+			if fn != nil {
+				fn(e)
+			}
+			logEvent(l, e)
 		}
-		if !sleep(base, wait) {
+		if backoff.Sleep(base, wait) != nil {
 			if c := context.Cause(base); lostHold(c) {
 				r.stop(c)
 			}
@@ -341,20 +352,6 @@ func call[T any](fn func(context.Context, *T) error, ctx context.Context, data *
 		}
 	}()
 	return fn(ctx, data)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // resume continues a saga taken over from a stopped process, from its log.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -24,14 +25,15 @@ type Saga[T any] struct {
 	recovery Recovery
 	observer func(Event)
 	onFailed func(Event)
-	rnd      func(n int64) int64
+	logger   *slog.Logger
 }
 
 // New returns the saga called name with steps, run in order. The name
 // identifies the saga in the log (with each execution's id), so keep it
 // stable across deploys, as the step names. Options: WithLog (default: a
 // MemoryLog), WithClock, WithLease, WithRecovery, WithActionPolicy,
-// WithCompensationPolicy, WithStepPolicy, WithObserver, WithOnFailed.
+// WithCompensationPolicy, WithStepPolicy, WithObserver, WithOnFailed,
+// WithLogger.
 // Errors wrap ErrInvalidConfig: an empty name or one with a brace or '/'
 // (see StepKey), no steps, an empty or duplicate step name or one with
 // '/', a nil Action, a T that JSON cannot encode.
@@ -60,7 +62,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 	if _, err := json.Marshal(new(T)); err != nil {
 		return nil, fmt.Errorf("%w: saga %q: the data type %T does not encode as JSON: %v", ErrInvalidConfig, name, new(T), err)
 	}
-	c := config{now: time.Now, lease: DefaultLease, recovery: RollBack, rnd: randInt64N}
+	c := config{now: time.Now, lease: DefaultLease, recovery: RollBack}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil Option", ErrInvalidConfig)
@@ -75,7 +77,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 		}
 	}
 	if c.log == nil {
-		var lo []LogOption
+		var lo []MemoryLogOption
 		if c.setClock {
 			lo = append(lo, WithClock(c.now))
 		}
@@ -103,7 +105,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 		}
 	}
 	s.log, s.now, s.lease, s.recovery = c.log, c.now, c.lease, c.recovery
-	s.observer, s.onFailed, s.rnd = c.observer, c.onFailed, c.rnd
+	s.observer, s.onFailed, s.logger = c.observer, c.onFailed, c.logger
 	s.beat = c.lease / 3
 	return s, nil
 }

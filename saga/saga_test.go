@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
@@ -68,33 +71,61 @@ func TestNewRejectsBadDefinitions(t *testing.T) {
 	})
 }
 
+// Options that fit a constructor, checked by the compiler: an option
+// that does not fit (WithClock on a RedisLog, WithPrefix on a MemoryLog)
+// is a compile error, so there is no run-time check left to test.
+var (
+	_ LogOption              = WithPrefix("")
+	_ LogOption              = WithShards(1)
+	_ LogOption              = WithTimeout(1)
+	_ AnyLogOption           = WithRetention(1)
+	_ SagaAndMemoryLogOption = WithClock(nil)
+	_ SagaAndLogOption       = WithClock(nil) // the deprecated name still compiles
+)
+
 func TestLogOptionsValidated(t *testing.T) {
+	for name, opts := range map[string][]MemoryLogOption{
+		"nil option":      {nil},
+		"short retention": {WithRetention(0)},
+		"nil clock":       {WithClock(nil)},
+	} {
+		_, err := NewMemoryLog(opts...)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "NewMemoryLog %s", name)
+	}
+	_, err := NewRedisLog(nil)
+	require.ErrorIs(t, err, ErrInvalidConfig, "NewRedisLog(nil)")
 	for name, opts := range map[string][]LogOption{
 		"nil option":      {nil},
 		"short retention": {WithRetention(0)},
-		"prefix on mem":   {WithPrefix("x:")},
-		"shards on mem":   {WithShards(2)},
-		"timeout on mem":  {WithTimeout(time.Second)},
-		"nil clock":       {WithClock(nil)},
+		"empty prefix":    {WithPrefix("")},
+		"brace prefix":    {WithPrefix("a{b}:")},
+		"zero shards":     {WithShards(0)},
+		"many shards":     {WithShards(5000)},
+		"zero timeout":    {WithTimeout(0)},
 	} {
-		if _, err := NewMemoryLog(opts...); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("NewMemoryLog %s: err = %v, want ErrInvalidConfig", name, err)
-		}
+		_, err := NewRedisLog(dummyClient(), opts...)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "NewRedisLog %s", name)
 	}
-	for name, opts := range map[string][]LogOption{
-		"empty prefix":   {WithPrefix("")},
-		"brace prefix":   {WithPrefix("a{b}:")},
-		"zero shards":    {WithShards(0)},
-		"many shards":    {WithShards(5000)},
-		"zero timeout":   {WithTimeout(0)},
-		"clock on redis": {WithClock(time.Now)},
+}
+
+func TestLogDefaults(t *testing.T) {
+	m, err := NewMemoryLog()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultMemoryRetention, m.retention)
+	r, err := NewRedisLog(dummyClient())
+	require.NoError(t, err)
+	assert.Equal(t, DefaultPrefix, r.prefix)
+	assert.Equal(t, uint32(DefaultShards), r.shards)
+	assert.Equal(t, strconv.FormatInt(DefaultRetention.Milliseconds(), 10), r.retention)
+}
+
+func TestStepStateStringsAreIdentifiers(t *testing.T) {
+	for st, want := range map[StepState]string{
+		StepPending: "step-pending", StepRunning: "step-running", StepSucceeded: "step-succeeded",
+		StepActionFailed: "step-action-failed", StepCompensating: "step-compensating",
+		StepUndone: "step-undone", StepUndoFailed: "step-undo-failed", StepState(99): "StepState(99)",
 	} {
-		if _, err := NewRedisLog(nil); !errors.Is(err, ErrInvalidConfig) {
-			t.Fatalf("NewRedisLog(nil): err = %v", err)
-		}
-		if _, err := NewRedisLog(dummyClient(), opts...); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("NewRedisLog %s: err = %v, want ErrInvalidConfig", name, err)
-		}
+		assert.Equal(t, want, st.String())
 	}
 }
 
@@ -605,7 +636,7 @@ func TestBackoffIsCappedExponentialWithFullJitter(t *testing.T) {
 		t.Errorf("min wait %s, want 0 (full jitter)", got)
 	}
 	for i := 1; i < 100; i++ {
-		if got := p.wait(i, randInt64N); got < 0 || got > 70*time.Millisecond {
+		if got := p.wait(i, nil); got < 0 || got > 70*time.Millisecond {
 			t.Fatalf("attempt %d: wait %s out of [0, cap]", i, got)
 		}
 	}

@@ -3,8 +3,9 @@ package saga
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/backoff"
 )
 
 // Step is one local transaction of a saga and, optionally, the
@@ -40,8 +41,9 @@ type Step[T any] struct {
 // where that is zero too the built-in default.
 type Policy struct {
 	// MaxAttempts is the number of tries before giving up: the step fails
-	// (Action) or the saga ends Failed (Compensate). Default: 1 for actions
-	// (no retry), 10 for compensations.
+	// (Action) or the saga ends Failed (Compensate). Default:
+	// DefaultActionAttempts for actions (no retry),
+	// DefaultCompensationAttempts for compensations.
 	MaxAttempts int
 	// Timeout bounds each try; its context is cancelled when it expires.
 	// Default: none.
@@ -49,13 +51,14 @@ type Policy struct {
 	// Backoff is the cap on the wait before the second try; each further
 	// try doubles it, up to MaxBackoff, and the actual wait is drawn
 	// uniformly from [0, cap] ("full jitter"), so that retrying processes
-	// spread out. Default 50ms.
+	// spread out. Default DefaultBackoff.
 	Backoff time.Duration
-	// MaxBackoff caps the exponential growth. Default 5s.
+	// MaxBackoff caps the exponential growth. Default DefaultMaxBackoff.
 	MaxBackoff time.Duration
 }
 
-// Built-in policy defaults.
+// Built-in policy defaults: an action is tried once, a compensation up to
+// ten times, waiting from 50ms doubling up to 5s between tries.
 const (
 	DefaultActionAttempts       = 1
 	DefaultCompensationAttempts = 10
@@ -97,19 +100,17 @@ func (p Policy) or(d Policy) Policy {
 }
 
 // wait is the full-jitter backoff after the failed try number attempt
-// (from 1): uniform in [0, min(MaxBackoff, Backoff·2^(attempt-1))].
+// (from 1): uniform in [0, min(MaxBackoff, Backoff·2^(attempt-1))]. The
+// cap is the module's one backoff (internal/backoff); the draw goes
+// through rnd so that tests can pin it, with backoff.Full's result when
+// rnd is nil.
 func (p Policy) wait(attempt int, rnd func(n int64) int64) time.Duration {
-	c := p.Backoff
-	for i := 1; i < attempt && c < p.MaxBackoff; i++ {
-		c *= 2
+	if rnd == nil {
+		return backoff.Policy{Min: p.Backoff, Max: p.MaxBackoff, Jitter: backoff.Full}.Wait(attempt)
 	}
-	if c > p.MaxBackoff {
-		c = p.MaxBackoff
-	}
+	c := backoff.Capped(p.Backoff, p.MaxBackoff, attempt)
 	if c <= 0 {
 		return 0
 	}
 	return time.Duration(rnd(int64(c) + 1))
 }
-
-func randInt64N(n int64) int64 { return rand.Int64N(n) }

@@ -11,7 +11,8 @@
 //	go run ./examples/saga -crash-after 2          # the process dies after 2 log writes; another recovers
 //	go run ./examples/saga -crash-after 2 -recovery forward
 //	go run ./examples/saga -redis localhost:6379 -crash-after 2 -exit   # really exit mid-saga…
-//	go run ./examples/saga -redis localhost:6379 -recover               # …and recover in a new process
+//	go run ./examples/saga -redis localhost:6379 -recover -id o-1       # …and recover in a new process
+//	go run ./examples/saga -redis localhost:6379 -recover               # recover what is abandoned now, or say there is nothing
 package main
 
 import (
@@ -135,6 +136,7 @@ type crashingLog struct {
 	mu     sync.Mutex
 	writes int
 	exit   bool
+	id     string // the order, for the hint printed at exit
 }
 
 var errCrashed = errors.New("process crashed")
@@ -158,7 +160,7 @@ func (l *crashingLog) write() error {
 	defer l.mu.Unlock()
 	if l.writes--; l.writes < 0 {
 		if l.exit {
-			fmt.Println("  *** the process exits before its next log write; run again with -recover after the lease expires")
+			fmt.Printf("  *** the process exits before its next log write; run again with -recover -id %s\n", l.id)
 			os.Exit(3)
 		}
 		return errCrashed
@@ -224,7 +226,7 @@ func (d *demo) run(ctx context.Context, id, fail string, crashAfter int, exit bo
 	o := Order{ID: id, Item: "widget", Qty: 2, Total: 40}
 	l := d.log
 	if crashAfter >= 0 {
-		l = &crashingLog{Log: d.log, writes: crashAfter, exit: exit}
+		l = &crashingLog{Log: d.log, writes: crashAfter, exit: exit, id: id}
 	}
 	res, err := d.saga(l, fail, "process 1").Execute(ctx, id, o)
 	switch {
@@ -258,6 +260,41 @@ func (d *demo) recover(ctx context.Context) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond) // a real lease runs out in real time
+	}
+}
+
+// recoverOnce is -recover: it finishes what is recoverable now and says
+// at once when there is nothing, instead of waiting. Given an id still
+// running under a live lease, it waits for that lease to run out.
+func (d *demo) recoverOnce(ctx context.Context, id string) {
+	if id != "" {
+		rec, err := d.log.Load(ctx, "order", id)
+		switch {
+		case errors.Is(err, saga.ErrNotFound):
+			fmt.Printf("  nothing to recover: the log has no order %s\n", id)
+			return
+		case err != nil:
+			fmt.Println("  recover:", err)
+			return
+		case rec.Status != saga.Running:
+			fmt.Printf("  nothing to recover: order %s already finished (%s)\n", id, rec.Status)
+			return
+		}
+		fmt.Printf("  order %s is running: waiting up to %s for its lease to expire\n", id, d.lease)
+		d.recover(ctx)
+		return
+	}
+	s := d.saga(d.log, "", "process 2")
+	results, err := s.Recover(ctx)
+	if err != nil {
+		fmt.Println("  recover:", err)
+	}
+	for _, r := range results {
+		fmt.Printf("  [process 2] recovered %s (%s): %s\n", r.ID, d.recovery, r.Status)
+	}
+	if len(results) == 0 && err == nil {
+		fmt.Printf("  nothing to recover: no saga is running under an expired lease. A process that exited less\n"+
+			"  than a lease (%s) ago is not recoverable yet: run again then, or give its -id to wait for it.\n", d.lease)
 	}
 }
 
@@ -326,7 +363,7 @@ func main() {
 		fmt.Println("== recovering sagas left by crashed processes")
 		fmt.Println("   (the demo's services live in each process's memory: this process's copies know nothing of")
 		fmt.Println("   what the crashed one did, where real services would find it under the same keys)")
-		d.recover(ctx)
+		d.recoverOnce(ctx, *id)
 		return
 	}
 	orderID := func(def string) string {

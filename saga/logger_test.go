@@ -1,0 +1,98 @@
+package saga
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// logLines decodes a JSON slog output into one map per line.
+func logLines(t *testing.T, b *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestLoggerLogsRetriesAndFailuresNotData(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewJSONHandler(&buf, nil))
+	type secret struct{ Card string }
+	boom := errors.New("refund service down")
+	steps := []Step[secret]{
+		{Name: "charge", Action: func(context.Context, *secret) error { return nil },
+			Compensate: func(context.Context, *secret) error { return boom }},
+		{Name: "ship", Action: func(context.Context, *secret) error { return Permanent(errors.New("no stock")) }},
+	}
+	s, err := New("order", steps, WithLogger(l),
+		WithCompensationPolicy(Policy{MaxAttempts: 3, Backoff: time.Microsecond}))
+	require.NoError(t, err)
+	_, err = s.Execute(context.Background(), "o-1", secret{Card: "4111-1111"})
+	require.ErrorIs(t, err, ErrFailed)
+
+	lines := logLines(t, &buf)
+	var msgs []string
+	for _, m := range lines {
+		msgs = append(msgs, m["level"].(string)+" "+m["msg"].(string))
+		assert.Equal(t, "order", m["saga"])
+		assert.Equal(t, "o-1", m["id"])
+	}
+	assert.Equal(t, []string{
+		"WARN saga: retrying a step", "WARN saga: retrying a step",
+		"ERROR saga: a compensation gave up", "ERROR saga: failed, an operator must act",
+	}, msgs)
+	assert.Equal(t, "charge", lines[0]["step"])
+	assert.Contains(t, lines[2]["err"], "refund service down")
+	assert.NotContains(t, buf.String(), "4111", "the saga's data must never be logged")
+}
+
+func TestLoggerSilentOnSuccessAndNilRefused(t *testing.T) {
+	var buf bytes.Buffer
+	s, err := New("ok", []Step[int]{{Name: "a", Action: func(context.Context, *int) error { return nil }}},
+		WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	require.NoError(t, err)
+	_, err = s.Execute(context.Background(), "1", 0)
+	require.NoError(t, err)
+	assert.Empty(t, buf.String(), "a completed saga logs nothing")
+
+	_, err = New("ok", []Step[int]{{Name: "a", Action: func(context.Context, *int) error { return nil }}}, WithLogger(nil))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+func TestLoggerLogsStoppedRun(t *testing.T) {
+	var buf bytes.Buffer
+	ml, err := NewMemoryLog()
+	require.NoError(t, err)
+	s, err := New("stop", []Step[int]{{Name: "a", Action: func(context.Context, *int) error { return nil }}},
+		WithLog(failingAppendLog{ml}), WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	require.NoError(t, err)
+	res, err := s.Execute(context.Background(), "1", 0)
+	require.Error(t, err)
+	assert.Equal(t, Running, res.Status)
+	lines := logLines(t, &buf)
+	require.Len(t, lines, 1)
+	assert.Equal(t, "WARN", lines[0]["level"])
+	assert.Equal(t, "saga: stopped unfinished", lines[0]["msg"])
+}
+
+// failingAppendLog creates sagas but fails every later write.
+type failingAppendLog struct{ Log }
+
+func (failingAppendLog) Append(context.Context, string, string, int64, time.Duration, []Entry) error {
+	return errors.New("log unreachable")
+}
