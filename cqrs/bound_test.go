@@ -34,24 +34,33 @@ type redisTypes struct {
 	model *RedisReadModel[int]
 }
 
-func newRedisTypes(t testing.TB, c redis.UniversalClient, prefix string, opts ...Option) redisTypes {
+func newRedisTypes(t testing.TB, c redis.UniversalClient, prefix string, opts ...RedisOption) redisTypes {
 	t.Helper()
 	var r redisTypes
 	var err error
-	with := append([]Option{WithPrefix(prefix)}, opts...)
-	if r.store, err = NewRedisStore(c, append(with, WithBlock(20*time.Millisecond))...); err != nil {
+	with := append([]RedisOption{WithPrefix(prefix)}, opts...)
+	if r.store, err = NewRedisStore(c, append(asOptions[Option](with), WithBlock(20*time.Millisecond))...); err != nil {
 		t.Fatal(err)
 	}
-	if r.snaps, err = NewRedisSnapshotStore(c, with...); err != nil {
+	if r.snaps, err = NewRedisSnapshotStore(c, asOptions[SnapshotStoreOption](with)...); err != nil {
 		t.Fatal(err)
 	}
-	if r.cps, err = NewRedisCheckpointStore(c, with...); err != nil {
+	if r.cps, err = NewRedisCheckpointStore(c, asOptions[CheckpointStoreOption](with)...); err != nil {
 		t.Fatal(err)
 	}
-	if r.model, err = NewRedisReadModel(c, "balances", balances, with...); err != nil {
+	if r.model, err = NewRedisReadModel(c, "balances", balances, asOptions[ReadModelOption](with)...); err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// asOptions hands options that fit every Redis type to one constructor.
+func asOptions[O any](opts []RedisOption) []O {
+	out := make([]O, len(opts))
+	for i, o := range opts {
+		out[i] = o.(O)
+	}
+	return out
 }
 
 // boundedCall is one call of a Redis-backed type and the bound it must

@@ -9,20 +9,59 @@ import (
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
-// Option configures the Redis-backed types: RedisStore, RedisSnapshotStore,
-// RedisCheckpointStore and RedisReadModel. An option that does not apply
-// to the type being built is an error from its constructor, not silently
-// ignored.
-type Option func(*options) error
+// Each Redis-backed constructor takes its own option type, so that an
+// option that does not fit it is a compile error: Option (NewRedisStore),
+// SnapshotStoreOption (NewRedisSnapshotStore), CheckpointStoreOption
+// (NewRedisCheckpointStore) and ReadModelOption (NewRedisReadModel).
+// WithPrefix and WithTimeout fit them all (RedisOption).
+
+// Option configures a RedisStore: WithPrefix, WithTimeout, WithBlock.
+type Option interface{ applyStore(*options) error }
+
+// SnapshotStoreOption configures a RedisSnapshotStore: WithPrefix,
+// WithTimeout, WithSnapshotTTL.
+type SnapshotStoreOption interface{ applySnapshotStore(*options) error }
+
+// CheckpointStoreOption configures a RedisCheckpointStore: WithPrefix,
+// WithTimeout.
+type CheckpointStoreOption interface{ applyCheckpointStore(*options) error }
+
+// ReadModelOption configures a RedisReadModel: WithPrefix, WithTimeout.
+type ReadModelOption interface{ applyReadModel(*options) error }
+
+// RedisOption fits every Redis-backed constructor: WithPrefix,
+// WithTimeout.
+type RedisOption interface {
+	Option
+	SnapshotStoreOption
+	CheckpointStoreOption
+	ReadModelOption
+}
 
 type options struct {
 	prefix  string
 	timeout time.Duration
 	block   time.Duration
 	ttl     time.Duration
-
-	set map[string]bool
 }
+
+// redisOption fits every Redis-backed constructor.
+type redisOption func(*options) error
+
+func (f redisOption) applyStore(o *options) error           { return f(o) }
+func (f redisOption) applySnapshotStore(o *options) error   { return f(o) }
+func (f redisOption) applyCheckpointStore(o *options) error { return f(o) }
+func (f redisOption) applyReadModel(o *options) error       { return f(o) }
+
+// storeOption fits NewRedisStore only.
+type storeOption func(*options) error
+
+func (f storeOption) applyStore(o *options) error { return f(o) }
+
+// snapshotStoreOption fits NewRedisSnapshotStore only.
+type snapshotStoreOption func(*options) error
+
+func (f snapshotStoreOption) applySnapshotStore(o *options) error { return f(o) }
 
 // Default values of the options.
 //
@@ -39,11 +78,11 @@ const (
 	DefaultSnapshotTTL = 7 * 24 * time.Hour
 )
 
-// WithPrefix sets the key prefix (default "cqrs:"). It must not contain
+// WithPrefix sets the key prefix (default DefaultPrefix). It must not contain
 // '{' or '}': the types put hash tags after it (see RedisStore for the key
 // layout). Stores with different prefixes sit in different hash slots.
-func WithPrefix(p string) Option {
-	return func(o *options) error {
+func WithPrefix(p string) RedisOption {
+	return redisOption(func(o *options) error {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix cqrs keys with other data", ErrInvalidConfig)
 		}
@@ -51,9 +90,8 @@ func WithPrefix(p string) Option {
 			return fmt.Errorf("%w: WithPrefix: %v", ErrInvalidConfig, err)
 		}
 		o.prefix = p
-		o.set["prefix"] = true
 		return nil
-	}
+	})
 }
 
 // WithTimeout bounds each Redis call (default DefaultTimeout); the
@@ -63,68 +101,54 @@ func WithPrefix(p string) Option {
 // call still returns at the deadline, its reply awaited by a goroutine
 // that the client's ReadTimeout ends. An append cut so has an unknown
 // outcome: retry it with event ids (WithID) to make that safe.
-func WithTimeout(d time.Duration) Option {
-	return func(o *options) error {
+func WithTimeout(d time.Duration) RedisOption {
+	return redisOption(func(o *options) error {
 		if d <= 0 {
 			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
 		}
 		o.timeout = d
-		o.set["timeout"] = true
 		return nil
-	}
+	})
 }
 
 // WithBlock sets how long RedisStore.Wait blocks in one XREAD before it
-// returns to let its caller look around (default 250ms). It bounds how long
+// returns to let its caller look around (default DefaultBlock). It bounds how long
 // a Runner on the store takes to stop after its ctx is cancelled, since
-// go-redis does not interrupt a blocked read on cancellation. RedisStore
-// only.
+// go-redis does not interrupt a blocked read on cancellation.
 func WithBlock(d time.Duration) Option {
-	return func(o *options) error {
+	return storeOption(func(o *options) error {
 		if d < time.Millisecond {
 			return fmt.Errorf("%w: WithBlock(%s): must be at least 1ms", ErrInvalidConfig, d)
 		}
 		o.block = d
-		o.set["block"] = true
 		return nil
-	}
+	})
 }
 
 // WithSnapshotTTL sets how long a snapshot lives in Redis after it was
-// last saved (default 7 days). Snapshots are a cache: an aggregate whose
+// last saved (default DefaultSnapshotTTL). Snapshots are a cache: an aggregate whose
 // snapshot expired is replayed in full once and snapshotted again.
-// RedisSnapshotStore only.
-func WithSnapshotTTL(d time.Duration) Option {
-	return func(o *options) error {
+func WithSnapshotTTL(d time.Duration) SnapshotStoreOption {
+	return snapshotStoreOption(func(o *options) error {
 		if d < time.Millisecond {
 			return fmt.Errorf("%w: WithSnapshotTTL(%s): must be at least 1ms", ErrInvalidConfig, d)
 		}
 		o.ttl = d
-		o.set["ttl"] = true
 		return nil
-	}
+	})
 }
 
-// applyOptions applies opts for the constructor named who, which accepts
-// the options named in allowed besides prefix and timeout.
-func applyOptions(who string, opts []Option, allowed ...string) (options, error) {
-	o := options{prefix: DefaultPrefix, timeout: DefaultTimeout, block: DefaultBlock, ttl: DefaultSnapshotTTL, set: map[string]bool{}}
+// applyOptions applies opts, through apply, over the defaults, for the
+// constructor named who.
+func applyOptions[O comparable](who string, opts []O, apply func(O, *options) error) (options, error) {
+	o := options{prefix: DefaultPrefix, timeout: DefaultTimeout, block: DefaultBlock, ttl: DefaultSnapshotTTL}
+	var zero O
 	for _, opt := range opts {
-		if opt == nil {
-			return o, fmt.Errorf("%w: %s: nil Option", ErrInvalidConfig, who)
+		if opt == zero {
+			return o, fmt.Errorf("%w: %s: nil option", ErrInvalidConfig, who)
 		}
-		if err := opt(&o); err != nil {
+		if err := apply(opt, &o); err != nil {
 			return o, err
-		}
-	}
-	ok := map[string]bool{"prefix": true, "timeout": true}
-	for _, a := range allowed {
-		ok[a] = true
-	}
-	names := map[string]string{"block": "WithBlock", "ttl": "WithSnapshotTTL"}
-	for k := range o.set {
-		if !ok[k] {
-			return o, fmt.Errorf("%w: %s does not take %s", ErrInvalidConfig, who, names[k])
 		}
 	}
 	return o, nil

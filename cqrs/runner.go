@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/backoff"
 )
 
 // Runner feeds a Projection from an EventStore's global order: Run reads
@@ -54,8 +56,17 @@ type runnerConfig struct {
 	onError    func(error) error
 }
 
+// Runner defaults: batches of 256 events, an idle log polled at most every
+// second, failures retried after 50ms doubling up to 5s.
+const (
+	DefaultBatchSize    = 256
+	DefaultPollInterval = time.Second
+	DefaultRetryBackoff = 50 * time.Millisecond
+	DefaultMaxRetryWait = 5 * time.Second
+)
+
 // WithBatchSize sets how many events the runner reads and applies at a
-// time (default 256): larger batches mean fewer round trips and, for
+// time (default DefaultBatchSize): larger batches mean fewer round trips and, for
 // FuncProjection, more events replayed after a crash.
 func WithBatchSize(n int) RunnerOption {
 	return func(c *runnerConfig) error {
@@ -68,7 +79,7 @@ func WithBatchSize(n int) RunnerOption {
 }
 
 // WithPollInterval sets, for a store that is not a Waiter, the longest
-// pause between two reads of an idle log (default 1s); the pause starts at
+// pause between two reads of an idle log (default DefaultPollInterval); the pause starts at
 // 1ms and doubles while the log stays idle.
 func WithPollInterval(d time.Duration) RunnerOption {
 	return func(c *runnerConfig) error {
@@ -81,8 +92,8 @@ func WithPollInterval(d time.Duration) RunnerOption {
 }
 
 // WithRetryBackoff sets the pause after a failed read or apply: it starts
-// at min and doubles with each failure in a row, up to max (default 50ms
-// to 5s). min must be above 0 (a zero pause never doubles: Run would
+// at min and doubles with each failure in a row, up to max (default
+// DefaultRetryBackoff to DefaultMaxRetryWait). min must be above 0 (a zero pause never doubles: Run would
 // retry a failing store in a busy loop) and max at least min.
 func WithRetryBackoff(min, max time.Duration) RunnerOption {
 	return func(c *runnerConfig) error {
@@ -115,7 +126,7 @@ func NewRunner(store EventStore, p Projection, opts ...RunnerOption) (*Runner, e
 	if store == nil || p == nil {
 		return nil, fmt.Errorf("%w: NewRunner: nil store or projection", ErrInvalidConfig)
 	}
-	c := runnerConfig{batch: 256, poll: time.Second, minBackoff: 50 * time.Millisecond, maxBackoff: 5 * time.Second}
+	c := runnerConfig{batch: DefaultBatchSize, poll: DefaultPollInterval, minBackoff: DefaultRetryBackoff, maxBackoff: DefaultMaxRetryWait}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: NewRunner: nil option", ErrInvalidConfig)
@@ -228,7 +239,7 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 				return stop
 			}
 		}
-		return sleep(ctx, backoff(r.cfg.minBackoff, r.cfg.maxBackoff, failures))
+		return backoff.Sleep(ctx, backoff.Policy{Min: r.cfg.minBackoff, Max: r.cfg.maxBackoff}.Wait(failures))
 	}
 	moved := 0
 	for {
@@ -349,36 +360,7 @@ func (r *Runner) wait(ctx context.Context, pos int64, idle *int) error {
 		return r.waiter.Wait(ctx, pos)
 	}
 	*idle++
-	return sleep(ctx, backoff(time.Millisecond, r.cfg.poll, *idle))
-}
-
-func backoff(min, max time.Duration, n int) time.Duration {
-	d := min
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return time.Duration(minInt64(int64(d), int64(max)))
-}
-
-func minInt64(a, b int64) int64 {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, backoff.Capped(time.Millisecond, r.cfg.poll, *idle))
 }
 
 func (r *Runner) setPos(pos int64) {

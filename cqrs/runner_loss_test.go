@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sysdesign/patterns/internal/backoff"
 )
 
 // losingStore is an event store that can lose every event, as a Redis
@@ -44,7 +46,7 @@ func (l *losingStore) Head(ctx context.Context) (int64, error) { return l.cur().
 
 // Wait polls: the store it would wait on may be swapped meanwhile.
 func (l *losingStore) Wait(ctx context.Context, after int64) error {
-	return sleep(ctx, 5*time.Millisecond)
+	return backoff.Sleep(ctx, 5*time.Millisecond)
 }
 
 // eventually polls cond for up to 5s.

@@ -72,7 +72,7 @@ var (
 // NewRedisReadModel returns the read model named name on c, built by h.
 // The name must not contain braces. Options: WithPrefix, WithTimeout.
 // Errors wrap ErrInvalidConfig.
-func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandler[V], opts ...Option) (*RedisReadModel[V], error) {
+func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandler[V], opts ...ReadModelOption) (*RedisReadModel[V], error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: NewRedisReadModel: nil Redis client", ErrInvalidConfig)
 	}
@@ -84,7 +84,7 @@ func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandl
 	if h == nil {
 		return nil, fmt.Errorf("%w: NewRedisReadModel(%q): nil handler", ErrInvalidConfig, name)
 	}
-	o, err := applyOptions("NewRedisReadModel", opts)
+	o, err := applyOptions("NewRedisReadModel", opts, ReadModelOption.applyReadModel)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	if c == nil {
 		return nil, fmt.Errorf("%w: NewRedisStore: nil Redis client", ErrInvalidConfig)
 	}
-	o, err := applyOptions("NewRedisStore", opts, "block")
+	o, err := applyOptions("NewRedisStore", opts, Option.applyStore)
 	if err != nil {
 		return nil, err
 	}

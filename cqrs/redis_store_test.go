@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
@@ -57,38 +59,54 @@ func TestRedisStoreKeys(t *testing.T) {
 	})
 }
 
+// Which option fits which constructor is checked by the compiler: a
+// misfit (WithBlock on a snapshot store, WithSnapshotTTL on a RedisStore)
+// does not compile, so there is no run-time check left to test.
+var (
+	_ RedisOption         = WithPrefix("")
+	_ RedisOption         = WithTimeout(0)
+	_ Option              = WithBlock(0)
+	_ SnapshotStoreOption = WithSnapshotTTL(0)
+)
+
 func TestRedisStoreConfig(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	bad := map[string][]Option{
-		"empty prefix":   {WithPrefix("")},
-		"brace prefix":   {WithPrefix("a{b}")},
-		"zero timeout":   {WithTimeout(0)},
-		"short block":    {WithBlock(time.Microsecond)},
-		"snapshot ttl":   {WithSnapshotTTL(time.Hour)},
-		"nil option":     {nil},
+	for name, opts := range map[string][]Option{
+		"empty prefix": {WithPrefix("")},
+		"brace prefix": {WithPrefix("a{b}")},
+		"zero timeout": {WithTimeout(0)},
+		"short block":  {WithBlock(time.Microsecond)},
+		"nil option":   {nil},
+	} {
+		_, err := NewRedisStore(c, opts...)
+		assert.ErrorIs(t, err, ErrInvalidConfig, name)
+	}
+	for name, opts := range map[string][]SnapshotStoreOption{
 		"tiny snapshots": {WithSnapshotTTL(0)},
+		"nil option":     {nil},
+		"empty prefix":   {WithPrefix("")},
+	} {
+		_, err := NewRedisSnapshotStore(c, opts...)
+		assert.ErrorIs(t, err, ErrInvalidConfig, name)
 	}
-	for name, opts := range bad {
-		if _, err := NewRedisStore(c, opts...); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	if _, err := NewRedisStore(nil); !errors.Is(err, ErrInvalidConfig) {
-		t.Error("nil client accepted")
-	}
-	if _, err := NewRedisSnapshotStore(c, WithBlock(time.Second)); !errors.Is(err, ErrInvalidConfig) {
-		t.Error("snapshot store took WithBlock")
-	}
-	if _, err := NewRedisCheckpointStore(c, WithSnapshotTTL(time.Second)); !errors.Is(err, ErrInvalidConfig) {
-		t.Error("checkpoint store took WithSnapshotTTL")
-	}
-	if _, err := NewRedisReadModel(c, "m", balances, WithBlock(time.Second)); !errors.Is(err, ErrInvalidConfig) {
-		t.Error("read model took WithBlock")
-	}
-	if _, err := NewRedisStore(c, WithPrefix("ok:"), WithTimeout(time.Second), WithBlock(time.Second)); err != nil {
-		t.Error(err)
-	}
+	_, err := NewRedisCheckpointStore(c, WithTimeout(-1))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewRedisReadModel(c, "m", balances, WithPrefix("{"))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewRedisStore(nil)
+	assert.ErrorIs(t, err, ErrInvalidConfig, "nil client")
+
+	s, err := NewRedisStore(c, WithPrefix("ok:"), WithTimeout(time.Second), WithBlock(time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, s.block)
+	s, err = NewRedisStore(c)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultBlock, s.block)
+	assert.Equal(t, "cqrs:{cqrs}:", s.base)
+	ss, err := NewRedisSnapshotStore(c, WithSnapshotTTL(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, "3600000", ss.ttl)
 }
 
 // TestRedisStoreFaults: a lost Redis is an error, not a hang; a frozen one
