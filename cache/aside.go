@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +44,7 @@ type Aside[V any] struct {
 	jitter, beta float64
 	loadTimeout  time.Duration
 	now          func() time.Time
-	onError      func(key string, err error)
+	hooks        hooks
 	rand         func() float64 // in [0, 1)
 
 	mu      sync.Mutex
@@ -61,82 +59,51 @@ type Aside[V any] struct {
 }
 
 // NewAside returns an Aside reading through c with load. Options: WithTTL
-// (default 5m), WithNegativeTTL or WithoutNegativeCaching (default 10s),
-// WithJitter (default 0.1), WithEarlyRefresh or WithoutEarlyRefresh
-// (default beta 1), WithLoadTimeout (default 10s), WithFleetLock with
-// WithLockWait (default 1s), WithPrefix (of the lock's names, default the
-// prefix of c when c is a Redis or Tiered, else "cache:") and WithTimeout
-// (of the lock's Redis calls, default 100ms), WithClock, WithOnError.
-// Errors wrap ErrInvalidConfig.
-func NewAside[V any](c Cache[V], load Loader[V], opts ...Option) (*Aside[V], error) {
+// (default DefaultTTL), WithNegativeTTL or WithoutNegativeCaching (default
+// DefaultNegativeTTL), WithJitter (default DefaultJitter), WithEarlyRefresh
+// or WithoutEarlyRefresh (default DefaultEarlyRefresh), WithLoadTimeout
+// (default DefaultLoadTimeout), WithFleetLock with its own options,
+// WithClock, WithObserver, WithLogger, WithOnError. Errors wrap
+// ErrInvalidConfig.
+func NewAside[V any](c Cache[V], load Loader[V], opts ...AsideOption) (*Aside[V], error) {
 	if c == nil || isNilPointer(c) {
 		return nil, fmt.Errorf("%w: NewAside: nil Cache", ErrInvalidConfig)
 	}
 	if load == nil {
 		return nil, fmt.Errorf("%w: NewAside: nil Loader", ErrInvalidConfig)
 	}
-	o, err := applyOptions(opts)
-	if err != nil {
-		return nil, err
+	o := asideConfig{
+		ttl: DefaultTTL, negTTL: DefaultNegativeTTL, jitter: DefaultJitter, beta: DefaultEarlyRefresh,
+		loadTimeout: DefaultLoadTimeout, now: time.Now,
 	}
-	if err := o.only("NewAside", optTTL|optNegativeTTL|optJitter|optEarlyRefresh|optLoadTimeout|
-		optFleetLock|optLockWait|optPrefix|optTimeout|optClock|optOnError); err != nil {
+	if err := apply(&o, opts, AsideOption.applyAside); err != nil {
 		return nil, err
-	}
-	a := &Aside[V]{
-		load: load,
-		ttl:  5 * time.Minute, negTTL: 10 * time.Second, jitter: 0.1, beta: 1,
-		loadTimeout: 10 * time.Second, now: time.Now, onError: o.onError,
-		rand:    rand.Float64,
-		flights: make(map[string]*flight[V]),
 	}
 	entries, rich := c.(EntryCache[V])
 	if !rich {
-		entries = plainEntries[V]{c}
-	}
-	a.entries = entries
-	if o.set&optTTL != 0 {
-		a.ttl = o.ttl
-	}
-	if o.set&optNegativeTTL != 0 {
-		a.negTTL = o.negTTL
-	}
-	if o.set&optJitter != 0 {
-		a.jitter = o.jitter
-	}
-	if o.set&optEarlyRefresh != 0 {
-		a.beta = o.beta
-	}
-	if o.set&optLoadTimeout != 0 {
-		a.loadTimeout = o.loadTO
-	}
-	if o.set&optClock != 0 {
-		a.now = o.now
-	}
-	if !rich {
-		if o.set&optNegativeTTL != 0 && a.negTTL > 0 {
+		// A plain Cache keeps neither not-found markers nor load times.
+		if o.negSet {
 			return nil, fmt.Errorf("%w: WithNegativeTTL needs an EntryCache (LRU, Redis, Tiered); %T is not one", ErrInvalidConfig, c)
 		}
-		if o.set&optEarlyRefresh != 0 && a.beta > 0 {
+		if o.betaSet {
 			return nil, fmt.Errorf("%w: WithEarlyRefresh needs an EntryCache (LRU, Redis, Tiered); %T is not one", ErrInvalidConfig, c)
 		}
-		a.negTTL, a.beta = 0, 0
+		o.negTTL, o.beta = 0, 0
+		entries = plainEntries[V]{c}
 	}
-	if o.set&optFleetLock == 0 && o.set&(optLockWait|optPrefix|optTimeout) != 0 {
-		return nil, fmt.Errorf("%w: WithLockWait, WithPrefix and WithTimeout configure the fleet lock: they need WithFleetLock", ErrInvalidConfig)
+	a := &Aside[V]{
+		entries: entries, load: load,
+		ttl: o.ttl, negTTL: o.negTTL, jitter: o.jitter, beta: o.beta,
+		loadTimeout: o.loadTimeout, now: o.now, hooks: o.hooks,
+		rand:    rand.Float64,
+		flights: make(map[string]*flight[V]),
 	}
 	if o.lock != nil {
-		prefix, timeout, wait := cachePrefix(c), 100*time.Millisecond, time.Second
-		if o.set&optPrefix != 0 {
-			prefix = o.prefix
+		lc := fleetConfig{prefix: cachePrefix(c), timeout: DefaultTimeout, wait: DefaultLockWait}
+		if err := apply(&lc, o.lockOpts, FleetLockOption.applyFleetLock); err != nil {
+			return nil, err
 		}
-		if o.set&optTimeout != 0 {
-			timeout = o.timeout
-		}
-		if o.set&optLockWait != 0 {
-			wait = o.lockWait
-		}
-		a.fleet = newFleetLock(o.lock, prefix, timeout, a.loadTimeout, wait)
+		a.fleet = newFleetLock(o.lock, lc.prefix, lc.timeout, a.loadTimeout, lc.wait)
 	}
 	a.closing, a.stop = context.WithCancel(context.Background())
 	return a, nil
@@ -159,14 +126,15 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 			return zero, ctx.Err()
 		}
 		cacheDown = true
-		a.cacheFailed(key, err)
+		a.failed(EventCacheError, key, err)
 	case ok:
 		a.hits.Add(1)
 		if e.NotFound {
+			a.hooks.emit(Event{Kind: EventNegativeHit, Key: key})
 			return zero, fmt.Errorf("%w: %q (cached)", ErrNotFound, key)
 		}
-		if a.beta > 0 && a.refreshDue(e) {
-			a.refresh(ctx, key)
+		if a.beta > 0 && a.refreshDue(e) && a.refresh(ctx, key) {
+			a.hooks.emit(Event{Kind: EventEarlyRefresh, Key: key})
 		}
 		return e.Value, nil
 	}
@@ -218,172 +186,46 @@ func (a *Aside[V]) refreshDue(e Entry[V]) bool {
 	return -float64(e.LoadTime)*a.beta*math.Log(1-a.rand()) >= float64(e.TTL)
 }
 
-// refresh reloads key in the background unless a load of it is running.
-func (a *Aside[V]) refresh(ctx context.Context, key string) {
+// refresh reloads key in the background unless a load of it is running;
+// it reports whether it started one.
+func (a *Aside[V]) refresh(ctx context.Context, key string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.flights[key]; ok || a.closed.Load() {
-		return
+		return false
 	}
 	a.refreshes.Add(1)
 	a.start(ctx, key, newFlight[V](true))
+	return true
 }
 
-// run loads key for f's waiters, then stores the result and ends f. ctx
-// carries the first caller's values, but not its cancellation.
-func (a *Aside[V]) run(ctx context.Context, key string, f *flight[V]) {
-	defer a.loads.Done()
-	ctx, cancel := context.WithTimeout(ctx, a.loadTimeout)
-	defer cancel()
-	stop := context.AfterFunc(a.closing, cancel) // Close cancels loads
-	defer stop()
-
-	// Whatever happens, f leaves the map before its waiters are answered:
-	// a caller that comes after must not join a load that is over.
-	var once sync.Once
-	done := func(v V, err error) {
-		once.Do(func() {
-			a.mu.Lock()
-			if a.flights[key] == f {
-				delete(a.flights, key)
-			}
-			a.mu.Unlock()
-			f.finish(v, err)
-		})
-	}
-	defer func() {
-		if !f.isDone() { // only if something below panicked
-			var zero V
-			done(zero, errors.New("cache: load ended without a result"))
-		}
-	}()
-
-	// unanswered: a cache or lock call of this read timed out. Then the
-	// answer comes before the store, which would likely time out too. The
-	// lock is still tried (one attempt per flight, not per caller): a
-	// Redis slowed down by a stampede is when the fleet needs it most.
-	unanswered := f.cacheTimedOut
-
-	// Look again: a caller may miss just before another load stores the
-	// key and join only after that load is over. Then the value is here.
-	if !f.refresh && !f.cacheDown {
-		e, ok, err := a.entries.GetEntry(ctx, key)
-		switch {
-		case err != nil:
-			a.cacheFailed(key, err)
-			unanswered = unanswered || timedOut(err)
-		case ok && e.NotFound:
-			done(e.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
-			return
-		case ok:
-			done(e.Value, nil)
-			return
-		}
-	}
-
-	var token string
-	if a.fleet != nil {
-		var err error
-		if token, err = a.fleet.acquire(ctx, key); err != nil {
-			if ctx.Err() != nil { // closing, or out of time
-				var zero V
-				done(zero, ctx.Err())
-				return
-			}
-			a.cacheFailed(key, err) // load without the lock
-			unanswered = unanswered || timedOut(err)
-		} else if token == "" {
-			w := a.awaitFleet(ctx, key)
-			unanswered = unanswered || w.timedOut
-			switch {
-			case w.found && w.entry.NotFound:
-				done(w.entry.Value, fmt.Errorf("%w: %q (cached)", ErrNotFound, key))
-				return
-			case w.found:
-				done(w.entry.Value, nil)
-				return
-			case w.token == "" && f.refresh && !a.hasJoiners(f):
-				// Another process is refreshing: nobody here needs a value.
-				var zero V
-				done(zero, errRefreshSkipped)
-				return
-			}
-			token = w.token
-		}
-	}
-
-	start := a.now()
-	v, err := a.callLoader(ctx, key)
-	loadTime := max(a.now().Sub(start), time.Microsecond)
+// countLoad counts a loader call's outcome and reports a failure.
+func (a *Aside[V]) countLoad(key string, err error, took time.Duration) {
 	a.nLoads.Add(1)
-
-	// Store before answering, so that a caller who has its answer finds
-	// the value cached on its next Get; unless Redis stopped answering
-	// this read: the write is bounded (Redis: WithTimeout) but likely to
-	// time out too. (done answers once: the second call below is a no-op.)
-	if unanswered {
-		done(v, err)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		a.notFound.Add(1)
+	default:
+		a.loadErrors.Add(1)
+		a.hooks.emit(Event{Kind: EventLoadError, Key: key, Duration: took, Err: err})
 	}
-	f.mu.Lock()
-	if !f.stale {
-		a.store(key, v, err, loadTime)
-	}
-	f.mu.Unlock()
-	done(v, err)
-	if token != "" {
-		if err := a.fleet.release(context.WithoutCancel(ctx), key, token); err != nil {
-			a.cacheFailed(key, err)
-		}
-	}
-}
-
-var errRefreshSkipped = errors.New("cache: early refresh skipped: another process holds the fleet lock")
-
-func (a *Aside[V]) hasJoiners(f *flight[V]) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return f.joined > 0
-}
-
-// timedOut reports whether a cache call failed for want of an answer
-// (its bound or a network timeout), rather than with one.
-func timedOut(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
-// callLoader calls the loader, turning a panic into a *PanicError.
-func (a *Aside[V]) callLoader(ctx context.Context, key string) (v V, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return a.load(ctx, key)
 }
 
 // store caches a load's outcome: a value for the TTL, ErrNotFound for the
-// negative TTL, anything else not at all.
-func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration) {
+// negative TTL, anything else not at all. It returns the cache's error.
+func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration) error {
 	ctx := a.closing
 	if a.closed.Load() {
-		return
+		return nil
 	}
-	var setErr error
 	switch {
 	case err == nil:
-		setErr = a.entries.SetEntry(ctx, key, Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)})
-	case errors.Is(err, ErrNotFound):
-		a.notFound.Add(1)
-		if a.negTTL > 0 {
-			setErr = a.entries.SetEntry(ctx, key, Entry[V]{NotFound: true, LoadTime: loadTime, TTL: a.jittered(a.negTTL)})
-		}
-	default:
-		a.loadErrors.Add(1)
+		return a.entries.SetEntry(ctx, key, Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)})
+	case errors.Is(err, ErrNotFound) && a.negTTL > 0:
+		return a.entries.SetEntry(ctx, key, Entry[V]{NotFound: true, LoadTime: loadTime, TTL: a.jittered(a.negTTL)})
 	}
-	if setErr != nil {
-		a.cacheFailed(key, setErr)
-	}
+	return nil
 }
 
 // jittered shortens ttl by a random fraction of up to the jitter.
@@ -454,11 +296,11 @@ func (a *Aside[V]) Close() error {
 	return nil
 }
 
-func (a *Aside[V]) cacheFailed(key string, err error) {
+// failed counts a cache or fleet lock failure that was worked around and
+// reports it as an event of kind k.
+func (a *Aside[V]) failed(k EventKind, key string, err error) {
 	a.cacheErrors.Add(1)
-	if a.onError != nil {
-		a.onError(key, err)
-	}
+	a.hooks.emit(Event{Kind: k, Key: key, Err: err})
 }
 
 // plainEntries lets Aside use a Cache that stores bare values through the

@@ -6,7 +6,7 @@ import (
 )
 
 // cachePrefix is the prefix of c's names when c is a Redis or Tiered
-// cache, else defaultPrefix: the default prefix of a fleet lock over c,
+// cache, else DefaultPrefix: the default prefix of a fleet lock over c,
 // so that each cache's locks live beside its entries.
 func cachePrefix[V any](c Cache[V]) string {
 	switch c := c.(type) {
@@ -15,7 +15,7 @@ func cachePrefix[V any](c Cache[V]) string {
 	case *Tiered[V]:
 		return c.remote.prefix
 	}
-	return defaultPrefix
+	return DefaultPrefix
 }
 
 // fleetWait is how a wait for another process's fleet lock ended: with the
@@ -47,7 +47,7 @@ func (a *Aside[V]) awaitFleet(ctx context.Context, key string) fleetWait[V] {
 		e, ok, err := a.entries.GetEntry(ctx, key)
 		if err != nil {
 			w.timedOut = timedOut(err)
-			a.waitFailed(ctx, key, err)
+			a.waitFailed(ctx, EventCacheError, key, err)
 			return true
 		}
 		w.entry, w.found = e, ok
@@ -76,7 +76,7 @@ func (a *Aside[V]) awaitFleet(ctx context.Context, key string) fleetWait[V] {
 		token, err := l.acquire(ctx, key)
 		if err != nil {
 			w.timedOut = timedOut(err)
-			a.waitFailed(ctx, key, err)
+			a.waitFailed(ctx, EventLockError, key, err)
 			return w
 		}
 		if token != "" {
@@ -88,8 +88,8 @@ func (a *Aside[V]) awaitFleet(ctx context.Context, key string) fleetWait[V] {
 
 // waitFailed reports a Redis call of awaitFleet that failed, unless the
 // wait's own deadline (or the load's ctx) cut it short: that is no news.
-func (a *Aside[V]) waitFailed(ctx context.Context, key string, err error) {
+func (a *Aside[V]) waitFailed(ctx context.Context, k EventKind, key string, err error) {
 	if ctx.Err() == nil {
-		a.cacheFailed(key, err)
+		a.failed(k, key, err)
 	}
 }

@@ -80,7 +80,7 @@ func TestAsideOverPlainCache(t *testing.T) {
 	require.EqualValues(t, 1, s.Hits)
 	require.EqualValues(t, 3, s.Loads)
 
-	for _, opt := range []Option{WithNegativeTTL(time.Second), WithEarlyRefresh(1)} {
+	for _, opt := range []AsideOption{WithNegativeTTL(time.Second), WithEarlyRefresh(1)} {
 		_, err := NewAside[string](newMapCache(), src.load, opt)
 		require.ErrorIs(t, err, ErrInvalidConfig)
 	}

@@ -51,7 +51,7 @@ func (s *source) load(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func newAside(t *testing.T, c Cache[string], load Loader[string], opts ...Option) *Aside[string] {
+func newAside(t *testing.T, c Cache[string], load Loader[string], opts ...AsideOption) *Aside[string] {
 	t.Helper()
 	a, err := NewAside(c, load, opts...)
 	require.NoError(t, err)
@@ -392,37 +392,4 @@ func TestAsideClose(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.ErrorIs(t, a.Invalidate(bg, "k"), ErrClosed)
 	require.NoError(t, a.Close(), "Close twice is fine")
-}
-
-func TestAsideConfig(t *testing.T) {
-	lru := mustLRU[string](t, 10)
-	load := newSource().load
-	for name, opts := range map[string][]Option{
-		"zero TTL":             {WithTTL(0)},
-		"negative neg TTL":     {WithNegativeTTL(-time.Second)},
-		"jitter 1":             {WithJitter(1)},
-		"negative jitter":      {WithJitter(-0.1)},
-		"beta 0":               {WithEarlyRefresh(0)},
-		"zero load timeout":    {WithLoadTimeout(0)},
-		"lock wait no lock":    {WithLockWait(time.Second)},
-		"prefix without lock":  {WithPrefix("x:")},
-		"LRU option":           {WithShards(2)},
-		"nil hook":             {WithOnError(nil)},
-		"nil fleet lock":       {WithFleetLock(nil)},
-		"zero lock wait":       {WithLockWait(0)},
-		"zero timeout":         {WithTimeout(0)},
-		"local TTL for Tiered": {WithLocalTTL(time.Second)},
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := NewAside(lru, load, opts...)
-			assert.ErrorIs(t, err, ErrInvalidConfig)
-		})
-	}
-	_, err := NewAside[string](nil, load)
-	assert.ErrorIs(t, err, ErrInvalidConfig)
-	_, err = NewAside[string](lru, nil)
-	assert.ErrorIs(t, err, ErrInvalidConfig)
-	var nilLRU *LRU[string]
-	_, err = NewAside[string](nilLRU, load)
-	assert.ErrorIs(t, err, ErrInvalidConfig)
 }

@@ -23,7 +23,7 @@ func benchKeyNames(n int) []string {
 	return keys
 }
 
-func filledLRU(b *testing.B, ttl time.Duration, opts ...Option) (*LRU[int], []string) {
+func filledLRU(b *testing.B, ttl time.Duration, opts ...LRUOption) (*LRU[int], []string) {
 	// Room to spare: with WithShards a shard holds 1/n of the capacity,
 	// and keys do not spread over shards perfectly evenly.
 	c, err := NewLRU[int](2*benchKeys, opts...)
@@ -42,10 +42,10 @@ func filledLRU(b *testing.B, ttl time.Duration, opts ...Option) (*LRU[int], []st
 // readers).
 var lruShardings = []struct {
 	name string
-	opts []Option
+	opts []LRUOption
 }{
 	{"shards=1", nil},
-	{"shards=16", []Option{WithShards(16)}},
+	{"shards=16", []LRUOption{WithShards(16)}},
 }
 
 // BenchmarkLRUGet: hits on a full 10k-entry LRU, keys in a fixed
@@ -120,12 +120,12 @@ func BenchmarkLRUHitRatio(b *testing.B) {
 	keys := benchKeyNames(100_000)
 	for _, tc := range []struct {
 		name string
-		opts []Option
+		opts []LRUOption
 	}{
 		{"policy=lru/shards=1", nil},
-		{"policy=lru/shards=16", []Option{WithShards(16)}},
-		{"policy=tinylfu/shards=1", []Option{WithTinyLFU()}},
-		{"policy=tinylfu/shards=16", []Option{WithShards(16), WithTinyLFU()}},
+		{"policy=lru/shards=16", []LRUOption{WithShards(16)}},
+		{"policy=tinylfu/shards=1", []LRUOption{WithTinyLFU()}},
+		{"policy=tinylfu/shards=16", []LRUOption{WithShards(16), WithTinyLFU()}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var ratio float64

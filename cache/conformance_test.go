@@ -89,18 +89,18 @@ func uniquePrefix(tg *redistest.Target) string {
 	return fmt.Sprintf("%s%d:", tg.Prefix, prefixes.Add(1))
 }
 
-func mustRedis[V any](t testing.TB, tg *redistest.Target, opts ...Option) *Redis[V] {
+func mustRedis[V any](t testing.TB, tg *redistest.Target, opts ...RedisOption) *Redis[V] {
 	t.Helper()
-	r, err := NewRedis[V](tg.Client, append([]Option{WithPrefix(tg.Prefix), WithTimeout(time.Second)}, opts...)...)
+	r, err := NewRedis[V](tg.Client, append([]RedisOption{WithPrefix(tg.Prefix), WithTimeout(time.Second)}, opts...)...)
 	require.NoError(t, err)
 	return r
 }
 
 // mustTiered returns a Tiered on client (one "process") under prefix, with
 // a local tier on clk (nil: the real clock), subscribed before it returns.
-func mustTiered(t testing.TB, tg *redistest.Target, client redisClient, clk *fakeClock, prefix string, opts ...Option) *Tiered[string] {
+func mustTiered(t testing.TB, tg *redistest.Target, client redisClient, clk *fakeClock, prefix string, opts ...TieredOption) *Tiered[string] {
 	t.Helper()
-	var lopts []Option
+	var lopts []LRUOption
 	if clk != nil {
 		lopts = append(lopts, WithClock(clk.Now))
 	}

@@ -123,7 +123,7 @@ func TestFaults(t *testing.T) {
 					// Two Asides on the one cache: one with a fleet lock,
 					// whose reads may pay a bound for the lock too.
 					plain := newAside(t, r, load)
-					a := newAside(t, r, load, WithFleetLock(r.client), WithTimeout(faultTimeout), WithLockWait(faultLockWait))
+					a := newAside(t, r, load, WithFleetLock(r.client, WithTimeout(faultTimeout), WithLockWait(faultLockWait)))
 					aGet := func(key string) {
 						t.Helper()
 						for _, c := range []struct {

@@ -22,7 +22,7 @@ type instance struct {
 	aside  *Aside[string]
 }
 
-func newInstances(t *testing.T, tg *redistest.Target, n int, load Loader[string], opts ...Option) []*instance {
+func newInstances(t *testing.T, tg *redistest.Target, n int, load Loader[string], lockWait time.Duration, opts ...AsideOption) []*instance {
 	t.Helper()
 	prefix := uniquePrefix(tg)
 	out := make([]*instance, n)
@@ -32,7 +32,7 @@ func newInstances(t *testing.T, tg *redistest.Target, n int, load Loader[string]
 		// miniredis is slow, and a timed out lock call means a second load.
 		r, err := NewRedis[string](client, WithPrefix(prefix), WithTimeout(5*time.Second))
 		require.NoError(t, err)
-		a, err := NewAside(r, load, append([]Option{WithFleetLock(client), WithPrefix(prefix + "lock:"), WithTimeout(5 * time.Second),
+		a, err := NewAside(r, load, append([]AsideOption{WithFleetLock(client, WithPrefix(prefix+"lock:"), WithTimeout(5*time.Second), WithLockWait(lockWait)),
 			WithOnError(func(key string, err error) { t.Logf("%s: %v", key, err) })}, opts...)...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = a.Close() })
@@ -48,7 +48,7 @@ func TestFleetStampedeOneLoad(t *testing.T) {
 		src := newSource()
 		src.put("hot", "value")
 		src.gate = make(chan struct{})
-		insts := newInstances(t, tg, 4, src.load, WithLockWait(10*time.Second))
+		insts := newInstances(t, tg, 4, src.load, 10*time.Second)
 		const perInstance = 50
 		var wg sync.WaitGroup
 		var failed atomic.Int64
@@ -131,7 +131,7 @@ func TestFleetLockHolderGone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		src := newSource()
 		src.put("k", "v")
-		in := newInstances(t, tg, 1, src.load, WithLockWait(50*time.Millisecond))[0]
+		in := newInstances(t, tg, 1, src.load, 50*time.Millisecond)[0]
 		// A crashed process's lock, with a long PX.
 		require.NoError(t, tg.Client.Set(bg, in.aside.fleet.lockKey("k"), "dead-token", time.Minute).Err())
 		start := time.Now()
@@ -162,7 +162,7 @@ func TestFleetHolderLoadFails(t *testing.T) {
 			}
 			return "v", nil
 		}
-		insts := newInstances(t, tg, 2, load, WithLockWait(10*time.Second))
+		insts := newInstances(t, tg, 2, load, 10*time.Second)
 		first := make(chan error, 1)
 		go func() { _, err := insts[0].aside.Get(bg, "k"); first <- err }()
 		require.Eventually(t, func() bool { return calls.Load() == 1 }, waitFor, tick)
@@ -185,7 +185,7 @@ func TestFleetLockRedisDown(t *testing.T) {
 		src := newSource()
 		src.put("k", "v")
 		var reported atomic.Int64
-		in := newInstances(t, tg, 1, src.load, WithOnError(func(string, error) { reported.Add(1) }))[0]
+		in := newInstances(t, tg, 1, src.load, DefaultLockWait, WithOnError(func(string, error) { reported.Add(1) }))[0]
 		in.faults.Cut()
 		v, err := in.aside.Get(bg, "k")
 		require.NoError(t, err)
@@ -203,7 +203,7 @@ func TestFleetEarlyRefreshUsesTheLock(t *testing.T) {
 		load := func(ctx context.Context, key string) (string, error) {
 			return fmt.Sprint("v", calls.Add(1)), nil
 		}
-		insts := newInstances(t, tg, 2, load, WithTTL(10*time.Second), WithJitter(0))
+		insts := newInstances(t, tg, 2, load, DefaultLockWait, WithTTL(10*time.Second), WithJitter(0))
 		for _, in := range insts {
 			in.aside.rand = func() float64 { return 1 - 1e-300 } // −ln(1−U) huge: always due
 		}

@@ -28,10 +28,6 @@ const (
 	invalidateMarker = "{}invalidate"
 )
 
-// defaultPrefix is the prefix of a Redis cache, and of a fleet lock whose
-// cache has none (WithPrefix changes either).
-const defaultPrefix = "cache:"
-
 // checkPrefix accepts a WithPrefix value: not empty (it would mix the
 // cache's names with other data) and without braces (they would blur
 // where the prefix ends, and with it the namespaces).

@@ -20,9 +20,12 @@ import (
 // the example did), on every backend.
 func TestCacheKeysNeverReadAsLocks(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, prefixes := range map[string]struct{ cache, lock []Option }{
+		for name, prefixes := range map[string]struct {
+			cache []RedisOption
+			lock  []FleetLockOption
+		}{
 			"default prefixes":        {},
-			"lock prefix under cache": {[]Option{WithPrefix(tg.Prefix)}, []Option{WithPrefix(tg.Prefix + "lock:")}},
+			"lock prefix under cache": {[]RedisOption{WithPrefix(tg.Prefix)}, []FleetLockOption{WithPrefix(tg.Prefix + "lock:")}},
 		} {
 			t.Run(name, func(t *testing.T) {
 				victim := tg.Prefix + "victim" // unique to this run, even under the default prefixes
@@ -39,12 +42,12 @@ func TestCacheKeysNeverReadAsLocks(t *testing.T) {
 				r, err := NewRedis[string](tg.Client, prefixes.cache...)
 				require.NoError(t, err)
 				var cacheErrors []error
-				a, err := NewAside(r, load, append([]Option{WithFleetLock(tg.Client), WithLockWait(time.Second),
-					WithOnError(func(_ string, err error) { cacheErrors = append(cacheErrors, err) })}, prefixes.lock...)...)
+				a, err := NewAside(r, load, WithFleetLock(tg.Client, append([]FleetLockOption{WithLockWait(time.Second)}, prefixes.lock...)...),
+					WithOnError(func(_ string, err error) { cacheErrors = append(cacheErrors, err) }))
 				require.NoError(t, err)
 				t.Cleanup(func() {
 					_ = a.Close()
-					_ = tg.Client.Del(bg, r.Key(victim), r.Key("lock:"+victim), a.fleet.lockKey(victim)).Err()
+					_ = tg.Client.Del(bg, r.redisKey(victim), r.redisKey("lock:"+victim), a.fleet.lockKey(victim)).Err()
 				})
 
 				// Reading "lock:victim" caches it for the TTL (5 minutes).
@@ -97,7 +100,7 @@ func TestNamespacesAreDisjoint(t *testing.T) {
 		r := &Redis[string]{prefix: p, entries: p + entryMarker}
 		l := &fleetLock{prefix: p, locks: p + lockMarker, channel: p + releasedMarker}
 		for _, k := range keys {
-			add(r.Key(k), "entry "+p+" "+k)
+			add(r.redisKey(k), "entry "+p+" "+k)
 			add(l.lockKey(k), "lock "+p+" "+k)
 		}
 		add(l.channel, "lock channel "+p)
@@ -113,7 +116,7 @@ func TestBracesRefused(t *testing.T) {
 	for _, p := range []string{"a{", "a}", "{x}:"} {
 		_, err := NewRedis[string](tg.Client, WithPrefix(p))
 		assert.ErrorIs(t, err, ErrInvalidConfig, p)
-		_, err = NewAside(mustLRU[string](t, 10), newSource().load, WithFleetLock(tg.Client), WithPrefix(p))
+		_, err = NewAside(mustLRU[string](t, 10), newSource().load, WithFleetLock(tg.Client, WithPrefix(p)))
 		assert.ErrorIs(t, err, ErrInvalidConfig, p)
 		_, err = NewTiered(mustLRU[string](t, 10), mustRedis[string](t, tg), WithChannel("ch"+p))
 		assert.ErrorIs(t, err, ErrInvalidConfig, p)

@@ -47,15 +47,12 @@ var _ EntryCache[int] = (*LRU[int])(nil)
 // NewLRU returns an exact LRU of at most capacity entries. Options:
 // WithClock, WithShards (opt-in sharding, approximate), WithMaxCost,
 // WithTinyLFU (opt-in admission policy). Errors wrap ErrInvalidConfig.
-func NewLRU[V any](capacity int, opts ...Option) (*LRU[V], error) {
+func NewLRU[V any](capacity int, opts ...LRUOption) (*LRU[V], error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("%w: NewLRU(%d): capacity must be at least 1", ErrInvalidConfig, capacity)
 	}
-	o, err := applyOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.only("NewLRU", optClock|optShards|optMaxCost|optTinyLFU); err != nil {
+	o := lruConfig{shards: DefaultShards}
+	if err := apply(&o, opts, LRUOption.applyLRU); err != nil {
 		return nil, err
 	}
 	c := &LRU[V]{seed: maphash.MakeSeed(), now: o.now}
@@ -67,10 +64,7 @@ func NewLRU[V any](capacity int, opts ...Option) (*LRU[V], error) {
 		}
 		c.cost = f
 	}
-	n := 1
-	if o.shards > 0 {
-		n = o.shards
-	}
+	n := o.shards
 	if n > capacity {
 		return nil, fmt.Errorf("%w: WithShards(%d) for capacity %d: every shard needs room for an entry", ErrInvalidConfig, n, capacity)
 	}

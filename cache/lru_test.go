@@ -16,7 +16,7 @@ import (
 
 var bg = context.Background()
 
-func mustLRU[V any](t testing.TB, capacity int, opts ...Option) *LRU[V] {
+func mustLRU[V any](t testing.TB, capacity int, opts ...LRUOption) *LRU[V] {
 	t.Helper()
 	c, err := NewLRU[V](capacity, opts...)
 	require.NoError(t, err)
@@ -194,20 +194,18 @@ func TestLRUBadRequests(t *testing.T) {
 func TestLRUConfig(t *testing.T) {
 	for name, tc := range map[string]struct {
 		capacity int
-		opts     []Option
+		opts     []LRUOption
 	}{
 		"zero capacity":         {0, nil},
 		"negative capacity":     {-1, nil},
-		"too many shards":       {10_000, []Option{WithShards(1025)}},
-		"zero shards":           {100, []Option{WithShards(0)}},
-		"more shards than room": {4, []Option{WithShards(8)}},
-		"nil clock":             {10, []Option{WithClock(nil)}},
-		"nil option":            {10, []Option{nil}},
-		"zero max cost":         {10, []Option{WithMaxCost(0, func(int) int64 { return 1 })}},
-		"nil cost func":         {10, []Option{WithMaxCost[int](10, nil)}},
-		"option for Redis":      {10, []Option{WithPrefix("x:")}},
-		"option for Aside":      {10, []Option{WithTTL(time.Second)}},
-		"budget below shards":   {100, []Option{WithShards(4), WithMaxCost(2, func(int) int64 { return 1 })}},
+		"too many shards":       {10_000, []LRUOption{WithShards(1025)}},
+		"zero shards":           {100, []LRUOption{WithShards(0)}},
+		"more shards than room": {4, []LRUOption{WithShards(8)}},
+		"nil clock":             {10, []LRUOption{WithClock(nil)}},
+		"nil option":            {10, []LRUOption{nil}},
+		"zero max cost":         {10, []LRUOption{WithMaxCost(0, func(int) int64 { return 1 })}},
+		"nil cost func":         {10, []LRUOption{WithMaxCost[int](10, nil)}},
+		"budget below shards":   {100, []LRUOption{WithShards(4), WithMaxCost(2, func(int) int64 { return 1 })}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewLRU[int](tc.capacity, tc.opts...)
@@ -454,7 +452,7 @@ func TestLRUConcurrent(t *testing.T) {
 func TestTinyLFUKeepsFrequentKeys(t *testing.T) {
 	// A hot set that fits, then a scan of one-off keys: plain LRU loses the
 	// hot set, TinyLFU keeps it.
-	run := func(opts ...Option) float64 {
+	run := func(opts ...LRUOption) float64 {
 		c := mustLRU[int](t, 100, opts...)
 		rng := rand.New(rand.NewSource(7))
 		for i := range 20_000 {

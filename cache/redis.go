@@ -27,12 +27,12 @@ var getEntryScript = redis.NewScript(getEntryLua)
 // with a fraction of a millisecond is rounded up. Every command touches
 // one key, so Redis Cluster works as is.
 //
-// A key is stored under prefix + "{}v:" + key (see Key): a namespace no
+// A key is stored under prefix + "{}v:" + key: a namespace no
 // other name of this package (fleet locks, channels) can reach whatever
 // the keys and prefixes, and whose empty hash tag makes Redis Cluster
 // spread keys by their whole name.
 //
-// Each call is bounded by WithTimeout (default 100ms) as well as by the
+// Each call is bounded by WithTimeout (default DefaultTimeout) as well as by the
 // caller's ctx, whichever is sooner, on every client: a Redis that is down
 // or frozen costs a caller that long at most, then an error. Create the
 // client with ContextTimeoutEnabled: true and go-redis cuts a hung call at
@@ -52,23 +52,17 @@ type Redis[V any] struct {
 var _ EntryCache[int] = (*Redis[int])(nil)
 
 // NewRedis returns a Cache on c (a *redis.Client, *redis.ClusterClient or
-// failover client). Options: WithPrefix (default "cache:"), WithCodec,
-// WithTimeout or WithoutTimeout. Errors wrap ErrInvalidConfig.
-func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error) {
+// failover client). Options: WithPrefix (default DefaultPrefix),
+// WithCodec, WithTimeout (default DefaultTimeout) or WithoutTimeout. Errors wrap ErrInvalidConfig.
+func NewRedis[V any](c redis.UniversalClient, opts ...RedisOption) (*Redis[V], error) {
 	if c == nil || isNilPointer(c) {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
 	}
-	o, err := applyOptions(opts)
-	if err != nil {
+	o := redisConfig{prefix: DefaultPrefix, timeout: DefaultTimeout}
+	if err := apply(&o, opts, RedisOption.applyRedis); err != nil {
 		return nil, err
 	}
-	if err := o.only("NewRedis", optPrefix|optCodec|optTimeout); err != nil {
-		return nil, err
-	}
-	r := &Redis[V]{client: c, prefix: defaultPrefix, codec: o.codec}
-	if o.set&optPrefix != 0 {
-		r.prefix = o.prefix
-	}
+	r := &Redis[V]{client: c, prefix: o.prefix, codec: o.codec}
 	r.entries = r.prefix + entryMarker
 	if r.codec == nil {
 		r.codec = JSON
@@ -77,24 +71,20 @@ func NewRedis[V any](c redis.UniversalClient, opts ...Option) (*Redis[V], error)
 			r.codec = rawCodec{}
 		}
 	}
-	timeout := 100 * time.Millisecond
-	if o.set&optTimeout != 0 {
-		timeout = o.timeout
-	}
-	r.bound = redisx.NewBound(c, timeout)
+	r.bound = redisx.NewBound(c, o.timeout)
 	return r, nil
 }
 
-// Key returns the Redis key that key is stored under: the prefix, "{}v:",
-// then key.
-func (r *Redis[V]) Key(key string) string { return r.entries + key }
+// redisKey returns the Redis key that key is stored under: the prefix,
+// "{}v:", then key.
+func (r *Redis[V]) redisKey(key string) string { return r.entries + key }
 
 // Get returns key's value; a miss (or a negative entry) is (zero, false,
 // nil). An error is Redis failing or a value that does not decode.
 func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	var zero V
 	data, err := redisx.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
-		return r.client.Get(ctx, r.entries+key).Bytes()
+		return r.client.Get(ctx, r.redisKey(key)).Bytes()
 	})
 	if errors.Is(err, redis.Nil) {
 		r.misses.Add(1)
@@ -186,10 +176,10 @@ func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel
 	ttl := wholeMillis(e.TTL)
 	_, err = redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if channel == "" {
-			return struct{}{}, r.client.Set(ctx, r.entries+key, data, ttl).Err()
+			return struct{}{}, r.client.Set(ctx, r.redisKey(key), data, ttl).Err()
 		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, r.entries+key, data, ttl)
+			p.Set(ctx, r.redisKey(key), data, ttl)
 			p.Publish(ctx, channel, msg)
 			return nil
 		})
@@ -216,11 +206,11 @@ func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg strin
 	}
 	_, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		if len(keys) == 1 && channel == "" {
-			return struct{}{}, r.client.Del(ctx, r.entries+keys[0]).Err()
+			return struct{}{}, r.client.Del(ctx, r.redisKey(keys[0])).Err()
 		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
-				p.Del(ctx, r.entries+k)
+				p.Del(ctx, r.redisKey(k))
 			}
 			if channel != "" {
 				p.Publish(ctx, channel, msg)

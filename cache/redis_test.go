@@ -31,7 +31,7 @@ func TestRedisCodecs(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, ok)
 			assert.Equal(t, u, got)
-			raw, err := tg.Client.Get(bg, r.Key("u7")).Result()
+			raw, err := tg.Client.Get(bg, r.redisKey("u7")).Result()
 			require.NoError(t, err)
 			assert.Equal(t, "\x80"+`{"id":7,"name":"Ada","tags":["x"]}`, raw, "a header byte, then the JSON")
 		})
@@ -43,14 +43,14 @@ func TestRedisCodecs(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, ok)
 			assert.Equal(t, b, got)
-			raw, err := tg.Client.Get(bg, r.Key("b")).Bytes()
+			raw, err := tg.Client.Get(bg, r.redisKey("b")).Bytes()
 			require.NoError(t, err)
 			assert.Equal(t, append([]byte{0x80}, b...), raw, "stored as is, not base64 JSON")
 		})
 		t.Run("custom codec", func(t *testing.T) {
 			r := mustRedis[string](t, tg, WithCodec(upperCodec{}))
 			require.NoError(t, r.Set(bg, "k", "hello", 0))
-			raw, _ := tg.Client.Get(bg, r.Key("k")).Result()
+			raw, _ := tg.Client.Get(bg, r.redisKey("k")).Result()
 			assert.Equal(t, "\x80HELLO", raw)
 			got, _, err := r.Get(bg, "k")
 			require.NoError(t, err)
@@ -72,13 +72,13 @@ func TestRedisMillisecondTTL(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		r := mustRedis[string](t, tg)
 		require.NoError(t, r.Set(bg, "k", "v", 1500*time.Millisecond))
-		pttl, err := tg.Client.PTTL(bg, r.Key("k")).Result()
+		pttl, err := tg.Client.PTTL(bg, r.redisKey("k")).Result()
 		require.NoError(t, err)
 		assert.LessOrEqual(t, pttl, 1500*time.Millisecond)
 		assert.Greater(t, pttl, 1400*time.Millisecond, "milliseconds kept, not rounded to seconds")
 		if tg.Mini != nil {
 			require.NoError(t, r.Set(bg, "sub", "v", 1500*time.Microsecond))
-			pttl, _ = tg.Client.PTTL(bg, r.Key("sub")).Result()
+			pttl, _ = tg.Client.PTTL(bg, r.redisKey("sub")).Result()
 			assert.Equal(t, 2*time.Millisecond, pttl, "a sub-millisecond TTL rounds up")
 
 			tg.Advance(1499 * time.Millisecond)
@@ -94,8 +94,8 @@ func TestRedisMillisecondTTL(t *testing.T) {
 func TestRedisCorruptValue(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		r := mustRedis[user](t, tg)
-		require.NoError(t, tg.Client.Set(bg, r.Key("foreign"), "not ours", 0).Err())
-		require.NoError(t, tg.Client.Set(bg, r.Key("badjson"), "\x80{nope", 0).Err())
+		require.NoError(t, tg.Client.Set(bg, r.redisKey("foreign"), "not ours", 0).Err())
+		require.NoError(t, tg.Client.Set(bg, r.redisKey("badjson"), "\x80{nope", 0).Err())
 		_, _, err := r.Get(bg, "foreign")
 		assert.ErrorIs(t, err, ErrCorrupt)
 		_, _, err = r.GetEntry(bg, "foreign")
@@ -177,12 +177,12 @@ func TestRedisDown(t *testing.T) {
 
 func TestRedisConfig(t *testing.T) {
 	mr := redistest.New(t, redistest.Mini)
-	for name, opts := range map[string][]Option{
+	for name, opts := range map[string][]RedisOption{
 		"empty prefix": {WithPrefix("")},
 		"nil codec":    {WithCodec(nil)},
-		"clock":        {WithClock(time.Now)},
+		"nil option":   {nil},
 		"zero timeout": {WithTimeout(0)},
-		"LRU option":   {WithShards(2)},
+		"brace prefix": {WithPrefix("a{b")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewRedis[string](mr.Client, opts...)

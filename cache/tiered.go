@@ -22,7 +22,7 @@ import (
 // local tier whenever its subscription drops (a connection error, or no
 // answer to a ping within about 2s of silence: the subscription is then
 // replaced) and again when it is back, and fills the local tier only while
-// subscribed; WithLocalTTL (default 1 minute, and never longer than the
+// subscribed; WithLocalTTL (default DefaultLocalTTL, and never longer than the
 // value has left in Redis) bounds staleness in any case. While Redis is
 // down every read is a local miss and costs one bounded Redis call
 // (WithTimeout of the Redis cache). A local fill that raced an invalidation of the
@@ -48,13 +48,14 @@ type Tiered[V any] struct {
 	localTTL time.Duration
 	channel  string
 	id       string // this instance, to skip its own messages
-	onError  func(key string, err error)
+	hooks    hooks
 	health   time.Duration // silence after which the subscription is pinged
 
 	// epochs count invalidations by a stripe of the key space; a fill is
 	// kept only if its stripe saw none while it read Redis.
 	epochs [64]atomic.Uint64
 	live   atomic.Bool // subscribed: local fills are safe
+	lost   atomic.Bool // the subscription was lost and is not back yet
 
 	listener *redisx.Listener
 	clock    *coarseClock // the local tier's clock while open; nil: none
@@ -73,30 +74,22 @@ var _ EntryCache[int] = (*Tiered[int])(nil)
 var tieredHealthInterval = time.Second
 
 // NewTiered returns a Tiered cache over local and remote and subscribes to
-// the invalidation channel. Options: WithLocalTTL (default 1m),
-// WithChannel (default remote's prefix + "{}invalidate"), WithOnError.
+// the invalidation channel. Options: WithLocalTTL (default
+// DefaultLocalTTL), WithChannel (default remote's prefix +
+// "{}invalidate"), WithObserver, WithLogger, WithOnError.
 // Errors wrap ErrInvalidConfig.
-func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...Option) (*Tiered[V], error) {
+func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...TieredOption) (*Tiered[V], error) {
 	if local == nil || remote == nil {
 		return nil, fmt.Errorf("%w: NewTiered needs a local LRU and a remote Redis", ErrInvalidConfig)
 	}
-	o, err := applyOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.only("NewTiered", optLocalTTL|optChannel|optOnError); err != nil {
+	o := tieredConfig{localTTL: DefaultLocalTTL, channel: remote.prefix + invalidateMarker}
+	if err := apply(&o, opts, TieredOption.applyTiered); err != nil {
 		return nil, err
 	}
 	t := &Tiered[V]{
-		local: local, remote: remote, localTTL: time.Minute,
-		channel: remote.prefix + invalidateMarker, id: rand.Text(),
-		onError: o.onError, health: tieredHealthInterval,
-	}
-	if o.set&optLocalTTL != 0 {
-		t.localTTL = o.localTTL
-	}
-	if o.set&optChannel != 0 {
-		t.channel = o.channel
+		local: local, remote: remote, localTTL: o.localTTL,
+		channel: o.channel, id: rand.Text(),
+		hooks: o.hooks, health: tieredHealthInterval,
 	}
 	t.listener = t.listen()
 	if local.now == nil {
@@ -249,9 +242,9 @@ func (t *Tiered[V]) Close() error {
 	return nil
 }
 
-func (t *Tiered[V]) reportError(err error) {
+// reportError counts a failure of the subscription and reports it as an
+// event of kind k.
+func (t *Tiered[V]) reportError(k EventKind, err error) {
 	t.errs.Add(1)
-	if t.onError != nil {
-		t.onError("", err)
-	}
+	t.hooks.emit(Event{Kind: k, Err: err})
 }

@@ -62,7 +62,7 @@ func (t *Tiered[V]) listen() *redisx.Listener {
 		OnMessage: func(m *redis.Message) {
 			sender, keys, err := parseMessage(m.Payload)
 			if err != nil {
-				t.reportError(err)
+				t.reportError(EventCacheError, err)
 				t.flushLocal()
 				return
 			}
@@ -75,11 +75,15 @@ func (t *Tiered[V]) listen() *redisx.Listener {
 			// (Re)subscribed: whatever was sent meanwhile is lost.
 			t.flushLocal()
 			t.live.Store(true)
+			if t.lost.Swap(false) {
+				t.hooks.emit(Event{Kind: EventResubscribed})
+			}
 		},
 		OnLost: func(err error) {
 			t.live.Store(false) // first: no fill is kept from now on
 			t.flushLocal()
-			t.reportError(err)
+			t.lost.Store(true)
+			t.reportError(EventSubscriptionLost, err)
 		},
 	})
 }

@@ -12,7 +12,7 @@ import (
 
 // twoTiered returns two Tiered instances ("processes", each with its own
 // client and faults) sharing one Redis prefix, and their local clock.
-func twoTiered(t *testing.T, tg *redistest.Target, opts ...Option) (a, b *Tiered[string], fa, fb *redistest.Faults, clk *fakeClock) {
+func twoTiered(t *testing.T, tg *redistest.Target, opts ...TieredOption) (a, b *Tiered[string], fa, fb *redistest.Faults, clk *fakeClock) {
 	t.Helper()
 	prefix := uniquePrefix(tg)
 	if tg.Mini != nil {
@@ -204,10 +204,10 @@ func TestTieredConfig(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
 	local := mustLRU[string](t, 10)
 	remote := mustRedis[string](t, tg)
-	for name, opts := range map[string][]Option{
+	for name, opts := range map[string][]TieredOption{
 		"zero local TTL": {WithLocalTTL(0)},
 		"empty channel":  {WithChannel("")},
-		"Aside option":   {WithTTL(time.Second)},
+		"nil observer":   {WithObserver(nil)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewTiered(local, remote, opts...)

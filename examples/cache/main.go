@@ -232,10 +232,11 @@ func fleetStampede(ctx context.Context, rdb redis.UniversalClient, prefix string
 			if err != nil {
 				return err
 			}
-			opts := []cache.Option{cache.WithTTL(time.Minute)}
+			opts := []cache.AsideOption{cache.WithTTL(time.Minute)}
 			if fleetLock {
-				// The lock's names default to the cache's prefix, in a namespace of their own.
-				opts = append(opts, cache.WithFleetLock(rdb), cache.WithTimeout(time.Second))
+				// The lock's names default to the cache's prefix, in a
+				// namespace of their own; its options are its own.
+				opts = append(opts, cache.WithFleetLock(rdb, cache.WithTimeout(time.Second)))
 			}
 			a, err := cache.NewAside(r, db.LoadProfile, opts...)
 			if err != nil {
