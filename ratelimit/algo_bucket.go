@@ -40,3 +40,16 @@ func (st *bucketState) idle(s *spec, now int64) bool {
 	elapsed := now - st.last
 	return st.debt == 0 || elapsed >= s.drainUS || elapsed*s.rate >= st.debt
 }
+
+// peek is decide for one unit on a copy, so nothing is spent, with
+// Remaining and ResetAfter put back to the state before that unit.
+func (st *bucketState) peek(s *spec, now int64) outcome {
+	c := *st
+	o := c.decide(s, now, 1)
+	if o.allowed {
+		o.remaining++
+		o.reset -= s.periodUS
+		o.delay = 0
+	}
+	return o
+}

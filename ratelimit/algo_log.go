@@ -58,3 +58,23 @@ func (st *logState) expire(now, p int64) {
 func (st *logState) idle(s *spec, now int64) bool {
 	return st.head == len(st.entries) || st.entries[len(st.entries)-1].at+s.periodUS <= now
 }
+
+// peek is decide for one unit without recording it: expire runs (the
+// entries it drops no longer count either way), and a denial records
+// nothing anyway.
+func (st *logState) peek(s *spec, now int64) outcome {
+	if len(st.entries) > st.head {
+		if newest := st.entries[len(st.entries)-1].at; now < newest {
+			now = newest
+		}
+	}
+	st.expire(now, s.periodUS)
+	if st.total+1 > s.rate {
+		return st.decide(s, now, 1)
+	}
+	o := outcome{allowed: true, remaining: s.rate - st.total}
+	if len(st.entries) > st.head {
+		o.reset = st.entries[len(st.entries)-1].at + s.periodUS - now
+	}
+	return o
+}

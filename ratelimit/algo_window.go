@@ -78,3 +78,36 @@ func (st *counterState) idle(s *spec, now int64) bool {
 	w := floorDiv(now, s.periodUS)
 	return w > st.window+1 || (w == st.window+1 && st.cur == 0) || (st.cur == 0 && st.prev == 0)
 }
+
+// peek is decide for one unit on a copy, so nothing is spent, with
+// Remaining and ResetAfter put back to the state before that unit.
+func (st *windowState) peek(s *spec, now int64) outcome {
+	c := *st
+	o := c.decide(s, now, 1)
+	if o.allowed {
+		o.remaining++
+		if c.count == 1 { // the window was empty: the key is idle
+			o.reset = 0
+		}
+	}
+	return o
+}
+
+// peek: see windowState.peek. After one unit the reset is 2P-elapsed;
+// before it, with nothing in the current window, P-elapsed if the previous
+// window still weighs, else 0.
+func (st *counterState) peek(s *spec, now int64) outcome {
+	c := *st
+	o := c.decide(s, now, 1)
+	if o.allowed {
+		o.remaining++
+		if c.cur == 1 {
+			if c.prev > 0 {
+				o.reset -= s.periodUS
+			} else {
+				o.reset = 0
+			}
+		}
+	}
+	return o
+}

@@ -22,7 +22,7 @@ const (
 
 // key returns the client's IP address in canonical form (IPv4-mapped IPv6
 // unmapped, zones dropped), so one client always gets one key; an IPv6
-// client's is its ipv6Bits prefix (see IPv6Prefix).
+// client's is its ipv6Bits prefix (see WithIPv6Prefix).
 //
 // Without trusted proxies it is RemoteAddr's IP: anything in the request
 // headers is written by the client and could name any address. Behind
@@ -202,7 +202,7 @@ func skipToSeparator(s string) string {
 // parseTrustedProxies parses CIDR prefixes or single addresses.
 func parseTrustedProxies(cidrs []string) ([]netip.Prefix, error) {
 	if len(cidrs) == 0 {
-		return nil, fmt.Errorf("%w: TrustedProxies(): no proxies given", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: WithTrustedProxies(): no proxies given", ErrInvalidConfig)
 	}
 	out := make([]netip.Prefix, 0, len(cidrs))
 	for _, s := range cidrs {
@@ -211,7 +211,7 @@ func parseTrustedProxies(cidrs []string) ([]netip.Prefix, error) {
 		if err != nil {
 			a, err2 := netip.ParseAddr(s)
 			if err2 != nil {
-				return nil, fmt.Errorf("%w: TrustedProxies: %q is neither a CIDR prefix nor an IP address", ErrInvalidConfig, s)
+				return nil, fmt.Errorf("%w: WithTrustedProxies: %q is neither a CIDR prefix nor an IP address", ErrInvalidConfig, s)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}

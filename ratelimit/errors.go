@@ -17,6 +17,6 @@ var (
 	// RetryAfter says when room may be free, and it concerns that key alone
 	// (keys already tracked are decided as usual). Deny the request. The
 	// wrappers pass it through unchanged (no degradation, no cooldown, no
-	// Fallback secondary); the middleware answers 429 (see OnTooManyKeys).
+	// Fallback secondary); the middleware answers 429 (see WithOnTooManyKeys).
 	ErrTooManyKeys = errors.New("ratelimit: too many keys")
 )

@@ -41,7 +41,7 @@ func ExampleNewMiddleware() {
 	}
 	// Behind a load balancer in 10.0.0.0/8, key by the client it forwards for.
 	limit, err := ratelimit.NewMiddleware(lim, nil,
-		ratelimit.TrustedProxies("10.0.0.0/8"), ratelimit.LegacyHeaders())
+		ratelimit.WithTrustedProxies("10.0.0.0/8"), ratelimit.WithLegacyHeaders())
 	if err != nil {
 		log.Fatal(err) // bad configuration: found at start-up, not per request
 	}

@@ -22,7 +22,7 @@ func ExampleFallback() {
 	fleet, _ := ratelimit.NewRedis(client, ratelimit.TokenBucket, ratelimit.PerSecond(100),
 		ratelimit.WithTimeout(50*time.Millisecond))
 	local, _ := ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.PerSecond(25))
-	lim := ratelimit.Fallback(fleet, local, ratelimit.OnDegrade(func(context.Context, error) {
+	lim := ratelimit.Fallback(fleet, local, ratelimit.WithOnDegrade(func(context.Context, error) {
 		fmt.Println("degraded: Redis failed, asking the local limiter")
 	}))
 

@@ -106,7 +106,7 @@ func faultSubjects(t *testing.T, s *redistest.Server) []*faultSubject {
 				subjects = append(subjects, &faultSubject{
 					name:     alg.String() + "/" + kind + "/" + mode,
 					lim:      lim,
-					failSafe: FailClosed(lim, Cooldown(0)),
+					failSafe: FailClosed(lim, WithCooldown(0)),
 					callerDL: callerDL,
 					checker:  checker,
 				})

@@ -15,7 +15,7 @@ import (
 // normally given (RFC 6177, RFC 7421): one LAN, one home, one phone. The
 // trade-offs: clients sharing a /64 (a LAN, some hosting providers' VMs)
 // share a quota; and a site given a /56 or /48 can still rotate through its
-// /64s (choose IPv6Prefix(56) or (48) to group those too).
+// /64s (choose WithIPv6Prefix(56) or (48) to group those too).
 const DefaultIPv6Prefix = 64
 
 // AddrKey returns the rate-limit key of a client address as the

@@ -83,11 +83,11 @@ func TestMiddlewareGroupsIPv6ByDefault(t *testing.T) {
 	require.Equal(t, http.StatusOK, serve(h, "192.0.2.1:1").Code)
 	require.Equal(t, http.StatusOK, serve(h, "192.0.2.2:1").Code, "IPv4 clients are not grouped")
 
-	h, _ = newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, IPv6Prefix(128))
+	h, _ = newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, WithIPv6Prefix(128))
 	require.Equal(t, http.StatusOK, serve(h, "[2001:db8:1:2::1]:1").Code)
-	require.Equal(t, http.StatusOK, serve(h, "[2001:db8:1:2::2]:1").Code, "IPv6Prefix(128) turns grouping off")
+	require.Equal(t, http.StatusOK, serve(h, "[2001:db8:1:2::2]:1").Code, "WithIPv6Prefix(128) turns grouping off")
 
-	h, _ = newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, IPv6Prefix(48))
+	h, _ = newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, WithIPv6Prefix(48))
 	require.Equal(t, http.StatusOK, serve(h, "[2001:db8:1:2::1]:1").Code)
 	require.Equal(t, http.StatusTooManyRequests, serve(h, "[2001:db8:1:ff::1]:1").Code, "one /48")
 }
@@ -95,9 +95,9 @@ func TestMiddlewareGroupsIPv6ByDefault(t *testing.T) {
 func TestIPv6PrefixInvalidConfig(t *testing.T) {
 	m := memLimiter(t, newMWClock(), FixedWindow, PerSecond(1))
 	for _, bits := range []int{0, -64, 129} {
-		_, err := NewMiddleware(m, nil, IPv6Prefix(bits))
+		_, err := NewMiddleware(m, nil, WithIPv6Prefix(bits))
 		require.ErrorIs(t, err, ErrInvalidConfig, "bits %d", bits)
 	}
-	_, err := NewMiddleware(m, func(*http.Request) string { return "k" }, IPv6Prefix(64))
+	_, err := NewMiddleware(m, func(*http.Request) string { return "k" }, WithIPv6Prefix(64))
 	require.ErrorIs(t, err, ErrInvalidConfig, "a key function groups by itself, with AddrKey")
 }

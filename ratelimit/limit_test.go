@@ -48,14 +48,12 @@ func TestInvalidOptions(t *testing.T) {
 		"nil clock":         second(NewMemory(TokenBucket, l, WithClock(nil))),
 		"nil option":        second(NewMemory(TokenBucket, l, nil)),
 		"zero max keys":     second(NewMemory(TokenBucket, l, WithMaxKeys(0))),
-		"prefix on memory":  second(NewMemory(TokenBucket, l, WithPrefix("x:"))),
-		"timeout on memory": second(NewMemory(TokenBucket, l, WithTimeout(time.Second))),
+		"nil observer":      second(NewMemory(TokenBucket, l, WithObserver(nil))),
 		"empty prefix":      second(NewRedis(client, TokenBucket, l, WithPrefix(""))),
 		"prefix with a tag": second(NewRedis(client, TokenBucket, l, WithPrefix("{app}:"))),
 		"prefix with brace": second(NewRedis(client, TokenBucket, l, WithPrefix("app}:"))),
 		"zero timeout":      second(NewRedis(client, TokenBucket, l, WithTimeout(0))),
-		"clock on redis":    second(NewRedis(client, TokenBucket, l, WithClock(time.Now))),
-		"max keys on redis": second(NewRedis(client, TokenBucket, l, WithMaxKeys(10))),
+		"nil redis option":  second(NewRedis(client, TokenBucket, l, nil)),
 		"nil redis client":  second(NewRedis(nil, TokenBucket, l)),
 	} {
 		require.ErrorIs(t, err, ErrInvalidConfig, name)
@@ -65,9 +63,30 @@ func TestInvalidOptions(t *testing.T) {
 	require.NoError(t, err)
 	_, err = NewRedis(client, TokenBucket, l, WithPrefix("x:"), WithTimeout(time.Second))
 	require.NoError(t, err)
-	_, err = NewRedis(client, TokenBucket, l, WithoutTimeout())
+	_, err = NewRedis(client, TokenBucket, l, WithoutTimeout(), WithLogger(nil), WithObserver(func(Event) {}))
 	require.NoError(t, err)
 }
+
+// Which option fits which constructor is the compiler's business: an
+// option that does not fit (WithPrefix on NewMemory, WithClock on NewRedis)
+// does not compile. These assertions pin the sets.
+var (
+	_ MemoryOption  = WithClock(time.Now)
+	_ MemoryOption  = WithMaxKeys(1)
+	_ RedisOption   = WithPrefix("")
+	_ RedisOption   = WithTimeout(0)
+	_ RedisOption   = WithoutTimeout()
+	_ LimiterOption = WithObserver(nil)
+	_ LimiterOption = WithLogger(nil)
+	_ WrapOption    = WithCooldown(0)
+	_ WrapOption    = WithOnDegrade(nil)
+	_ Option        = WithPrefix("") // the deprecated name of RedisOption
+
+	_ ClientIPOption   = WithTrustedProxies()
+	_ ClientIPOption   = WithProxyHeader("")
+	_ ClientIPOption   = WithIPv6Prefix(0)
+	_ MiddlewareOption = WithSkip(nil)
+)
 
 func second[T any](_ T, err error) error { return err }
 

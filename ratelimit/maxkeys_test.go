@@ -93,11 +93,11 @@ func TestFallbackSecondaryFullTableDenies(t *testing.T) {
 	require.Zero(t, next.n.Load())
 }
 
-// tooManyKeysHook records the keys OnTooManyKeys saw.
+// tooManyKeysHook records the keys WithOnTooManyKeys saw.
 type tooManyKeysHook struct{ n atomic.Int64 }
 
 func (h *tooManyKeysHook) option(t *testing.T, wantKey string) MiddlewareOption {
-	return OnTooManyKeys(func(r *http.Request, key string) {
+	return WithOnTooManyKeys(func(r *http.Request, key string) {
 		require.Equal(t, wantKey, key)
 		require.NotNil(t, r)
 		h.n.Add(1)
@@ -121,7 +121,7 @@ func TestMiddlewareFullTableDeniesOnlyTheNewClient(t *testing.T) {
 			var hook tooManyKeysHook
 			var onError atomic.Int64
 			h, next := newHandler(t, tc.wrap(m), nil, hook.option(t, "192.0.2.2"),
-				OnError(func(http.ResponseWriter, *http.Request, error) bool { onError.Add(1); return false }))
+				WithOnError(func(http.ResponseWriter, *http.Request, error) bool { onError.Add(1); return false }))
 			const established, newcomer = "192.0.2.1:1", "192.0.2.2:1"
 			require.Equal(t, http.StatusOK, serve(h, established).Code)
 
@@ -152,9 +152,9 @@ func TestMiddlewareFullTableDeniesOnlyTheNewClient(t *testing.T) {
 func TestMiddlewareFullTableUsesOnDeny(t *testing.T) {
 	var denied atomic.Int64
 	h, _ := newHandler(t, fullTable(t), func(r *http.Request) string { return r.Header.Get("X-User") },
-		OnDeny(func(w http.ResponseWriter, _ *http.Request, d Decision) {
+		WithOnDeny(func(w http.ResponseWriter, _ *http.Request, d Decision) {
 			require.False(t, d.Allowed)
-			require.Equal(t, "too-many-keys", w.Header().Get("X-RateLimit-Reason"), "set before OnDeny runs")
+			require.Equal(t, "too-many-keys", w.Header().Get("X-RateLimit-Reason"), "set before WithOnDeny runs")
 			denied.Add(1)
 			w.WriteHeader(http.StatusTeapot)
 		}))
@@ -164,6 +164,6 @@ func TestMiddlewareFullTableUsesOnDeny(t *testing.T) {
 }
 
 func TestOnTooManyKeysNil(t *testing.T) {
-	_, err := NewMiddleware(fullTable(t), nil, OnTooManyKeys(nil))
+	_, err := NewMiddleware(fullTable(t), nil, WithOnTooManyKeys(nil))
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }

@@ -2,7 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,27 +28,27 @@ type Memory struct {
 	windows  *table[windowState, *windowState]
 	counters *table[counterState, *counterState]
 	logs     *table[logState, *logState]
+
+	hooks hooks
+	// Stats beyond the shards' tallies: rare answers only.
+	errors, refusals atomic.Uint64
 }
 
 var _ Limiter = (*Memory)(nil)
 
 // NewMemory returns an in-memory limiter for alg and l. Options: WithClock,
-// WithMaxKeys. Errors wrap ErrInvalidConfig.
-func NewMemory(alg Algorithm, l Limit, opts ...Option) (*Memory, error) {
+// WithMaxKeys, WithObserver, WithLogger. Errors wrap ErrInvalidConfig.
+func NewMemory(alg Algorithm, l Limit, opts ...MemoryOption) (*Memory, error) {
 	s, err := newSpec(alg, l)
 	if err != nil {
 		return nil, err
 	}
-	o, err := applyOptions(opts)
+	o, err := applyMemoryOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	if o.setPrefix || o.setTimeout {
-		return nil, fmt.Errorf("%w: WithPrefix and WithTimeout apply to the Redis limiter only", ErrInvalidConfig)
-	}
-	m := &Memory{spec: s}
-	if o.setNow {
-		m.now = o.now
+	m := &Memory{spec: s, hooks: o.hooks, now: o.now}
+	if m.now != nil {
 		m.base = m.now()
 	} else {
 		m.base = time.Now()
@@ -78,6 +78,7 @@ func (m *Memory) Allow(ctx context.Context, key string) (Decision, error) {
 // usual.
 func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) {
 	if n < 1 || int64(n) > m.spec.size() {
+		m.errors.Add(1)
 		return Decision{Limit: m.spec.limit}, m.spec.checkN(n)
 	}
 	now := m.nowUS()
@@ -87,14 +88,15 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 		// fewer struct copies are a fifth of a hot-key decision here.
 		sh, st, err := m.buckets.acquire(key, now)
 		if err != nil {
-			return m.refused(err)
+			return m.refused(key, err)
 		}
 		o = st.decide(&m.spec, now, int64(n))
+		sh.tally(o.allowed)
 		sh.mu.Unlock()
 	} else {
 		var err error
 		if o, err = m.decideWindow(key, now, int64(n)); err != nil {
-			return m.refused(err)
+			return m.refused(key, err)
 		}
 	}
 	return m.spec.decision(o), nil
@@ -104,7 +106,11 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 // (ErrTooManyKeys): a denial, whose RetryAfter is how long a tracked key
 // takes to go idle and be dropped (see sweepInterval), so how long until
 // room is made unless the tracked keys stay busy.
-func (m *Memory) refused(err error) (Decision, error) {
+func (m *Memory) refused(key string, err error) (Decision, error) {
+	m.refusals.Add(1)
+	if m.hooks.on() {
+		m.hooks.emit(Event{Kind: EventTooManyKeys, Limiter: "memory", Algorithm: m.spec.alg, Limit: m.spec.limit, Key: key, Err: err})
+	}
 	return Decision{Limit: m.spec.limit, RetryAfter: time.Duration(sweepInterval(&m.spec)) * time.Microsecond}, err
 }
 
@@ -119,6 +125,7 @@ func (m *Memory) decideWindow(key string, now, n int64) (outcome, error) {
 			return o, err
 		}
 		o = st.decide(&m.spec, now, n)
+		sh.tally(o.allowed)
 		sh.mu.Unlock()
 	case m.counters != nil:
 		sh, st, err := m.counters.acquire(key, now)
@@ -126,6 +133,7 @@ func (m *Memory) decideWindow(key string, now, n int64) (outcome, error) {
 			return o, err
 		}
 		o = st.decide(&m.spec, now, n)
+		sh.tally(o.allowed)
 		sh.mu.Unlock()
 	default:
 		sh, st, err := m.logs.acquire(key, now)
@@ -133,6 +141,7 @@ func (m *Memory) decideWindow(key string, now, n int64) (outcome, error) {
 			return o, err
 		}
 		o = st.decide(&m.spec, now, n)
+		sh.tally(o.allowed)
 		sh.mu.Unlock()
 	}
 	return o, nil
@@ -151,6 +160,24 @@ func (m *Memory) Keys() int {
 	return m.logs.len()
 }
 
+// Stats returns the limiter's counts so far and the keys it tracks now.
+// It takes no lock on the decisions' path except, for Keys, each shard's
+// in turn.
+func (m *Memory) Stats() Stats {
+	var a, d uint64
+	switch {
+	case m.buckets != nil:
+		a, d = m.buckets.decided()
+	case m.windows != nil:
+		a, d = m.windows.decided()
+	case m.counters != nil:
+		a, d = m.counters.decided()
+	default:
+		a, d = m.logs.decided()
+	}
+	return Stats{Allowed: a, Denied: d + m.refusals.Load(), Errors: m.errors.Load(), Keys: m.Keys()}
+}
+
 // Limit returns the limiter's limit, with Burst filled in.
 func (m *Memory) Limit() Limit { return m.spec.limit }
 
@@ -161,3 +188,6 @@ func (m *Memory) nowUS() int64 {
 	}
 	return m.baseUS + m.now().Sub(m.base).Microseconds()
 }
+
+// Algorithm returns the limiter's algorithm.
+func (m *Memory) Algorithm() Algorithm { return m.spec.alg }

@@ -43,7 +43,19 @@ type shard[S any] struct {
 	slots     []slot[S]
 	count     int
 	nextSweep int64
-	_         [80]byte // 128 bytes in all: neighbouring shards never share a cache line
+	// Stats: written under mu, where the cache line is ours anyway, and
+	// read without it.
+	allowed, denied atomic.Uint64
+	_               [64]byte // 128 bytes in all: neighbouring shards never share a cache line
+}
+
+// tally counts one decision; the caller holds sh.mu.
+func (sh *shard[S]) tally(allowed bool) {
+	if allowed {
+		sh.allowed.Add(1)
+	} else {
+		sh.denied.Add(1)
+	}
 }
 
 type slot[S any] struct {
@@ -193,6 +205,28 @@ func (t *table[S, P]) deleteAt(sh *shard[S], i int) {
 	if t.maxKeys > 0 {
 		t.keys.Add(-1)
 	}
+}
+
+// decided sums the shards' tallies.
+func (t *table[S, P]) decided() (allowed, denied uint64) {
+	for i := range t.shards {
+		allowed += t.shards[i].allowed.Load()
+		denied += t.shards[i].denied.Load()
+	}
+	return allowed, denied
+}
+
+// lookup returns key's state with its shard locked, or a nil state (the
+// shard still locked) if key is not tracked; it never adds a key. The
+// caller unlocks sh.mu.
+func (t *table[S, P]) lookup(key string) (*shard[S], *S) {
+	h := maphash.String(t.seed, key)
+	sh := &t.shards[h>>58]
+	sh.mu.Lock()
+	if i, found := sh.find(key, h, tagOf(h)); found {
+		return sh, &sh.slots[i].st
+	}
+	return sh, nil
 }
 
 func (t *table[S, P]) len() int {

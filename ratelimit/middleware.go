@@ -11,23 +11,24 @@ import (
 // error wrapping ErrInvalidConfig for a nil limiter or a bad option.
 //
 // key maps a request to its limiter key; nil means the client IP (see
-// TrustedProxies), with IPv6 clients grouped by /64 (see IPv6Prefix). A key
-// of "" exempts the request: it is passed on unlimited and without
-// RateLimit fields (e.g. for health checks).
+// ClientIP, configured by the ClientIPOptions WithTrustedProxies,
+// WithProxyHeader and WithIPv6Prefix). A key of "" exempts the request,
+// as WithSkip does: it is passed on unlimited and without RateLimit
+// fields (e.g. for health checks).
 //
 // Every limited response carries the RateLimit and RateLimit-Policy header
 // fields of the IETF httpapi draft (see writeRateLimitFields), and the
-// legacy X-RateLimit-* set with LegacyHeaders. A denied request is answered
+// legacy X-RateLimit-* set with WithLegacyHeaders. A denied request is answered
 // 429 Too Many Requests with Retry-After in whole seconds rounded up, so a
 // client that waits that long is allowed (if nothing else used the quota
-// meanwhile), or as OnDeny says. A LeakyBucket Decision.Delay is waited out
+// meanwhile), or as WithOnDeny says. A LeakyBucket Decision.Delay is waited out
 // before the request goes on; if the request's context ends first, it is
-// answered 503 and goes no further. Limiter errors are handled as OnError
-// says; by default the request goes on unlimited, as the wrappers
+// answered 503 and goes no further. Limiter errors are handled as
+// WithOnError says; by default the request goes on unlimited, as the wrappers
 // (FailOpen, FailClosed, Fallback) are the place to choose otherwise.
 // ErrTooManyKeys is not such an error but a denial of that one new key: it
 // is answered as a denial, with "X-RateLimit-Reason: too-many-keys", and
-// reported to OnTooManyKeys.
+// reported to WithOnTooManyKeys.
 func NewMiddleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
 	m, err := newMiddleware(l, key, opts)
 	if err != nil {
@@ -40,7 +41,7 @@ func NewMiddleware(l Limiter, key func(*http.Request) string, opts ...Middleware
 // constant options, used inline: mux.Handle("/", Middleware(l, nil)(h)).
 // It never panics. Invalid configuration makes every request fail loudly
 // rather than go unlimited: each is answered 500 Internal Server Error
-// (after the OnError handler, if one was configured, sees the error and
+// (after the WithOnError handler, if one was configured, sees the error and
 // may answer instead). Call NewMiddleware to get the error at start-up.
 func Middleware(l Limiter, key func(*http.Request) string, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	m, err := newMiddleware(l, key, opts)
@@ -64,53 +65,39 @@ type middleware struct {
 	key     func(*http.Request) string
 	policy  string // quoted, ready for the header fields
 	legacy  bool
+	skip    func(*http.Request) bool // WithSkip
 	onDeny  func(w http.ResponseWriter, r *http.Request, d Decision)
 	onError func(w http.ResponseWriter, r *http.Request, err error) bool
-	onFull  func(r *http.Request, key string) // OnTooManyKeys
+	onFull  func(r *http.Request, key string) // WithOnTooManyKeys
 }
 
 // newMiddleware applies every option, even after one fails, so that an
-// OnError handler can see the error whatever the order of the options; it
+// WithOnError handler can see the error whatever the order of the options; it
 // returns the first error.
 func newMiddleware(l Limiter, key func(*http.Request) string, opts []MiddlewareOption) (*middleware, error) {
-	var cfg middlewareConfig
+	cfg := middlewareConfig{policy: DefaultPolicyName}
 	var errs []error
 	for _, opt := range opts {
 		if opt == nil {
 			errs = append(errs, fmt.Errorf("%w: nil MiddlewareOption", ErrInvalidConfig))
 			continue
 		}
-		if err := opt(&cfg); err != nil {
+		if err := opt.applyMiddleware(&cfg); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if cfg.policy == "" {
-		cfg.policy = "default"
-	}
 	m := &middleware{limiter: l, key: key, policy: sfString(cfg.policy), legacy: cfg.legacy,
-		onDeny: cfg.onDeny, onError: cfg.onError, onFull: cfg.onFullTable}
+		skip: cfg.skip, onDeny: cfg.onDeny, onError: cfg.onError, onFull: cfg.onFull}
 	if isNil(l) {
 		errs = append(errs, fmt.Errorf("%w: Middleware: nil Limiter", ErrInvalidConfig))
 	}
-	switch {
-	case cfg.setProxyHead && !cfg.setTrusted:
-		errs = append(errs, fmt.Errorf("%w: ProxyHeader needs TrustedProxies", ErrInvalidConfig))
-	case cfg.setTrusted && key != nil:
-		errs = append(errs, fmt.Errorf("%w: TrustedProxies applies to the default key only, not to a key function", ErrInvalidConfig))
-	}
-	if cfg.setIPv6Bits && key != nil {
-		errs = append(errs, fmt.Errorf("%w: IPv6Prefix applies to the default key only, not to a key function (use AddrKey there)", ErrInvalidConfig))
+	if key != nil && cfg.ip.given() {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidConfig, errIPOptionsWithKey))
 	}
 	if key == nil {
-		ip := &clientIP{header: headerXFF, ipv6Bits: DefaultIPv6Prefix}
-		if cfg.setIPv6Bits {
-			ip.ipv6Bits = cfg.ipv6Bits
-		}
-		if cfg.proxyHeader != "" {
-			ip.header = cfg.proxyHeader
-		}
-		if cfg.setTrusted {
-			ip.trusted, _ = parseTrustedProxies(cfg.trusted) // its error is in errs already
+		ip, err := cfg.ip.build()
+		if err != nil && cfg.ip.given() {
+			errs = append(errs, err) // an invalid proxy list is in errs already; the first error wins
 		}
 		m.key = ip.key
 	}
@@ -136,6 +123,10 @@ type limitHandler struct {
 // ServeHTTP asks the limiter, writes the fields, and answers or waits.
 func (h *limitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	if m.skip != nil && m.skip(r) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
 	key := m.key(r)
 	if key == "" {
 		h.next.ServeHTTP(w, r)
@@ -197,7 +188,7 @@ type misconfigured struct {
 	onError func(w http.ResponseWriter, r *http.Request, err error) bool
 }
 
-// ServeHTTP refuses the request: OnError's answer, or 500.
+// ServeHTTP refuses the request: WithOnError's answer, or 500.
 func (h *misconfigured) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.onError != nil && h.onError(w, r, h.err) {
 		return

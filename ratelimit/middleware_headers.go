@@ -67,7 +67,7 @@ func ceilSeconds(d time.Duration) int64 {
 }
 
 // sfString quotes s as a Structured Fields String (RFC 8941 section 3.3.3);
-// PolicyName has already checked that s is printable ASCII.
+// WithPolicyName has already checked that s is printable ASCII.
 func sfString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

@@ -156,7 +156,7 @@ func TestMiddlewareRateLimitField(t *testing.T) {
 
 func TestMiddlewareLegacyHeaders(t *testing.T) {
 	clk := newMWClock()
-	h, _ := newHandler(t, memLimiter(t, clk, FixedWindow, PerMinute(2)), nil, LegacyHeaders())
+	h, _ := newHandler(t, memLimiter(t, clk, FixedWindow, PerMinute(2)), nil, WithLegacyHeaders())
 	clk.Advance(15 * time.Second)
 	w := serve(h, "192.0.2.1:1")
 	require.Equal(t, "2", w.Header().Get("X-RateLimit-Limit"))
@@ -172,10 +172,10 @@ func TestMiddlewareLegacyHeaders(t *testing.T) {
 
 func TestMiddlewarePolicyNamesStack(t *testing.T) {
 	clk := newMWClock()
-	perIP := Middleware(memLimiter(t, clk, FixedWindow, PerSecond(5)), nil, PolicyName("per-ip"))
+	perIP := Middleware(memLimiter(t, clk, FixedWindow, PerSecond(5)), nil, WithPolicyName("per-ip"))
 	perUser := Middleware(memLimiter(t, clk, FixedWindow, PerMinute(100)), func(r *http.Request) string {
 		return r.Header.Get("X-User")
-	}, PolicyName(`user "x"`))
+	}, WithPolicyName(`user "x"`))
 	h := perIP(perUser(&countingHandler{}))
 	w := serve(h, "192.0.2.1:1", func(r *http.Request) { r.Header.Set("X-User", "alice") })
 	require.Equal(t, []string{`"per-ip";r=4;t=1`, `"user \"x\"";r=99;t=60`}, w.Header().Values("RateLimit"))
@@ -185,9 +185,9 @@ func TestMiddlewarePolicyNamesStack(t *testing.T) {
 func TestMiddlewareOnDeny(t *testing.T) {
 	var seen Decision
 	h, _ := newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil,
-		OnDeny(func(w http.ResponseWriter, _ *http.Request, d Decision) {
+		WithOnDeny(func(w http.ResponseWriter, _ *http.Request, d Decision) {
 			seen = d
-			require.Equal(t, "1", w.Header().Get("Retry-After"), "set before OnDeny runs")
+			require.Equal(t, "1", w.Header().Get("Retry-After"), "set before WithOnDeny runs")
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = w.Write([]byte(`{"title":"slow down"}`))
@@ -236,7 +236,7 @@ func TestMiddlewareIgnoresForwardingHeadersByDefault(t *testing.T) {
 }
 
 func TestMiddlewareTrustedProxies(t *testing.T) {
-	h, _ := newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, TrustedProxies("10.0.0.0/8"))
+	h, _ := newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil, WithTrustedProxies("10.0.0.0/8"))
 	via := func(xff string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("X-Forwarded-For", xff) }
 	}
@@ -246,7 +246,7 @@ func TestMiddlewareTrustedProxies(t *testing.T) {
 		"a forged entry left of what the proxy appended changes nothing")
 
 	h, _ = newHandler(t, memLimiter(t, newMWClock(), FixedWindow, PerSecond(1)), nil,
-		TrustedProxies("10.0.0.1"), ProxyHeader("forwarded"))
+		WithTrustedProxies("10.0.0.1"), WithProxyHeader("forwarded"))
 	fwd := func(v string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Forwarded", v) }
 	}
@@ -266,7 +266,7 @@ func TestMiddlewareLimiterErrors(t *testing.T) {
 	require.EqualValues(t, 1, next.n.Load())
 
 	var seen error
-	h, next = newHandler(t, failing, nil, OnError(func(w http.ResponseWriter, _ *http.Request, err error) bool {
+	h, next = newHandler(t, failing, nil, WithOnError(func(w http.ResponseWriter, _ *http.Request, err error) bool {
 		seen = err
 		http.Error(w, "limiter unavailable", http.StatusServiceUnavailable)
 		return true
@@ -276,7 +276,7 @@ func TestMiddlewareLimiterErrors(t *testing.T) {
 	require.Zero(t, next.n.Load())
 
 	seen = nil
-	h, next = newHandler(t, failing, nil, OnError(func(_ http.ResponseWriter, _ *http.Request, err error) bool {
+	h, next = newHandler(t, failing, nil, WithOnError(func(_ http.ResponseWriter, _ *http.Request, err error) bool {
 		seen = err // observe only
 		return false
 	}))
@@ -343,19 +343,20 @@ func TestMiddlewareInvalidConfig(t *testing.T) {
 		"nil limiter":                 {l: nil},
 		"typed nil limiter":           {l: typedNil},
 		"nil option":                  {l: m, opts: []MiddlewareOption{nil}},
-		"bad CIDR":                    {l: m, opts: []MiddlewareOption{TrustedProxies("10.0.0/8")}},
-		"no CIDR":                     {l: m, opts: []MiddlewareOption{TrustedProxies()}},
-		"proxies with a key function": {l: m, key: key, opts: []MiddlewareOption{TrustedProxies("10.0.0.0/8")}},
-		"proxy header alone":          {l: m, opts: []MiddlewareOption{ProxyHeader("Forwarded")}},
-		"unknown proxy header":        {l: m, opts: []MiddlewareOption{TrustedProxies("10.0.0.0/8"), ProxyHeader("X-Real-IP")}},
-		"empty policy name":           {l: m, opts: []MiddlewareOption{PolicyName("")}},
-		"non-ASCII policy name":       {l: m, opts: []MiddlewareOption{PolicyName("défaut")}},
-		"nil OnDeny":                  {l: m, opts: []MiddlewareOption{OnDeny(nil)}},
-		"nil OnError":                 {l: m, opts: []MiddlewareOption{OnError(nil)}},
-		"nil OnTooManyKeys":           {l: m, opts: []MiddlewareOption{OnTooManyKeys(nil)}},
-		"IPv6 prefix 0":               {l: m, opts: []MiddlewareOption{IPv6Prefix(0)}},
-		"IPv6 prefix 129":             {l: m, opts: []MiddlewareOption{IPv6Prefix(129)}},
-		"IPv6 prefix with a key func": {l: m, key: key, opts: []MiddlewareOption{IPv6Prefix(56)}},
+		"bad CIDR":                    {l: m, opts: []MiddlewareOption{WithTrustedProxies("10.0.0/8")}},
+		"no CIDR":                     {l: m, opts: []MiddlewareOption{WithTrustedProxies()}},
+		"proxies with a key function": {l: m, key: key, opts: []MiddlewareOption{WithTrustedProxies("10.0.0.0/8")}},
+		"proxy header alone":          {l: m, opts: []MiddlewareOption{WithProxyHeader("Forwarded")}},
+		"unknown proxy header":        {l: m, opts: []MiddlewareOption{WithTrustedProxies("10.0.0.0/8"), WithProxyHeader("X-Real-IP")}},
+		"empty policy name":           {l: m, opts: []MiddlewareOption{WithPolicyName("")}},
+		"non-ASCII policy name":       {l: m, opts: []MiddlewareOption{WithPolicyName("défaut")}},
+		"nil OnDeny":                  {l: m, opts: []MiddlewareOption{WithOnDeny(nil)}},
+		"nil OnError":                 {l: m, opts: []MiddlewareOption{WithOnError(nil)}},
+		"nil OnTooManyKeys":           {l: m, opts: []MiddlewareOption{WithOnTooManyKeys(nil)}},
+		"nil skip":                    {l: m, opts: []MiddlewareOption{WithSkip(nil)}},
+		"IPv6 prefix 0":               {l: m, opts: []MiddlewareOption{WithIPv6Prefix(0)}},
+		"IPv6 prefix 129":             {l: m, opts: []MiddlewareOption{WithIPv6Prefix(129)}},
+		"IPv6 prefix with a key func": {l: m, key: key, opts: []MiddlewareOption{WithIPv6Prefix(56)}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -369,9 +370,9 @@ func TestMiddlewareInvalidConfig(t *testing.T) {
 			require.Equal(t, http.StatusInternalServerError, w.Code, "misconfigured: fail loudly, never unlimited")
 			require.Zero(t, next.n.Load())
 
-			// An OnError handler sees the error, whatever the option order.
+			// A WithOnError handler sees the error, whatever the option order.
 			var seen error
-			opts := append([]MiddlewareOption{OnError(func(w http.ResponseWriter, _ *http.Request, err error) bool {
+			opts := append([]MiddlewareOption{WithOnError(func(w http.ResponseWriter, _ *http.Request, err error) bool {
 				seen = err
 				w.WriteHeader(http.StatusTeapot)
 				return true
@@ -393,7 +394,7 @@ func TestMiddlewareNilNextHandler(t *testing.T) {
 // Over a real connection: what a client actually receives.
 func TestMiddlewareOverHTTP(t *testing.T) {
 	clk := newMWClock()
-	srv := httptest.NewServer(Middleware(memLimiter(t, clk, TokenBucket, PerSecond(1)), nil, LegacyHeaders())(&countingHandler{}))
+	srv := httptest.NewServer(Middleware(memLimiter(t, clk, TokenBucket, PerSecond(1)), nil, WithLegacyHeaders())(&countingHandler{}))
 	defer srv.Close()
 	get := func() *http.Response {
 		resp, err := srv.Client().Get(srv.URL)

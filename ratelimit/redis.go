@@ -75,6 +75,8 @@ type Redis struct {
 	keyPrefix string
 	bound     redisx.Bound // WithTimeout, or the caller's ctx alone
 	limitArgs []any        // the script arguments after now and n, formatted once
+	hooks     hooks
+	stats     counters
 
 	// Tests only: take "now" from this clock instead of the server's, and
 	// lengthen TTLs, so exact-time suites run on real servers too.
@@ -86,9 +88,9 @@ var _ Limiter = (*Redis)(nil)
 
 // NewRedis returns a Redis-backed limiter for alg and l on c (a *redis.Client,
 // *redis.ClusterClient or failover client). Options: WithPrefix (default
-// "ratelimit:"), WithTimeout (default 100ms) or WithoutTimeout. Errors wrap
-// ErrInvalidConfig.
-func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (*Redis, error) {
+// DefaultPrefix), WithTimeout (default DefaultTimeout) or WithoutTimeout,
+// WithObserver, WithLogger. Errors wrap ErrInvalidConfig.
+func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...RedisOption) (*Redis, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
 	}
@@ -96,15 +98,9 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	o, err := applyOptions(opts)
+	o, err := applyRedisOptions(opts)
 	if err != nil {
 		return nil, err
-	}
-	if o.setNow {
-		return nil, fmt.Errorf("%w: WithClock applies to the memory limiter only; the Redis limiter uses the server's clock", ErrInvalidConfig)
-	}
-	if o.setMaxKeys {
-		return nil, fmt.Errorf("%w: WithMaxKeys applies to the memory limiter only; Redis keys expire by TTL", ErrInvalidConfig)
 	}
 	r := &Redis{
 		client:    c,
@@ -112,6 +108,7 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...Option) (
 		script:    scripts[alg],
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
 		bound:     redisx.NewBound(c, o.timeout),
+		hooks:     o.hooks,
 	}
 	r.setLimitArgs()
 	return r, nil
@@ -203,22 +200,39 @@ func (r *Redis) Allow(ctx context.Context, key string) (Decision, error) {
 // its admitted requests account for. The wrappers answer a timed-out call
 // in the limiter's place (Fallback from its secondary, which counts the
 // request too; FailOpen allows; FailClosed denies), never retry it, and do
-// not ask Redis again for their Cooldown, so late charges stay few.
+// not ask Redis again for their cooldown (WithCooldown), so late charges stay few.
 func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error) {
 	if err := r.spec.checkN(n); err != nil {
+		r.stats.errors.Add(1)
 		return Decision{Limit: r.spec.limit}, err
 	}
+	d, err := r.run(ctx, key, n)
+	r.stats.count(d, err)
+	return d, err
+}
+
+// run makes one script call for n units of key (0: Peek) and reports a
+// failure to the hooks.
+func (r *Redis) run(ctx context.Context, key string, n int) (Decision, error) {
 	c := r.newCall(key, n)
 	reply, err := r.bound.Eval(ctx, r.client, r.script, c.keys[:c.keyc], c.args[:c.argc], c).Text()
-	if err != nil {
-		return Decision{Limit: r.spec.limit}, fmt.Errorf("ratelimit: redis: %w", err)
+	if err == nil {
+		var o outcome
+		if o, err = parseOutcome(reply); err == nil {
+			return r.spec.decision(o), nil
+		}
+	} else {
+		err = fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	o, err := parseOutcome(reply)
-	if err != nil {
-		return Decision{Limit: r.spec.limit}, err
+	if r.hooks.on() {
+		r.hooks.emit(Event{Kind: EventError, Limiter: "redis", Algorithm: r.spec.alg, Limit: r.spec.limit, Key: key, Err: err})
 	}
-	return r.spec.decision(o), nil
+	return Decision{Limit: r.spec.limit}, err
 }
+
+// Stats returns the limiter's counts so far; Keys is always 0 (the keys
+// live, and expire, on the server).
+func (r *Redis) Stats() Stats { return r.stats.stats() }
 
 // Limit returns the limiter's limit, with Burst filled in.
 func (r *Redis) Limit() Limit { return r.spec.limit }
@@ -264,3 +278,6 @@ func parseOutcome(s string) (outcome, error) {
 	}
 	return outcome{allowed: v[0] == 1, remaining: v[1], retry: v[2], reset: v[3], delay: v[4]}, nil
 }
+
+// Algorithm returns the limiter's algorithm.
+func (r *Redis) Algorithm() Algorithm { return r.spec.alg }

@@ -15,54 +15,73 @@ import (
 // short enough that they are served again soon after it recovers.
 const FailClosedRetryAfter = time.Second
 
-// WrapOption configures Fallback, FailOpen and FailClosed.
-type WrapOption func(*wrapConfig) error
+// WrapOption configures Fallback, FailOpen and FailClosed: WithCooldown,
+// WithOnDegrade, and the LimiterOptions WithObserver and WithLogger. Sealed
+// like MemoryOption.
+type WrapOption interface{ applyWrap(*wrapConfig) error }
+
+type wrapOption func(*wrapConfig) error
+
+func (f wrapOption) applyWrap(c *wrapConfig) error { return f(c) }
 
 type wrapConfig struct {
+	hooks
 	onDegrade func(ctx context.Context, err error)
 	cooldown  time.Duration
 }
 
 // DefaultCooldown is how long the wrappers stop asking a limiter that
-// failed, unless Cooldown says otherwise.
+// failed, unless WithCooldown says otherwise.
 const DefaultCooldown = time.Second
 
-// Cooldown sets how long, after the wrapped limiter fails, the wrapper
+// WithCooldown sets how long, after the wrapped limiter fails, the wrapper
 // answers in its place without asking it (default DefaultCooldown). A
 // Redis limiter whose server is down takes up to its WithTimeout to fail,
 // so without a cooldown every request during an outage would pay that
 // wait. When the cooldown ends, one call asks the limiter again (the others
 // keep being answered in its place until that call returns); if it
-// succeeds, every call asks the limiter again. Cooldown(0) asks the limiter
-// on every call.
-func Cooldown(d time.Duration) WrapOption {
-	return func(c *wrapConfig) error {
+// succeeds, every call asks the limiter again. WithCooldown(0) asks the
+// limiter on every call.
+func WithCooldown(d time.Duration) WrapOption {
+	return wrapOption(func(c *wrapConfig) error {
 		if d < 0 {
-			return fmt.Errorf("%w: Cooldown(%s): must not be negative", ErrInvalidConfig, d)
+			return fmt.Errorf("%w: WithCooldown(%s): must not be negative", ErrInvalidConfig, d)
 		}
 		c.cooldown = d
 		return nil
-	}
+	})
 }
 
-// OnDegrade sets a hook called with the limiter's error each time a wrapper
-// answers in its place (Fallback asks the secondary, FailOpen allows,
-// FailClosed denies). The wrappers return a nil error then, and the
-// Decision says nothing of the failure, so this hook is how a service
-// observes degradation: count it, log it, alert on it. It runs on the
-// caller's goroutine, concurrently from many of them, before the wrapper
-// answers: keep it fast. It is not called for errors passed through
-// (caller and configuration errors, ErrTooManyKeys) or when the caller's
-// ctx is done, since nothing degraded then.
-func OnDegrade(f func(ctx context.Context, err error)) WrapOption {
-	return func(c *wrapConfig) error {
+// Cooldown is WithCooldown.
+//
+// Deprecated: use WithCooldown.
+func Cooldown(d time.Duration) WrapOption { return WithCooldown(d) }
+
+// WithOnDegrade sets a hook called with the limiter's error each time a
+// wrapper answers in its place (Fallback asks the secondary, FailOpen
+// allows, FailClosed denies), alongside the observer's EventFallback
+// (WithObserver, which also sees when degradation starts and ends). The
+// wrappers return a nil error then, and the Decision says nothing of the
+// failure, so these hooks are how a service observes degradation: count
+// it, log it, alert on it. It runs on the caller's goroutine, concurrently
+// from many of them, before the wrapper answers: keep it fast. It is not
+// called for errors passed through (caller and configuration errors,
+// ErrTooManyKeys) or when the caller's ctx is done, since nothing degraded
+// then.
+func WithOnDegrade(f func(ctx context.Context, err error)) WrapOption {
+	return wrapOption(func(c *wrapConfig) error {
 		if f == nil {
-			return fmt.Errorf("%w: OnDegrade(nil)", ErrInvalidConfig)
+			return fmt.Errorf("%w: WithOnDegrade(nil)", ErrInvalidConfig)
 		}
 		c.onDegrade = f
 		return nil
-	}
+	})
 }
+
+// OnDegrade is WithOnDegrade.
+//
+// Deprecated: use WithOnDegrade, or WithObserver's EventFallback.
+func OnDegrade(f func(ctx context.Context, err error)) WrapOption { return WithOnDegrade(f) }
 
 // Fallback returns a Limiter that asks primary and, when primary fails,
 // asks secondary instead: typically a Redis limiter backed by a Memory
@@ -76,23 +95,27 @@ func OnDegrade(f func(ctx context.Context, err error)) WrapOption {
 // errors (ErrInvalidConfig, e.g. from a misconfigured inner wrapper), which
 // secondary would not fix, and ErrTooManyKeys, a full key table's denial of
 // one new key, which is a decision and not an outage: these are returned
-// unchanged with primary's Decision, start no Cooldown and reach no hook.
+// unchanged with primary's Decision, start no cooldown and reach no hook.
 // Nor does a done ctx count (then the error is returned, wrapping ctx.Err()).
 // If secondary fails too, the error wraps both errors; give secondary a
 // limit that admits every n primary admits, or an oversized n will surface
-// as ErrExceedsLimit from secondary. OnDegrade observes each fallback.
+// as ErrExceedsLimit from secondary. WithObserver and WithOnDegrade observe
+// each fallback.
 //
 // Latency: a Redis limiter whose server is down takes up to its
-// WithTimeout (default 100ms) to fail, even when Redis refuses connections
-// at once, because the client retries until then. So after primary fails,
-// Fallback asks secondary directly for a Cooldown (default 1s), and then
+// WithTimeout (default DefaultTimeout) to fail, even when Redis refuses
+// connections at once, because the client retries until then. So after
+// primary fails, Fallback asks secondary directly for a cooldown
+// (WithCooldown, default DefaultCooldown), and then
 // lets one call probe primary: during an outage one call per cooldown pays
 // the timeout, not every call.
 //
 // A nil limiter or option is a configuration error: since Fallback returns
 // no error, every call then returns an error wrapping ErrInvalidConfig.
+//
+// The Limiter returned implements StatsReporter and Peeker.
 func Fallback(primary, secondary Limiter, opts ...WrapOption) Limiter {
-	w := newWrapper(primary, opts, func(ctx context.Context, key string, n int, _ Decision, err error) (Decision, error) {
+	w := newWrapper("fallback", primary, opts, func(ctx context.Context, key string, n int, _ Decision, err error) (Decision, error) {
 		d, err2 := secondary.AllowN(ctx, key, n)
 		if err2 != nil {
 			return d, fmt.Errorf("ratelimit: fallback limiter failed: %w (primary: %w)", err2, err)
@@ -102,28 +125,39 @@ func Fallback(primary, secondary Limiter, opts ...WrapOption) Limiter {
 	if w.cfgErr == nil && isNil(secondary) {
 		w.cfgErr = fmt.Errorf("%w: Fallback: nil secondary Limiter", ErrInvalidConfig)
 	}
+	w.peekAlt = func(ctx context.Context, key string, _ Decision, err error) (Decision, error) {
+		p, ok := secondary.(Peeker)
+		if !ok {
+			return Decision{}, fmt.Errorf("%w: Peek: the secondary %T cannot peek (primary: %w)", ErrInvalidRequest, secondary, err)
+		}
+		d, err2 := p.Peek(ctx, key)
+		if err2 != nil {
+			return d, fmt.Errorf("ratelimit: fallback limiter failed: %w (primary: %w)", err2, err)
+		}
+		return d, nil
+	}
 	return w
 }
 
 // FailOpen returns a Limiter that allows requests while l fails: it answers
 // an allowed Decision with l's Limit, Remaining 0 and no delay, and a nil
 // error. Use it where serving a burst unlimited is better than refusing
-// everyone during an outage. Caller errors, a done ctx, nil arguments and
-// OnDegrade behave as for Fallback.
+// everyone during an outage. Caller errors, a done ctx, nil arguments,
+// hooks, Stats and Peek behave as for Fallback.
 func FailOpen(l Limiter, opts ...WrapOption) Limiter {
-	return newWrapper(l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
+	return newWrapper("fail-open", l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
 		return Decision{Allowed: true, Limit: d.Limit}, nil
 	})
 }
 
 // FailClosed returns a Limiter that denies requests while l fails: it
 // answers a denied Decision with l's Limit, Remaining 0, RetryAfter and
-// ResetAfter FailClosedRetryAfter (1s), and a nil error. Use it where
+// ResetAfter FailClosedRetryAfter, and a nil error. Use it where
 // admitting unlimited traffic is worse than refusing it, such as login
-// attempts or expensive endpoints. Caller errors, a done ctx, nil arguments
-// and OnDegrade behave as for Fallback.
+// attempts or expensive endpoints. Caller errors, a done ctx, nil
+// arguments, hooks, Stats and Peek behave as for Fallback.
 func FailClosed(l Limiter, opts ...WrapOption) Limiter {
-	return newWrapper(l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
+	return newWrapper("fail-closed", l, opts, func(_ context.Context, _ string, _ int, d Decision, _ error) (Decision, error) {
 		return Decision{Limit: d.Limit, RetryAfter: FailClosedRetryAfter, ResetAfter: FailClosedRetryAfter}, nil
 	})
 }
@@ -135,17 +169,22 @@ type degradeFunc func(ctx context.Context, key string, n int, d Decision, err er
 // wrapper is the shared body of the three wrappers: they differ only in
 // what they answer when the wrapped limiter fails.
 type wrapper struct {
+	name    string // for Events: "fallback", "fail-open", "fail-closed"
 	inner   Limiter
 	degrade degradeFunc
+	peekAlt func(ctx context.Context, key string, d Decision, err error) (Decision, error) // Fallback's Peek in primary's place
 	cfg     wrapConfig
 	cfgErr  error // reported by every call: the constructors return no error
 
-	// Cooldown state: until skipUntil (see elapsed; 0 when healthy) calls
+	// Cooldown state (WithCooldown): until skipUntil (see elapsed; 0 when healthy) calls
 	// are answered without asking inner, citing its last failure.
 	skipUntil   atomic.Int64
 	lastFailure atomic.Pointer[failure]
 	base        time.Time
 	now         func() time.Time // tests replace it
+
+	degraded atomic.Bool // between EventDegraded and EventRecovered
+	stats    counters
 }
 
 // failure is what inner last answered when it failed.
@@ -154,8 +193,8 @@ type failure struct {
 	err error
 }
 
-func newWrapper(l Limiter, opts []WrapOption, degrade degradeFunc) *wrapper {
-	w := &wrapper{inner: l, degrade: degrade, cfg: wrapConfig{cooldown: DefaultCooldown}, base: time.Now(), now: time.Now}
+func newWrapper(name string, l Limiter, opts []WrapOption, degrade degradeFunc) *wrapper {
+	w := &wrapper{name: name, inner: l, degrade: degrade, cfg: wrapConfig{cooldown: DefaultCooldown}, base: time.Now(), now: time.Now}
 	if isNil(l) {
 		w.cfgErr = fmt.Errorf("%w: nil Limiter", ErrInvalidConfig)
 		return w
@@ -165,7 +204,7 @@ func newWrapper(l Limiter, opts []WrapOption, degrade degradeFunc) *wrapper {
 			w.cfgErr = fmt.Errorf("%w: nil WrapOption", ErrInvalidConfig)
 			return w
 		}
-		if err := opt(&w.cfg); err != nil {
+		if err := opt.applyWrap(&w.cfg); err != nil {
 			w.cfgErr = err
 			return w
 		}
@@ -180,6 +219,16 @@ func (w *wrapper) Allow(ctx context.Context, key string) (Decision, error) {
 
 // AllowN asks the wrapped limiter and answers in its place when it fails.
 func (w *wrapper) AllowN(ctx context.Context, key string, n int) (Decision, error) {
+	d, err := w.allowN(ctx, key, n)
+	w.stats.count(d, err)
+	return d, err
+}
+
+// Stats returns the wrapper's counts so far: its answers, whoever made
+// them, and in Fallbacks those made in its limiter's place.
+func (w *wrapper) Stats() Stats { return w.stats.stats() }
+
+func (w *wrapper) allowN(ctx context.Context, key string, n int) (Decision, error) {
 	if w.cfgErr != nil {
 		return Decision{}, w.cfgErr
 	}
@@ -197,6 +246,9 @@ func (w *wrapper) AllowN(ctx context.Context, key string, n int) (Decision, erro
 		if w.skipUntil.Load() != 0 {
 			w.skipUntil.Store(0) // inner answered: it is back
 		}
+		if w.degraded.Load() && w.degraded.CompareAndSwap(true, false) {
+			w.cfg.emit(Event{Kind: EventRecovered, Limiter: w.name, Algorithm: algorithmOf(w.inner), Limit: d.Limit, Key: key})
+		}
 		return d, err
 	}
 	// The limiter's own timeout is a failure to degrade from; the caller
@@ -211,11 +263,18 @@ func (w *wrapper) AllowN(ctx context.Context, key string, n int) (Decision, erro
 		w.lastFailure.Store(&failure{d: d, err: err}) // before skipUntil: readers follow it
 		w.skipUntil.Store(w.elapsed() + int64(w.cfg.cooldown))
 	}
+	if !w.degraded.Load() && w.degraded.CompareAndSwap(false, true) {
+		w.cfg.emit(Event{Kind: EventDegraded, Limiter: w.name, Algorithm: algorithmOf(w.inner), Limit: d.Limit, Key: key, Err: err})
+	}
 	return w.answerFor(ctx, key, n, d, err)
 }
 
 // answerFor answers in inner's place after it failed with err.
 func (w *wrapper) answerFor(ctx context.Context, key string, n int, d Decision, err error) (Decision, error) {
+	w.stats.fallbacks.Add(1)
+	if w.cfg.on() {
+		w.cfg.emit(Event{Kind: EventFallback, Limiter: w.name, Algorithm: algorithmOf(w.inner), Limit: d.Limit, Key: key, Err: err})
+	}
 	if w.cfg.onDegrade != nil {
 		w.cfg.onDegrade(ctx, err)
 	}
@@ -225,6 +284,14 @@ func (w *wrapper) answerFor(ctx context.Context, key string, n int, d Decision, 
 // elapsed is 1 + the ns since the wrapper was made: never 0, which marks a
 // healthy limiter in skipUntil.
 func (w *wrapper) elapsed() int64 { return int64(w.now().Sub(w.base)) + 1 }
+
+// algorithmOf is l's Algorithm when it tells (Memory, Redis), else 0.
+func algorithmOf(l Limiter) Algorithm {
+	if a, ok := l.(interface{ Algorithm() Algorithm }); ok {
+		return a.Algorithm()
+	}
+	return 0
+}
 
 // mustPassThrough reports errors no wrapper may hide: those caused by the
 // request itself, which fails the same way on any limiter, bad

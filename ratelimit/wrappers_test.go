@@ -33,20 +33,20 @@ func answering(d Decision, err error) *funcLimiter {
 	return &funcLimiter{fn: func(context.Context, string, int) (Decision, error) { return d, err }}
 }
 
-// degradeCounter is an OnDegrade hook that records what it saw.
+// degradeCounter is a WithOnDegrade hook that records what it saw.
 type degradeCounter struct {
 	n    atomic.Int64
 	last atomic.Value // error
 }
 
 func (c *degradeCounter) option() WrapOption {
-	return OnDegrade(func(_ context.Context, err error) {
+	return WithOnDegrade(func(_ context.Context, err error) {
 		c.n.Add(1)
 		c.last.Store(err)
 	})
 }
 
-// wrapperClock gives wrapper l a fake clock, to step through its Cooldown.
+// wrapperClock gives wrapper l a fake clock, to step through its cooldown.
 func wrapperClock(t *testing.T, l Limiter) *fakeClock {
 	t.Helper()
 	w, ok := l.(*wrapper)
@@ -230,7 +230,7 @@ func TestWrappersInvalidConfig(t *testing.T) {
 		"nil secondary":     Fallback(ok, nil),
 		"nil FailClosed":    FailClosed(nil),
 		"nil option":        FailOpen(ok, nil),
-		"nil hook":          FailClosed(ok, OnDegrade(nil)),
+		"nil hook":          FailClosed(ok, WithOnDegrade(nil)),
 		// An outer wrapper must not turn an inner one's config error into
 		// allow-everything.
 		"nested": FailOpen(Fallback(nil, ok)),
@@ -392,7 +392,7 @@ func TestCooldown(t *testing.T) {
 				return Decision{}, errDown
 			}}
 			var hook degradeCounter
-			l, _ := tc.wrap(inner, hook.option(), Cooldown(time.Minute))
+			l, _ := tc.wrap(inner, hook.option(), WithCooldown(time.Minute))
 			clk := wrapperClock(t, l)
 			ctx := context.Background()
 
@@ -433,13 +433,13 @@ func TestCooldown(t *testing.T) {
 
 func TestCooldownZeroAsksEveryTime(t *testing.T) {
 	inner := answering(Decision{}, errDown)
-	l := FailOpen(inner, Cooldown(0))
+	l := FailOpen(inner, WithCooldown(0))
 	for range 3 {
 		d, err := l.Allow(context.Background(), "k")
 		require.NoError(t, err)
 		require.True(t, d.Allowed)
 	}
 	require.EqualValues(t, 3, inner.calls.Load())
-	_, err := FailOpen(inner, Cooldown(-time.Second)).Allow(context.Background(), "k")
+	_, err := FailOpen(inner, WithCooldown(-time.Second)).Allow(context.Background(), "k")
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }

@@ -36,8 +36,8 @@ func fallbackDemo(addr string) error {
 	var degraded atomic.Int64
 	var firstErr atomic.Value
 	const cooldown = 50 * time.Millisecond // 1s by default; short so the demo does not wait
-	l := ratelimit.Fallback(primary, secondary, ratelimit.Cooldown(cooldown),
-		ratelimit.OnDegrade(func(_ context.Context, err error) {
+	l := ratelimit.Fallback(primary, secondary, ratelimit.WithCooldown(cooldown),
+		ratelimit.WithOnDegrade(func(_ context.Context, err error) {
 			if degraded.Add(1) == 1 {
 				firstErr.Store(err)
 			}
@@ -66,13 +66,13 @@ func fallbackDemo(addr string) error {
 			state = "down"
 		}
 		if degraded.Load() > before {
-			by = "Memory (OnDegrade called)"
+			by = "Memory (WithOnDegrade called)"
 		}
 		fmt.Fprintf(t, "   %d\t%s\t%s\t%s\t%d\n", req, state, by, yesNo(d.Allowed), d.Remaining)
 	}
 	t.Flush()
 	if err, ok := firstErr.Load().(error); ok {
-		fmt.Printf("\n   OnDegrade saw: %v\n", err)
+		fmt.Printf("\n   WithOnDegrade saw: %v\n", err)
 	}
 	fmt.Printf("   Request 6 finds Redis back but still in the cooldown; request 7 probes Redis,\n")
 	fmt.Printf("   which answers with the count it kept: nobody reset anything.\n\n")

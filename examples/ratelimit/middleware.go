@@ -22,7 +22,7 @@ func middlewareDemo() error {
 	}
 	refused := 0
 	mw, err := ratelimit.NewMiddleware(lim, nil,
-		ratelimit.OnTooManyKeys(func(*http.Request, string) { refused++ }))
+		ratelimit.WithOnTooManyKeys(func(*http.Request, string) { refused++ }))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func middlewareDemo() error {
 	}
 	t.Flush()
 	fmt.Printf("\n   The /64 spent its quota whatever address it came from. 198.51.100.9 found the\n")
-	fmt.Printf("   table full: refused alone (OnTooManyKeys called %d time), while the clients\n", refused)
+	fmt.Printf("   table full: refused alone (WithOnTooManyKeys called %d time), while the clients\n", refused)
 	fmt.Printf("   already tracked kept their own answers.\n\n")
 	return nil
 }

@@ -1,6 +1,6 @@
 -- Token and leaky bucket as GCRA; mirrors bucketState.decide in algo_bucket.go.
 -- KEYS[1]: the key's hash {l = last µs, d = debt in ticks of 1/rate µs}
--- ARGV: now µs ('' = server TIME), n, rate, burst, period µs, leaky (0/1), TTL slack ms
+-- ARGV: now µs ('' = server TIME), n (0: peek), rate, burst, period µs, leaky (0/1), TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in ticks.
 local now = tonumber(ARGV[1])
 if not now then
@@ -17,8 +17,13 @@ if debt > 0 then
   if drained >= debt then debt = 0 else debt = debt - drained end
 end
 local capacity, cost = burst * period, n * period
+local peek = n == 0 -- Peek: decide on one unit, spend nothing
+if peek then cost = period end
 if debt > capacity - cost then
   return string.format('%.0f %.0f %.0f %.0f %.0f', 0, math.floor((capacity - debt) / period), debt - (capacity - cost), debt, 0)
+end
+if peek then
+  return string.format('%.0f %.0f %.0f %.0f %.0f', 1, math.floor((capacity - debt) / period), 0, debt, 0)
 end
 debt = debt + cost
 redis.call('HSET', KEYS[1], 'l', now, 'd', debt)

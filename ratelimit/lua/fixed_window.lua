@@ -1,6 +1,6 @@
 -- FixedWindow; mirrors windowState.decide in algo_window.go.
 -- KEYS[1]: the key's hash {w = window index, c = count}
--- ARGV: now µs ('' = server TIME), n, rate, period µs, TTL slack ms
+-- ARGV: now µs ('' = server TIME), n (0: peek), rate, period µs, TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in µs.
 local now = tonumber(ARGV[1])
 if not now then
@@ -17,8 +17,15 @@ elseif not sw or w > sw then
   count = 0
 end
 local left = (w + 1) * period - now
+local peek = n == 0 -- Peek: decide on one unit, spend nothing
+if peek then n = 1 end
 if count + n > rate then
   return string.format('%.0f %.0f %.0f %.0f %.0f', 0, rate - count, left, left, 0)
+end
+if peek then
+  local reset = 0
+  if count > 0 then reset = left end
+  return string.format('%.0f %.0f %.0f %.0f %.0f', 1, rate - count, 0, reset, 0)
 end
 count = count + n
 redis.call('HSET', KEYS[1], 'w', w, 'c', count)

@@ -1,6 +1,6 @@
 -- SlidingWindowCounter; mirrors counterState.decide in algo_window.go.
 -- KEYS[1]: the key's hash {w = window index, p = previous count, c = current count}
--- ARGV: now µs ('' = server TIME), n, rate, period µs, TTL slack ms
+-- ARGV: now µs ('' = server TIME), n (0: peek), rate, period µs, TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in µs.
 local now = tonumber(ARGV[1])
 if not now then
@@ -22,7 +22,14 @@ elseif w > sw + 1 then
 end
 local elapsed = now - w * p
 local weighted = prev * (p - elapsed)
+local peek = n == 0 -- Peek: decide on one unit, spend nothing
+if peek then n = 1 end
 local fits = cur + n <= rate and weighted <= (rate - cur - n) * p
+if fits and peek then
+  local reset = 0
+  if cur > 0 then reset = 2 * p - elapsed elseif prev > 0 then reset = p - elapsed end
+  return string.format('%.0f %.0f %.0f %.0f %.0f', 1, rate - cur - math.ceil(weighted / p), 0, reset, 0)
+end
 if fits then cur = cur + n end
 local remaining = rate - cur - math.ceil(weighted / p)
 local reset = 0

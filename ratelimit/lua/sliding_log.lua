@@ -2,7 +2,7 @@
 -- KEYS[1]: a sorted set with one member per admitted request, "seq:n",
 --          scored by its time in µs
 -- KEYS[2]: a hash {t = the sum of n over KEYS[1], s = the last seq}
--- ARGV: now µs ('' = server TIME), n, rate, period µs, TTL slack ms
+-- ARGV: now µs ('' = server TIME), n (0: peek), rate, period µs, TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in µs.
 -- Numbers become text through string.format('%.0f'): Lua's own conversion
 -- is %.14g, which rounds a µs timestamp.
@@ -26,6 +26,14 @@ if #expired > 0 then
   redis.call('HSET', meta, 't', total)
 end
 
+local peek = n == 0 -- Peek: decide on one unit, record nothing
+if peek then n = 1 end
+if total + n <= rate and peek then
+  local reset = 0
+  newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+  if newest[2] then reset = tonumber(newest[2]) + p - now end
+  return string.format('%.0f %.0f %.0f %.0f %.0f', 1, rate - total, 0, reset, 0)
+end
 if total + n <= rate then
   local seq = redis.call('HINCRBY', meta, 's', 1)
   redis.call('ZADD', log, now, string.format('%.0f:%.0f', seq, n))
