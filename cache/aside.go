@@ -29,10 +29,11 @@ type Loader[V any] func(ctx context.Context, key string) (V, error)
 // never writes a value it did not load.
 //
 // A cache that fails never fails a read: the loader serves it, and the
-// failure is counted (Stats.CacheErrors) and reported to WithOnError. A
-// Redis that stops answering costs a read one WithTimeout for the cache
-// read, plus one for the fleet lock with WithFleetLock; waiting for
-// another process's lock costs at most WithLockWait in all.
+// failure is counted (Stats.CacheErrors) and reported to WithObserver,
+// WithLogger and WithOnError. A Redis that stops answering costs a read
+// the Redis cache's WithTimeout for the cache read, plus the fleet lock's
+// WithTimeout with WithFleetLock; waiting for another process's lock
+// costs at most WithLockWait in all.
 // Negative caching and early refresh need an EntryCache (LRU, Redis,
 // Tiered); with another Cache they are off.
 type Aside[V any] struct {

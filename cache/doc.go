@@ -44,11 +44,36 @@
 //     key in the background, so a hot key never misses at all.
 //   - Degradation: a cache that fails (Redis down, a value that does not
 //     decode) costs a read a bounded delay, never an error: the loader
-//     serves it, and WithOnError hears about it. A Redis that stops
-//     answering costs a read WithTimeout (100ms by default) for the cache
-//     read, and as much again for the fleet lock when there is one, on
-//     every go-redis client; a wait for another process's lock ends after
-//     WithLockWait (1s) however Redis behaves meanwhile.
+//     serves it. A Redis that stops answering costs a read WithTimeout
+//     (DefaultTimeout) for the cache read, and the fleet lock's own
+//     WithTimeout again when there is one, on every go-redis client; a
+//     wait for another process's lock ends after WithLockWait
+//     (DefaultLockWait) however Redis behaves meanwhile.
+//
+// # Options
+//
+// Each constructor takes options of its own type (LRUOption, RedisOption,
+// AsideOption, TieredOption; WithFleetLock takes FleetLockOptions), so an
+// option given to a constructor it does not fit is a compile error. An
+// option that fits several constructors, such as WithClock or WithPrefix,
+// implements each of their types. Defaults are the Default… constants.
+//
+// # Observing
+//
+// WithObserver(func(Event)) hears what an operator needs: load errors,
+// cache and fleet lock errors worked around, waits for another process's
+// fleet lock, early refreshes, negative hits, and a Tiered's invalidation
+// subscription lost and back (see EventKind). WithLogger(*slog.Logger)
+// logs them: Error for a failing loader, Warn for failures worked around.
+// Stats() on every type (LRU, Redis, Tiered, Aside) counts what it did,
+// lock-free. The observer is called synchronously, never under a lock of
+// this package: it must be quick.
+//
+// # Panics
+//
+// A Loader that panics fails its load, not the process: every waiter gets
+// a *PanicError, holding the panic value and the stack, whose Unwrap
+// gives ErrLoaderPanic and the panic value when that is an error.
 //
 // # Redis key layout
 //

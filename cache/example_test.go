@@ -145,3 +145,69 @@ func ExampleNewTiered() {
 	// hello
 	// gone everywhere
 }
+
+func ExampleNewRedis() {
+	ctx := context.Background()
+	mr, err := miniredis.Run() // a Redis for the example; use your server's address
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	users, err := cache.NewRedis[User](rdb,
+		cache.WithPrefix("users:"),             // default cache.DefaultPrefix
+		cache.WithTimeout(50*time.Millisecond), // default cache.DefaultTimeout
+	)
+	if err != nil {
+		panic(err)
+	}
+	_ = users.Set(ctx, "1", User{"1", "Ada"}, 10*time.Minute) // JSON by default
+	u, ok, err := users.Get(ctx, "1")
+	fmt.Println(u.Name, ok, err)
+	_, ok, err = users.Get(ctx, "2")
+	fmt.Println(ok, err)
+	fmt.Println(mr.Keys()) // prefix, then the "{}v:" namespace, then the key
+	// Output:
+	// Ada true <nil>
+	// false <nil>
+	// [users:{}v:1]
+}
+
+// An Aside shared by a fleet: the fleet lock takes options of its own,
+// and the observer and logger hear what an operator needs to know.
+func ExampleWithFleetLock() {
+	ctx := context.Background()
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	store := &db{users: map[string]User{"1": {"1", "Ada"}}}
+	shared, _ := cache.NewRedis[User](rdb, cache.WithPrefix("users:"))
+	users, err := cache.NewAside(shared, store.LoadUser,
+		cache.WithTTL(10*time.Minute),
+		cache.WithFleetLock(rdb, cache.WithLockWait(500*time.Millisecond)),
+		cache.WithObserver(func(e cache.Event) {
+			if e.Kind == cache.EventLoadError || e.Kind == cache.EventCacheError {
+				fmt.Println("event:", e.Kind, e.Err)
+			}
+		}),
+		// cache.WithLogger(slog.Default()), to log them too.
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
+	u, _ := users.Get(ctx, "1")
+	fmt.Println(u.Name, store.queries)
+	u, _ = users.Get(ctx, "1")
+	fmt.Println(u.Name, store.queries)
+	// Output:
+	// Ada 1
+	// Ada 1
+}

@@ -115,7 +115,8 @@ func TestTieredFlushesOnReconnect(t *testing.T) {
 				old := tieredHealthInterval
 				tieredHealthInterval = 20 * time.Millisecond
 				defer func() { tieredHealthInterval = old }()
-				a, b, _, fb, _ := twoTiered(t, tg)
+				var got events
+				a, b, _, fb, _ := twoTiered(t, tg, WithObserver(got.observe))
 				setAndSync(t, a, b, "k", "v1", time.Hour)
 				_, _ = get[string](t, b, "k")
 				require.True(t, localHas(b, "k"))
@@ -127,10 +128,13 @@ func TestTieredFlushesOnReconnect(t *testing.T) {
 				}
 				// Flushed when the subscription dropped (live goes false first).
 				require.Eventually(t, func() bool { return !b.live.Load() && !localHas(b, "k") }, waitFor, tick)
+				require.Eventually(t, func() bool { return len(got.of(EventSubscriptionLost)) > 0 }, waitFor, tick)
+				assert.Empty(t, got.of(EventResubscribed), "not back yet")
 				require.NoError(t, a.Set(bg, "k", "v2", time.Hour)) // b misses this message
 
 				fb.Heal()
 				require.Eventually(t, b.live.Load, waitFor, tick, "resubscribed")
+				require.Eventually(t, func() bool { return len(got.of(EventResubscribed)) > 0 }, waitFor, tick)
 				v, ok := get[string](t, b, "k")
 				assert.True(t, ok)
 				assert.Equal(t, "v2", v, "no stale local copy survived")

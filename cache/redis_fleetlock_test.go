@@ -131,7 +131,8 @@ func TestFleetLockHolderGone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		src := newSource()
 		src.put("k", "v")
-		in := newInstances(t, tg, 1, src.load, 50*time.Millisecond)[0]
+		var got events
+		in := newInstances(t, tg, 1, src.load, 50*time.Millisecond, WithObserver(got.observe))[0]
 		// A crashed process's lock, with a long PX.
 		require.NoError(t, tg.Client.Set(bg, in.aside.fleet.lockKey("k"), "dead-token", time.Minute).Err())
 		start := time.Now()
@@ -141,6 +142,10 @@ func TestFleetLockHolderGone(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "waited for the lock")
 		assert.Less(t, time.Since(start), time.Second, "but only about WithLockWait")
 		assert.Equal(t, uint64(1), in.aside.Stats().FleetWaits)
+		waits := got.of(EventFleetWait)
+		require.Len(t, waits, 1)
+		assert.Equal(t, "k", waits[0].Key)
+		assert.GreaterOrEqual(t, waits[0].Duration, 50*time.Millisecond, "the event says how long")
 		assert.Equal(t, int64(1), src.calls.Load())
 		// The dead lock was not ours to release.
 		tok, _ := tg.Client.Get(bg, in.aside.fleet.lockKey("k")).Result()
@@ -185,12 +190,16 @@ func TestFleetLockRedisDown(t *testing.T) {
 		src := newSource()
 		src.put("k", "v")
 		var reported atomic.Int64
-		in := newInstances(t, tg, 1, src.load, DefaultLockWait, WithOnError(func(string, error) { reported.Add(1) }))[0]
+		var got events
+		in := newInstances(t, tg, 1, src.load, DefaultLockWait,
+			WithOnError(func(string, error) { reported.Add(1) }), WithObserver(got.observe))[0]
 		in.faults.Cut()
 		v, err := in.aside.Get(bg, "k")
 		require.NoError(t, err)
 		assert.Equal(t, "v", v)
 		assert.GreaterOrEqual(t, reported.Load(), int64(2), "the cache read and the lock, at least")
+		assert.NotEmpty(t, got.of(EventCacheError), "the cache read")
+		assert.NotEmpty(t, got.of(EventLockError), "the lock")
 	})
 }
 
