@@ -64,6 +64,15 @@
 // once, for feeding other systems with idempotent writes. QueryBus routes
 // typed queries (HandleQuery, Ask) to handlers that read read models.
 //
+// # Operating it
+//
+// WithObserver hands a Runner's or a Repository's Observations (failed
+// reads and applies, a store behind its projections, rebuilds, conflicts
+// retried, snapshot failures) to a function; WithLogger logs them to an
+// *slog.Logger (nothing is logged by default). Runner.Stats and
+// Repository.Stats count what each did; Runner.Lag says how far a
+// projection is behind its store. Defaults are the Default* constants.
+//
 // # Schema evolution
 //
 // Events are immutable, so their schema evolves by upcasting: an Upcaster

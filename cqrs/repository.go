@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Evolve applies one event to an aggregate's state and returns the new
@@ -38,10 +39,38 @@ type Repository[S any] struct {
 	every      int64
 	snapSchema int
 	onSnapErr  func(streamID string, err error)
+	obs        observer
+
+	commands, appended, retried, conflicts, snapFailures atomic.Uint64
 }
 
-// RepositoryOption configures a Repository.
-type RepositoryOption func(*repoConfig) error
+// RepositoryStats counts what a Repository did since it was made.
+type RepositoryStats struct {
+	// Commands that appended events, and the events they appended.
+	Commands, Appended uint64
+	// ConflictsRetried: commands decided again after losing an append
+	// race (WithConflictRetries); Conflicts: ErrConflict returned.
+	ConflictsRetried, Conflicts uint64
+	// SnapshotFailures: snapshots that could not be loaded, decoded or
+	// saved (the aggregate was replayed from its events).
+	SnapshotFailures uint64
+}
+
+// Stats returns the repository's counters (lock-free).
+func (r *Repository[S]) Stats() RepositoryStats {
+	return RepositoryStats{Commands: r.commands.Load(), Appended: r.appended.Load(),
+		ConflictsRetried: r.retried.Load(), Conflicts: r.conflicts.Load(), SnapshotFailures: r.snapFailures.Load()}
+}
+
+// RepositoryOption configures a Repository (NewRepository):
+// WithStreamPrefix, WithConflictRetries, WithSnapshots,
+// WithSnapshotSchema, WithSnapshotErrors, WithObserver, WithLogger. It is
+// sealed: an option of another constructor does not compile.
+type RepositoryOption interface{ applyRepository(*repoConfig) error }
+
+type repoOption func(*repoConfig) error
+
+func (f repoOption) applyRepository(c *repoConfig) error { return f(c) }
 
 type repoConfig struct {
 	prefix     string
@@ -50,28 +79,29 @@ type repoConfig struct {
 	every      int
 	snapSchema int
 	onSnapErr  func(string, error)
+	obs        observer
 }
 
 // WithStreamPrefix sets the prefix of the aggregates' stream ids (default
 // none: the aggregate id is the stream id), e.g. "account-".
 func WithStreamPrefix(p string) RepositoryOption {
-	return func(c *repoConfig) error {
+	return repoOption(func(c *repoConfig) error {
 		c.prefix = p
 		return nil
-	}
+	})
 }
 
 // WithConflictRetries makes Execute, on ErrConflict, reload the aggregate
 // and decide again, up to n times (default 0: return the conflict). Only
 // safe when the decision depends on nothing but the state.
 func WithConflictRetries(n int) RepositoryOption {
-	return func(c *repoConfig) error {
+	return repoOption(func(c *repoConfig) error {
 		if n < 0 {
 			return fmt.Errorf("%w: WithConflictRetries(%d): must be ≥ 0", ErrInvalidConfig, n)
 		}
 		c.retries = n
 		return nil
-	}
+	})
 }
 
 // WithSnapshots turns snapshots on (default off): after an Execute that
@@ -86,7 +116,7 @@ func WithConflictRetries(n int) RepositoryOption {
 // reaches cannot be told apart). Snapshots are an optimisation: an error
 // saving one does not fail the command (see WithSnapshotErrors).
 func WithSnapshots(ss SnapshotStore, every int) RepositoryOption {
-	return func(c *repoConfig) error {
+	return repoOption(func(c *repoConfig) error {
 		if ss == nil {
 			return fmt.Errorf("%w: WithSnapshots(nil, %d)", ErrInvalidConfig, every)
 		}
@@ -95,33 +125,35 @@ func WithSnapshots(ss SnapshotStore, every int) RepositoryOption {
 		}
 		c.snaps, c.every = ss, every
 		return nil
-	}
+	})
 }
 
 // WithSnapshotSchema sets the schema version of the snapshots' state
 // (default 1). Raise it when S changes incompatibly: snapshots of other
 // versions are then ignored, the streams replayed and snapshotted anew.
 func WithSnapshotSchema(v int) RepositoryOption {
-	return func(c *repoConfig) error {
+	return repoOption(func(c *repoConfig) error {
 		if v < 1 {
 			return fmt.Errorf("%w: WithSnapshotSchema(%d): must be ≥ 1", ErrInvalidConfig, v)
 		}
 		c.snapSchema = v
 		return nil
-	}
+	})
 }
 
 // WithSnapshotErrors sets a function called with errors of saving,
 // loading or decoding snapshots, which are otherwise ignored (the
-// aggregate is then replayed from its events).
+// aggregate is then replayed from its events). It is called alongside
+// the observer (WithObserver, a SnapshotFailed Observation), which
+// supersedes it.
 func WithSnapshotErrors(fn func(streamID string, err error)) RepositoryOption {
-	return func(c *repoConfig) error {
+	return repoOption(func(c *repoConfig) error {
 		if fn == nil {
 			return fmt.Errorf("%w: WithSnapshotErrors(nil)", ErrInvalidConfig)
 		}
 		c.onSnapErr = fn
 		return nil
-	}
+	})
 }
 
 // NewRepository returns a repository of aggregates whose state evolve
@@ -139,12 +171,20 @@ func NewRepository[S any](store EventStore, evolve Evolve[S], opts ...Repository
 		if o == nil {
 			return nil, fmt.Errorf("%w: NewRepository: nil option", ErrInvalidConfig)
 		}
-		if err := o(&c); err != nil {
+		if err := o.applyRepository(&c); err != nil {
 			return nil, err
 		}
 	}
 	return &Repository[S]{store: store, evolve: evolve, prefix: c.prefix, retries: c.retries,
-		snaps: c.snaps, every: int64(c.every), snapSchema: c.snapSchema, onSnapErr: c.onSnapErr}, nil
+		snaps: c.snaps, every: int64(c.every), snapSchema: c.snapSchema, onSnapErr: c.onSnapErr, obs: c.obs}, nil
+}
+
+// snapErr reports a snapshot failure: to WithSnapshotErrors' function,
+// the observer and the logger.
+func (r *Repository[S]) snapErr(stream string, err error) {
+	r.snapFailures.Add(1)
+	r.onSnapErr(stream, err)
+	r.obs.emit(Observation{Kind: SnapshotFailed, StreamID: stream, Err: err})
 }
 
 // StreamID returns the stream id of the aggregate id.
@@ -169,11 +209,11 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 			if ctx.Err() != nil {
 				return state, 0, 0, err
 			}
-			r.onSnapErr(stream, err)
+			r.snapErr(stream, err)
 		case ok && snap.Schema == r.snapSchema:
 			var s S
 			if err := json.Unmarshal(snap.Data, &s); err != nil {
-				r.onSnapErr(stream, fmt.Errorf("cqrs: decoding snapshot of %q at %d: %w", stream, snap.Version, err))
+				r.snapErr(stream, fmt.Errorf("cqrs: decoding snapshot of %q at %d: %w", stream, snap.Version, err))
 				break
 			}
 			state, version, snapVersion = s, snap.Version, snap.Version
@@ -190,7 +230,7 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 	}
 	if version > 0 {
 		if len(evs) == 0 || evs[0].Version != version {
-			r.onSnapErr(stream, fmt.Errorf("cqrs: snapshot of %q at %d is ahead of the stream: ignored", stream, version))
+			r.snapErr(stream, fmt.Errorf("cqrs: snapshot of %q at %d is ahead of the stream: ignored", stream, version))
 			var zero S
 			state, version, snapVersion = zero, 0, 0
 			if evs, err = r.store.Load(ctx, stream, 1); err != nil {
@@ -235,10 +275,17 @@ func (r *Repository[S]) Execute(ctx context.Context, id string, decide Decide[S]
 		newVersion, err := r.store.Append(ctx, stream, version, evs...)
 		if err != nil {
 			if errors.Is(err, ErrConflict) && attempt < r.retries && ctx.Err() == nil {
+				r.retried.Add(1)
+				r.obs.emit(Observation{Kind: ConflictRetried, StreamID: stream, Attempt: attempt + 1, Err: err})
 				continue
+			}
+			if errors.Is(err, ErrConflict) {
+				r.conflicts.Add(1)
 			}
 			return version, err
 		}
+		r.commands.Add(1)
+		r.appended.Add(uint64(len(evs)))
 		if r.snaps != nil && newVersion-snapVersion >= r.every {
 			r.snapshot(ctx, stream, state, version)
 		}
@@ -252,22 +299,22 @@ func (r *Repository[S]) Execute(ctx context.Context, id string, decide Decide[S]
 func (r *Repository[S]) snapshot(ctx context.Context, stream string, state S, version int64) {
 	evs, err := r.store.Load(ctx, stream, version+1)
 	if err != nil {
-		r.onSnapErr(stream, err)
+		r.snapErr(stream, err)
 		return
 	}
 	for _, e := range evs {
 		if state, err = r.evolve(state, e); err != nil {
-			r.onSnapErr(stream, err)
+			r.snapErr(stream, err)
 			return
 		}
 		version = e.Version
 	}
 	data, err := json.Marshal(state)
 	if err != nil {
-		r.onSnapErr(stream, fmt.Errorf("cqrs: encoding snapshot of %q: %w", stream, err))
+		r.snapErr(stream, fmt.Errorf("cqrs: encoding snapshot of %q: %w", stream, err))
 		return
 	}
 	if err := r.snaps.SaveSnapshot(ctx, Snapshot{StreamID: stream, Version: version, Schema: r.snapSchema, Data: data}); err != nil {
-		r.onSnapErr(stream, err)
+		r.snapErr(stream, err)
 	}
 }

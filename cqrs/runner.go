@@ -43,10 +43,39 @@ type Runner struct {
 	mu       sync.Mutex
 	pos      int64
 	progress chan struct{} // closed when pos moves; nil when no one waits
+
+	applied, batches, failures, behind, rebuilds atomic.Uint64
 }
 
-// RunnerOption configures a Runner.
-type RunnerOption func(*runnerConfig) error
+// RunnerStats counts what a Runner did since it was made.
+type RunnerStats struct {
+	// Position is the projection's checkpoint as the runner last saw it
+	// (Position()); Lag(ctx) asks the store how far behind it is.
+	Position int64
+	// Applied events, in Batches.
+	Applied, Batches uint64
+	// Failures: failed reads and applies (each retried after a backoff).
+	Failures uint64
+	// StoreBehind: times the store was found behind the projection (it
+	// lost events); Rebuilds: rebuilds swapped in.
+	StoreBehind, Rebuilds uint64
+}
+
+// Stats returns the runner's counters; lock-free but for Position.
+func (r *Runner) Stats() RunnerStats {
+	return RunnerStats{Position: r.Position(), Applied: r.applied.Load(), Batches: r.batches.Load(),
+		Failures: r.failures.Load(), StoreBehind: r.behind.Load(), Rebuilds: r.rebuilds.Load()}
+}
+
+// RunnerOption configures a Runner (NewRunner): WithBatchSize,
+// WithPollInterval, WithRetryBackoff, WithOnError, WithObserver,
+// WithLogger. It is sealed: an option of another constructor does not
+// compile.
+type RunnerOption interface{ applyRunner(*runnerConfig) error }
+
+type runnerOption func(*runnerConfig) error
+
+func (f runnerOption) applyRunner(c *runnerConfig) error { return f(c) }
 
 type runnerConfig struct {
 	batch      int
@@ -54,6 +83,7 @@ type runnerConfig struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	onError    func(error) error
+	obs        observer
 }
 
 // Runner defaults: batches of 256 events, an idle log polled at most every
@@ -69,26 +99,26 @@ const (
 // time (default DefaultBatchSize): larger batches mean fewer round trips and, for
 // FuncProjection, more events replayed after a crash.
 func WithBatchSize(n int) RunnerOption {
-	return func(c *runnerConfig) error {
+	return runnerOption(func(c *runnerConfig) error {
 		if n < 1 || n > 10000 {
 			return fmt.Errorf("%w: WithBatchSize(%d): must be between 1 and 10000", ErrInvalidConfig, n)
 		}
 		c.batch = n
 		return nil
-	}
+	})
 }
 
 // WithPollInterval sets, for a store that is not a Waiter, the longest
 // pause between two reads of an idle log (default DefaultPollInterval); the pause starts at
 // 1ms and doubles while the log stays idle.
 func WithPollInterval(d time.Duration) RunnerOption {
-	return func(c *runnerConfig) error {
+	return runnerOption(func(c *runnerConfig) error {
 		if d < time.Millisecond {
 			return fmt.Errorf("%w: WithPollInterval(%s): must be at least 1ms", ErrInvalidConfig, d)
 		}
 		c.poll = d
 		return nil
-	}
+	})
 }
 
 // WithRetryBackoff sets the pause after a failed read or apply: it starts
@@ -96,28 +126,29 @@ func WithPollInterval(d time.Duration) RunnerOption {
 // DefaultRetryBackoff to DefaultMaxRetryWait). min must be above 0 (a zero pause never doubles: Run would
 // retry a failing store in a busy loop) and max at least min.
 func WithRetryBackoff(min, max time.Duration) RunnerOption {
-	return func(c *runnerConfig) error {
+	return runnerOption(func(c *runnerConfig) error {
 		if min <= 0 || max < min {
 			return fmt.Errorf("%w: WithRetryBackoff(%s, %s): want 0 < min ≤ max (a zero min never grows)", ErrInvalidConfig, min, max)
 		}
 		c.minBackoff, c.maxBackoff = min, max
 		return nil
-	}
+	})
 }
 
 // WithOnError sets a function that Run calls with every error (a failed
-// read of the log, a projection whose Apply failed). Returning nil retries
+// read of the log, a projection whose Apply failed), after the observer
+// (WithObserver) has seen it. Returning nil retries
 // after the backoff (WithRetryBackoff); returning an error stops Run with
 // it. By default Run retries for ever: a poison event holds the projection
 // back, not the process — watch Lag or set this.
 func WithOnError(fn func(error) error) RunnerOption {
-	return func(c *runnerConfig) error {
+	return runnerOption(func(c *runnerConfig) error {
 		if fn == nil {
 			return fmt.Errorf("%w: WithOnError(nil)", ErrInvalidConfig)
 		}
 		c.onError = fn
 		return nil
-	}
+	})
 }
 
 // NewRunner returns a runner that feeds p from store. Errors wrap
@@ -131,7 +162,7 @@ func NewRunner(store EventStore, p Projection, opts ...RunnerOption) (*Runner, e
 		if o == nil {
 			return nil, fmt.Errorf("%w: NewRunner: nil option", ErrInvalidConfig)
 		}
-		if err := o(&c); err != nil {
+		if err := o.applyRunner(&c); err != nil {
 			return nil, err
 		}
 	}
@@ -226,20 +257,26 @@ func (r *Runner) limit(pos, end int64) int {
 func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 	pos := int64(-1) // unknown: read the checkpoint
 	failures, idle := 0, 0
-	fail := func(err error) error {
+	// fail reports ob (its Kind and Err set) and waits out the backoff;
+	// it returns the error that stops the loop, if any.
+	fail := func(ob Observation) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if !follow {
-			return err
+			return ob.Err
 		}
 		failures++
+		r.failures.Add(1)
+		wait := backoff.Policy{Min: r.cfg.minBackoff, Max: r.cfg.maxBackoff}.Wait(failures)
+		ob.Projection, ob.Position, ob.Attempt, ob.Backoff = r.p.Name(), r.Position(), failures, wait
+		r.cfg.obs.emit(ob)
 		if r.cfg.onError != nil {
-			if stop := r.cfg.onError(err); stop != nil {
+			if stop := r.cfg.onError(ob.Err); stop != nil {
 				return stop
 			}
 		}
-		return backoff.Sleep(ctx, backoff.Policy{Min: r.cfg.minBackoff, Max: r.cfg.maxBackoff}.Wait(failures))
+		return backoff.Sleep(ctx, wait)
 	}
 	moved := 0
 	for {
@@ -249,7 +286,7 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 		if pos < 0 {
 			cp, err := r.p.Checkpoint(ctx)
 			if err != nil {
-				if err := fail(err); err != nil {
+				if err := fail(Observation{Kind: ReadFailed, Err: err}); err != nil {
 					return err
 				}
 				continue
@@ -265,7 +302,7 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 		}
 		evs, err := r.store.ReadAll(ctx, pos+1, r.limit(pos, end))
 		if err != nil {
-			if err := fail(err); err != nil {
+			if err := fail(Observation{Kind: ReadFailed, Err: err}); err != nil {
 				return err
 			}
 			continue
@@ -285,7 +322,7 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := fail(err); err != nil {
+				if err := fail(Observation{Kind: ReadFailed, Err: err}); err != nil {
 					return err
 				}
 			}
@@ -300,13 +337,15 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 				moved++
 				continue
 			}
-			if err := fail(err); err != nil {
+			if err := fail(Observation{Kind: ApplyFailed, Err: err}); err != nil {
 				return err
 			}
 			continue
 		}
 		failures, moved = 0, 0
 		pos = evs[len(evs)-1].Position
+		r.applied.Add(uint64(len(evs)))
+		r.batches.Add(1)
 		r.setPos(pos)
 	}
 }
@@ -327,30 +366,33 @@ func (r *Runner) storeLost(ctx context.Context, pos int64) bool {
 // catches up from its checkpoint; one still ahead of the store gets
 // ErrStoreBehind, through fail, and a Rebuilder is then rebuilt from what
 // the store holds. It returns the error that stops Run, if any.
-func (r *Runner) realign(ctx context.Context, fail func(error) error) error {
+func (r *Runner) realign(ctx context.Context, fail func(Observation) error) error {
 	cp, err := r.p.Checkpoint(ctx)
 	if err != nil {
-		return fail(err)
+		return fail(Observation{Kind: ReadFailed, Err: err})
 	}
 	head, err := r.head(ctx)
 	if err != nil {
-		return fail(err)
+		return fail(Observation{Kind: ReadFailed, Err: err})
 	}
 	if cp <= head {
 		return nil
 	}
+	r.behind.Add(1)
 	behind := fmt.Errorf("%w: %s is at %d, the store's head at %d", ErrStoreBehind, r.p.Name(), cp, head)
 	if _, ok := r.p.(Rebuilder); !ok {
-		return fail(behind)
+		return fail(Observation{Kind: StoreBehind, Head: head, Err: behind})
 	}
+	r.cfg.obs.emit(Observation{Kind: StoreBehind, Projection: r.p.Name(), Position: cp, Head: head, Err: behind})
 	if r.cfg.onError != nil {
 		if stop := r.cfg.onError(behind); stop != nil {
 			return stop
 		}
 	}
-	if err := r.Rebuild(ctx); err != nil {
-		return fail(err)
+	if err := r.rebuild(ctx); err != nil {
+		return fail(Observation{Kind: Rebuilt, Err: err})
 	}
+	r.rebuilt(nil)
 	return nil
 }
 
@@ -437,6 +479,22 @@ func (r *Runner) Lag(ctx context.Context) (int64, error) {
 // nothing new. Errors are returned, the copy discarded (an error after
 // the swap leaves the new copy in place, and its runner completes it).
 func (r *Runner) Rebuild(ctx context.Context) error {
+	err := r.rebuild(ctx)
+	if !errors.Is(err, ErrNotRebuildable) {
+		r.rebuilt(err)
+	}
+	return err
+}
+
+// rebuilt counts and reports a rebuild that ended with err.
+func (r *Runner) rebuilt(err error) {
+	if err == nil {
+		r.rebuilds.Add(1)
+	}
+	r.cfg.obs.emit(Observation{Kind: Rebuilt, Projection: r.p.Name(), Position: r.Position(), Err: err})
+}
+
+func (r *Runner) rebuild(ctx context.Context) error {
 	rb, ok := r.p.(Rebuilder)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotRebuildable, r.p.Name())
