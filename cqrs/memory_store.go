@@ -26,6 +26,7 @@ type MemoryStore struct {
 	streams map[string]*memStream
 	wake    chan struct{} // closed by the next append; nil when no one waits
 	now     func() time.Time
+	stats   storeStats
 }
 
 type memStream struct {
@@ -39,7 +40,10 @@ var (
 	_ Header     = (*MemoryStore)(nil)
 )
 
-// NewMemoryStore returns an empty in-memory event store.
+// NewMemoryStore returns an empty in-memory event store. It takes no
+// options and cannot fail, so unlike the other constructors it returns no
+// error: this signature is fixed by the module's design contract, which
+// the examples and case studies build on.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{streams: make(map[string]*memStream), now: time.Now}
 }
@@ -51,6 +55,12 @@ func (s *MemoryStore) at(p int64) *Event {
 
 // Append implements EventStore.
 func (s *MemoryStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
+	v, err := s.append(ctx, streamID, expected, events)
+	s.stats.count(len(events), err)
+	return v, err
+}
+
+func (s *MemoryStore) append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -33,7 +33,9 @@ type Projection interface {
 // Rebuilder is a Projection that can be built anew from position 1 into a
 // copy readers do not see, and swapped in when the copy has caught up
 // (Runner.Rebuild). Readers see the old copy until the swap, the new one
-// after it, nothing in between.
+// after it, nothing in between. Users call Runner.Rebuild, not this; it is
+// exported, with Build, so that a projection written outside the package
+// (a search index, a SQL table) can be rebuilt by a Runner too.
 type Rebuilder interface {
 	Projection
 	// NewBuild returns an empty copy of the projection, at checkpoint 0.
@@ -41,7 +43,9 @@ type Rebuilder interface {
 	NewBuild(ctx context.Context) (Build, error)
 }
 
-// Build is a copy of a projection being rebuilt.
+// Build is a copy of a projection being rebuilt, returned by
+// Rebuilder.NewBuild and driven by Runner.Rebuild (exported for
+// Rebuilders written outside the package).
 type Build interface {
 	// Checkpoint and Apply are those of Projection, on the copy.
 	Checkpoint(ctx context.Context) (int64, error)

@@ -79,6 +79,7 @@ type RedisStore struct {
 	wait  redisx.Bound // the block of Wait's XREAD plus the timeout
 	base  string
 	block time.Duration
+	stats storeStats
 }
 
 var (
@@ -108,6 +109,12 @@ func (s *RedisStore) tailKey() string { return s.base + "tail" }
 
 // Append implements EventStore.
 func (s *RedisStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
+	v, err := s.append(ctx, streamID, expected, events)
+	s.stats.count(len(events), err)
+	return v, err
+}
+
+func (s *RedisStore) append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error) {
 	if err := checkAppend(streamID, expected, events); err != nil {
 		return 0, err
 	}

@@ -37,7 +37,10 @@ type EventStore interface {
 
 // Waiter is implemented by event stores that can tell a reader when new
 // events arrive, so that a Runner follows the log without polling it.
-// MemoryStore and RedisStore implement it.
+// MemoryStore and RedisStore implement it. Users do not call it (the
+// Runner does); it is exported so that an EventStore written outside the
+// package (a Postgres store with LISTEN/NOTIFY) or a wrapper of one can
+// offer it too, and be followed without polling.
 type Waiter interface {
 	// Wait returns when the log may hold an event after position after: at
 	// once if it does, else when one is appended or after a store-defined
@@ -47,7 +50,10 @@ type Waiter interface {
 }
 
 // Header is implemented by event stores that can tell the last position
-// of their log. MemoryStore and RedisStore implement it.
+// of their log. MemoryStore and RedisStore implement it. Exported so that
+// a store written outside the package can implement it: the Runner's
+// CatchUp, Lag and Rebuild, and its detection of a store that lost
+// events, rely on it.
 type Header interface {
 	// Head returns the position of the last event in the log (0: empty).
 	Head(ctx context.Context) (int64, error)
