@@ -61,14 +61,34 @@
 // Fallback(redisLimiter, memoryLimiter) answers from a local limiter (give
 // it this instance's share of the fleet's limit), FailOpen allows and
 // FailClosed denies, each while the wrapped limiter fails. After a failure
-// they stop asking it for a Cooldown (1s by default) and then let one call
-// probe it, so an outage costs one timeout per cooldown rather than one per
-// request. Caller errors (bad n) and a full key table's ErrTooManyKeys pass
-// through; OnDegrade observes every answer made in the limiter's place.
+// they stop asking it for a cooldown (WithCooldown, DefaultCooldown by
+// default) and then let one call probe it, so an outage costs one timeout
+// per cooldown rather than one per request. Caller errors (bad n) and a
+// full key table's ErrTooManyKeys pass through.
 //
 // A call that timed out may still have been run by Redis once it resumed,
 // consuming quota: its outcome is unknown, and the limiter never refunds
 // it (see Redis.AllowN).
+//
+// # Options, observing, reading without spending
+//
+// Each constructor takes its own option type, so an option that does not
+// fit it does not compile: NewMemory takes MemoryOptions (WithClock,
+// WithMaxKeys), NewRedis RedisOptions (WithPrefix, WithTimeout,
+// WithoutTimeout), the wrappers WrapOptions (WithCooldown, WithOnDegrade),
+// and all of them the LimiterOptions WithObserver and WithLogger.
+// Defaults are the Default… constants.
+//
+// WithObserver receives an Event for what an operator needs to know:
+// Redis errors, keys refused by a full table, a wrapper degrading,
+// answering in its limiter's place, and recovering (see EventKind).
+// WithLogger logs the same through log/slog, never with the rate-limit
+// key. Stats (see StatsReporter) counts allowed, denied, errors and
+// fallbacks, and the keys a Memory limiter tracks.
+//
+// Peek (see Peeker) reads a key's quota, what Allow would decide and how
+// much is left, without spending any: on both backends, for every
+// algorithm, and through the wrappers.
 //
 // # HTTP
 //
@@ -76,11 +96,13 @@
 // answers 429 with Retry-After in whole seconds (rounded up, so a client
 // that waits that long succeeds), and sets the RateLimit and
 // RateLimit-Policy fields of the IETF httpapi draft on every response
-// (X-RateLimit-* on request). Forwarding headers are believed only from
-// TrustedProxies. IPv6 clients are keyed per /64 (IPv6Prefix changes it;
-// AddrKey does the same for a key function of your own), since a host
-// chooses the low 64 bits of its address at will. A LeakyBucket's Delay is
-// waited out before the handler runs. A new client refused by a full key
-// table (WithMaxKeys) is answered 429 with "X-RateLimit-Reason:
-// too-many-keys" and reported to OnTooManyKeys.
+// (X-RateLimit-* with WithLegacyHeaders). Forwarding headers are believed
+// only from WithTrustedProxies. IPv6 clients are keyed per /64
+// (DefaultIPv6Prefix; WithIPv6Prefix changes it), since a host chooses the
+// low 64 bits of its address at will. ClientIP builds that same key
+// function for use inside one of your own ("login:" + client IP), and
+// WithSkip exempts requests such as health checks. A LeakyBucket's Delay
+// is waited out before the handler runs. A new client refused by a full
+// key table (WithMaxKeys) is answered 429 with "X-RateLimit-Reason:
+// too-many-keys" and reported to WithOnTooManyKeys.
 package ratelimit

@@ -22,8 +22,8 @@ func ExampleFallback() {
 	fleet, _ := ratelimit.NewRedis(client, ratelimit.TokenBucket, ratelimit.PerSecond(100),
 		ratelimit.WithTimeout(50*time.Millisecond))
 	local, _ := ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.PerSecond(25))
-	lim := ratelimit.Fallback(fleet, local, ratelimit.WithOnDegrade(func(context.Context, error) {
-		fmt.Println("degraded: Redis failed, asking the local limiter")
+	lim := ratelimit.Fallback(fleet, local, ratelimit.WithObserver(func(e ratelimit.Event) {
+		fmt.Println(e.Kind, "from", e.Limiter) // count it, alert on it; keep it quick
 	}))
 
 	d, _ := lim.Allow(ctx, "user:42")
@@ -33,7 +33,8 @@ func ExampleFallback() {
 	fmt.Println(d.Allowed, d.Limit.Rate)
 	// Output:
 	// true 100
-	// degraded: Redis failed, asking the local limiter
+	// degraded from fallback
+	// fallback from fallback
 	// true 25
 }
 

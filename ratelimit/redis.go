@@ -51,7 +51,7 @@ var (
 // follows active keys only.
 //
 // Failure: when Redis errs, is unreachable or does not answer within the
-// WithTimeout bound (default 100ms) or ctx's deadline, whichever is
+// WithTimeout bound (default DefaultTimeout) or ctx's deadline, whichever is
 // sooner, AllowN returns the error (wrapping context.DeadlineExceeded for a
 // timeout) and a Decision that is not Allowed; it never guesses. The bound
 // holds on every client: one built with ContextTimeoutEnabled cuts the call

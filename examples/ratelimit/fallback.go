@@ -35,11 +35,11 @@ func fallbackDemo(addr string) error {
 	}
 	var degraded atomic.Int64
 	var firstErr atomic.Value
-	const cooldown = 50 * time.Millisecond // 1s by default; short so the demo does not wait
+	const cooldown = 50 * time.Millisecond // ratelimit.DefaultCooldown otherwise; short so the demo does not wait
 	l := ratelimit.Fallback(primary, secondary, ratelimit.WithCooldown(cooldown),
-		ratelimit.WithOnDegrade(func(_ context.Context, err error) {
-			if degraded.Add(1) == 1 {
-				firstErr.Store(err)
+		ratelimit.WithObserver(func(e ratelimit.Event) {
+			if e.Kind == ratelimit.EventFallback && degraded.Add(1) == 1 {
+				firstErr.Store(e.Err)
 			}
 		}))
 
@@ -66,13 +66,17 @@ func fallbackDemo(addr string) error {
 			state = "down"
 		}
 		if degraded.Load() > before {
-			by = "Memory (WithOnDegrade called)"
+			by = "Memory (EventFallback)"
 		}
 		fmt.Fprintf(t, "   %d\t%s\t%s\t%s\t%d\n", req, state, by, yesNo(d.Allowed), d.Remaining)
 	}
 	t.Flush()
 	if err, ok := firstErr.Load().(error); ok {
-		fmt.Printf("\n   WithOnDegrade saw: %v\n", err)
+		fmt.Printf("\n   The observer saw: %v\n", err)
+	}
+	if s, ok := l.(ratelimit.StatsReporter); ok {
+		st := s.Stats()
+		fmt.Printf("   Stats: %d allowed, %d denied, %d answered by the fallback.\n", st.Allowed, st.Denied, st.Fallbacks)
 	}
 	fmt.Printf("   Request 6 finds Redis back but still in the cooldown; request 7 probes Redis,\n")
 	fmt.Printf("   which answers with the count it kept: nobody reset anything.\n\n")
