@@ -48,12 +48,6 @@ func eachStore(t *testing.T, fn func(t *testing.T, st storeTarget)) {
 
 func ev(typ string, data any) Event { return MustEvent(typ, data) }
 
-type amount struct {
-	Amount int `json:"amount"`
-}
-
-func deposited(n int) Event { return ev("Deposited", amount{n}) }
-
 func mustAppend(t testing.TB, s EventStore, stream string, exp int64, evs ...Event) int64 {
 	t.Helper()
 	v, err := s.Append(context.Background(), stream, exp, evs...)

@@ -282,24 +282,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		want := seedBank(t, mt.store, rnd, 80, 5)
 		var factor atomic.Int64
 		factor.Store(1)
-		scaled := func(ctx context.Context, tx *Tx[int], e Event) error {
-			var d amount
-			if e.Type != "Deposited" && e.Type != "Withdrawn" {
-				return nil
-			}
-			if err := e.Decode(&d); err != nil {
-				return err
-			}
-			if e.Type == "Withdrawn" {
-				d.Amount = -d.Amount
-			}
-			b, _, err := tx.Get(ctx, e.StreamID)
-			if err != nil {
-				return err
-			}
-			tx.Put(e.StreamID, b+d.Amount*int(factor.Load()))
-			return nil
-		}
+		scaled := scaledBalances(func() int { return int(factor.Load()) })
 		live := mt.newModel("live", scaled)
 		r, _ := NewRunner(mt.store, live, WithBatchSize(5))
 		stop := runInBackground(t, r)
