@@ -17,7 +17,7 @@ import (
 // slots rather than load the event store's — while the store, not the
 // stream id, picks each key's hash tag: a stream id may hold any bytes,
 // braces included. Snapshots are a cache: each lives for WithSnapshotTTL
-// (default 7 days) after it was last saved; a Redis that loses them (a
+// (default DefaultSnapshotTTL) after it was last saved; a Redis that loses them (a
 // restart without persistence, a flush, eviction) costs one full replay
 // of each stream.
 type RedisSnapshotStore struct {

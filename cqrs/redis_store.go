@@ -237,7 +237,7 @@ func (s *RedisStore) Head(ctx context.Context) (int64, error) {
 
 // Wait implements Waiter with a blocking XREAD on the tail key, which
 // every append updates: it returns as soon as an event after position
-// after exists, or after the WithBlock interval (default 250ms), or with
+// after exists, or after the WithBlock interval (default DefaultBlock), or with
 // ctx's error once ctx is done. A Redis that does not answer costs it the
 // interval plus WithTimeout at most, on every client (go-redis alone
 // would wait the interval plus 10s for a blocking read).

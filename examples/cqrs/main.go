@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -223,7 +224,12 @@ type app struct {
 func newApp(store cqrs.EventStore, snaps cqrs.SnapshotStore, balances model[int], history model[[]string]) (*app, error) {
 	a := &app{store: &countingStore{EventStore: store}, head: store.(cqrs.Header).Head, snaps: snaps}
 	var err error
-	a.accounts, err = cqrs.NewRepository(a.store, evolve, cqrs.WithStreamPrefix("account-"), cqrs.WithSnapshots(snaps, 5))
+	// What an operator must see (failed applies, a store behind its
+	// projections, snapshot failures) goes to stderr; a quiet run logs
+	// nothing.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a.accounts, err = cqrs.NewRepository(a.store, evolve, cqrs.WithStreamPrefix("account-"), cqrs.WithSnapshots(snaps, 5),
+		cqrs.WithLogger(logger))
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +268,7 @@ func newApp(store cqrs.EventStore, snaps cqrs.SnapshotStore, balances model[int]
 		return nil, err
 	}
 	for _, p := range []cqrs.Projection{balances, history} {
-		r, err := cqrs.NewRunner(store, p, cqrs.WithBatchSize(100))
+		r, err := cqrs.NewRunner(store, p, cqrs.WithBatchSize(100), cqrs.WithLogger(logger))
 		if err != nil {
 			return nil, err
 		}
@@ -439,4 +445,11 @@ func main() {
 		check(<-stopped)
 	}
 	fmt.Println("\n== runners stopped")
+	rs := a.accounts.Stats()
+	fmt.Printf("  repository: %d commands appended %d events, %d conflicts\n", rs.Commands, rs.Appended, rs.Conflicts)
+	for _, r := range a.runners {
+		st := r.Stats()
+		fmt.Printf("  runner: position %d, %d events in %d batches, %d rebuilds, %d failures\n",
+			st.Position, st.Applied, st.Batches, st.Rebuilds, st.Failures)
+	}
 }
