@@ -43,7 +43,8 @@
 // durations and errors) and an error that is nil only when the saga
 // Completed. WithObserver sees every transition as it is logged, for logs
 // and metrics; WithLogger logs what an operator must see (retries,
-// compensations that gave up, recoveries) to an *slog.Logger.
+// compensations that gave up, recoveries) to an *slog.Logger; Saga.Stats
+// counts outcomes, retries, replays and recoveries.
 //
 // # The log, crashes and Recover
 //

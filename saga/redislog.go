@@ -56,8 +56,8 @@ var (
 //
 // Lifecycle: a running saga's keys have no TTL (dropping them would lose
 // what must be compensated); its index entry goes when it finishes, and
-// its keys expire after the retention period (WithRetention, default 7
-// days). A running saga whose processes are all gone stays until some
+// its keys expire after the retention period (WithRetention, default
+// DefaultRetention). A running saga whose processes are all gone stays until some
 // process calls Recover.
 //
 // Failures: every call returns within WithTimeout (default

@@ -198,6 +198,7 @@ func (r *run[T]) stop(err error) bool {
 	default:
 		r.res.Err = fmt.Errorf("saga %s/%s stopped unfinished, Recover will finish it: %w", r.s.name, r.id, err)
 	}
+	r.s.stats.stopped.Add(1)
 	logStopped(r.s.logger, r.s.name, r.id, r.res.Err)
 	return false
 }
@@ -211,6 +212,9 @@ func lostHold(err error) bool {
 func (r *run[T]) emitPending() {
 	for i := range r.pending {
 		r.res.apply(&r.pending[i], r.pendingErr[i])
+		if e := &r.pending[i]; e.Kind == Finished {
+			r.s.stats.finished(e.Status, r.res.Recovered)
+		}
 	}
 	if fn, l := r.s.observer, r.s.logger; fn != nil || l != nil {
 		for i := range r.pending {
@@ -327,6 +331,7 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 			return a, r.tick().Sub(start), err
 		}
 		wait := pol.wait(a, nil)
+		r.s.stats.retries.Add(1)
 		if fn, l := r.s.observer, r.s.logger; fn != nil || l != nil {
 			e := Event{Saga: r.s.name, ID: r.id, Kind: Retrying, Step: k, StepName: st.Name, Attempts: a,
 				Duration: r.s.now().Sub(start), Backoff: wait, Err: err, Recovered: r.res.Recovered, At: r.s.now()}

@@ -26,6 +26,7 @@ type Saga[T any] struct {
 	observer func(Event)
 	onFailed func(Event)
 	logger   *slog.Logger
+	stats    counters
 }
 
 // New returns the saga called name with steps, run in order. The name
@@ -166,6 +167,7 @@ func (s *Saga[T]) Execute(ctx context.Context, id string, data T) (*Result[T], e
 	switch {
 	case c.Created:
 		r.token = c.Token
+		s.stats.started.Add(1)
 		r.emitPending()
 		r.startHeartbeat()
 		r.forward(0, true)
@@ -175,6 +177,7 @@ func (s *Saga[T]) Execute(ctx context.Context, id string, data T) (*Result[T], e
 			return nil, err
 		}
 		res.Replayed = true
+		s.stats.replayed.Add(1)
 		return res, res.Err
 	default:
 		r.pending = r.pending[:0]
