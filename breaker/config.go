@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 )
 
 // Defaults of the optional Config fields.
 const (
+	// DefaultFailureThreshold is how many consecutive failures open the
+	// circuit when Config.FailureThreshold is 0.
 	DefaultFailureThreshold = 5
-	DefaultOpenTimeout      = 30 * time.Second
+	// DefaultOpenTimeout is how long the circuit stays open before probing
+	// when Config.OpenTimeout is 0.
+	DefaultOpenTimeout = 30 * time.Second
+	// DefaultHalfOpenMaxCalls is how many probes the half-open state lets
+	// through when Config.HalfOpenMaxCalls is 0.
 	DefaultHalfOpenMaxCalls = 1
 	// DefaultWindowSize is the count-based window used when a rate
 	// threshold is set and neither WindowSize nor WindowDuration is.
@@ -37,15 +44,16 @@ type Config struct {
 	Name string
 
 	// FailureThreshold is how many consecutive failures open the circuit
-	// (default 5). A success resets the count. It applies alongside the rate
-	// thresholds; to let the rates alone decide, set it above WindowSize.
+	// (default DefaultFailureThreshold). A success resets the count. It
+	// applies alongside the rate thresholds; to let the rates alone decide,
+	// set it above WindowSize.
 	FailureThreshold int
 	// OpenTimeout is how long the circuit stays open before letting probes
-	// through (default 30s).
+	// through (default DefaultOpenTimeout).
 	OpenTimeout time.Duration
 	// HalfOpenMaxCalls is how many probes run in the half-open state
-	// (default 1): they may run concurrently, other calls meanwhile get
-	// ErrTooManyCalls. All of them succeeding closes the circuit.
+	// (default DefaultHalfOpenMaxCalls): they may run concurrently, other
+	// calls meanwhile get ErrTooManyCalls. All of them succeeding closes the circuit.
 	HalfOpenMaxCalls int
 
 	// IsFailure tells which errors of fn count as failures. The default
@@ -56,11 +64,26 @@ type Config struct {
 	IsFailure func(error) bool
 	// OnStateChange, if set, is called on every change of this breaker's
 	// state, in order, after the change and outside the breaker's lock (it
-	// may call the breaker). It runs on the goroutine that caused the
-	// change, usually a caller of Execute; keep it quick. With a shared
+	// may call the breaker), just before Observer is told of the same
+	// change: Observer reports more, OnStateChange stays for code that
+	// wants the changes alone. It runs on the goroutine that caused the
+	// change, usually a caller of Execute (or of State or Metrics, which
+	// see an open period end: see Breaker.State); keep it quick. With a shared
 	// store it also reports the changes this breaker adopts from the fleet,
 	// those pushed by Redis on the store's listener goroutine.
 	OnStateChange func(name string, from, to State)
+	// Observer, if set, is told of state changes (alongside OnStateChange,
+	// in the same order), rejections, and a shared store's detaching and
+	// re-joining. It is called synchronously on the goroutine where the
+	// event happens (a caller of Execute or State, or the store's listener
+	// for pushed changes), never under the breaker's lock, so it may call
+	// the breaker; keep it quick, it delays that call.
+	Observer func(Event)
+	// Logger, if set, gets a record of the events an operator must see:
+	// Warn when the circuit opens or the shared store is unreachable, Info
+	// when it goes half-open or closed or the store answers again, Debug
+	// for each refused call. nil (the default) logs nothing.
+	Logger *slog.Logger
 	// Store shares the circuit with other breakers of the same Name: nil
 	// keeps it in this breaker alone, NewRedisStore shares it across a fleet.
 	Store Store
@@ -78,8 +101,8 @@ type Config struct {
 	// not). Setting it turns on timing every call (two clock reads).
 	SlowCallDuration time.Duration
 	// WindowSize makes the sliding window count-based: the last WindowSize
-	// calls. Default 100 when a rate threshold is set and WindowDuration is
-	// not. Setting a window without a rate threshold keeps the rates for
+	// calls. DefaultWindowSize when a rate threshold is set and
+	// WindowDuration is not. Setting a window without a rate threshold keeps the rates for
 	// Metrics only.
 	WindowSize int
 	// WindowDuration makes the sliding window time-based: the calls that
@@ -88,7 +111,7 @@ type Config struct {
 	// with WindowSize.
 	WindowDuration time.Duration
 	// MinimumCalls is how many calls the window must hold before its rates
-	// are judged (default 20, at most WindowSize).
+	// are judged (default DefaultMinimumCalls, at most WindowSize).
 	MinimumCalls int
 
 	// Clock is the breaker's time source (default time.Now). Durations are

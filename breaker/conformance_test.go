@@ -358,6 +358,62 @@ func runConformance(t *testing.T, newB newFunc) {
 		require.Equal(t, []State{Open}, states)
 	})
 
+	// State and Metrics report half-open once OpenTimeout has passed, with
+	// no call needed (a dashboard polling them is not misled), and the
+	// hooks see each transition exactly once (issue 14).
+	t.Run("HalfOpenIsReportedWithoutACall", func(t *testing.T) {
+		clk := newFakeClock()
+		h := &hookLog{}
+		var kinds []string
+		b := newB(t, Config{Name: "svc", Clock: clk.Now, FailureThreshold: 1, OpenTimeout: time.Second,
+			OnStateChange: h.hook, Observer: func(e Event) {
+				if e.Kind == EventStateChange {
+					kinds = append(kinds, e.From.String()+"->"+e.To.String())
+				}
+			}})
+		mustRun(t, b, fail)
+		clk.Advance(time.Second - time.Millisecond)
+		require.Equal(t, Open, b.State())
+		require.Equal(t, Open, b.Metrics().State)
+		clk.Advance(time.Millisecond)
+		require.Equal(t, HalfOpen, b.Metrics().State)
+		for range 3 {
+			require.Equal(t, HalfOpen, b.State())
+		}
+		require.Equal(t, uint64(2), b.Metrics().Transitions)
+		require.Equal(t, []string{"svc:closed->open", "svc:open->half-open"}, h.get())
+
+		// The observed half-open period is a real one: its probe quota holds,
+		// and its first call is the probe, without another transition.
+		rel, res := goCall(t, b)
+		mustReject(t, b, ErrTooManyCalls)
+		rel <- nil
+		require.NoError(t, recv(t, res))
+		require.Equal(t, Closed, b.State())
+		want := []string{"closed->open", "open->half-open", "half-open->closed"}
+		require.Equal(t, want, kinds)
+		require.Equal(t, []string{"svc:closed->open", "svc:open->half-open", "svc:half-open->closed"}, h.get())
+		require.Equal(t, uint64(3), b.Metrics().Transitions)
+	})
+
+	// A probe that fails re-opens for a full OpenTimeout, after which the
+	// state reads half-open again, without a call.
+	t.Run("HalfOpenAgainAfterAFailedProbe", func(t *testing.T) {
+		clk := newFakeClock()
+		h := &hookLog{}
+		b := newB(t, Config{Name: "svc", Clock: clk.Now, FailureThreshold: 1, OpenTimeout: time.Second, OnStateChange: h.hook})
+		mustRun(t, b, fail)
+		clk.Advance(time.Second)
+		require.Equal(t, HalfOpen, b.State())
+		mustRun(t, b, fail)
+		require.Equal(t, Open, b.State())
+		clk.Advance(time.Second - time.Nanosecond)
+		require.Equal(t, Open, b.State())
+		clk.Advance(time.Nanosecond)
+		require.Equal(t, HalfOpen, b.State())
+		require.Equal(t, []string{"svc:closed->open", "svc:open->half-open", "svc:half-open->open", "svc:open->half-open"}, h.get())
+	})
+
 	// A nil fn is the caller's bug: an error in every state, never a
 	// panic, and nothing counted (issue 12, defect 11).
 	t.Run("NilFnIsAnErrorNotAFailure", func(t *testing.T) {
@@ -379,7 +435,7 @@ func runConformance(t *testing.T, newB newFunc) {
 		mustRun(t, b, fail)
 		nilCalls(Open)
 		clk.Advance(time.Second)
-		nilCalls(Open) // not a probe: the next real call is
+		nilCalls(HalfOpen) // the open period is over; a nil fn is not a probe: the next real call is
 		rel, res := goCall(t, b)
 		require.Equal(t, HalfOpen, b.State())
 		nilCalls(HalfOpen)

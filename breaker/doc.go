@@ -17,17 +17,21 @@
 //
 // # State machine
 //
-//   - Closed: calls run. FailureThreshold consecutive failures (default 5)
-//     open the circuit; so does a failure rate or slow-call rate reaching its
-//     threshold over a sliding window, when one is configured.
+//   - Closed: calls run. FailureThreshold consecutive failures (default
+//     DefaultFailureThreshold) open the circuit; so does a failure rate or
+//     slow-call rate reaching its threshold over a sliding window, when
+//     one is configured.
 //   - Open: calls return an *OpenError (errors.Is ErrOpen) without running
 //     fn; its RetryAfter says how long until a probe is allowed.
-//   - Half-open: after OpenTimeout (default 30s), HalfOpenMaxCalls probes
-//     (default 1) run, concurrently; other calls get ErrTooManyCalls. All
-//     probes succeeding closes the circuit, any failing re-opens it for
-//     another OpenTimeout. A probe that does not report within OpenTimeout
-//     is presumed lost and a new one is let through; a probe that ends with
-//     context.Canceled gives its slot back.
+//   - Half-open: after OpenTimeout (default DefaultOpenTimeout), whether or
+//     not a call comes (State and Metrics report it on time, and
+//     OnStateChange fires when either of them or a call first sees it),
+//     HalfOpenMaxCalls probes (default DefaultHalfOpenMaxCalls) run,
+//     concurrently; other calls get ErrTooManyCalls. All probes succeeding
+//     closes the circuit, any failing re-opens it for another OpenTimeout.
+//     A probe that does not report within OpenTimeout is presumed lost and
+//     a new one is let through; a probe that ends with context.Canceled
+//     gives its slot back.
 //
 // Outcomes of calls admitted in an earlier period (a call started while
 // closed that ends after the circuit opened) count in the metrics only.
@@ -44,8 +48,9 @@
 //
 // Beyond consecutive failures, FailureRateThreshold and
 // SlowCallRateThreshold (with SlowCallDuration) judge a sliding window,
-// count-based (WindowSize: the last N calls, default 100) or time-based
-// (WindowDuration), once it holds MinimumCalls (default 20). Rates catch a
+// count-based (WindowSize: the last N calls, default DefaultWindowSize) or
+// time-based (WindowDuration), once it holds MinimumCalls (default
+// DefaultMinimumCalls). Rates catch a
 // dependency failing one call in two, which never makes five in a row;
 // slow calls catch one that degrades before it errs.
 //
@@ -54,9 +59,18 @@
 // Metrics returns counters (calls, successes, failures, slow calls,
 // rejections…), the current consecutive failures and window rates, and the
 // transitions; it is cheap enough to export on every scrape.
-// Config.OnStateChange is called on every state change, in order, outside
-// the breaker's lock. RoundTripper wraps an http.RoundTripper, counting
-// transport errors and 5xx responses as failures.
+// Config.Observer is told of state changes, refused calls, and a shared
+// store's detaching and re-joining (Event); Config.OnStateChange of state
+// changes alone, in the same order; both outside the breaker's lock.
+// Config.Logger logs what an operator must see through log/slog.
+//
+// # HTTP
+//
+// RoundTripper wraps an http.RoundTripper (the client side), counting
+// transport errors and 5xx responses as failures. Middleware wraps an
+// http.Handler (the server side), shedding load with 503 Service
+// Unavailable and Retry-After while the circuit refuses; WriteRefusal
+// answers so for any refused call.
 //
 // # Cost
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -90,16 +91,64 @@ func ExampleConfig_rates() {
 	// Output: open after 10 calls, failure rate 50%
 }
 
-func ExampleConfig_onStateChange() {
+func ExampleConfig_observer() {
+	clk := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) // a fixed clock keeps the output stable
+	now := func() time.Time { return clk }
 	b, _ := breaker.New(breaker.Config{
 		Name:             "mail",
 		FailureThreshold: 1,
-		OnStateChange: func(name string, from, to breaker.State) {
-			fmt.Printf("%s: %s -> %s\n", name, from, to)
+		Clock:            now,
+		Observer: func(e breaker.Event) { // keep it quick: it runs on the caller's goroutine
+			switch e.Kind {
+			case breaker.EventStateChange:
+				fmt.Printf("%s: %s -> %s\n", e.Name, e.From, e.To)
+			case breaker.EventRejected:
+				fmt.Printf("%s: %s: %v\n", e.Name, e.Kind, e.Err)
+			}
 		},
 	})
+	ctx := context.Background()
+	_ = b.Execute(ctx, func(context.Context) error { return errUnavailable })
+	_ = b.Execute(ctx, func(context.Context) error { return nil })
+	clk = clk.Add(breaker.DefaultOpenTimeout)
+	fmt.Println(b.State()) // half-open on time, without waiting for a call
+	// Output:
+	// mail: closed -> open
+	// mail: rejected: breaker "mail": circuit open, next probe in 30s
+	// mail: open -> half-open
+	// half-open
+}
+
+func ExampleMiddleware() {
+	b, _ := breaker.New(breaker.Config{Name: "quotes", FailureThreshold: 1})
+	quotes := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "quote service down", http.StatusBadGateway) // a 5xx counts as a failure
+	})
+	h := breaker.Middleware(b)(quotes)
+	for range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/quote", nil))
+		fmt.Printf("%d Retry-After=%q\n", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Output:
+	// 502 Retry-After=""
+	// 503 Retry-After="30"
+}
+
+func ExampleWriteRefusal() {
+	b, _ := breaker.New(breaker.Config{Name: "inventory", FailureThreshold: 1, OpenTimeout: 1500 * time.Millisecond})
 	_ = b.Execute(context.Background(), func(context.Context) error { return errUnavailable })
-	// Output: mail: closed -> open
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		err := b.Execute(r.Context(), func(context.Context) error { return nil /* call inventory */ })
+		if breaker.WriteRefusal(w, err) { // 503 with Retry-After, rounded up to whole seconds
+			return
+		}
+		// … answer from the inventory's reply, or its error
+	}
+	rec := httptest.NewRecorder()
+	handler(rec, httptest.NewRequest(http.MethodGet, "/stock", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Retry-After"))
+	// Output: 503 2
 }
 
 func ExampleRoundTripper() {

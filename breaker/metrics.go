@@ -5,7 +5,9 @@ import "time"
 // Metrics is a snapshot of a breaker's counters, cheap enough to take on
 // every scrape: atomic loads and one short lock. Counters count since New.
 type Metrics struct {
-	Name  string
+	Name string
+	// State is what Breaker.State reports: half-open as soon as the open
+	// period is over.
 	State State
 	// Calls is how many calls ran fn and finished (probes included):
 	// Successes + Failures + Ignored.
@@ -45,6 +47,9 @@ type Metrics struct {
 // Metrics returns a snapshot of the breaker's counters.
 func (b *Breaker) Metrics() Metrics {
 	w := b.word.Load()
+	if stateOf(w) == Open {
+		w = b.observe(w) // as State: half-open once OpenTimeout has passed
+	}
 	m := Metrics{
 		Name:                b.name,
 		State:               stateOf(w),

@@ -31,11 +31,13 @@ const keyTTL = 24 * time.Hour
 //     network hop later, before its next call in practice.
 //   - As a safety net for lost messages (and with WithPubSub(false), the
 //     only way), each breaker re-reads the shared state on its first call
-//     after every WithSyncInterval (default 1s): that call pays one round
-//     trip. WithSyncInterval(0) makes every call re-read it, so a breaker's
-//     next call after a trip anywhere is refused, at one round trip per call.
+//     after every WithSyncInterval (default DefaultSyncInterval): that
+//     call pays one round trip. WithSyncInterval(0) makes every call
+//     re-read it, so a breaker's next call after a trip anywhere is
+//     refused, at one round trip per call.
 //   - While open, calls are refused locally until the open time (taken
-//     from the Redis server's clock) is over; from then on, every call asks
+//     from the Redis server's clock) is over; from then on State reports
+//     half-open (read locally, as for a memory breaker), and every call asks
 //     Redis for a probe slot (one round trip): the HalfOpenMaxCalls quota is
 //     fleet-wide. Probe outcomes are reported (one round trip after the
 //     probe) and close or re-open the circuit for everyone.
@@ -93,14 +95,32 @@ type RedisStore struct {
 
 var _ Store = (*RedisStore)(nil)
 
-// StoreOption configures a RedisStore.
-type StoreOption func(*RedisStore) error
+// Defaults of the RedisStore options.
+const (
+	// DefaultPrefix is the Redis key and channel prefix (WithPrefix).
+	DefaultPrefix = "breaker:"
+	// DefaultTimeout bounds each Redis round trip (WithTimeout).
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultSyncInterval is how often a breaker re-reads the shared state
+	// (WithSyncInterval).
+	DefaultSyncInterval = time.Second
+)
 
-// WithPrefix sets the Redis key and channel prefix (default "breaker:").
-// Give each service its own if they share a Redis and may reuse Names. It
-// must not be empty nor hold a brace (the Name's hash tag follows it).
+// StoreOption configures a RedisStore (NewRedisStore). It is sealed: only
+// this package's With… functions make one.
+type StoreOption interface{ applyStore(*RedisStore) error }
+
+// storeOption adapts a function to StoreOption.
+type storeOption func(*RedisStore) error
+
+func (f storeOption) applyStore(s *RedisStore) error { return f(s) }
+
+// WithPrefix sets the Redis key and channel prefix (default
+// DefaultPrefix). Give each service its own if they share a Redis and may
+// reuse Names. It must not be empty nor hold a brace (the Name's hash tag
+// follows it).
 func WithPrefix(p string) StoreOption {
-	return func(s *RedisStore) error {
+	return storeOption(func(s *RedisStore) error {
 		if p == "" {
 			return fmt.Errorf("%w: WithPrefix(\"\"): an empty prefix would mix breaker keys with other data", ErrInvalidConfig)
 		}
@@ -109,35 +129,35 @@ func WithPrefix(p string) StoreOption {
 		}
 		s.prefix = p
 		return nil
-	}
+	})
 }
 
-// WithTimeout bounds each Redis round trip (default 100ms): past it the
-// breaker goes on with its local state. It holds on every client, whether
+// WithTimeout bounds each Redis round trip (default DefaultTimeout): past
+// it the breaker goes on with its local state. It holds on every client, whether
 // or not it was built with ContextTimeoutEnabled; the caller's ctx
 // deadline applies too, whichever is sooner. A call given up on may still
 // have reached Redis (a trip or probe outcome the fleet then sees late).
 func WithTimeout(d time.Duration) StoreOption {
-	return func(s *RedisStore) error {
+	return storeOption(func(s *RedisStore) error {
 		if d <= 0 {
 			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
 		}
 		s.timeout = d
 		return nil
-	}
+	})
 }
 
 // WithSyncInterval sets how often a breaker re-reads the shared state
-// (default 1s): the first call after each interval pays one round trip.
-// 0 re-reads it on every call.
+// (default DefaultSyncInterval): the first call after each interval pays
+// one round trip. 0 re-reads it on every call.
 func WithSyncInterval(d time.Duration) StoreOption {
-	return func(s *RedisStore) error {
+	return storeOption(func(s *RedisStore) error {
 		if d < 0 {
 			return fmt.Errorf("%w: WithSyncInterval(%s): must not be negative", ErrInvalidConfig, d)
 		}
 		s.interval = d
 		return nil
-	}
+	})
 }
 
 // WithPubSub turns the push of state changes on (the default) or off. Off,
@@ -145,10 +165,10 @@ func WithSyncInterval(d time.Duration) StoreOption {
 // and the periodic re-read (WithSyncInterval); use it where PUBLISH and
 // SUBSCRIBE are not allowed.
 func WithPubSub(enabled bool) StoreOption {
-	return func(s *RedisStore) error {
+	return storeOption(func(s *RedisStore) error {
 		s.pubsub = enabled
 		return nil
-	}
+	})
 }
 
 // NewRedisStore returns a store on c (a *redis.Client, *redis.ClusterClient
@@ -160,9 +180,9 @@ func NewRedisStore(c redis.UniversalClient, opts ...StoreOption) (*RedisStore, e
 	}
 	s := &RedisStore{
 		c:        c,
-		prefix:   "breaker:",
-		timeout:  100 * time.Millisecond,
-		interval: time.Second,
+		prefix:   DefaultPrefix,
+		timeout:  DefaultTimeout,
+		interval: DefaultSyncInterval,
 		pubsub:   true,
 		subs:     make(map[string][]weak.Pointer[Breaker]),
 	}
@@ -170,7 +190,7 @@ func NewRedisStore(c redis.UniversalClient, opts ...StoreOption) (*RedisStore, e
 		if opt == nil {
 			return nil, fmt.Errorf("%w: nil StoreOption", ErrInvalidConfig)
 		}
-		if err := opt(s); err != nil {
+		if err := opt.applyStore(s); err != nil {
 			return nil, err
 		}
 	}

@@ -66,18 +66,23 @@ func newLink(r remote, interval, retry int64) *link {
 func (l *link) resync() { l.nextSync.Store(math.MinInt64) }
 
 // call runs op; a store error (not the caller's ctx ending) detaches the
-// breaker until the next retry.
+// breaker until the next retry. Detaching and re-joining are reported to
+// the observer by the call that saw them, outside any lock.
 func (l *link) call(ctx context.Context, b *Breaker, now int64, op op, epoch int64, o outcome) (shared, error) {
 	sh, err := l.r.do(ctx, op, epoch, o)
 	if err != nil {
 		if ctx.Err() == nil {
 			b.storeErrors.Add(1)
-			l.down.Store(true)
 			l.nextSync.Store(now + l.retry)
+			if !l.down.Swap(true) && b.notify.on() {
+				b.notify.detached(ctx, b.name, err)
+			}
 		}
 		return sh, err
 	}
-	l.down.Store(false)
+	if l.down.Load() && l.down.Swap(false) && b.notify.on() { // Load first: no write on the common path
+		b.notify.rejoined(ctx, b.name)
+	}
 	return sh, nil
 }
 
@@ -104,27 +109,6 @@ func (l *link) refresh(ctx context.Context, b *Breaker) {
 	} else {
 		l.resync()
 	}
-}
-
-// adopt makes the breaker's state the shared one and returns the state
-// word after. It ignores news older than the shared period the breaker
-// already adopted, and news of that same period while a local trip is
-// being reported. A breaker that decided alone while detached differs from
-// the store in the same period: it takes the store's state back.
-func (b *Breaker) adopt(sh shared, now int64) uint64 {
-	l := b.link
-	b.mu.Lock()
-	cur := b.word.Load()
-	if sh.epoch < l.epoch || sh.epoch == l.epoch && (sh.state == stateOf(cur) || l.pending > 0) {
-		b.mu.Unlock()
-		return cur
-	}
-	l.epoch = sh.epoch
-	b.moveLocked(cur, sh.state, now, sh.remaining)
-	cur = b.word.Load()
-	b.mu.Unlock()
-	b.deliver()
-	return cur
 }
 
 // reportContext is for telling the store the outcome of a call that has

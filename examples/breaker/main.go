@@ -136,11 +136,18 @@ func run(addr string) error {
 		mu      sync.Mutex
 		elapsed func() time.Duration
 	)
-	hook := func(label string) func(string, breaker.State, breaker.State) {
-		return func(name string, from, to breaker.State) {
+	// observe prints what an operator would alert on: state changes, and
+	// a shared store going away or coming back (refusals are in the strip).
+	observe := func(label string) func(breaker.Event) {
+		return func(e breaker.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Printf("  %6.3fs  %s %-8s %-9s -> %s\n", elapsed().Seconds(), label, name, from, to)
+			switch e.Kind {
+			case breaker.EventStateChange:
+				fmt.Printf("  %6.3fs  %s %-8s %-9s -> %s\n", elapsed().Seconds(), label, e.Name, e.From, e.To)
+			case breaker.EventDetached, breaker.EventRejoined:
+				fmt.Printf("  %6.3fs  %s %-8s %s (%v)\n", elapsed().Seconds(), label, e.Name, e.Kind, e.Err)
+			}
 		}
 	}
 	total := phases[len(phases)-1].until
@@ -152,7 +159,7 @@ func run(addr string) error {
 		elapsed = func() time.Duration { return clk.Now().Sub(start) }
 		dep := dependency{start: start, now: clk.Now}
 		c := &caller{label: "A"}
-		cfg.Clock, cfg.OnStateChange = clk.Now, hook(c.label)
+		cfg.Clock, cfg.Observer = clk.Now, observe(c.label)
 		b, err := breaker.New(cfg)
 		if err != nil {
 			return err
@@ -185,7 +192,7 @@ func run(addr string) error {
 		}
 		defer store.Close()
 		c := &caller{label: label}
-		cfg.Store, cfg.OnStateChange = store, hook(label)
+		cfg.Store, cfg.Observer = store, observe(label)
 		if c.b, err = breaker.New(cfg); err != nil {
 			return err
 		}
