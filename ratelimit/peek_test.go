@@ -3,9 +3,12 @@ package ratelimit
 import (
 	"context"
 	"math/rand"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -124,6 +127,50 @@ func TestPeekDeniedRetryAfter(t *testing.T) {
 				a, err := lim.Allow(ctx, "k")
 				require.NoError(t, err)
 				require.True(t, a.Allowed, "denied after the RetryAfter Peek gave")
+			})
+		}
+	})
+}
+
+// TestPeekConcurrentWithAllow: peeks racing with decisions on one key
+// spend nothing and never read a torn state: exactly the limit is
+// admitted, and no peek reports more left than the limit or less than 0.
+func TestPeekConcurrentWithAllow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		for _, alg := range allAlgorithms {
+			t.Run(alg.String(), func(t *testing.T) {
+				l := Limit{Rate: 50, Period: time.Hour}
+				lim := b.limiter(t, alg, l)
+				b.alignTo(time.Hour)
+				p := peeker(t, lim)
+				var allowed atomic.Int64
+				var wg sync.WaitGroup
+				for g := 0; g < 8; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := 0; i < 10; i++ {
+							pd, err := p.Peek(context.Background(), "hot")
+							if !assert.NoError(t, err) {
+								return
+							}
+							assert.True(t, pd.Remaining >= 0 && pd.Remaining <= l.Rate, "peeked %d left", pd.Remaining)
+							d, err := lim.Allow(context.Background(), "hot")
+							if !assert.NoError(t, err) {
+								return
+							}
+							if d.Allowed {
+								allowed.Add(1)
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				require.EqualValues(t, l.Rate, allowed.Load())
+				d, err := p.Peek(context.Background(), "hot")
+				require.NoError(t, err)
+				require.Zero(t, d.Remaining)
+				require.False(t, d.Allowed)
 			})
 		}
 	})

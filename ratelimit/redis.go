@@ -281,3 +281,14 @@ func parseOutcome(s string) (outcome, error) {
 
 // Algorithm returns the limiter's algorithm.
 func (r *Redis) Algorithm() Algorithm { return r.spec.alg }
+
+// Peek reads key's quota without spending it (see Peeker), with one script
+// call; a Redis failure is an error, as for AllowN. Peeks are not counted
+// in Stats, except as Errors.
+func (r *Redis) Peek(ctx context.Context, key string) (Decision, error) {
+	d, err := r.run(ctx, key, 0) // n = 0 tells the scripts to peek
+	if err != nil {
+		r.stats.errors.Add(1)
+	}
+	return d, err
+}

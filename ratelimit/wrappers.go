@@ -318,3 +318,25 @@ func isNil(l Limiter) bool {
 	}
 	return false
 }
+
+// Peek reads key's quota from the wrapped limiter (an error if it is not a
+// Peeker). While the limiter fails, Fallback peeks at the secondary, and
+// FailOpen and FailClosed answer what their AllowN would. Peeks start no
+// cooldown, fire no hooks and are not counted in Stats.
+func (w *wrapper) Peek(ctx context.Context, key string) (Decision, error) {
+	if w.cfgErr != nil {
+		return Decision{}, w.cfgErr
+	}
+	p, ok := w.inner.(Peeker)
+	if !ok {
+		return Decision{}, fmt.Errorf("%w: Peek: the wrapped %T cannot peek", ErrInvalidRequest, w.inner)
+	}
+	d, err := p.Peek(ctx, key)
+	if err == nil || mustPassThrough(err) || ctx.Err() != nil {
+		return d, err
+	}
+	if w.peekAlt != nil {
+		return w.peekAlt(ctx, key, d, err)
+	}
+	return w.degrade(ctx, key, 1, d, err)
+}

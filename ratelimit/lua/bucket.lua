@@ -1,4 +1,4 @@
--- Token and leaky bucket as GCRA; mirrors bucketState.decide in algo_bucket.go.
+-- Token and leaky bucket as GCRA; mirrors bucketState.decide and .peek in memory_bucket.go.
 -- KEYS[1]: the key's hash {l = last µs, d = debt in ticks of 1/rate µs}
 -- ARGV: now µs ('' = server TIME), n (0: peek), rate, burst, period µs, leaky (0/1), TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in ticks.

@@ -1,4 +1,4 @@
--- FixedWindow; mirrors windowState.decide in algo_window.go.
+-- FixedWindow; mirrors windowState.decide and .peek in memory_window.go.
 -- KEYS[1]: the key's hash {w = window index, c = count}
 -- ARGV: now µs ('' = server TIME), n (0: peek), rate, period µs, TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in µs.

@@ -1,4 +1,4 @@
--- SlidingWindowCounter; mirrors counterState.decide in algo_window.go.
+-- SlidingWindowCounter; mirrors counterState.decide and .peek in memory_window.go.
 -- KEYS[1]: the key's hash {w = window index, p = previous count, c = current count}
 -- ARGV: now µs ('' = server TIME), n (0: peek), rate, period µs, TTL slack ms
 -- Returns "allowed remaining retry reset delay" (one string: cheaper to decode than an array), times in µs.

@@ -1,4 +1,4 @@
--- SlidingWindowLog; mirrors logState.decide in algo_log.go.
+-- SlidingWindowLog; mirrors logState.decide and .peek in memory_log.go.
 -- KEYS[1]: a sorted set with one member per admitted request, "seq:n",
 --          scored by its time in µs
 -- KEYS[2]: a hash {t = the sum of n over KEYS[1], s = the last seq}
