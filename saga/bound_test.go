@@ -64,7 +64,14 @@ func TestRedisLogCallsReturnByTheBound(t *testing.T) {
 					t.Fatal(err)
 				}
 				ctx := context.Background()
-				if _, err := l.Claim(ctx, "b", "held", time.Minute, []Entry{{Kind: Started, Step: -1, Data: []byte("{}")}}); err != nil {
+				// The setup goes through a log with the default timeout: on a
+				// loaded machine a healthy cluster can take longer than the
+				// bound under test, which is about a hung one.
+				setup, err := NewRedisLog(c, WithPrefix(tg.Prefix+kind.prefix), WithShards(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := setup.Claim(ctx, "b", "held", time.Minute, []Entry{{Kind: Started, Step: -1, Data: []byte("{}")}}); err != nil {
 					t.Fatal(err)
 				}
 				s := mustNew(t, "b", []Step[order]{{Name: "s", Action: noop}}, WithLog(l))
