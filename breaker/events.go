@@ -43,6 +43,7 @@ func (k EventKind) String() string {
 
 // Event is what Config.Observer is told.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
 	// Name is the breaker's Config.Name.
 	Name string

@@ -6,12 +6,13 @@ import (
 	"strconv"
 )
 
-// StatusError is the failure the RoundTripper records for a 5xx response.
-// Config.IsFailure sees it, so a breaker can, for instance, count only 503s
-// (errors.As gives the status). The caller never gets it: it gets the
-// response.
+// StatusError is the failure the RoundTripper and Middleware record for a
+// 5xx response. Config.IsFailure sees it, so a breaker can, for instance,
+// count only 503s (errors.As gives the status). The caller never gets it:
+// it gets the response.
 type StatusError struct{ StatusCode int }
 
+// Error says which status it was, e.g. "breaker: HTTP 502 Bad Gateway".
 func (e *StatusError) Error() string {
 	return "breaker: HTTP " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
 }
