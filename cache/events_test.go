@@ -40,6 +40,20 @@ func (e *events) of(k EventKind) []Event {
 	return out
 }
 
+// last returns the kind of the latest event of one of kinds, or 0.
+func (e *events) last(kinds ...EventKind) EventKind {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.list) - 1; i >= 0; i-- {
+		for _, k := range kinds {
+			if e.list[i].Kind == k {
+				return k
+			}
+		}
+	}
+	return 0
+}
+
 func TestEventKindString(t *testing.T) {
 	for k, want := range map[EventKind]string{
 		EventLoadError: "load-error", EventCacheError: "cache-error", EventLockError: "lock-error",

@@ -39,10 +39,13 @@ func TestCacheKeysNeverReadAsLocks(t *testing.T) {
 					}
 					return "value of " + key, nil
 				}
-				r, err := NewRedis[string](tg.Client, prefixes.cache...)
+				// Generous bounds: this test is about names, and a loaded
+				// 2-core machine can take longer than the default for a call.
+				r, err := NewRedis[string](tg.Client, append([]RedisOption{WithTimeout(time.Second)}, prefixes.cache...)...)
 				require.NoError(t, err)
 				var cacheErrors []error
-				a, err := NewAside(r, load, WithFleetLock(tg.Client, append([]FleetLockOption{WithLockWait(time.Second)}, prefixes.lock...)...),
+				a, err := NewAside(r, load, WithFleetLock(tg.Client,
+					append([]FleetLockOption{WithLockWait(time.Second), WithTimeout(time.Second)}, prefixes.lock...)...),
 					WithOnError(func(_ string, err error) { cacheErrors = append(cacheErrors, err) }))
 				require.NoError(t, err)
 				t.Cleanup(func() {

@@ -118,7 +118,9 @@ func (o observerOption) applyTiered(c *tieredConfig) error {
 // waits, early refreshes, negative hits, and a Tiered's subscription lost
 // and back. It is called synchronously where the event happens (never
 // under one of the package's locks) from many goroutines at once: it must
-// be quick and safe for concurrent use. Stats counts the same events.
+// be quick and safe for concurrent use, and must not call Close of the
+// Aside or Tiered that calls it (Close waits for the goroutine it runs
+// on). Stats counts the same events.
 func WithObserver(fn func(Event)) AsideAndTieredOption { return observerOption(fn) }
 
 type loggerOption struct{ l *slog.Logger }
