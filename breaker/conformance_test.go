@@ -27,11 +27,13 @@ func newMemory(t *testing.T, cfg Config) *Breaker {
 
 // newOnRedis makes breakers on a RedisStore of tg whose scripts take their
 // time from the breaker's fake clock, so exact-time suites run on real
-// servers too. Each test gets a prefix of its own.
+// servers too. Each test gets a prefix of its own, and a store timeout
+// long enough that a loaded machine's slow answer does not detach a
+// breaker mid-suite (bounds are the fault and hang tests' business).
 func newOnRedis(tg *redistest.Target, opts ...StoreOption) newFunc {
 	return func(t *testing.T, cfg Config) *Breaker {
 		t.Helper()
-		opts := append([]StoreOption{WithPrefix(tg.Prefix + t.Name() + ":")}, opts...)
+		opts := append([]StoreOption{WithPrefix(tg.Prefix + t.Name() + ":"), WithTimeout(5 * time.Second)}, opts...)
 		st, err := NewRedisStore(tg.Client, opts...)
 		require.NoError(t, err)
 		st.testClock = cfg.Clock
