@@ -128,8 +128,12 @@ func WithSnapshots(ss SnapshotStore, every int) RepositoryOption {
 	})
 }
 
+// DefaultSnapshotSchema is the schema version of snapshots unless
+// WithSnapshotSchema says otherwise.
+const DefaultSnapshotSchema = 1
+
 // WithSnapshotSchema sets the schema version of the snapshots' state
-// (default 1). Raise it when S changes incompatibly: snapshots of other
+// (default DefaultSnapshotSchema). Raise it when S changes incompatibly: snapshots of other
 // versions are then ignored, the streams replayed and snapshotted anew.
 func WithSnapshotSchema(v int) RepositoryOption {
 	return repoOption(func(c *repoConfig) error {
@@ -166,7 +170,7 @@ func NewRepository[S any](store EventStore, evolve Evolve[S], opts ...Repository
 	if evolve == nil {
 		return nil, fmt.Errorf("%w: NewRepository: nil evolve", ErrInvalidConfig)
 	}
-	c := repoConfig{snapSchema: 1, onSnapErr: func(string, error) {}}
+	c := repoConfig{snapSchema: DefaultSnapshotSchema, onSnapErr: func(string, error) {}}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: NewRepository: nil option", ErrInvalidConfig)
