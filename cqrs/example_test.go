@@ -239,3 +239,22 @@ func ExampleNewRedisStore() {
 	// 60 2 <nil>
 	// 2 60
 }
+
+// WithObserver sees what an operator must know about a Runner (here a
+// rebuild) or a Repository; Stats counts it.
+func ExampleWithObserver() {
+	ctx := context.Background()
+	store := cqrs.NewMemoryStore()
+	_, _ = store.Append(ctx, "account-1", cqrs.NoStream, cqrs.MustEvent("Deposited", Amount{10}))
+	model, _ := cqrs.NewMemoryReadModel("balances", balances)
+	runner, _ := cqrs.NewRunner(store, model, cqrs.WithObserver(func(o cqrs.Observation) {
+		fmt.Println(o.Kind, o.Projection, o.Position, o.Err)
+	}))
+	_, _ = runner.CatchUp(ctx)
+	_ = runner.Rebuild(ctx)
+	st := runner.Stats()
+	fmt.Println(st.Applied, st.Rebuilds)
+	// Output:
+	// rebuilt balances 1 <nil>
+	// 1 1
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -188,4 +190,31 @@ func ExampleWithObserver() {
 	// released order/o-6/reserve
 	// compensation-done reserve <nil>
 	// finished charge card declined
+}
+
+// WithLogger logs what an operator must see: here a compensation that
+// gives up after its retries, which leaves the saga Failed.
+func ExampleWithLogger() {
+	// Drop the time and the (jittered) backoff, so the output is stable.
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey || a.Key == "backoff" {
+			return slog.Attr{}
+		}
+		return a
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
+	steps := []saga.Step[Order]{
+		{Name: "charge", Action: func(context.Context, *Order) error { return nil },
+			Compensate: func(context.Context, *Order) error { return errors.New("refunds down") }},
+		{Name: "ship", Action: func(context.Context, *Order) error { return saga.Permanent(errors.New("no stock")) }},
+	}
+	s, _ := saga.New("order", steps, saga.WithLogger(logger),
+		saga.WithCompensationPolicy(saga.Policy{MaxAttempts: 2, Backoff: time.Millisecond, MaxBackoff: time.Millisecond}))
+	_, err := s.Execute(context.Background(), "o-7", Order{ID: "o-7"})
+	fmt.Println(errors.Is(err, saga.ErrFailed), s.Stats().Failed)
+	// Output:
+	// level=WARN msg="saga: retrying a step" saga=order id=o-7 step=charge attempt=1 err="refunds down"
+	// level=ERROR msg="saga: a compensation gave up" saga=order id=o-7 step=charge attempt=2 err="refunds down"
+	// level=ERROR msg="saga: failed, an operator must act" saga=order id=o-7 step=charge status=failed err="refunds down"
+	// true 1
 }
