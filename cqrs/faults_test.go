@@ -221,8 +221,15 @@ func TestFaultsCQRS(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			r := newCQRSFaultRun(t, f)
 			for i := 0; i < 30; i++ {
-				if a := r.appendOne("before"); !a.ok {
-					t.Fatalf("append %d before the fault failed", a.n)
+				a := r.appendOne("before")
+				// A healthy server can still miss the 100ms bound when the
+				// machine is loaded (a -race run beside others): retry, as
+				// exact as any retry thanks to the event id.
+				for retry := 0; !a.ok && retry < 3; retry++ {
+					r.try(a)
+				}
+				if !a.ok {
+					t.Fatalf("append %d before the fault failed 4 times", a.n)
 				}
 			}
 			r.caughtUp("before the fault")
