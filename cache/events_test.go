@@ -3,16 +3,16 @@ package cache
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/logtest"
 )
 
 // events collects what an observer is given, from any goroutine.
@@ -162,21 +162,6 @@ func TestAsideObserverCalledOutsideLocks(t *testing.T) {
 	assert.Equal(t, uint64(4), a.Stats().CacheErrors, "and the observer's two Invalidates failed too")
 }
 
-// logRecords returns the JSON records logged to buf.
-func logRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec))
-		out = append(out, rec)
-	}
-	return out
-}
-
 func TestAsideLogger(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
@@ -191,7 +176,7 @@ func TestAsideLogger(t *testing.T) {
 	_, err := a.Get(bg, "secret-user-42")
 	require.Error(t, err)
 	mu.Lock()
-	recs := logRecords(t, &buf)
+	recs := logtest.Records(t, buf.String())
 	mu.Unlock()
 	levels := map[string]string{}
 	for _, r := range recs {
@@ -207,7 +192,7 @@ func TestAsideLogger(t *testing.T) {
 	_, err = a.Get(bg, "missing")
 	require.ErrorIs(t, err, ErrNotFound)
 	mu.Lock()
-	recs = logRecords(t, &buf)
+	recs = logtest.Records(t, buf.String())
 	mu.Unlock()
 	require.Len(t, recs, 1, "only the cache read failed: ErrNotFound is no failure")
 	assert.Equal(t, "cache-error", recs[0]["event"])

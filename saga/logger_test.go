@@ -3,31 +3,16 @@ package saga
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// logLines decodes a JSON slog output into one map per line.
-func logLines(t *testing.T, b *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		out = append(out, m)
-	}
-	return out
-}
+	"github.com/sysdesign/patterns/internal/logtest"
+)
 
 func TestLoggerLogsRetriesAndFailuresNotData(t *testing.T) {
 	var buf bytes.Buffer
@@ -45,7 +30,7 @@ func TestLoggerLogsRetriesAndFailuresNotData(t *testing.T) {
 	_, err = s.Execute(context.Background(), "o-1", secret{Card: "card-secret-qzx"})
 	require.ErrorIs(t, err, ErrFailed)
 
-	lines := logLines(t, &buf)
+	lines := logtest.Records(t, buf.String())
 	var msgs []string
 	for _, m := range lines {
 		msgs = append(msgs, m["level"].(string)+" "+m["msg"].(string))
@@ -84,7 +69,7 @@ func TestLoggerLogsStoppedRun(t *testing.T) {
 	res, err := s.Execute(context.Background(), "1", 0)
 	require.Error(t, err)
 	assert.Equal(t, Running, res.Status)
-	lines := logLines(t, &buf)
+	lines := logtest.Records(t, buf.String())
 	require.Len(t, lines, 1)
 	assert.Equal(t, "WARN", lines[0]["level"])
 	assert.Equal(t, "saga: stopped unfinished", lines[0]["msg"])

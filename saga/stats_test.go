@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/internal/logtest"
 )
 
 // statSteps: step "a" fails its first fails tries; "b" fails when
@@ -83,7 +85,7 @@ func TestStatsAndLoggerOnRecovery(t *testing.T) {
 	require.Len(t, res, 1)
 	assert.Equal(t, Compensated, res[0].Status, "RollBack undoes the step whose outcome is unknown")
 	assert.Equal(t, Stats{Compensated: 1, Recovered: 1}, second.Stats())
-	lines := logLines(t, &logs)
+	lines := logtest.Records(t, logs.String())
 	require.Len(t, lines, 1)
 	assert.Equal(t, "INFO", lines[0]["level"])
 	assert.Equal(t, "saga: recovered", lines[0]["msg"])
