@@ -262,13 +262,6 @@ func TestRedisCutAndHeal(t *testing.T) {
 	})
 }
 
-// clientKinds are the two ways a service builds its go-redis client: the
-// store's bound must hold on both.
-var clientKinds = map[string][]redistest.ClientOption{
-	"default client":        nil,
-	"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
-}
-
 // timedRun asserts that b runs fn and that Execute returns within bound
 // (+ redistest.Slack); it returns Execute's error.
 func timedRun(t *testing.T, b *Breaker, fn func(context.Context) error, bound time.Duration) error {
@@ -294,7 +287,7 @@ func TestRedisHangIsBounded(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	const limit = timeout
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for kind, opts := range clientKinds {
+		for kind, opts := range redistest.ClientKinds() {
 			t.Run(kind, func(t *testing.T) {
 				clk := newFakeClock()
 				// An hour between re-reads, so that each phase below reaches

@@ -34,44 +34,20 @@ type serverFault struct {
 	name   string
 	effect faultEffect
 	start  func(s *redistest.Server)
-	end    func(t *testing.T, s *redistest.Server) // nil: nothing to undo
+	end    func(s *redistest.Server) // nil: nothing to undo
 }
 
 // serverFaults are the faults of issue 12, each on a private server.
 func serverFaults() []serverFault {
 	return []serverFault{
-		{"freeze", unreachable, (*redistest.Server).Freeze, func(_ *testing.T, s *redistest.Server) { s.Thaw() }},
-		{"kill and restart empty", unreachable, (*redistest.Server).Kill, func(_ *testing.T, s *redistest.Server) { s.Restart() }},
-		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(600 * time.Millisecond) }, awaitAnswer},
-		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(600 * time.Millisecond) }, awaitAnswer},
-		{"out of memory", readOnly, (*redistest.Server).OOM, func(_ *testing.T, s *redistest.Server) { s.Roomy() }},
+		{"freeze", unreachable, (*redistest.Server).Freeze, (*redistest.Server).Thaw},
+		{"kill and restart empty", unreachable, (*redistest.Server).Kill, (*redistest.Server).Restart},
+		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(600 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
+		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(600 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
+		{"out of memory", readOnly, (*redistest.Server).OOM, (*redistest.Server).Roomy},
 		{"flushall", transparent, (*redistest.Server).FlushAll, nil},
 		{"script flush", transparent, (*redistest.Server).ScriptFlush, nil},
 	}
-}
-
-// awaitAnswer waits until a paused or sleeping server answers again.
-func awaitAnswer(t *testing.T, s *redistest.Server) {
-	t.Helper()
-	c, _ := s.Client()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("server did not answer within 5s of the fault's end")
-}
-
-// clientKinds are the two ways a service builds its go-redis client: every
-// bound must hold on both.
-var clientKinds = map[string][]redistest.ClientOption{
-	"default client":        nil,
-	"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
 }
 
 // within runs call and asserts that it returned within bound (+
@@ -105,7 +81,7 @@ func TestFaults(t *testing.T) {
 	for _, fault := range serverFaults() {
 		t.Run(fault.name, func(t *testing.T) {
 			s := redistest.StartServer(t)
-			for kind, opts := range clientKinds {
+			for kind, opts := range redistest.ClientKinds() {
 				t.Run(kind, func(t *testing.T) {
 					prefix := "faults:" + kind + ":"
 					newRedis := func() *Redis[string] {
@@ -170,7 +146,7 @@ func TestFaults(t *testing.T) {
 					ended := false
 					endFault := func() {
 						if !ended && fault.end != nil {
-							fault.end(t, s)
+							fault.end(s)
 						}
 						ended = true
 					}

@@ -187,7 +187,7 @@ func (r *faultRig) duringFault() {
 // eachClient runs fn on a fresh private server (opts) with a rig of each
 // client kind.
 func eachClient(t *testing.T, opts []redistest.ServerOption, fn func(t *testing.T, r *faultRig)) {
-	for name, copts := range clientKinds {
+	for name, copts := range redistest.ClientKinds() {
 		t.Run(name, func(t *testing.T) {
 			srv := redistest.StartServer(t, opts...)
 			r := newFaultRig(t, srv, copts)
@@ -335,7 +335,7 @@ func TestFaultsScriptFlush(t *testing.T) {
 // subscription comes back by itself after a restart (messages published
 // while it was down are lost: Broadcast promises nothing more).
 func TestFaultsBroadcastResubscribes(t *testing.T) {
-	for name, copts := range clientKinds {
+	for name, copts := range redistest.ClientKinds() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.StartServer(t)

@@ -384,7 +384,7 @@ func (s *memSub) Unsubscribe() error {
 	close(s.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.drainTimeout)
 	defer cancel()
-	return waitSubs(ctx, []*memSub{s})
+	return drainAll(ctx, []*memSub{s})
 }
 
 // detach removes s from its queue, retiring the queue with its last
@@ -409,25 +409,8 @@ func (b *Memory) detach(s *memSub) {
 	}
 }
 
-// waitSubs waits for the workers of subs, whose stop channels are closed;
-// when ctx ends first it cancels their handlers' contexts (see awaitDrain).
-func waitSubs(ctx context.Context, subs []*memSub) error {
-	done := make(chan struct{})
-	go func() {
-		for _, s := range subs {
-			s.wg.Wait()
-		}
-		close(done)
-	}()
-	cancelAll := func() {
-		for _, s := range subs {
-			s.cancel()
-		}
-	}
-	err := awaitDrain(ctx, done, cancelAll)
-	cancelAll()
-	return err
-}
+func (s *memSub) waitGoroutines() { s.wg.Wait() }
+func (s *memSub) cancelHandlers() { s.cancel() }
 
 // Close implements Bus: Shutdown bounded by the drain timeout.
 func (b *Memory) Close() error {
@@ -463,5 +446,5 @@ func (b *Memory) Shutdown(ctx context.Context) error {
 	for _, s := range subs {
 		close(s.stop)
 	}
-	return waitSubs(ctx, subs)
+	return drainAll(ctx, subs)
 }

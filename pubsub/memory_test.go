@@ -29,7 +29,7 @@ func memoryBackend() backend {
 				close(ms.stop)
 				ctx, cancel := context.WithCancel(context.Background())
 				cancel()
-				_ = waitSubs(ctx, []*memSub{ms})
+				_ = drainAll(ctx, []*memSub{ms})
 			}
 		},
 		pass:     func(time.Duration) {},

@@ -16,20 +16,7 @@ func stopRedisSubs(ctx context.Context, subs []*redisSub) error {
 	for _, s := range subs {
 		close(s.stop)
 	}
-	done := make(chan struct{})
-	go func() {
-		for _, s := range subs {
-			s.wg.Wait()
-		}
-		close(done)
-	}()
-	cancelAll := func() {
-		for _, s := range subs {
-			s.cancel()
-		}
-	}
-	err := awaitDrain(ctx, done, cancelAll)
-	cancelAll()
+	err := drainAll(ctx, subs)
 	if ctx.Err() != nil {
 		return err
 	}
@@ -46,3 +33,6 @@ func stopRedisSubs(ctx context.Context, subs []*redisSub) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+func (s *redisSub) waitGoroutines() { s.wg.Wait() }
+func (s *redisSub) cancelHandlers() { s.cancel() }

@@ -18,13 +18,6 @@ import (
 
 // Regression tests of issue 12's pubsub defects.
 
-// clientKinds are the two ways a go-redis client treats ctx deadlines:
-// ignored for socket I/O (the default), or applied.
-var clientKinds = map[string][]redistest.ClientOption{
-	"default client":        nil,
-	"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
-}
-
 // Defect 9: once its subscription was stopped, a group member's worker
 // could take the message it had just handed back to the group (while the
 // other members were busy) and call its handler again, with a cancelled
@@ -216,7 +209,7 @@ func busGoroutines() []string {
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		mine := strings.Contains(g, "pubsub.(*redisSub)") || strings.Contains(g, "pubsub.(*memSub)") ||
-			strings.Contains(g, "pubsub.stopRedisSubs") || strings.Contains(g, "pubsub.waitSubs")
+			strings.Contains(g, "pubsub.stopRedisSubs") || strings.Contains(g, "pubsub.drainAll")
 		if mine && !strings.Contains(g, "redisx.work(") {
 			out = append(out, g)
 		}
@@ -240,7 +233,7 @@ func requireNoBusGoroutines(t *testing.T) {
 func TestRedisShutdownReturnsByItsDeadline(t *testing.T) {
 	const deadline, slack = 200 * time.Millisecond, 50 * time.Millisecond
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, copts := range clientKinds {
+		for name, copts := range redistest.ClientKinds() {
 			t.Run(name, func(t *testing.T) {
 				c, faults := tg.NewClient(copts...)
 				start := func(opts ...Option) *Redis {

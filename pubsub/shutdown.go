@@ -12,6 +12,34 @@ import (
 // return, not a promise that a handler ignoring its context has stopped.
 const shutdownGrace = 10 * time.Millisecond
 
+// draining is a subscription being shut down: its goroutines can be
+// waited for and its handlers' contexts cancelled.
+type draining interface {
+	waitGoroutines()
+	cancelHandlers()
+}
+
+// drainAll waits for the goroutines of subs, whose stop channels are
+// closed, until ctx ends (see awaitDrain); either way it leaves every
+// handler's context cancelled, so nothing outlives the shutdown.
+func drainAll[S draining](ctx context.Context, subs []S) error {
+	done := make(chan struct{})
+	go func() {
+		for _, s := range subs {
+			s.waitGoroutines()
+		}
+		close(done)
+	}()
+	cancelAll := func() {
+		for _, s := range subs {
+			s.cancelHandlers()
+		}
+	}
+	err := awaitDrain(ctx, done, cancelAll)
+	cancelAll()
+	return err
+}
+
 // awaitDrain waits for done until ctx ends. Then it calls cancel (which
 // cancels the handlers' contexts), waits at most shutdownGrace more for
 // done, and returns an error wrapping ErrDrainTimeout and ctx's error.

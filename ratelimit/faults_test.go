@@ -91,7 +91,7 @@ func (s *faultSubject) callCtx() (context.Context, context.CancelFunc) {
 func faultSubjects(t *testing.T, s *redistest.Server) []*faultSubject {
 	var subjects []*faultSubject
 	for _, alg := range allAlgorithms {
-		for kind, clientOpts := range clientKinds() {
+		for kind, clientOpts := range redistest.ClientKinds() {
 			for _, callerDL := range []bool{false, true} {
 				opt, mode := WithTimeout(faultBound), "WithTimeout"
 				if callerDL {

@@ -14,16 +14,6 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// clientKinds are the two kinds of go-redis client a limiter must bound
-// calls on: go-redis's default, which ignores ctx deadlines for socket I/O,
-// and one built with ContextTimeoutEnabled.
-func clientKinds() map[string][]redistest.ClientOption {
-	return map[string][]redistest.ClientOption{
-		"default client":        nil,
-		"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
-	}
-}
-
 // keysUnder lists the keys under prefix on every master.
 func keysUnder(t *testing.T, c redis.UniversalClient, prefix string) []string {
 	t.Helper()
@@ -112,7 +102,7 @@ func TestRedisFollowsServerClock(t *testing.T) {
 // deadlines itself — and the limiter recovers by itself.
 func TestRedisDownThenBack(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, opts := range clientKinds() {
+		for name, opts := range redistest.ClientKinds() {
 			t.Run(name, func(t *testing.T) {
 				client, faults := tg.NewClient(opts...)
 				lim, err := NewRedis(client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), WithTimeout(50*time.Millisecond))
@@ -160,7 +150,7 @@ func TestRedisDownThenBack(t *testing.T) {
 // deadlines for socket I/O (issue 12: 2.0s, allowed, no error).
 func TestRedisWithoutTimeoutHonoursTheCallersDeadline(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, opts := range clientKinds() {
+		for name, opts := range redistest.ClientKinds() {
 			t.Run(name, func(t *testing.T) {
 				client, faults := tg.NewClient(opts...)
 				lim, err := NewRedis(client, TokenBucket, PerSecond(100), WithPrefix(tg.Prefix), WithoutTimeout())

@@ -239,3 +239,13 @@ func (tg *Target) newCleanupClient() redis.UniversalClient {
 	}
 	return redis.NewClient(&redis.Options{Addr: os.Getenv(EnvAddr)})
 }
+
+// ClientKinds are the two ways a service builds its go-redis client, by
+// name: go-redis's default, which ignores ctx deadlines for socket I/O,
+// and one built with ContextTimeoutEnabled. Every bound must hold on both.
+func ClientKinds() map[string][]ClientOption {
+	return map[string][]ClientOption{
+		"default client":        nil,
+		"ContextTimeoutEnabled": {WithContextTimeouts()},
+	}
+}

@@ -272,3 +272,21 @@ func (s *Server) FlushAll() { s.t.Helper(); s.must("flushall", s.admin("flushall
 
 // ScriptFlush empties the script cache, so the next EVALSHA gets NOSCRIPT.
 func (s *Server) ScriptFlush() { s.t.Helper(); s.must("script flush", s.admin("script", "flush")) }
+
+// AwaitAnswer waits until the server answers PING again (after Pause or
+// Sleep), failing the test after 5s.
+func (s *Server) AwaitAnswer() {
+	s.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer c.Close()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: the server did not answer within 5s of the fault's end")
+}

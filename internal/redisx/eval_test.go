@@ -19,19 +19,12 @@ type countingOwner struct{ n atomic.Int32 }
 
 func (o *countingOwner) Release() { o.n.Add(1) }
 
-func clientKinds() map[string][]redistest.ClientOption {
-	return map[string][]redistest.ClientOption{
-		"default client":        nil,
-		"ContextTimeoutEnabled": {redistest.WithContextTimeouts()},
-	}
-}
-
 // Eval returns the script's reply, releases its owner once, and returns by
 // the bound (not the client's 1s read timeout) on a hung connection, on
 // every target and client kind.
 func TestEvalBoundedOnEveryClient(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, opts := range clientKinds() {
+		for name, opts := range redistest.ClientKinds() {
 			t.Run(name, func(t *testing.T) {
 				c, faults := tg.NewClient(opts...)
 				b := NewBound(c, 50*time.Millisecond)
@@ -74,7 +67,7 @@ func TestEvalBoundedOnEveryClient(t *testing.T) {
 // honours it (ratelimit's WithoutTimeout relies on this).
 func TestEvalHonoursTheCallersDeadline(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		for name, opts := range clientKinds() {
+		for name, opts := range redistest.ClientKinds() {
 			for _, timeout := range []time.Duration{0, time.Second} {
 				t.Run(name, func(t *testing.T) {
 					c, faults := tg.NewClient(opts...)
