@@ -46,7 +46,7 @@ type getter struct {
 const cacheShards = 16
 
 // patternsLRU is our LRU, filled with keys (with cacheTTL if ttl).
-func patternsLRU(ttl bool, opts ...cache.Option) func(b *testing.B, keys []string) func(string) bool {
+func patternsLRU(ttl bool, opts ...cache.LRUOption) func(b *testing.B, keys []string) func(string) bool {
 	return func(b *testing.B, keys []string) func(string) bool {
 		c, err := cache.NewLRU[int](cacheCapacity, opts...)
 		if err != nil {
@@ -280,7 +280,7 @@ func BenchmarkCacheHitRatio(b *testing.B) {
 		}
 		return float64(hits) / float64(len(trace))
 	}
-	patterns := func(opts ...cache.Option) func() float64 {
+	patterns := func(opts ...cache.LRUOption) func() float64 {
 		return func() float64 {
 			c, err := cache.NewLRU[int](capacity, opts...)
 			if err != nil {

@@ -257,7 +257,7 @@ func BenchmarkRateLimitRedis(b *testing.B) {
 // patternsRedis is our Redis token bucket; by default every call is bounded
 // by a 100ms timeout of its own (context.WithTimeout: 5 allocations), which
 // redis_rate does not have.
-func patternsRedis(b *testing.B, c *redis.Client, opts ...ratelimit.Option) func(string) error {
+func patternsRedis(b *testing.B, c *redis.Client, opts ...ratelimit.RedisOption) func(string) error {
 	opts = append(opts, ratelimit.WithPrefix(fmt.Sprintf("bench:%d:", time.Now().UnixNano())))
 	lim, err := ratelimit.NewRedis(c, ratelimit.TokenBucket, ratelimit.Limit{Rate: redisRate, Period: time.Second, Burst: benchBurst}, opts...)
 	if err != nil {
