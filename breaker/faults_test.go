@@ -14,36 +14,6 @@ import (
 // must return within it plus redistest.Slack.
 const faultTimeout = 100 * time.Millisecond
 
-// What a fault does to the store while it lasts.
-type faultEffect int
-
-const (
-	unreachable faultEffect = iota // every call fails or times out: breakers detach
-	readOnly                       // reads answer, writes are refused (OOM)
-	transparent                    // the store keeps answering (a flush)
-)
-
-// serverFault is one way a Redis server fails, and how it ends.
-type serverFault struct {
-	name   string
-	effect faultEffect
-	start  func(s *redistest.Server)
-	end    func(s *redistest.Server) // nil: nothing to undo
-}
-
-// serverFaults are the faults of issue 12, each on a private server.
-func serverFaults() []serverFault {
-	return []serverFault{
-		{"freeze", unreachable, (*redistest.Server).Freeze, (*redistest.Server).Thaw},
-		{"kill and restart empty", unreachable, (*redistest.Server).Kill, (*redistest.Server).Restart},
-		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(500 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
-		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(500 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
-		{"out of memory", readOnly, (*redistest.Server).OOM, (*redistest.Server).Roomy},
-		{"flushall", transparent, (*redistest.Server).FlushAll, nil},
-		{"script flush", transparent, (*redistest.Server).ScriptFlush, nil},
-	}
-}
-
 // timedReject asserts that b refuses a call with target within bound
 // (+ redistest.Slack).
 func timedReject(t *testing.T, b *Breaker, target error, bound time.Duration) {
@@ -63,9 +33,9 @@ func timedReject(t *testing.T, b *Breaker, target error, bound time.Duration) {
 // and closes again (written anew after a flush or an empty restart).
 func TestFaults(t *testing.T) {
 	const limit = faultTimeout
-	for _, fault := range serverFaults() {
-		t.Run(fault.name, func(t *testing.T) {
-			s := redistest.StartServer(t)
+	for _, fault := range redistest.ServerFaults(500 * time.Millisecond) {
+		t.Run(fault.Name, func(t *testing.T) {
+			s := fault.Start(t)
 			for kind, opts := range redistest.ClientKinds() {
 				t.Run(kind, func(t *testing.T) {
 					clk := newFakeClock()
@@ -92,11 +62,11 @@ func TestFaults(t *testing.T) {
 					shareATripAndAClose()
 					storeErrors := b.Metrics().StoreErrors
 
-					fault.start(s)
+					fault.Inject(s)
 					ended := false
 					endFault := func() {
-						if !ended && fault.end != nil {
-							fault.end(s)
+						if !ended && fault.Heal != nil {
+							fault.Heal(s)
 						}
 						ended = true
 					}
@@ -104,7 +74,7 @@ func TestFaults(t *testing.T) {
 					clk.Advance(time.Second) // both re-reads are due
 					for _, m := range []member{a, b} {
 						run(m, ok)
-						if fault.effect == unreachable {
+						if fault.Effect.Unreachable() {
 							// The listener may have just asked for a re-read
 							// (losing its subscription): the call that lost
 							// that race skipped its own; the next one tries.
@@ -112,25 +82,25 @@ func TestFaults(t *testing.T) {
 								run(m, ok)
 							}
 						}
-						require.Equal(t, fault.effect == unreachable, m.Metrics().Detached, "detached")
+						require.Equal(t, fault.Effect.Unreachable(), m.Metrics().Detached, "detached")
 					}
 					run(b, fail)
 					run(b, fail)
 					require.Equal(t, Open, b.State(), "b trips")
 					timedReject(t, b.Breaker, ErrOpen, limit)
-					switch fault.effect {
-					case unreachable, readOnly:
+					switch fault.Effect {
+					case redistest.Hangs, redistest.Refuses, redistest.ReadOnly:
 						require.True(t, b.Metrics().Detached, "the trip could not be told")
 						require.Equal(t, Closed, a.State(), "so a did not hear of it")
 						run(a, ok)
-					case transparent:
+					case redistest.Answers:
 						eventuallyState(t, a.Breaker, Open)
 						require.Equal(t, storeErrors, b.Metrics().StoreErrors, "no call failed")
 					}
 					clk.Advance(cfg.OpenTimeout)
 					run(b, ok) // a probe: alone, or through the store
 					require.Equal(t, Closed, b.State())
-					if fault.effect == transparent {
+					if fault.Effect == redistest.Answers {
 						eventuallyState(t, a.Breaker, Closed)
 					}
 					endFault()

@@ -20,36 +20,6 @@ const (
 	faultLockWait = 300 * time.Millisecond
 )
 
-// What a fault does to Redis while it lasts.
-type faultEffect int
-
-const (
-	unreachable faultEffect = iota // every call fails or times out, subscriptions drop
-	readOnly                       // reads answer, writes are refused (OOM)
-	transparent                    // Redis keeps answering (a flush)
-)
-
-// serverFault is one way a Redis server fails, and how it ends.
-type serverFault struct {
-	name   string
-	effect faultEffect
-	start  func(s *redistest.Server)
-	end    func(s *redistest.Server) // nil: nothing to undo
-}
-
-// serverFaults are the faults of issue 12, each on a private server.
-func serverFaults() []serverFault {
-	return []serverFault{
-		{"freeze", unreachable, (*redistest.Server).Freeze, (*redistest.Server).Thaw},
-		{"kill and restart empty", unreachable, (*redistest.Server).Kill, (*redistest.Server).Restart},
-		{"client pause", unreachable, func(s *redistest.Server) { s.Pause(600 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
-		{"debug sleep", unreachable, func(s *redistest.Server) { s.Sleep(600 * time.Millisecond) }, (*redistest.Server).AwaitAnswer},
-		{"out of memory", readOnly, (*redistest.Server).OOM, (*redistest.Server).Roomy},
-		{"flushall", transparent, (*redistest.Server).FlushAll, nil},
-		{"script flush", transparent, (*redistest.Server).ScriptFlush, nil},
-	}
-}
-
 // within runs call and asserts that it returned within bound (+
 // redistest.Slack).
 func within(t *testing.T, bound time.Duration, call func()) {
@@ -78,9 +48,9 @@ func shortHealth(t *testing.T) {
 func TestFaults(t *testing.T) {
 	shortHealth(t)
 	const limit = faultTimeout
-	for _, fault := range serverFaults() {
-		t.Run(fault.name, func(t *testing.T) {
-			s := redistest.StartServer(t)
+	for _, fault := range redistest.ServerFaults(600 * time.Millisecond) {
+		t.Run(fault.Name, func(t *testing.T) {
+			s := fault.Start(t)
 			for kind, opts := range redistest.ClientKinds() {
 				t.Run(kind, func(t *testing.T) {
 					prefix := "faults:" + kind + ":"
@@ -142,16 +112,16 @@ func TestFaults(t *testing.T) {
 					require.Eventually(t, func() bool { return a.Stats().FleetWaits == 1 }, waitFor, tick)
 					waitStart := time.Now() // at most a tick after the wait began
 
-					fault.start(s)
+					fault.Inject(s)
 					ended := false
 					endFault := func() {
-						if !ended && fault.end != nil {
-							fault.end(s)
+						if !ended && fault.Heal != nil {
+							fault.Heal(s)
 						}
 						ended = true
 					}
 					defer endFault() // also when an assertion fails: the next subtest shares s
-					if fault.effect == unreachable {
+					if fault.Effect.Unreachable() {
 						// The reader cannot hear invalidations: it drops its
 						// copies, and keeps none while it is down (a fill
 						// kept means it is subscribed again: a pause or a

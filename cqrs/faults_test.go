@@ -13,31 +13,9 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// serverFault is something done to a private redis-server: inject starts
-// it, heal ends it (nil: it ends by itself, or there is nothing to end).
-// lossy faults lose what Redis held (no persistence).
-type serverFault struct {
-	name   string
-	aof    bool
-	lossy  bool
-	inject func(s *redistest.Server)
-	heal   func(s *redistest.Server)
-}
-
 // faultWindow is how long a fault that ends by itself (CLIENT PAUSE,
 // DEBUG SLEEP) lasts: long enough for the calls made meanwhile to meet it.
 const faultWindow = 700 * time.Millisecond
-
-var serverFaults = []serverFault{
-	{name: "freeze", inject: (*redistest.Server).Freeze, heal: (*redistest.Server).Thaw},
-	{name: "kill and restart with AOF", aof: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
-	{name: "kill and restart without persistence", lossy: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
-	{name: "client pause", inject: func(s *redistest.Server) { s.Pause(faultWindow) }},
-	{name: "debug sleep", inject: func(s *redistest.Server) { s.Sleep(faultWindow) }},
-	{name: "out of memory", inject: (*redistest.Server).OOM, heal: (*redistest.Server).Roomy},
-	{name: "flushall", lossy: true, inject: (*redistest.Server).FlushAll},
-	{name: "script flush", inject: (*redistest.Server).ScriptFlush},
-}
 
 const (
 	faultTimeout = 100 * time.Millisecond
@@ -127,12 +105,8 @@ type cqrsFaultRun struct {
 	next    int
 }
 
-func newCQRSFaultRun(t *testing.T, f serverFault) *cqrsFaultRun {
-	var opts []redistest.ServerOption
-	if f.aof {
-		opts = append(opts, redistest.WithAOF())
-	}
-	r := &cqrsFaultRun{t: t, srv: redistest.StartServer(t, opts...), appends: map[string]*appendRec{}}
+func newCQRSFaultRun(t *testing.T, f redistest.ServerFault) *cqrsFaultRun {
+	r := &cqrsFaultRun{t: t, srv: f.Start(t), appends: map[string]*appendRec{}}
 	for _, name := range []string{"default client", "ContextTimeoutEnabled"} {
 		kind := clientKinds()[name]
 		c, _ := r.srv.Client(kind.opts...)
@@ -217,8 +191,8 @@ func (r *cqrsFaultRun) waitForRedis() {
 // projections reach the state a single pass over the log gives — the
 // memory one by a rebuild when the store lost events it had applied.
 func TestFaultsCQRS(t *testing.T) {
-	for _, f := range serverFaults {
-		t.Run(f.name, func(t *testing.T) {
+	for _, f := range redistest.ServerFaults(faultWindow) {
+		t.Run(f.Name, func(t *testing.T) {
 			r := newCQRSFaultRun(t, f)
 			for i := 0; i < 30; i++ {
 				a := r.appendOne("before")
@@ -234,15 +208,15 @@ func TestFaultsCQRS(t *testing.T) {
 			}
 			r.caughtUp("before the fault")
 
-			f.inject(r.srv)
+			f.Inject(r.srv)
 			var during sync.WaitGroup
 			for i := 0; i < 10; i++ {
 				during.Add(1)
 				go func() { defer during.Done(); r.appendOne("during") }()
 			}
 			during.Wait()
-			if f.heal != nil {
-				f.heal(r.srv)
+			if f.Heal != nil {
+				f.Heal(r.srv)
 			}
 			r.waitForRedis()
 
@@ -251,21 +225,21 @@ func TestFaultsCQRS(t *testing.T) {
 				if r.appendOne("after").ok {
 					ok++
 				} else if time.Now().After(deadline) {
-					t.Fatalf("%s: appends still fail 10s after the fault", f.name)
+					t.Fatalf("%s: appends still fail 10s after the fault", f.Name)
 				}
 			}
 			for _, a := range r.appends {
 				for !a.ok {
 					r.try(a)
 					if time.Now().After(deadline) {
-						t.Fatalf("%s: retry of e-%d still fails", f.name, a.n)
+						t.Fatalf("%s: retry of e-%d still fails", f.Name, a.n)
 					}
 				}
 			}
 			r.checkLog(f)
 			r.caughtUp("after the fault")
-			if f.lossy && r.behind.Load() == 0 {
-				t.Errorf("%s: the memory model's runner never reported ErrStoreBehind", f.name)
+			if f.Lossy && r.behind.Load() == 0 {
+				t.Errorf("%s: the memory model's runner never reported ErrStoreBehind", f.Name)
 			}
 			for _, stop := range r.stops {
 				if err := stop(); err != nil {
@@ -279,43 +253,43 @@ func TestFaultsCQRS(t *testing.T) {
 // checkLog asserts the log: positions 1..head without a gap, versions
 // 1..n per stream, no event id twice, and every append that succeeded
 // (since the data loss, for a lossy fault) present.
-func (r *cqrsFaultRun) checkLog(f serverFault) {
+func (r *cqrsFaultRun) checkLog(f redistest.ServerFault) {
 	t := r.t
 	all := readAll(t, r.stores[0])
 	ids := map[string]Event{}
 	versions := map[string]int64{}
 	for i, e := range all {
 		if e.Position != int64(i+1) {
-			t.Fatalf("%s: event %d has position %d: a gap", f.name, i+1, e.Position)
+			t.Fatalf("%s: event %d has position %d: a gap", f.Name, i+1, e.Position)
 		}
 		if e.Version != versions[e.StreamID]+1 {
-			t.Errorf("%s: %s@%d follows version %d", f.name, e.StreamID, e.Version, versions[e.StreamID])
+			t.Errorf("%s: %s@%d follows version %d", f.Name, e.StreamID, e.Version, versions[e.StreamID])
 		}
 		versions[e.StreamID] = e.Version
 		if _, dup := ids[e.ID()]; dup {
-			t.Errorf("%s: event id %s twice", f.name, e.ID())
+			t.Errorf("%s: event id %s twice", f.Name, e.ID())
 		}
 		ids[e.ID()] = e
 	}
 	for id, a := range r.appends {
 		_, there := ids[id]
 		switch {
-		case f.lossy && a.phase == "before":
+		case f.Lossy && a.phase == "before":
 			if there {
-				t.Errorf("%s: %s survived the data loss", f.name, id)
+				t.Errorf("%s: %s survived the data loss", f.Name, id)
 			}
 		case !there:
-			t.Errorf("%s: %s (%s) was acknowledged but is not in the log", f.name, id, a.phase)
+			t.Errorf("%s: %s (%s) was acknowledged but is not in the log", f.Name, id, a.phase)
 		case ids[id].StreamID != a.stream:
-			t.Errorf("%s: %s is in %s, appended to %s", f.name, id, ids[id].StreamID, a.stream)
+			t.Errorf("%s: %s is in %s, appended to %s", f.Name, id, ids[id].StreamID, a.stream)
 		}
 	}
 	want := len(r.appends)
-	if f.lossy {
+	if f.Lossy {
 		want -= 30
 	}
 	if len(all) != want {
-		t.Errorf("%s: the log holds %d events, want %d", f.name, len(all), want)
+		t.Errorf("%s: the log holds %d events, want %d", f.Name, len(all), want)
 	}
 }
 

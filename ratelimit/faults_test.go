@@ -35,37 +35,6 @@ const (
 // one, so counts before and after a fault compare exactly on a real clock.
 var faultLimit = Limit{Rate: 10, Period: 10_000 * time.Hour}
 
-// during is what a call made while the fault lasts gets.
-type during int
-
-const (
-	timesOut during = iota // the bound cuts it: context.DeadlineExceeded
-	fails                  // Redis answers with an error, or the connection does
-	answers                // the fault is over at once: a normal decision, no error
-)
-
-type serverFault struct {
-	name    string
-	opts    []redistest.ServerOption
-	inject  func(s *redistest.Server)
-	heal    func(s *redistest.Server) // nil: the fault ends by itself
-	during  during
-	errHas  string // for fails: a substring of the error, if known
-	forgets bool   // counts are lost
-}
-
-var serverFaults = []serverFault{
-	{name: "freeze", inject: (*redistest.Server).Freeze, heal: (*redistest.Server).Thaw, during: timesOut},
-	{name: "kill and restart empty", inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart, during: fails, forgets: true},
-	{name: "kill and restart with AOF", opts: []redistest.ServerOption{redistest.WithAOF()},
-		inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart, during: fails},
-	{name: "client pause", inject: func(s *redistest.Server) { s.Pause(faultHold) }, during: timesOut},
-	{name: "debug sleep", inject: func(s *redistest.Server) { s.Sleep(faultHold) }, during: timesOut},
-	{name: "out of memory", inject: (*redistest.Server).OOM, heal: (*redistest.Server).Roomy, during: fails, errHas: "OOM"},
-	{name: "flushall", inject: (*redistest.Server).FlushAll, during: answers, forgets: true},
-	{name: "script flush", inject: (*redistest.Server).ScriptFlush, during: answers},
-}
-
 // faultSubject is one limiter under test and how its callers call it.
 type faultSubject struct {
 	name     string
@@ -136,8 +105,8 @@ func callDuringFault(s *faultSubject, l Limiter) faultCall {
 // redistest.TimingAttempts rounds in all; late calls in a round without
 // such a stall fail at once.
 func TestFaultsRedisLimiter(t *testing.T) {
-	for _, f := range serverFaults {
-		t.Run(f.name, func(t *testing.T) {
+	for _, f := range redistest.ServerFaults(faultHold) {
+		t.Run(f.Name, func(t *testing.T) {
 			for attempt := 1; ; attempt++ {
 				problems, stall := faultRound(t, f)
 				if len(problems) == 0 {
@@ -160,8 +129,8 @@ func TestFaultsRedisLimiter(t *testing.T) {
 // faultRound does f to a fresh server once. It returns what went wrong
 // with the calls made during the fault, and how long the
 // process stood still meanwhile; it reports the checks after the fault itself.
-func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Duration) {
-	srv := redistest.StartServer(t, f.opts...)
+func faultRound(t *testing.T, f redistest.ServerFault) (problems []string, stall time.Duration) {
+	srv := f.Start(t)
 	subjects := faultSubjects(t, srv)
 	ctx := context.Background()
 	for _, s := range subjects {
@@ -174,7 +143,7 @@ func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Dura
 		require.Equal(t, 8, d.Remaining, s.name)
 	}
 
-	f.inject(srv)
+	f.Inject(srv)
 	bare := make([]faultCall, len(subjects))
 	wrapped := make([]faultCall, len(subjects))
 	watchFrom := time.Now()
@@ -186,8 +155,8 @@ func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Dura
 	}
 	wg.Wait()
 	stall = redistest.Stalled(watchFrom, time.Now())
-	if f.heal != nil {
-		f.heal(srv)
+	if f.Heal != nil {
+		f.Heal(srv)
 	}
 
 	for i, s := range subjects {
@@ -200,26 +169,30 @@ func faultRound(t *testing.T, f serverFault) (problems []string, stall time.Dura
 	return problems, stall
 }
 
-func checkBareCall(f serverFault, s *faultSubject, c faultCall) (problems []string) {
+func checkBareCall(f redistest.ServerFault, s *faultSubject, c faultCall) (problems []string) {
 	fail := func(format string, args ...any) {
 		problems = append(problems, s.name+": "+fmt.Sprintf(format, args...))
 	}
 	if c.elapsed > faultBound+faultSlack {
 		fail("AllowN took %v, bound %v (+%v)", c.elapsed, faultBound, faultSlack)
 	}
-	switch f.during {
-	case answers:
+	switch f.Effect {
+	case redistest.Answers:
 		if c.err != nil || !c.d.Allowed {
 			fail("AllowN = %+v, %v; want an allowed decision and no error", c.d, c.err)
 		}
 		return problems
-	case timesOut:
+	case redistest.Hangs:
 		if !errors.Is(c.err, context.DeadlineExceeded) {
 			fail("err = %v, want DeadlineExceeded", c.err)
 		}
-	case fails:
-		if c.err == nil || !strings.Contains(c.err.Error(), f.errHas) {
-			fail("err = %v, want an error containing %q", c.err, f.errHas)
+	case redistest.ReadOnly:
+		if c.err == nil || !strings.Contains(c.err.Error(), "OOM") {
+			fail("err = %v, want Redis's OOM error", c.err)
+		}
+	case redistest.Refuses:
+		if c.err == nil {
+			fail("no error from a server that is gone")
 		}
 	}
 	if c.d.Allowed {
@@ -231,7 +204,7 @@ func checkBareCall(f serverFault, s *faultSubject, c faultCall) (problems []stri
 // checkWrappedCall: FailClosed answers within the bound in the limiter's
 // place, unless the caller's own deadline passed: that caller gets its
 // DeadlineExceeded, as the wrappers promise.
-func checkWrappedCall(f serverFault, s *faultSubject, c faultCall) (problems []string) {
+func checkWrappedCall(f redistest.ServerFault, s *faultSubject, c faultCall) (problems []string) {
 	fail := func(format string, args ...any) {
 		problems = append(problems, s.name+": "+fmt.Sprintf(format, args...))
 	}
@@ -239,7 +212,7 @@ func checkWrappedCall(f serverFault, s *faultSubject, c faultCall) (problems []s
 		fail("FailClosed took %v, bound %v (+%v)", c.elapsed, faultBound, faultSlack)
 	}
 	switch {
-	case f.during == answers:
+	case f.Effect == redistest.Answers:
 		if c.err != nil || !c.d.Allowed {
 			fail("FailClosed = %+v, %v; want the limiter's allowed decision", c.d, c.err)
 		}
@@ -256,7 +229,7 @@ func checkWrappedCall(f serverFault, s *faultSubject, c faultCall) (problems []s
 // checkRecovered waits for s to answer again by itself, then checks that
 // "before" kept its count (or, after a fault that forgets, starts full)
 // and that a new key starts full.
-func checkRecovered(t *testing.T, f serverFault, s *faultSubject) {
+func checkRecovered(t *testing.T, f redistest.ServerFault, s *faultSubject) {
 	t.Helper()
 	ctx := context.Background()
 	// Probe with a key of its own: a probe that times out may still run
@@ -272,7 +245,7 @@ func checkRecovered(t *testing.T, f serverFault, s *faultSubject) {
 		return
 	}
 	want := 7 // 2 before the fault, 1 now
-	if f.forgets {
+	if f.Lossy {
 		want = 9
 	}
 	d, err := s.checker.Allow(ctx, "before")

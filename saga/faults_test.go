@@ -12,35 +12,6 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// serverFault is something done to a private redis-server: inject starts
-// it, heal ends it (nil: it ends by itself, or there is nothing to end).
-// lossy faults lose what Redis held (no persistence).
-type serverFault struct {
-	name  string
-	aof   bool
-	lossy bool
-	// stops: the writes of sagas running while it lasts fail, so they
-	// stop (Status Running) and are left to Recover.
-	stops  bool
-	inject func(s *redistest.Server)
-	heal   func(s *redistest.Server)
-}
-
-// faultWindow is how long a fault that ends by itself (CLIENT PAUSE,
-// DEBUG SLEEP) lasts: long enough for the calls made meanwhile to meet it.
-const faultWindow = 700 * time.Millisecond
-
-var serverFaults = []serverFault{
-	{name: "freeze", stops: true, inject: (*redistest.Server).Freeze, heal: (*redistest.Server).Thaw},
-	{name: "kill and restart with AOF", aof: true, stops: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
-	{name: "kill and restart without persistence", lossy: true, stops: true, inject: (*redistest.Server).Kill, heal: (*redistest.Server).Restart},
-	{name: "client pause", stops: true, inject: func(s *redistest.Server) { s.Pause(faultWindow) }},
-	{name: "debug sleep", stops: true, inject: func(s *redistest.Server) { s.Sleep(faultWindow) }},
-	{name: "out of memory", stops: true, inject: (*redistest.Server).OOM, heal: (*redistest.Server).Roomy},
-	{name: "flushall", lossy: true, stops: true, inject: (*redistest.Server).FlushAll},
-	{name: "script flush", inject: (*redistest.Server).ScriptFlush},
-}
-
 // timedLog is a Log whose every call must return within bound (+redistest.Slack).
 type timedLog struct {
 	Log
@@ -143,14 +114,19 @@ type faultRun struct {
 	next   int
 }
 
+// faultWindow is how long a fault that ends by itself (CLIENT PAUSE,
+// DEBUG SLEEP) lasts: long enough for the calls made meanwhile to meet it.
+const faultWindow = 700 * time.Millisecond
+
+// stops reports whether the writes of sagas running while f lasts fail,
+// so that they stop (Status Running) and are left to Recover: all but a
+// fault the server answers through without losing anything.
+func stops(f redistest.ServerFault) bool { return f.Effect != redistest.Answers || f.Lossy }
+
 const faultBound = 100 * time.Millisecond
 
-func newFaultRun(t *testing.T, f serverFault) *faultRun {
-	var opts []redistest.ServerOption
-	if f.aof {
-		opts = append(opts, redistest.WithAOF())
-	}
-	r := &faultRun{t: t, srv: redistest.StartServer(t, opts...), g: newFaultRig(), clock: newFakeClock(),
+func newFaultRun(t *testing.T, f redistest.ServerFault) *faultRun {
+	r := &faultRun{t: t, srv: f.Start(t), g: newFaultRig(), clock: newFakeClock(),
 		out: map[string]outcome{}, amount: map[string]int{}}
 	for _, kind := range []string{"default client", "ContextTimeoutEnabled"} {
 		var copts []redistest.ClientOption
@@ -295,8 +271,8 @@ func (r *faultRun) recoverAll() {
 // and everything after the fault is exact again: the log recovers by
 // itself.
 func TestFaultsSaga(t *testing.T) {
-	for _, f := range serverFaults {
-		t.Run(f.name, func(t *testing.T) {
+	for _, f := range redistest.ServerFaults(faultWindow) {
+		t.Run(f.Name, func(t *testing.T) {
 			r := newFaultRun(t, f)
 			for i := 0; i < 4; i++ {
 				if id := r.execute("before"); r.outcome(id).res == nil || r.outcome(id).res.Status == Running {
@@ -305,7 +281,7 @@ func TestFaultsSaga(t *testing.T) {
 			}
 			release, held := r.hold(4)
 
-			f.inject(r.srv)
+			f.Inject(r.srv)
 			release()
 			var during sync.WaitGroup
 			for i := 0; i < 6; i++ {
@@ -314,8 +290,8 @@ func TestFaultsSaga(t *testing.T) {
 			}
 			held.Wait()
 			during.Wait()
-			if f.heal != nil {
-				f.heal(r.srv)
+			if f.Heal != nil {
+				f.Heal(r.srv)
 			}
 			r.waitForRedis()
 
@@ -329,7 +305,7 @@ func TestFaultsSaga(t *testing.T) {
 // afterRecovery runs 4 sagas once the fault is over: each must finish at
 // once or, while the clients drop connections the fault broke, within a
 // few tries (a try that failed is checked like every other saga).
-func (r *faultRun) afterRecovery(f serverFault) {
+func (r *faultRun) afterRecovery(f redistest.ServerFault) {
 	deadline := time.Now().Add(10 * time.Second)
 	for ok := 0; ok < 4; {
 		id := r.execute("after")
@@ -339,14 +315,14 @@ func (r *faultRun) afterRecovery(f serverFault) {
 			continue
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: no recovery after the fault: %v", f.name, o.err)
+			r.t.Fatalf("%s: no recovery after the fault: %v", f.Name, o.err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // check asserts the state of every saga the run started.
-func (r *faultRun) check(f serverFault) {
+func (r *faultRun) check(f redistest.ServerFault) {
 	t := r.t
 	l := r.checker()
 	ctx := context.Background()
@@ -357,56 +333,56 @@ func (r *faultRun) check(f serverFault) {
 			// The held sagas met the fault: they stopped, or (a fault
 			// that does not stop writes) finished.
 			stopped := o.res != nil && o.res.Status == Running && o.err != nil
-			if stopped != f.stops {
-				t.Errorf("%s: held saga %s: %+v, want stopped=%v", f.name, id, o, f.stops)
+			if stopped != stops(f) {
+				t.Errorf("%s: held saga %s: %+v, want stopped=%v", f.Name, id, o, stops(f))
 			}
 		}
 		rec, err := l.Load(ctx, "order", id)
-		lost := f.lossy && (strings.HasPrefix(id, "before-") || strings.HasPrefix(id, "held-"))
+		lost := f.Lossy && (strings.HasPrefix(id, "before-") || strings.HasPrefix(id, "held-"))
 		switch {
 		case lost:
 			// Gone with the data: documented, asserted, and the held
 			// sagas' done steps stay done.
 			if !errors.Is(err, ErrNotFound) {
-				t.Errorf("%s: %s survived the data loss: %+v %v", f.name, id, rec, err)
+				t.Errorf("%s: %s survived the data loss: %+v %v", f.Name, id, rec, err)
 			}
 			if strings.HasPrefix(id, "held-") {
 				if o.err == nil || o.res == nil || o.res.Status != Running {
-					t.Errorf("%s: held saga %s: %+v", f.name, id, o)
+					t.Errorf("%s: held saga %s: %+v", f.Name, id, o)
 				}
-				if f.name == "flushall" && !errors.Is(o.err, ErrNotFound) {
-					t.Errorf("%s: held saga %s stopped with %v, want ErrNotFound", f.name, id, o.err)
+				if f.Name == "flushall" && !errors.Is(o.err, ErrNotFound) {
+					t.Errorf("%s: held saga %s stopped with %v, want ErrNotFound", f.Name, id, o.err)
 				}
 				r.g.l.mu.Lock()
 				if r.g.l.state[keys[0]] != 1 {
-					t.Errorf("%s: held saga %s: reserve state %d, want done and not undone", f.name, id, r.g.l.state[keys[0]])
+					t.Errorf("%s: held saga %s: reserve state %d, want done and not undone", f.Name, id, r.g.l.state[keys[0]])
 				}
 				r.g.l.mu.Unlock()
 			}
 		case errors.Is(err, ErrNotFound):
 			// Never reached Redis: Execute failed, nothing ran.
 			if o.err == nil || (o.res != nil && o.res.Status != Running) {
-				t.Errorf("%s: %s has no record, but Execute returned %+v", f.name, id, o)
+				t.Errorf("%s: %s has no record, but Execute returned %+v", f.Name, id, o)
 			}
 			r.g.l.mu.Lock()
 			for _, k := range keys {
 				if r.g.l.applied[k] != 0 {
-					t.Errorf("%s: %s has no record, but %s took effect", f.name, id, k)
+					t.Errorf("%s: %s has no record, but %s took effect", f.Name, id, k)
 				}
 			}
 			r.g.l.mu.Unlock()
 		case err != nil:
-			t.Errorf("%s: load %s: %v", f.name, id, err)
+			t.Errorf("%s: load %s: %v", f.Name, id, err)
 		default:
 			if rec.Status != Completed && rec.Status != Compensated {
-				t.Errorf("%s: %s ended %s", f.name, id, rec.Status)
+				t.Errorf("%s: %s ended %s", f.Name, id, rec.Status)
 				continue
 			}
 			if o.res != nil && o.res.Status != Running && o.res.Status != rec.Status {
-				t.Errorf("%s: %s: Execute said %s, the log %s", f.name, id, o.res.Status, rec.Status)
+				t.Errorf("%s: %s: Execute said %s, the log %s", f.Name, id, o.res.Status, rec.Status)
 			}
 			if r.amount[id]%2 == 1 && rec.Status != Compensated {
-				t.Errorf("%s: %s: ship fails, yet %s", f.name, id, rec.Status)
+				t.Errorf("%s: %s: ship fails, yet %s", f.Name, id, rec.Status)
 			}
 			if o.res == nil || o.res.Status == Running {
 				recovered++
@@ -414,24 +390,24 @@ func (r *faultRun) check(f serverFault) {
 			r.g.l.checkExactlyOnce(t, keys, rec.Status)
 		}
 	}
-	if f.stops && !f.lossy && recovered < 4 {
-		t.Errorf("%s: Recover finished %d sagas, want at least the 4 held ones", f.name, recovered)
+	if stops(f) && !f.Lossy && recovered < 4 {
+		t.Errorf("%s: Recover finished %d sagas, want at least the 4 held ones", f.Name, recovered)
 	}
-	if f.lossy {
+	if f.Lossy {
 		r.rerunAfterLoss(f)
 	}
 }
 
 // rerunAfterLoss: a finished saga whose record was lost runs again when
 // executed again; its idempotent steps keep every effect exact.
-func (r *faultRun) rerunAfterLoss(f serverFault) {
+func (r *faultRun) rerunAfterLoss(f redistest.ServerFault) {
 	for id, o := range r.out {
 		if !strings.HasPrefix(id, "before-") {
 			continue
 		}
 		res, _ := r.sagas[0].Execute(context.Background(), id, order{ID: id, Amount: r.amount[id]})
 		if res == nil || res.Replayed || res.Status != o.res.Status {
-			r.t.Errorf("%s: re-run of %s: %+v, first run %s", f.name, id, res, o.res.Status)
+			r.t.Errorf("%s: re-run of %s: %+v, first run %s", f.Name, id, res, o.res.Status)
 			continue
 		}
 		r.g.l.checkExactlyOnce(r.t, keysFor("order", id), res.Status)
