@@ -4,14 +4,18 @@
 GO ?= go
 BENCHTIME ?= 1s
 WITH_REDIS := scripts/with-redis.sh
+# Modules of their own beside the library's (their dependencies never reach
+# users): the comparison benchmarks and the browser test.
+SUBMODULES := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod casestudies/*/browsertest/go.mod))
+BROWSER_TESTS := $(patsubst %/go.mod,%,$(wildcard casestudies/*/browsertest/go.mod))
 
-.PHONY: all test fmt-check vet race bench bench-compare demo lint tidy tidy-check faults
+.PHONY: all test fmt-check vet race browser bench bench-compare demo lint tidy tidy-check faults
 
 all: lint test
 
 ## test: gofmt check, go vet, and the race-enabled test suite on miniredis,
 ## a real redis-server and a 3-master Redis Cluster.
-test: fmt-check vet race
+test: fmt-check vet race browser
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -22,6 +26,11 @@ vet:
 
 race:
 	$(WITH_REDIS) $(GO) test -race -count=1 ./...
+
+## browser: the case studies' web pages in a headless Chromium (each a
+## module of its own, with chromedp); skipped without chromium unless CI=true.
+browser:
+	@set -e; for m in $(BROWSER_TESTS); do (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...); done
 
 ## faults: only the fault suites (a private redis-server per test, frozen,
 ## killed, paused, starved and flushed); part of `make test` too.
@@ -37,22 +46,27 @@ bench:
 bench-compare:
 	cd benchmarks && ../$(WITH_REDIS) $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-## demo: every example and case study in its demo mode, in memory.
+## demo: every example, then each case study's scripted tour (-demo), in
+## memory. A case study without -demo is a server that runs until stopped.
 demo:
-	@set -e; for d in $$(find examples casestudies -name main.go -exec dirname {} \; 2>/dev/null | sort); do \
+	@set -e; for d in $$(find examples -name main.go -exec dirname {} \; 2>/dev/null | sort); do \
 		echo "=== go run ./$$d"; $(GO) run ./$$d; echo; \
+	done; \
+	for d in $$(find casestudies -maxdepth 2 -name main.go -exec dirname {} \; 2>/dev/null | sort); do \
+		echo "=== go run ./$$d -demo"; $(GO) run ./$$d -demo; echo; \
 	done
 
-## lint: formatting, vet (both modules), go.mod/go.sum tidy in both
-## modules (fails when `go mod tidy` would change them) and staticcheck.
+## lint: formatting, vet and staticcheck (every module), go.mod/go.sum tidy
+## in every module (fails when `go mod tidy` would change them).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: fmt-check vet tidy-check
-	cd benchmarks && $(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(SUBMODULES); do echo "== $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
 
 tidy-check:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run make tidy"; exit 1; }
-	@cd benchmarks && $(GO) mod tidy -diff || { echo "benchmarks/go.mod/go.sum are not tidy: run make tidy"; exit 1; }
+	@set -e; for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m/go.mod/go.sum are not tidy: run make tidy"; exit 1; }; done
 
 tidy:
 	$(GO) mod tidy
-	cd benchmarks && $(GO) mod tidy
+	@set -e; for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy); done
