@@ -1,0 +1,66 @@
+// Package analytics records the clicks of the URL shortener's links and
+// answers their statistics, composing package pubsub (a click never waits
+// for storage) and package cqrs (clicks are events; statistics are a
+// projection that can be rebuilt from them).
+//
+// Changes to the contract with package shortener (additions only; the
+// agreed shape compiles as it was): Config.Browsers, EnableBrowsers,
+// Stats.Browsers and Stats.BrowsersPartial (the statistic added after
+// launch and backfilled with Rebuild); Flush (wait until what was recorded
+// is in the statistics); Lag; Counters.
+//
+// The path of a click:
+//
+//	redirect ─Record→ buffer ─publishers→ bus "urlshortener.click.<code>"
+//	  ─group "urlshortener-analytics"→ event store (stream per link and day)
+//	  ─Runner→ read model (per link: totals, bots, referrers, days, hours)
+//
+// Record costs the redirect a channel send: the click waits in a bounded
+// buffer (DefaultBufferSize) that DefaultPublishers goroutines publish.
+// With a *pubsub.Redis bus the consumers form a durable group: a published
+// click survives any crash, and is stored by whichever instance reads it
+// first. Delivery is at least once, so each click carries an id and is
+// appended with it: a redelivery is stored once (see cqrs.Event.WithID).
+// The projection is a cqrs read model (memory, or Redis when Config.Redis
+// is set, shared by the fleet with its checkpoint), applied exactly once per
+// event.
+//
+// Happy path:
+//
+//	a, _ := analytics.New(analytics.Config{Bus: bus, Store: store})
+//	_ = a.Start(ctx)
+//	defer a.Close(ctx)
+//	_ = a.Record(ctx, analytics.Click{Code: "abc1234", Referrer: r.Referer(), UserAgent: r.UserAgent()})
+//	st, _ := a.Stats(ctx, "abc1234") // st.Total, st.Days, st.Referrers, st.Lag
+//
+// # What is kept
+//
+// Per click: the code, the time, the referrer's host only (a referring URL's
+// path and query may hold tokens) and the user agent truncated to
+// MaxUserAgentLen. Bots (IsBot: a short list of markers that crawlers,
+// link previewers and HTTP libraries announce, and an empty user agent) are
+// counted apart; every other statistic counts human clicks. Each link's
+// statistics are bounded: MaxDays days, the last HoursKept hours, and
+// MaxReferrers hosts (further ones count under OtherReferrers).
+//
+// # Adding a statistic later
+//
+// The events keep the user agent, so a statistic nobody thought of at
+// launch can be computed from the whole history. Stats.Browsers is that
+// statistic: EnableBrowsers turns it on, from the next click on
+// (Stats.BrowsersPartial is true), and Rebuild re-runs the projection from
+// the first event into a hidden copy, swapped in when it has caught up, so
+// the statistic then covers every click ever recorded.
+//
+// # Failures and shutdown
+//
+// A bus that fails is retried DefaultPublishAttempts times per click, then
+// the click is lost, logged and counted (Counters.Lost); a bus that is down
+// long fills the buffer and Record fails fast with ErrOverloaded, so the
+// redirect never waits more than DefaultRecordWait. A store that fails has
+// the bus retry the click with backoff, then dead-letter it. Close stops
+// recording, publishes the buffer, and on an in-process bus waits until
+// every click is stored: nothing recorded is lost on a graceful shutdown.
+// A crash loses at most the buffer's clicks (and, on the memory bus,
+// everything in flight).
+package analytics
