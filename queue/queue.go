@@ -70,4 +70,5 @@ const (
 
 var (
 	_ Queue = (*Memory)(nil)
+	_ Queue = (*Redis)(nil)
 )

@@ -1,0 +1,10 @@
+-- Ack: remove a job whose lease the caller holds.
+-- KEYS: leases, body, meta
+-- ARGV: id, token
+-- Returns 1, or 0 when the lease is lost.
+local m = get_meta(KEYS[3], ARGV[1])
+if not m or m.token ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], m.member)
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1

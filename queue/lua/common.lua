@@ -1,0 +1,44 @@
+-- Shared by every script (prepended by redis_scripts.go).
+-- Times are integer microseconds. Lua numbers are doubles, exact to 2^53
+-- (about the year 2255 in µs), and tostring would print them as 1.7e+15:
+-- num() formats every number a script stores or returns.
+local function num(n) return string.format('%.0f', n) end
+
+-- server_us: the Redis server's clock; leases always use it.
+local function server_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- meta of a job: "priority|attempt|enqueued_us|due_us|lease_token|member";
+-- the token is empty while the job is queued. The member (a zero-padded
+-- enqueue sequence number, then the ID) is the job's entry in the ready,
+-- scheduled and leases sets: equal scores order by it, so FIFO.
+local function get_meta(key, id)
+  local raw = redis.call('HGET', key, id)
+  if not raw then return nil end
+  local p, a, e, d, tok, m = string.match(raw, '^(%d+)|(%d+)|(%-?%d+)|(%-?%d+)|([^|]*)|(.*)$')
+  return {prio = tonumber(p), attempt = tonumber(a), enq = e, due = tonumber(d), token = tok, member = m}
+end
+
+local function put_meta(key, id, m)
+  redis.call('HSET', key, id, m.prio .. '|' .. m.attempt .. '|' .. m.enq .. '|' .. num(m.due) .. '|' .. m.token .. '|' .. m.member)
+end
+
+local function id_of(member) return string.sub(member, 17) end
+
+-- queue_job puts a job in ready (due by now, scored by aging) or scheduled.
+local function queue_job(ready, sched, m, now, aging)
+  if m.due > now then
+    redis.call('ZADD', sched, num(m.due), m.member)
+  else
+    redis.call('ZADD', ready, num(m.due - m.prio * aging), m.member)
+  end
+end
+
+-- wake tells blocked Dequeues (of any process) to look again.
+local function wake(key, ttl_ms)
+  redis.call('LPUSH', key, '1')
+  redis.call('LTRIM', key, 0, 15)
+  redis.call('PEXPIRE', key, ttl_ms)
+end

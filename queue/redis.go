@@ -1,0 +1,446 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redisx"
+)
+
+// Redis is a Queue shared by every process that opens the same name in
+// one Redis (or Redis Cluster), durable as far as Redis is (see the
+// package doc). Every operation is one Lua script. Each Redis value starts
+// two goroutines, a lease renewer and a wake-up listener, stopped by Close.
+//
+// Keys, all in one hash slot: <prefix>{<name>}:ready (due jobs by aged
+// score), :scheduled (by due time), :leases (by lease expiry), :body and
+// :meta (hashes by job ID), :seq (the enqueue counter, one per queue) and
+// :wake (a short wake-up list with a TTL). A job's entries are deleted by
+// Ack and Cancel; empty sets vanish by themselves.
+type Redis struct {
+	c      redis.UniversalClient
+	cfg    config
+	bound  redisx.Bound
+	k      keys
+	emit   emitter
+	stats  counters
+	health health
+
+	heldMu sync.Mutex
+	held   map[string]string // job ID -> lease token of this process's deliveries
+
+	closed  atomic.Bool
+	closing chan struct{} // closed by Close: stops the goroutines, ends waits
+	done    sync.WaitGroup
+	ctx     context.Context // the goroutines' calls; cancelled by Close
+	cancel  context.CancelFunc
+
+	wakeMu  sync.Mutex
+	wakeCh  chan struct{} // closed and replaced to wake every local waiter
+	waiting atomic.Int64  // Dequeues blocked in this process
+	want    chan struct{} // tells the listener a Dequeue started waiting
+}
+
+// reclaimBatch bounds how many expired leases and how many due scheduled
+// jobs one Dequeue moves, so one script never runs long.
+const reclaimBatch = 100
+
+// wakeTTL keeps the wake-up list from outliving its use.
+const wakeTTL = time.Minute
+
+// maxBlock bounds one BLPOP of the wake-up listener, below go-redis's
+// default 3s ReadTimeout and the 1s many services use (the listener sends BLPOP with a fractional
+// timeout, which go-redis does not know to wait for).
+const maxBlock = 500 * time.Millisecond
+
+// NewRedis returns the queue named by WithName (default DefaultName) in
+// the Redis c talks to.
+func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
+	}
+	cfg, err := applyRedis(opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Redis{
+		c: c, cfg: cfg, bound: redisx.NewBound(c, cfg.timeout), k: newKeys(cfg.prefix, cfg.name),
+		emit: emitter{observer: cfg.observer, logger: cfg.logger},
+		held: make(map[string]string), closing: make(chan struct{}), ctx: ctx, cancel: cancel,
+		wakeCh: make(chan struct{}), want: make(chan struct{}, 1),
+	}
+	q.done.Add(2)
+	go q.renewLoop()
+	go q.listen()
+	return q, nil
+}
+
+// Name returns the queue's name.
+func (q *Redis) Name() string { return q.cfg.name }
+
+func us(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+// clockArg is the scripts' "now": empty for the server's clock, unless
+// WithClock was given.
+func (q *Redis) clockArg() string {
+	if !q.cfg.clockSet {
+		return ""
+	}
+	return us(q.cfg.now())
+}
+
+// dueArg is a requested due time for a script: empty for now. A time in
+// the past is now too (the script compares it with its clock).
+func (q *Redis) dueArg(at time.Time) (string, error) {
+	if at.IsZero() {
+		return "", nil
+	}
+	if at.Sub(q.cfg.now()) > maxHorizon {
+		return "", fmt.Errorf("%w: due time %s is more than 100 years ahead", ErrInvalidJob, at.Format(time.RFC3339))
+	}
+	return us(at), nil
+}
+
+func (q *Redis) agingArg() string { return strconv.FormatInt(q.cfg.aging.Microseconds(), 10) }
+
+var wakeTTLArg = strconv.FormatInt(wakeTTL.Milliseconds(), 10)
+
+// Enqueue implements Queue. A call that timed out has an unknown outcome:
+// enqueue again, and ErrDuplicate tells you it had landed.
+func (q *Redis) Enqueue(ctx context.Context, j Job) error {
+	p, err := j.validate()
+	if err != nil {
+		return err
+	}
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	due, err := q.dueArg(j.RunAt)
+	if err != nil {
+		return err
+	}
+	k := q.k
+	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.body, k.meta, k.seq, k.wake},
+		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg}, nil).Int64()
+	if err != nil {
+		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %q", ErrDuplicate, j.ID)
+	}
+	q.stats.enqueued.Add(1)
+	q.wakeLocal()
+	return nil
+}
+
+// Ack implements Queue.
+func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
+	if err := checkDelivery(d); err != nil {
+		return err
+	}
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta}, []any{d.ID, d.lease}, nil).Int64()
+	if err != nil {
+		return fmt.Errorf("queue: ack %q: %w", d.ID, err)
+	}
+	if n == 0 {
+		return q.lost(d)
+	}
+	q.drop(d.ID, d.lease)
+	q.stats.acked.Add(1)
+	return nil
+}
+
+// Retry implements Queue.
+func (q *Redis) Retry(ctx context.Context, d *Delivery, at time.Time) error {
+	return q.requeue(ctx, d, at, 1)
+}
+
+// Defer implements Queue.
+func (q *Redis) Defer(ctx context.Context, d *Delivery, at time.Time) error {
+	return q.requeue(ctx, d, at, 0)
+}
+
+func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted int) error {
+	if err := checkDelivery(d); err != nil {
+		return err
+	}
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	due, err := q.dueArg(at)
+	if err != nil {
+		return err
+	}
+	k := q.k
+	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.meta, k.wake},
+		[]any{d.ID, d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg}, nil).Int64()
+	if err != nil {
+		return fmt.Errorf("queue: requeue %q: %w", d.ID, err)
+	}
+	if n == 0 {
+		return q.lost(d)
+	}
+	q.drop(d.ID, d.lease)
+	if counted > 0 {
+		q.stats.retried.Add(1)
+	} else {
+		q.stats.deferred.Add(1)
+	}
+	q.wakeLocal()
+	return nil
+}
+
+// lost reports a delivery whose lease is gone, counting it once (the
+// renewer may have noticed first).
+func (q *Redis) lost(d *Delivery) error {
+	if q.drop(d.ID, d.lease) {
+		q.leaseLost(d.ID, d.Attempt)
+	}
+	return fmt.Errorf("%w: %q", ErrLeaseLost, d.ID)
+}
+
+func (q *Redis) leaseLost(id string, attempt int) {
+	q.stats.leaseLost.Add(1)
+	q.emit.emit(Event{Kind: LeaseLost, Queue: q.cfg.name, JobID: id, Attempt: attempt, At: time.Now()})
+}
+
+// hold records a lease for the renewer.
+func (q *Redis) hold(id, token string) {
+	q.heldMu.Lock()
+	q.held[id] = token
+	q.heldMu.Unlock()
+}
+
+// drop forgets a lease; it reports whether this process still held it.
+func (q *Redis) drop(id, token string) bool {
+	q.heldMu.Lock()
+	defer q.heldMu.Unlock()
+	if q.held[id] != token {
+		return false
+	}
+	delete(q.held, id)
+	return true
+}
+
+// Cancel implements Queue.
+func (q *Redis) Cancel(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	k := q.k
+	n, err := q.bound.Eval(ctx, q.c, cancelScript, []string{k.ready, k.sched, k.body, k.meta}, []any{id}, nil).Int64()
+	if err != nil {
+		return fmt.Errorf("queue: cancel %q: %w", id, err)
+	}
+	switch n {
+	case 0:
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	case 2:
+		return fmt.Errorf("%w: %q", ErrLeased, id)
+	}
+	q.stats.cancelled.Add(1)
+	return nil
+}
+
+// Len implements Queue. Jobs whose lease expired count as leased until a
+// Dequeue reclaims them.
+func (q *Redis) Len(ctx context.Context) (ready, scheduled, leased int64, err error) {
+	if q.closed.Load() {
+		return 0, 0, 0, ErrClosed
+	}
+	vals, err := q.bound.Eval(ctx, q.c, lenScript, []string{q.k.ready, q.k.sched, q.k.leases}, []any{q.clockArg()}, nil).Int64Slice()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("queue: len: %w", err)
+	}
+	if len(vals) != 3 {
+		return 0, 0, 0, fmt.Errorf("queue: len: %w: %v", redisx.ErrBadReply, vals)
+	}
+	return vals[0], vals[1], vals[2], nil
+}
+
+// Stats implements Queue.
+func (q *Redis) Stats() Stats { return q.stats.snapshot() }
+
+func newToken() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+// Dequeue implements Queue. It runs the dequeue script; when nothing is
+// due it waits for a wake-up (an Enqueue, Retry, Defer or Close in any
+// process), the next due time or lease expiry the script reported, or the
+// poll interval, whichever comes first. A Redis error is returned, not
+// retried: the caller decides how long to back off.
+func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if q.closed.Load() {
+			return nil, ErrClosed
+		}
+		wake := q.wakeChan() // before the script, so a wake-up during it is not missed
+		d, wait, err := q.try(ctx)
+		if err != nil || d != nil {
+			return d, err
+		}
+		if wait < 0 || wait > q.cfg.poll {
+			wait = q.cfg.poll
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		q.waiting.Add(1)
+		select {
+		case q.want <- struct{}{}:
+		default:
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-q.closing:
+		case <-ctx.Done():
+		}
+		q.waiting.Add(-1)
+		timer.Stop()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// try runs the dequeue script once: a delivery, or how long until the
+// next job may be due (negative: nothing scheduled or leased).
+func (q *Redis) try(ctx context.Context) (*Delivery, time.Duration, error) {
+	k := q.k
+	token := newToken()
+	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.body, k.meta},
+		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch}, nil).Slice()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
+	}
+	d, wait, err := q.parseDequeue(reply, token)
+	if err != nil {
+		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
+	}
+	if d != nil {
+		q.hold(d.ID, token)
+		q.stats.deliveredOne(d.Priority)
+	}
+	return d, wait, nil
+}
+
+func (q *Redis) parseDequeue(reply []any, token string) (*Delivery, time.Duration, error) {
+	bad := fmt.Errorf("%w: dequeue reply %v", redisx.ErrBadReply, reply)
+	if len(reply) < 3 {
+		return nil, 0, bad
+	}
+	kind, err := redisx.Int64(reply[0])
+	if err != nil {
+		return nil, 0, bad
+	}
+	if rec, ok := reply[1].([]any); ok {
+		q.reclaimed(rec)
+	}
+	if kind == 0 {
+		wait, err := redisx.Int64(reply[2])
+		if err != nil {
+			return nil, 0, bad
+		}
+		if wait < 0 {
+			return nil, -1, nil
+		}
+		return nil, time.Duration(wait) * time.Microsecond, nil
+	}
+	if len(reply) != 8 {
+		return nil, 0, bad
+	}
+	id, _ := reply[2].(string)
+	payload, _ := reply[3].(string)
+	var n [4]int64
+	for i := range n {
+		if n[i], err = redisx.Int64(reply[4+i]); err != nil {
+			return nil, 0, bad
+		}
+	}
+	d := &Delivery{
+		Job:        Job{ID: id, Priority: Priority(n[0]), RunAt: time.UnixMicro(n[3])},
+		Attempt:    int(n[1]),
+		EnqueuedAt: time.UnixMicro(n[2]),
+		lease:      token,
+	}
+	if payload != "" {
+		d.Payload = []byte(payload)
+	}
+	return d, 0, nil
+}
+
+// reclaimed counts and reports the jobs a Dequeue took back from expired
+// leases: id, attempt pairs.
+func (q *Redis) reclaimed(rec []any) {
+	for i := 0; i+1 < len(rec); i += 2 {
+		id, _ := rec[i].(string)
+		attempt, _ := redisx.Int64(rec[i+1])
+		q.stats.reclaimed.Add(1)
+		q.emit.emit(Event{Kind: Reclaimed, Queue: q.cfg.name, JobID: id, Attempt: int(attempt), At: time.Now()})
+	}
+}
+
+// Close implements Queue: it stops the renewer and the listener, ends
+// blocked Dequeues with ErrClosed, and releases the leases this value
+// holds (one script, bounded by WithTimeout), so their jobs are due again
+// at once with Attempt unchanged. A release that fails leaves them to be
+// reclaimed after the visibility timeout, and Close returns its error.
+func (q *Redis) Close() error {
+	if !q.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(q.closing)
+	q.cancel()
+	q.done.Wait()
+	return q.release()
+}
+
+func (q *Redis) release() error {
+	q.heldMu.Lock()
+	args := []any{q.agingArg(), wakeTTLArg}
+	for id, tok := range q.held {
+		args = append(args, id, tok)
+	}
+	q.held = map[string]string{}
+	q.heldMu.Unlock()
+	if len(args) == 2 {
+		return nil
+	}
+	k := q.k
+	rel, err := q.bound.Eval(context.Background(), q.c, releaseScript, []string{k.ready, k.leases, k.meta, k.wake}, args, nil).Slice()
+	if err != nil {
+		return fmt.Errorf("queue: close: releasing %d leases: %w", (len(args)-2)/2, err)
+	}
+	for i := 0; i+1 < len(rel); i += 2 {
+		id, _ := rel[i].(string)
+		attempt, _ := redisx.Int64(rel[i+1])
+		q.stats.released.Add(1)
+		q.emit.emit(Event{Kind: Released, Queue: q.cfg.name, JobID: id, Attempt: int(attempt), At: time.Now()})
+	}
+	return nil
+}

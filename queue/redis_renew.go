@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"strconv"
+	"sync"
+	"time"
+)
+
+// renewChunk bounds the leases one renew script handles.
+const renewChunk = 500
+
+// renewLoop renews this process's leases every third of the visibility
+// timeout, so a lease outlives two renewals that fail or come late.
+func (q *Redis) renewLoop() {
+	defer q.done.Done()
+	t := time.NewTicker(q.cfg.visibility / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.closing:
+			return
+		case <-t.C:
+			q.renew()
+		}
+	}
+}
+
+// renew extends every lease this process holds; a lease found lost is
+// forgotten and reported (the consumer's Ack will return ErrLeaseLost).
+func (q *Redis) renew() {
+	q.heldMu.Lock()
+	pairs := make([]any, 0, 2*len(q.held))
+	for id, tok := range q.held {
+		pairs = append(pairs, id, tok)
+	}
+	q.heldMu.Unlock()
+	vis := strconv.FormatInt(q.cfg.visibility.Microseconds(), 10)
+	for len(pairs) > 0 {
+		n := min(len(pairs), 2*renewChunk)
+		chunk := pairs[:n]
+		pairs = pairs[n:]
+		args := append([]any{vis}, chunk...)
+		lost, err := q.bound.Eval(q.ctx, q.c, renewScript, []string{q.k.leases, q.k.meta}, args, nil).StringSlice()
+		if err != nil {
+			if q.closed.Load() {
+				return
+			}
+			q.health.failed(q, err)
+			return
+		}
+		q.health.ok(q)
+		tokens := make(map[string]string, len(chunk)/2)
+		for i := 0; i < len(chunk); i += 2 {
+			tokens[chunk[i].(string)] = chunk[i+1].(string)
+		}
+		for _, id := range lost {
+			if q.drop(id, tokens[id]) {
+				q.leaseLost(id, 0)
+			}
+		}
+	}
+}
+
+// health turns the failures and successes of the queue's own calls (lease
+// renewal, the wake-up listener) into Detached and Rejoined events, once
+// per outage.
+type health struct {
+	mu       sync.Mutex
+	detached bool
+}
+
+func (h *health) failed(q *Redis, err error) {
+	h.mu.Lock()
+	first := !h.detached
+	h.detached = true
+	h.mu.Unlock()
+	if first {
+		q.emit.emit(Event{Kind: Detached, Queue: q.cfg.name, At: time.Now(), Err: err})
+	}
+}
+
+func (h *health) ok(q *Redis) {
+	h.mu.Lock()
+	was := h.detached
+	h.detached = false
+	h.mu.Unlock()
+	if was {
+		q.emit.emit(Event{Kind: Rejoined, Queue: q.cfg.name, At: time.Now()})
+	}
+}

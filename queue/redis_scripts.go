@@ -1,0 +1,48 @@
+package queue
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/common.lua
+	commonLua string
+	//go:embed lua/enqueue.lua
+	enqueueLua string
+	//go:embed lua/dequeue.lua
+	dequeueLua string
+	//go:embed lua/ack.lua
+	ackLua string
+	//go:embed lua/requeue.lua
+	requeueLua string
+	//go:embed lua/cancel.lua
+	cancelLua string
+	//go:embed lua/renew.lua
+	renewLua string
+	//go:embed lua/release.lua
+	releaseLua string
+	//go:embed lua/len.lua
+	lenLua string
+
+	enqueueScript = redis.NewScript(commonLua + enqueueLua)
+	dequeueScript = redis.NewScript(commonLua + dequeueLua)
+	ackScript     = redis.NewScript(commonLua + ackLua)
+	requeueScript = redis.NewScript(commonLua + requeueLua)
+	cancelScript  = redis.NewScript(commonLua + cancelLua)
+	renewScript   = redis.NewScript(commonLua + renewLua)
+	releaseScript = redis.NewScript(commonLua + releaseLua)
+	lenScript     = redis.NewScript(commonLua + lenLua)
+)
+
+// keys of one queue, all in the hash slot of the queue's name.
+type keys struct {
+	ready, sched, leases, body, meta, seq, wake string
+}
+
+func newKeys(prefix, name string) keys {
+	k := prefix + "{" + name + "}:"
+	return keys{ready: k + "ready", sched: k + "scheduled", leases: k + "leases", body: k + "body",
+		meta: k + "meta", seq: k + "seq", wake: k + "wake"}
+}

@@ -1,0 +1,71 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/backoff"
+	"github.com/sysdesign/patterns/internal/redisx"
+)
+
+// wakeChan returns the channel the next local wake-up closes.
+func (q *Redis) wakeChan() <-chan struct{} {
+	q.wakeMu.Lock()
+	defer q.wakeMu.Unlock()
+	return q.wakeCh
+}
+
+// wakeLocal wakes every Dequeue blocked in this process; those that find
+// nothing due wait again.
+func (q *Redis) wakeLocal() {
+	q.wakeMu.Lock()
+	close(q.wakeCh)
+	q.wakeCh = make(chan struct{})
+	q.wakeMu.Unlock()
+}
+
+// listen is the wake-up listener: while Dequeues of this process are
+// blocked, it blocks on the queue's wake-up list (BLPOP), which every
+// Enqueue, Retry, Defer and release pushes to, and wakes them when
+// something arrives. One connection per queue value, however many
+// consumers wait, and no polling of the sets.
+func (q *Redis) listen() {
+	defer q.done.Done()
+	pol := backoff.Policy{Min: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: backoff.Equal}
+	failures := 0
+	block := min(q.cfg.poll, maxBlock)
+	blockArg := strconv.FormatFloat(block.Seconds(), 'f', 3, 64)
+	bound := redisx.NewBound(q.c, q.cfg.timeout+block)
+	for {
+		select {
+		case <-q.closing:
+			return
+		case <-q.want:
+		}
+		for q.waiting.Load() > 0 {
+			_, err := redisx.Do(q.ctx, bound, func(ctx context.Context) ([]string, error) {
+				return q.c.Do(ctx, "BLPOP", q.k.wake, blockArg).StringSlice()
+			})
+			switch {
+			case q.closed.Load():
+				return
+			case err == nil:
+				q.wakeLocal()
+			case errors.Is(err, redis.Nil):
+			default:
+				failures++
+				q.health.failed(q, err)
+				if backoff.Sleep(q.ctx, pol.Wait(failures)) != nil {
+					return
+				}
+				continue
+			}
+			failures = 0
+			q.health.ok(q)
+		}
+	}
+}
