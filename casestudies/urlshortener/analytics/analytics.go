@@ -28,9 +28,14 @@ const (
 	DefaultRecordWait = 5 * time.Millisecond
 	// DefaultPublishers is how many goroutines publish buffered clicks.
 	DefaultPublishers = 4
-	// DefaultPublishAttempts is how many times a click's publish is tried
-	// before it is dropped (counted in Counters.Lost and logged).
-	DefaultPublishAttempts = 5
+	// DefaultPublishPatience is how long a click's publish is retried
+	// (with backoff) before the click is dropped, counted in Counters.Lost
+	// and logged: long enough to ride out a Redis failover or restart,
+	// while the buffer absorbs the clicks meanwhile.
+	DefaultPublishPatience = 10 * time.Second
+	// StoreAttempts is how many deliveries a click gets to be stored
+	// (pubsub.WithMaxAttempts) before the bus dead-letters it.
+	StoreAttempts = pubsub.DefaultMaxAttempts
 	// DefaultConsumers is how many handlers append clicks to the store
 	// concurrently (pubsub.WithWorkers): click order does not matter.
 	DefaultConsumers = 4
@@ -165,7 +170,7 @@ func (a *Analytics) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	sub, err := a.bus.Subscribe(ctx, TopicPrefix+"*", a.consume,
-		pubsub.WithGroup(Group), pubsub.WithWorkers(DefaultConsumers))
+		pubsub.WithGroup(Group), pubsub.WithWorkers(DefaultConsumers), pubsub.WithMaxAttempts(StoreAttempts))
 	if err != nil {
 		return fmt.Errorf("analytics: subscribing to clicks: %w", err)
 	}

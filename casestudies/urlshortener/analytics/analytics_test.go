@@ -247,3 +247,29 @@ func TestRecordFailsFastWhenTheBufferIsFull(t *testing.T) {
 	require.NoError(t, a.Close(context.Background()))
 	assert.Equal(t, int64(DefaultBufferSize), a.Counters().Lost, "closed before it started: the buffer is lost, and counted")
 }
+
+// TestRedisOutageDelaysClicksWithoutLosingThem: while the analytics' Redis
+// is unreachable Record still returns at once (the click waits in the
+// buffer); once it is back every click is published, stored and counted.
+func TestRedisOutageDelaysClicksWithoutLosingThem(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		const n = 20
+		r := newRedisRig(t, tg, Config{})
+		record(t, r.a, Click{Code: "outage", At: day1, UserAgent: firefox})
+		flush(t, r.a) // the group is read and the model written before the cut
+
+		tg.Cut()
+		for range n - 1 {
+			start := time.Now()
+			record(t, r.a, Click{Code: "outage", At: day1, UserAgent: firefox})
+			_, late := redistest.Late(start, 50*time.Millisecond)
+			assert.False(t, late, "Record waited for the unreachable Redis")
+		}
+		time.Sleep(100 * time.Millisecond) // publishes fail and are retried meanwhile
+		tg.Heal()
+
+		flush(t, r.a)
+		assert.Equal(t, int64(n), stats(t, r.a, "outage").Total)
+		assert.Zero(t, r.a.Counters().Lost)
+	})
+}

@@ -26,7 +26,7 @@ func streamID(r clickRecord) string {
 // consume is the group's handler: it appends the click to the store with
 // its id, so a redelivered message (at-least-once bus) or a retried append
 // stores it once. An error has the bus retry with backoff; after
-// pubsub.DefaultMaxAttempts the click goes to the dead-letter topic.
+// StoreAttempts deliveries the click goes to the dead-letter topic.
 func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 	var r clickRecord
 	if err := json.Unmarshal(m.Payload, &r); err != nil || r.ID == "" || validateCode(r.Code) != nil {
@@ -44,7 +44,7 @@ func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 	case errors.Is(err, cqrs.ErrDuplicateEventID):
 		a.counters.duplicates.Add(1) // stored by an earlier delivery
 	default:
-		if m.Attempt >= pubsub.DefaultMaxAttempts {
+		if m.Attempt >= StoreAttempts {
 			a.counters.handled.Add(1) // dead-lettered: Close must not wait for it
 			a.counters.unstored.Add(1)
 		}

@@ -11,8 +11,8 @@ type Counters struct {
 	Overloaded int64
 	// Published counts clicks put on the bus.
 	Published int64
-	// Lost counts clicks given up on: not published after
-	// DefaultPublishAttempts or by Close's deadline, or not stored after
+	// Lost counts clicks given up on: not published within
+	// DefaultPublishPatience or by Close's deadline, or not stored after
 	// the bus's last attempt (dead-lettered).
 	Lost int64
 	// Stored counts clicks this instance appended to the store.

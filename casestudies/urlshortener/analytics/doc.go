@@ -54,7 +54,7 @@
 //
 // # Failures and shutdown
 //
-// A bus that fails is retried DefaultPublishAttempts times per click, then
+// A bus that fails is retried for DefaultPublishPatience per click, then
 // the click is lost, logged and counted (Counters.Lost); a bus that is down
 // long fills the buffer and Record fails fast with ErrOverloaded, so the
 // redirect never waits more than DefaultRecordWait. A store that fails has

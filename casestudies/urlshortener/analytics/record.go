@@ -66,20 +66,21 @@ func (a *Analytics) publishLoop(ctx context.Context) {
 	}
 }
 
-// publish tries a click DefaultPublishAttempts times.
+// publish tries a click for DefaultPublishPatience.
 func (a *Analytics) publish(ctx context.Context, r clickRecord) {
 	payload, err := json.Marshal(r)
 	if err != nil { // a struct of strings and a time: cannot fail
 		a.lose(r, err)
 		return
 	}
+	giveUp := time.Now().Add(DefaultPublishPatience)
 	for attempt := 1; ; attempt++ {
 		err = a.bus.Publish(ctx, TopicPrefix+r.Code, payload)
 		if err == nil {
 			a.counters.published.Add(1)
 			return
 		}
-		if attempt == DefaultPublishAttempts || backoff.Sleep(ctx, publishBackoff.Wait(attempt)) != nil {
+		if time.Now().After(giveUp) || backoff.Sleep(ctx, publishBackoff.Wait(attempt)) != nil {
 			a.lose(r, err)
 			return
 		}

@@ -1,0 +1,65 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/cqrs"
+	"github.com/sysdesign/patterns/pubsub"
+)
+
+var errStoreDown = errors.New("store down")
+
+// failingStore fails the appends of clicks while failures > 0 (each failure
+// uses one up; a negative count fails for ever).
+type failingStore struct {
+	*cqrs.MemoryStore
+	failures atomic.Int64
+}
+
+func (s *failingStore) Append(ctx context.Context, stream string, expected int64, events ...cqrs.Event) (int64, error) {
+	if n := s.failures.Load(); n < 0 || n > 0 && s.failures.CompareAndSwap(n, n-1) {
+		return 0, errStoreDown
+	}
+	return s.MemoryStore.Append(ctx, stream, expected, events...)
+}
+
+func fastRetryRig(t *testing.T, store cqrs.EventStore) *rig {
+	t.Helper()
+	bus := pubsub.NewMemory(pubsub.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	t.Cleanup(func() { _ = bus.Close() })
+	return startRig(t, Config{Bus: bus, Store: store})
+}
+
+func TestAFailingAppendIsRetriedAndCountedOnce(t *testing.T) {
+	store := &failingStore{MemoryStore: cqrs.NewMemoryStore()}
+	store.failures.Store(StoreAttempts - 1)
+	r := fastRetryRig(t, store)
+	record(t, r.a, Click{Code: "retry", At: day1, UserAgent: firefox})
+	flush(t, r.a)
+	assert.Equal(t, int64(1), stats(t, r.a, "retry").Total)
+	assert.Zero(t, r.a.Counters().Lost)
+}
+
+// TestCloseDoesNotWaitForAStoreThatNeverAnswers: clicks the store refuses
+// through every attempt are dead-lettered and counted lost; Close returns.
+func TestCloseDoesNotWaitForAStoreThatNeverAnswers(t *testing.T) {
+	store := &failingStore{MemoryStore: cqrs.NewMemoryStore()}
+	store.failures.Store(-1)
+	r := fastRetryRig(t, store)
+	for range 3 {
+		record(t, r.a, Click{Code: "lost", At: day1, UserAgent: firefox})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, r.a.Close(ctx))
+	c := r.a.Counters()
+	assert.Equal(t, int64(3), c.Lost)
+	assert.Zero(t, c.Stored)
+}
