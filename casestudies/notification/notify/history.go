@@ -1,0 +1,155 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sysdesign/patterns/cqrs"
+)
+
+// The history of a notification is one cqrs stream: an accepted event,
+// then one status event per change of each channel's delivery. GET reads
+// a projection of it (View), so the write path never updates a read model.
+const (
+	eventAccepted = "NotificationAccepted"
+	eventStatus   = "DeliveryStatusChanged"
+	streamPrefix  = "notification-"
+)
+
+func streamID(id string) string { return streamPrefix + id }
+
+// acceptedData is the payload of eventAccepted.
+type acceptedData struct {
+	ID       string     `json:"id"`
+	UserID   string     `json:"user_id"`
+	Channels []string   `json:"channels"`
+	Priority string     `json:"priority"`
+	Subject  string     `json:"subject,omitempty"`
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	At       time.Time  `json:"at"`
+}
+
+// statusData is the payload of eventStatus.
+type statusData struct {
+	Channel string     `json:"channel"`
+	Status  Status     `json:"status"`
+	Attempt int        `json:"attempt,omitempty"`
+	At      time.Time  `json:"at"`
+	NextAt  *time.Time `json:"next_at,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+}
+
+// View is what GET /api/notifications/{id} returns: the projection of a
+// notification's history.
+type View struct {
+	ID        string                  `json:"id"`
+	UserID    string                  `json:"user_id"`
+	Priority  string                  `json:"priority"`
+	Subject   string                  `json:"subject,omitempty"`
+	CreatedAt time.Time               `json:"created_at"`
+	SendAt    *time.Time              `json:"send_at,omitempty"`
+	Channels  map[string]*ChannelView `json:"channels"`
+}
+
+// ChannelView is one channel's delivery within a View.
+type ChannelView struct {
+	Status        Status        `json:"status"`
+	Attempts      int           `json:"attempts"`
+	NextAttemptAt *time.Time    `json:"next_attempt_at,omitempty"`
+	Reason        string        `json:"reason,omitempty"`
+	History       []StatusEntry `json:"history"`
+}
+
+// StatusEntry is one status change in a ChannelView's history.
+type StatusEntry struct {
+	Status  Status     `json:"status"`
+	At      time.Time  `json:"at"`
+	Attempt int        `json:"attempt,omitempty"`
+	NextAt  *time.Time `json:"next_at,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+}
+
+// projector builds Views from the history events.
+type projector struct{ historyLimit int }
+
+// apply is the read model's handler. Values a read model returns are
+// shared, so it changes a copy and puts that.
+func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) error {
+	switch e.Type {
+	case eventAccepted:
+		var a acceptedData
+		if err := e.Decode(&a); err != nil {
+			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
+		}
+		v := View{ID: a.ID, UserID: a.UserID, Priority: a.Priority, Subject: a.Subject, CreatedAt: a.At,
+			SendAt: a.SendAt, Channels: make(map[string]*ChannelView, len(a.Channels))}
+		for _, ch := range a.Channels {
+			v.Channels[ch] = &ChannelView{History: []StatusEntry{}}
+		}
+		tx.Put(a.ID, v)
+	case eventStatus:
+		var s statusData
+		if err := e.Decode(&s); err != nil {
+			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
+		}
+		id := e.StreamID[len(streamPrefix):]
+		v, ok, err := tx.Get(ctx, id)
+		if err != nil || !ok {
+			return err // a status without its acceptance cannot happen; nothing to show
+		}
+		v.Channels = copyChannels(v.Channels)
+		cv := v.Channels[s.Channel]
+		if cv == nil {
+			cv = &ChannelView{}
+			v.Channels[s.Channel] = cv
+		}
+		cv.Status, cv.Reason, cv.NextAttemptAt = s.Status, s.Reason, s.NextAt
+		cv.Attempts = max(cv.Attempts, s.Attempt)
+		cv.History = p.appendEntry(cv.History, StatusEntry{Status: s.Status, At: s.At, Attempt: s.Attempt, NextAt: s.NextAt, Reason: s.Reason})
+		tx.Put(id, v)
+	}
+	return nil
+}
+
+// appendEntry keeps the first entry and the latest ones, at most
+// historyLimit in all, so a delivery deferred for days stays bounded.
+func (p projector) appendEntry(h []StatusEntry, e StatusEntry) []StatusEntry {
+	h = append(h, e)
+	if len(h) > p.historyLimit && p.historyLimit > 1 {
+		h = append(h[:1], h[len(h)-p.historyLimit+1:]...)
+	}
+	return h
+}
+
+// copyChannels copies the map and its values, so a stored View is never
+// changed in place.
+func copyChannels(m map[string]*ChannelView) map[string]*ChannelView {
+	out := make(map[string]*ChannelView, len(m))
+	for k, v := range m {
+		c := *v
+		c.History = append([]StatusEntry(nil), v.History...)
+		out[k] = &c
+	}
+	return out
+}
+
+// newAccepted makes the events of an accepted notification: the
+// acceptance and each channel's first status.
+func newAccepted(a acceptedData, first Status) ([]cqrs.Event, error) {
+	evs := make([]cqrs.Event, 0, 1+len(a.Channels))
+	e, err := cqrs.NewEvent(eventAccepted, a)
+	if err != nil {
+		return nil, err
+	}
+	evs = append(evs, e)
+	for _, ch := range a.Channels {
+		s := statusData{Channel: ch, Status: first, At: a.At, NextAt: a.SendAt}
+		e, err := cqrs.NewEvent(eventStatus, s)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
+}

@@ -1,0 +1,258 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sysdesign/patterns/breaker"
+	"github.com/sysdesign/patterns/cache"
+	"github.com/sysdesign/patterns/cqrs"
+	"github.com/sysdesign/patterns/queue"
+	"github.com/sysdesign/patterns/ratelimit"
+)
+
+// ErrUnavailable is wrapped by the errors of a backend that did not answer
+// (Redis down); the API answers 503 for it.
+var ErrUnavailable = errors.New("notify: backend unavailable")
+
+// Service is the notification service: the HTTP API (Handler) and the
+// delivery workers (Start, Shutdown) over one set of backends.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	channels map[string]bool
+
+	queue    queue.Queue
+	store    cqrs.EventStore
+	head     func(context.Context) (int64, error)
+	views    viewReader
+	runner   *cqrs.Runner
+	prefs    prefStore
+	prefView *cache.Aside[Preferences]
+	idem     idemStore
+	limiter  ratelimit.Limiter
+	breakers map[string]*breaker.Breaker
+	closers  []func() error
+
+	stats    counters
+	started  atomic.Bool
+	stopping atomic.Bool
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// viewReader reads the projection; both cqrs read models are one.
+type viewReader interface {
+	Get(ctx context.Context, key string) (View, bool, error)
+}
+
+// New builds a service from cfg; errors wrap ErrInvalidConfig or a
+// backend's error. Call Start to run the workers and the projection.
+func New(cfg Config) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, channels: make(map[string]bool, len(cfg.Senders))}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for ch := range cfg.Senders {
+		s.channels[ch] = true
+	}
+	if err := s.buildBackends(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.buildBreakers(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildBackends makes the in-memory backends, or the Redis ones.
+func (s *Service) buildBackends() error {
+	if s.cfg.Redis != nil {
+		return s.buildRedis()
+	}
+	var qopts []queue.MemoryOption
+	qopts = append(qopts, queue.WithClock(s.cfg.Clock))
+	if s.cfg.Aging > 0 {
+		qopts = append(qopts, queue.WithAging(s.cfg.Aging))
+	}
+	if s.cfg.PollInterval > 0 {
+		qopts = append(qopts, queue.WithPollInterval(s.cfg.PollInterval))
+	}
+	q, err := queue.NewMemory(qopts...)
+	if err != nil {
+		return err
+	}
+	s.queue = q
+	s.closers = append(s.closers, q.Close)
+
+	store := cqrs.NewMemoryStore()
+	s.store, s.head = store, store.Head
+	model, err := cqrs.NewMemoryReadModel("notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply)
+	if err != nil {
+		return err
+	}
+	s.views = model
+	if s.runner, err = cqrs.NewRunner(store, model); err != nil {
+		return err
+	}
+
+	s.prefs = newMemoryPrefs()
+	lru, err := cache.NewLRU[Preferences](10_000, cache.WithClock(s.cfg.Clock))
+	if err != nil {
+		return err
+	}
+	if err := s.buildPrefView(lru); err != nil {
+		return err
+	}
+	s.idem = newMemoryIdem(s.cfg.Clock)
+	if !s.cfg.NoUserRate {
+		l, err := ratelimit.NewMemory(ratelimit.TokenBucket, s.cfg.UserRate, ratelimit.WithClock(s.cfg.Clock))
+		if err != nil {
+			return fmt.Errorf("%w: UserRate: %w", ErrInvalidConfig, err)
+		}
+		s.limiter = l
+	}
+	return nil
+}
+
+// buildPrefView puts a read-through cache in front of the preference store.
+func (s *Service) buildPrefView(c cache.Cache[Preferences]) error {
+	a, err := cache.NewAside[Preferences](c, s.prefs.get, cache.WithTTL(s.cfg.PreferenceTTL),
+		cache.WithClock(s.cfg.Clock), cache.WithoutEarlyRefresh())
+	if err != nil {
+		return err
+	}
+	s.prefView = a
+	s.closers = append(s.closers, a.Close)
+	return nil
+}
+
+// buildBreakers makes one circuit breaker per channel's provider.
+func (s *Service) buildBreakers() error {
+	s.breakers = make(map[string]*breaker.Breaker, len(s.cfg.Senders))
+	for ch := range s.cfg.Senders {
+		cfg := breaker.Config{
+			Name:             "notify-" + ch,
+			FailureThreshold: s.cfg.BreakerThreshold,
+			OpenTimeout:      s.cfg.BreakerTimeout,
+			IsFailure:        isProviderFailure,
+			Clock:            s.cfg.Clock,
+			OnStateChange: func(_ string, _, to breaker.State) {
+				s.observe(Event{Kind: EventCircuit, At: s.cfg.Clock(), Channel: ch, Status: Status(to.String())})
+			},
+			Logger: s.cfg.Logger,
+		}
+		if err := s.breakerStore(&cfg); err != nil {
+			return err
+		}
+		b, err := breaker.New(cfg)
+		if err != nil {
+			return fmt.Errorf("%w: breaker: %w", ErrInvalidConfig, err)
+		}
+		s.breakers[ch] = b
+	}
+	return nil
+}
+
+// Start runs the projection and the delivery workers until Shutdown.
+// Starting twice is an error.
+func (s *Service) Start(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("notify: already started")
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.runner.Run(ctx) // retries by itself; ends with ctx
+	}()
+	for range s.cfg.Workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.work(ctx)
+		}()
+	}
+	return nil
+}
+
+// Shutdown stops the workers: deliveries in flight finish (or are
+// abandoned when ctx ends first, and their jobs go back to the queue),
+// then the backends are closed. The HTTP server is the caller's to stop
+// first.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		if cancel != nil {
+			cancel()
+		}
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	return errors.Join(err, s.closeAll())
+}
+
+func (s *Service) closeAll() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Ready reports whether the service is started and not shutting down.
+func (s *Service) Ready() bool { return s.started.Load() && !s.stopping.Load() }
+
+// observe tells Config.Observer of e.
+func (s *Service) observe(e Event) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer(e)
+	}
+}
+
+// Handler returns the HTTP API.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/notifications", s.handleCreate)
+	mux.HandleFunc("GET /api/notifications/{id}", s.handleGet)
+	mux.HandleFunc("DELETE /api/notifications/{id}", s.handleCancel)
+	mux.HandleFunc("PUT /api/users/{id}/preferences", s.handlePutPrefs)
+	mux.HandleFunc("GET /api/users/{id}/preferences", s.handleGetPrefs)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return recoverer(mux, s.log)
+}
+
+// deadline bounds a backend call made on behalf of a request.
+func deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 5*time.Second)
+}

@@ -1,0 +1,223 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sysdesign/patterns/breaker"
+	"github.com/sysdesign/patterns/casestudies/notification/senders"
+	"github.com/sysdesign/patterns/cqrs"
+	"github.com/sysdesign/patterns/internal/backoff"
+	"github.com/sysdesign/patterns/queue"
+)
+
+// work is one worker: dequeue, deliver, repeat until ctx ends. A queue
+// that fails (Redis down) is retried with a capped backoff, so workers
+// resume by themselves when it returns.
+func (s *Service) work(ctx context.Context) {
+	failures := 0
+	for {
+		d, err := s.queue.Dequeue(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, queue.ErrClosed) {
+				return
+			}
+			failures++
+			s.log.Warn("notify: dequeue failed", "err", err, "failures", failures)
+			if backoff.Sleep(ctx, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
+				return
+			}
+			continue
+		}
+		failures = 0
+		s.deliver(ctx, d)
+	}
+}
+
+// deliver runs one delivery through the checks, in order — opt-out (then
+// skipped), quiet hours (non-critical: deferred to their end), the
+// provider's circuit (open: deferred until it may half-open), the user's
+// rate limit (deferred until allowed) — then sends it through the
+// channel's breaker and settles the job: Ack, Retry or Defer.
+func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
+	var t task
+	if err := json.Unmarshal(d.Payload, &t); err != nil || s.cfg.Senders[t.Channel] == nil {
+		s.log.Error("notify: dropping an unreadable job", "job", d.ID, "err", err)
+		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
+		return
+	}
+	now := s.cfg.Clock()
+	prefs, err := s.prefView.Get(ctx, t.UserID)
+	if err != nil {
+		// Without the preferences the opt-out cannot be checked: wait.
+		s.log.Warn("notify: preferences unavailable; delivery deferred", "job", d.ID, "err", err)
+		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, now.Add(DefaultUnavailableWait)) })
+		return
+	}
+	if prefs.optedOut(t.Channel) {
+		s.finish(ctx, d, t, change{status: Skipped, attempt: d.Attempt - 1, reason: "user opted out of " + t.Channel})
+		return
+	}
+	if !t.critical() {
+		if until, quiet := prefs.QuietHours.quietUntil(now); quiet {
+			s.postpone(ctx, d, t, until, "quiet hours until "+until.Format("15:04 MST"))
+			return
+		}
+	}
+	b := s.breakers[t.Channel]
+	if b.State() == breaker.Open {
+		s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
+		return
+	}
+	if s.limiter != nil {
+		dec, err := s.limiter.Allow(ctx, t.UserID+":"+t.Channel)
+		switch {
+		case err != nil:
+			// A limiter that fails does not hold deliveries up: the limit
+			// protects users from floods, not the service from failure.
+			s.log.Warn("notify: rate limiter failed; delivering", "job", d.ID, "err", err)
+		case !dec.Allowed:
+			s.postpone(ctx, d, t, now.Add(max(dec.RetryAfter, time.Millisecond)), "rate limit")
+			return
+		}
+	}
+	s.send(ctx, d, t, b)
+}
+
+// send hands the delivery to the provider through its breaker and acts on
+// the outcome.
+func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) {
+	attempt := d.Attempt
+	msg := senders.Message{ID: jobID(t.NotificationID, t.Channel), Channel: t.Channel, To: t.UserID,
+		Priority: t.Priority, Subject: t.Subject, Body: t.Body, Attempt: attempt}
+	err := b.Execute(ctx, func(ctx context.Context) error {
+		if err := s.record(ctx, t, change{status: Sending, attempt: attempt}); err != nil {
+			s.log.Warn("notify: sending not recorded", "job", d.ID, "err", err)
+		}
+		return s.cfg.Senders[t.Channel].Send(ctx, msg)
+	})
+	now := s.cfg.Clock()
+	var open *breaker.OpenError
+	switch {
+	case err == nil:
+		s.finish(ctx, d, t, change{status: Sent, attempt: attempt})
+	case errors.As(err, &open):
+		s.postpone(ctx, d, t, maxTime(open.Until, now.Add(time.Millisecond)), "provider circuit open")
+	case errors.Is(err, breaker.ErrOpen):
+		s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
+	case errors.Is(err, breaker.ErrTooManyCalls):
+		s.postpone(ctx, d, t, now.Add(s.cfg.ProbeWait), "provider circuit half-open: another delivery is probing")
+	case ctx.Err() != nil:
+		// Shutting down: the queue's Close releases the lease and the
+		// delivery runs again later (it may have reached the provider).
+	case senders.IsPermanent(err):
+		s.finish(ctx, d, t, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})
+	case attempt >= s.cfg.MaxAttempts:
+		s.finish(ctx, d, t, change{status: Failed, attempt: attempt, err: err,
+			reason: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)})
+	default:
+		next := now.Add(s.retryDelay(attempt))
+		s.note(ctx, t, change{status: Retrying, attempt: attempt, next: next, reason: err.Error(), err: err})
+		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Retry(ctx, d, next) })
+	}
+}
+
+// retryDelay is the wait after failed attempt n: RetryBase·2^(n-1), capped
+// at RetryMax, with equal jitter unless ExactRetryDelays.
+func (s *Service) retryDelay(attempt int) time.Duration {
+	p := backoff.Policy{Min: s.cfg.RetryBase, Max: s.cfg.RetryMax, Jitter: backoff.Equal}
+	if s.cfg.ExactRetryDelays {
+		p.Jitter = backoff.None
+	}
+	return p.Wait(attempt)
+}
+
+// reopensAt is when an open circuit lets a probe through.
+func (s *Service) reopensAt(b *breaker.Breaker, now time.Time) time.Time {
+	return maxTime(b.Metrics().LastTransition.Add(s.cfg.BreakerTimeout), now.Add(time.Millisecond))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// postpone records a deferral and puts the job back, due at until, without
+// using an attempt.
+func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until time.Time, reason string) {
+	s.note(ctx, t, change{status: Deferred, attempt: d.Attempt - 1, next: until, reason: reason})
+	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, until) })
+}
+
+// finish records a final status and removes the job.
+func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, c change) {
+	s.note(ctx, t, c)
+	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
+}
+
+// note records c, retrying a failing store a few times: the delivery has
+// happened (or been decided) and its history should say so.
+func (s *Service) note(ctx context.Context, t task, c change) {
+	var err error
+	for i := 1; i <= 3; i++ {
+		if err = s.record(ctx, t, c); err == nil {
+			return
+		}
+		if backoff.Sleep(ctx, backoff.Capped(20*time.Millisecond, 500*time.Millisecond, i)) != nil {
+			break
+		}
+	}
+	s.log.Error("notify: status not recorded", "id", t.NotificationID, "channel", t.Channel, "status", c.status, "err", err)
+}
+
+// settle runs a queue operation that ends a delivery. A lost lease means
+// another worker owns the job now; any other failure leaves the job to be
+// reclaimed when its lease expires.
+func (s *Service) settle(ctx context.Context, d *queue.Delivery, op func(context.Context) error) {
+	if err := op(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("notify: queue operation failed", "job", d.ID, "err", err)
+	}
+}
+
+// change is one status change of a channel delivery.
+type change struct {
+	status  Status
+	attempt int
+	next    time.Time
+	reason  string
+	err     error
+}
+
+// record appends c to the notification's history and tells the observer.
+func (s *Service) record(ctx context.Context, t task, c change) error {
+	now := s.cfg.Clock()
+	data := statusData{Channel: t.Channel, Status: c.status, Attempt: max(c.attempt, 0), At: now, Reason: c.reason}
+	if !c.next.IsZero() {
+		next := c.next
+		data.NextAt = &next
+	}
+	e, err := cqrs.NewEvent(eventStatus, data)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Append(ctx, streamID(t.NotificationID), cqrs.StreamExists, e); err != nil {
+		return err
+	}
+	s.stats.count(c.status)
+	s.observe(Event{Kind: EventStatus, At: now, NotificationID: t.NotificationID, UserID: t.UserID,
+		Channel: t.Channel, Priority: t.Priority, Status: c.status, Attempt: data.Attempt, NextAt: c.next,
+		Reason: c.reason, Err: c.err})
+	return nil
+}
+
+// isProviderFailure is the breakers' IsFailure: only transient failures
+// say a provider is unwell; a permanent one (a bad address) is the
+// message's fault, and a cancelled call says nothing.
+func isProviderFailure(err error) bool {
+	return err != nil && !senders.IsPermanent(err) && !errors.Is(err, context.Canceled)
+}
