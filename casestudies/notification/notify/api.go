@@ -91,7 +91,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 
 // cancelResult is the answer of DELETE /api/notifications/{id}.
 type cancelResult struct {
-	ID        string `json:"id"`
+	ID        string   `json:"id"`
 	Cancelled []string `json:"cancelled"`
 	// NotCancelled maps the other channels to why: their status, or
 	// "started" for one a worker holds right now.
