@@ -38,6 +38,8 @@ type Redis struct {
 
 	closed  atomic.Bool
 	closing chan struct{} // closed by Close: stops the goroutines, ends waits
+	noRenew chan struct{} // closed to stop renewing (Close; tests simulating a hung process)
+	stopRen sync.Once
 	done    sync.WaitGroup
 	ctx     context.Context // the goroutines' calls; cancelled by Close
 	cancel  context.CancelFunc
@@ -74,7 +76,7 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 	q := &Redis{
 		c: c, cfg: cfg, bound: redisx.NewBound(c, cfg.timeout), k: newKeys(cfg.prefix, cfg.name),
 		emit: emitter{observer: cfg.observer, logger: cfg.logger},
-		held: make(map[string]string), closing: make(chan struct{}), ctx: ctx, cancel: cancel,
+		held: make(map[string]string), closing: make(chan struct{}), noRenew: make(chan struct{}), ctx: ctx, cancel: cancel,
 		wakeCh: make(chan struct{}), want: make(chan struct{}, 1),
 	}
 	q.done.Add(2)
@@ -411,14 +413,25 @@ func (q *Redis) reclaimed(rec []any) {
 // at once with Attempt unchanged. A release that fails leaves them to be
 // reclaimed after the visibility timeout, and Close returns its error.
 func (q *Redis) Close() error {
-	if !q.closed.CompareAndSwap(false, true) {
+	if !q.stop() {
 		return nil
 	}
-	close(q.closing)
-	q.cancel()
-	q.done.Wait()
 	return q.release()
 }
+
+// stop ends the goroutines and marks q closed; false if it already was.
+func (q *Redis) stop() bool {
+	if !q.closed.CompareAndSwap(false, true) {
+		return false
+	}
+	close(q.closing)
+	q.stopRenewing()
+	q.cancel()
+	q.done.Wait()
+	return true
+}
+
+func (q *Redis) stopRenewing() { q.stopRen.Do(func() { close(q.noRenew) }) }
 
 func (q *Redis) release() error {
 	q.heldMu.Lock()

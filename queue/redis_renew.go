@@ -17,7 +17,7 @@ func (q *Redis) renewLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-q.closing:
+		case <-q.noRenew:
 			return
 		case <-t.C:
 			q.renew()

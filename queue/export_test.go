@@ -1,0 +1,9 @@
+package queue
+
+// StopRenewingForTest stops q's lease renewer, as in a process that hangs:
+// its leases expire and other consumers reclaim its jobs.
+func (q *Redis) StopRenewingForTest() { q.stopRenewing() }
+
+// CrashForTest stops q as a killed process stops: no more calls, and the
+// leases it holds are not released (they expire).
+func (q *Redis) CrashForTest() { q.stop() }

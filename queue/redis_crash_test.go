@@ -1,0 +1,251 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+	"github.com/sysdesign/patterns/queue"
+)
+
+const testVisibility = 150 * time.Millisecond
+
+// newRedisQueue opens the test's queue on c, closed when t ends.
+func newRedisQueue(t *testing.T, tg *redistest.Target, c redis.UniversalClient, opts ...queue.RedisOption) *queue.Redis {
+	t.Helper()
+	q, err := queue.NewRedis(c, append([]queue.RedisOption{queue.WithPrefix(tg.Prefix), queue.WithPollInterval(20 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+// expireLeases lets testVisibility pass: on miniredis by moving its clock
+// (the lease clock is the server's), elsewhere by waiting.
+func expireLeases(tg *redistest.Target) {
+	if tg.Mini != nil {
+		tg.Advance(testVisibility + time.Millisecond)
+	}
+}
+
+func dequeueWithin(t *testing.T, q queue.Queue, d time.Duration) *queue.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	got, err := q.Dequeue(ctx)
+	if err != nil {
+		t.Fatalf("Dequeue: %v", err)
+	}
+	return got
+}
+
+func TestRedisReclaimsTheJobOfAConsumerThatStoppedRenewing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var events []queue.Event
+		observe := queue.WithObserver(func(e queue.Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
+		hung := newRedisQueue(t, tg, tg.Client, queue.WithVisibilityTimeout(testVisibility), observe)
+		other, _ := tg.NewClient()
+		rescuer := newRedisQueue(t, tg, other, queue.WithVisibilityTimeout(testVisibility), observe)
+
+		if err := hung.Enqueue(ctx, queue.Job{ID: "job", Payload: []byte("p")}); err != nil {
+			t.Fatal(err)
+		}
+		d := dequeueWithin(t, hung, time.Second)
+		hung.StopRenewingForTest()
+		expireLeases(tg)
+		start := time.Now()
+		d2 := dequeueWithin(t, rescuer, 5*time.Second) // wakes at the lease's expiry by itself
+		if d2.ID != "job" || d2.Attempt != 2 || string(d2.Payload) != "p" {
+			t.Fatalf("reclaimed %+v, want job with Attempt 2", d2)
+		}
+		if tg.Mini == nil && time.Since(start) > testVisibility+time.Second {
+			t.Fatalf("reclaimed after %v, visibility %v", time.Since(start), testVisibility)
+		}
+		if err := hung.Ack(ctx, d); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("the hung consumer's Ack: %v, want ErrLeaseLost", err)
+		}
+		if err := rescuer.Ack(ctx, d2); err != nil {
+			t.Fatalf("the rescuer's Ack: %v", err)
+		}
+		if s := rescuer.Stats(); s.Reclaimed != 1 {
+			t.Fatalf("rescuer Stats.Reclaimed = %d", s.Reclaimed)
+		}
+		if s := hung.Stats(); s.LeaseLost != 1 {
+			t.Fatalf("hung Stats.LeaseLost = %d", s.LeaseLost)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		kinds := map[queue.EventKind]int{}
+		for _, e := range events {
+			kinds[e.Kind]++
+		}
+		if kinds[queue.Reclaimed] != 1 || kinds[queue.LeaseLost] != 1 {
+			t.Fatalf("events %v, want one reclaimed and one lease-lost", events)
+		}
+	})
+}
+
+func TestRedisReclaimsTheJobsOfACrashedProcess(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		crashed := newRedisQueue(t, tg, tg.Client, queue.WithVisibilityTimeout(testVisibility))
+		other, _ := tg.NewClient()
+		survivor := newRedisQueue(t, tg, other, queue.WithVisibilityTimeout(testVisibility))
+		for i := range 3 {
+			if err := crashed.Enqueue(ctx, queue.Job{ID: fmt.Sprintf("j%d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			dequeueWithin(t, crashed, time.Second)
+		}
+		crashed.CrashForTest() // leases neither released nor renewed
+		if r, _, l, _ := survivor.Len(ctx); r != 0 || l != 3 {
+			t.Fatalf("Len after the crash: %d ready, %d leased; want 0, 3", r, l)
+		}
+		expireLeases(tg)
+		seen := map[string]bool{}
+		for range 3 {
+			d := dequeueWithin(t, survivor, 5*time.Second)
+			if d.Attempt != 2 || seen[d.ID] {
+				t.Fatalf("got %s attempt %d (seen %v)", d.ID, d.Attempt, seen)
+			}
+			seen[d.ID] = true
+			if err := survivor.Ack(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestRedisCloseReleasesLeasesAtOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		ctx := context.Background()
+		closing := newRedisQueue(t, tg, tg.Client) // default visibility: 30s
+		other, _ := tg.NewClient()
+		next := newRedisQueue(t, tg, other)
+		if err := closing.Enqueue(ctx, queue.Job{ID: "j"}); err != nil {
+			t.Fatal(err)
+		}
+		d := dequeueWithin(t, closing, time.Second)
+		if err := closing.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s := closing.Stats(); s.Released != 1 {
+			t.Fatalf("Stats.Released = %d", s.Released)
+		}
+		d2 := dequeueWithin(t, next, time.Second) // not 30s later
+		if d2.ID != "j" || d2.Attempt != d.Attempt {
+			t.Fatalf("after Close: %+v, want j with Attempt %d (a release does not count)", d2, d.Attempt)
+		}
+	})
+}
+
+func TestRedisRenewalKeepsALeaseAlive(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		if tg.Mini != nil {
+			t.Skip("the lease clock is miniredis's frozen clock: nothing expires there without Advance")
+		}
+		ctx := context.Background()
+		holder := newRedisQueue(t, tg, tg.Client, queue.WithVisibilityTimeout(90*time.Millisecond))
+		other, _ := tg.NewClient()
+		rival := newRedisQueue(t, tg, other, queue.WithVisibilityTimeout(90*time.Millisecond))
+		if err := holder.Enqueue(ctx, queue.Job{ID: "j"}); err != nil {
+			t.Fatal(err)
+		}
+		d := dequeueWithin(t, holder, time.Second)
+		for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); {
+			c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			got, err := rival.Dequeue(c)
+			cancel()
+			if got != nil {
+				t.Fatalf("rival got %+v while the holder renews (err %v)", got, err)
+			}
+		}
+		if err := holder.Ack(ctx, d); err != nil {
+			t.Fatalf("Ack after 4 visibility timeouts of renewed lease: %v", err)
+		}
+	})
+}
+
+func TestRedisTwoProcessesDeliverEveryJobOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		const perProcess = 3
+		jobs := 300
+		if tg.Mini != nil {
+			jobs = 60 // miniredis compiles every script it runs: slow, and only correctness is at stake
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		other, _ := tg.NewClient()
+		procs := []*queue.Redis{newRedisQueue(t, tg, tg.Client), newRedisQueue(t, tg, other)}
+		var (
+			mu   sync.Mutex
+			seen = map[string]int{}
+			wg   sync.WaitGroup
+			errs = make(chan error, 2*perProcess)
+		)
+		for _, q := range procs {
+			for range perProcess {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						d, err := q.Dequeue(ctx)
+						if err != nil {
+							if ctx.Err() == nil {
+								errs <- err
+							}
+							return
+						}
+						mu.Lock()
+						seen[d.ID]++
+						mu.Unlock()
+						if err := q.Ack(context.Background(), d); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+		}
+		for i := range jobs {
+			if err := procs[i%2].Enqueue(context.Background(), queue.Job{ID: fmt.Sprintf("j%d", i), Priority: queue.Priority(1 + i%4)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			n := len(seen)
+			mu.Unlock()
+			if n == jobs {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d jobs delivered", n, jobs)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("consumer: %v", err)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s delivered %d times", id, n)
+			}
+		}
+	})
+}
