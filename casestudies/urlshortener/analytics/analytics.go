@@ -66,8 +66,13 @@ type Config struct {
 	// Clock is the time source for clicks without a time and for the
 	// 48-hour window of Stats (default time.Now).
 	Clock func() time.Time
-	// Logger logs lost clicks and projection failures (nil: nothing).
+	// Logger logs the Events (at Warn) and the projection's failures
+	// (nil: nothing is logged).
 	Logger *slog.Logger
+	// Observer, when set, is called with every Event, on the goroutine
+	// where it happened (a Record's, a publisher's, a consumer's): keep it
+	// quick, and do not call Close from it.
+	Observer func(Event)
 	// Browsers turns on the per-browser statistic from the start (see
 	// EnableBrowsers).
 	Browsers bool
@@ -82,6 +87,7 @@ type Analytics struct {
 	runner   *cqrs.Runner
 	now      func() time.Time
 	log      *slog.Logger
+	observe  func(Event)
 	browsers *atomic.Bool
 	// inProcess: the bus loses what it holds when the process stops, so
 	// Close waits for the consumers to empty it.
@@ -123,6 +129,7 @@ func New(cfg Config) (*Analytics, error) {
 		store:    cfg.Store,
 		now:      cfg.Clock,
 		log:      cfg.Logger,
+		observe:  cfg.Observer,
 		browsers: new(atomic.Bool),
 		buf:      make(chan clickRecord, DefaultBufferSize),
 		runDone:  make(chan struct{}),

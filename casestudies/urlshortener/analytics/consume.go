@@ -31,7 +31,7 @@ func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 	var r clickRecord
 	if err := json.Unmarshal(m.Payload, &r); err != nil || r.ID == "" || validateCode(r.Code) != nil {
 		a.counters.handled.Add(1) // nothing to store, ever: do not retry it
-		a.log.Warn("analytics: malformed click message dropped", "topic", m.Topic, "id", m.ID)
+		a.report(Event{Kind: MalformedClick, Err: fmt.Errorf("message %s on %s is not a click", m.ID, m.Topic)})
 		return nil
 	}
 	ev, err := cqrs.NewEvent(EventClicked, r)
@@ -44,11 +44,14 @@ func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 	case errors.Is(err, cqrs.ErrDuplicateEventID):
 		a.counters.duplicates.Add(1) // stored by an earlier delivery
 	default:
+		err = fmt.Errorf("analytics: storing click %s: %w", r.ID, err)
+		a.report(Event{Kind: StoreFailed, Code: r.Code, Err: err})
 		if m.Attempt >= StoreAttempts {
 			a.counters.handled.Add(1) // dead-lettered: Close must not wait for it
 			a.counters.unstored.Add(1)
+			a.report(Event{Kind: ClickLost, Code: r.Code, Err: err})
 		}
-		return fmt.Errorf("analytics: storing click %s: %w", r.ID, err)
+		return err
 	}
 	a.counters.handled.Add(1)
 	return nil

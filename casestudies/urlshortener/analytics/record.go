@@ -50,7 +50,9 @@ func (a *Analytics) Record(ctx context.Context, c Click) error {
 	case <-ctx.Done():
 	}
 	a.counters.overloaded.Add(1)
-	return fmt.Errorf("%w: click on %q dropped", ErrOverloaded, c.Code)
+	err := fmt.Errorf("%w: click on %q dropped", ErrOverloaded, c.Code)
+	a.report(Event{Kind: Overloaded, Code: c.Code, Err: err})
+	return err
 }
 
 // publishLoop publishes buffered clicks until the buffer is closed and
@@ -89,7 +91,7 @@ func (a *Analytics) publish(ctx context.Context, r clickRecord) {
 
 func (a *Analytics) lose(r clickRecord, err error) {
 	a.counters.unpublished.Add(1)
-	a.log.Warn("analytics: click lost", "code", r.Code, "err", err)
+	a.report(Event{Kind: ClickLost, Code: r.Code, Err: err})
 }
 
 // awaitPublishers waits for the publishers to drain the closed buffer; at

@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,17 +31,17 @@ func (s *failingStore) Append(ctx context.Context, stream string, expected int64
 	return s.MemoryStore.Append(ctx, stream, expected, events...)
 }
 
-func fastRetryRig(t *testing.T, store cqrs.EventStore) *rig {
+func fastRetryRig(t *testing.T, store cqrs.EventStore, observe func(Event)) *rig {
 	t.Helper()
 	bus := pubsub.NewMemory(pubsub.WithBackoff(time.Millisecond, 2*time.Millisecond))
 	t.Cleanup(func() { _ = bus.Close() })
-	return startRig(t, Config{Bus: bus, Store: store})
+	return startRig(t, Config{Bus: bus, Store: store, Observer: observe})
 }
 
 func TestAFailingAppendIsRetriedAndCountedOnce(t *testing.T) {
 	store := &failingStore{MemoryStore: cqrs.NewMemoryStore()}
 	store.failures.Store(StoreAttempts - 1)
-	r := fastRetryRig(t, store)
+	r := fastRetryRig(t, store, nil)
 	record(t, r.a, Click{Code: "retry", At: day1, UserAgent: firefox})
 	flush(t, r.a)
 	assert.Equal(t, int64(1), stats(t, r.a, "retry").Total)
@@ -52,7 +53,15 @@ func TestAFailingAppendIsRetriedAndCountedOnce(t *testing.T) {
 func TestCloseDoesNotWaitForAStoreThatNeverAnswers(t *testing.T) {
 	store := &failingStore{MemoryStore: cqrs.NewMemoryStore()}
 	store.failures.Store(-1)
-	r := fastRetryRig(t, store)
+	var mu sync.Mutex
+	kinds := map[EventKind]int{}
+	r := fastRetryRig(t, store, func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds[e.Kind]++
+		assert.Equal(t, "lost", e.Code)
+		assert.ErrorIs(t, e.Err, errStoreDown)
+	})
 	for range 3 {
 		record(t, r.a, Click{Code: "lost", At: day1, UserAgent: firefox})
 	}
@@ -62,4 +71,13 @@ func TestCloseDoesNotWaitForAStoreThatNeverAnswers(t *testing.T) {
 	c := r.a.Counters()
 	assert.Equal(t, int64(3), c.Lost)
 	assert.Zero(t, c.Stored)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[EventKind]int{StoreFailed: 3 * StoreAttempts, ClickLost: 3}, kinds)
+}
+
+func TestEventKindStrings(t *testing.T) {
+	for k, s := range map[EventKind]string{ClickLost: "click-lost", Overloaded: "overloaded", StoreFailed: "store-failed", MalformedClick: "malformed-click", 0: "unknown"} {
+		assert.Equal(t, s, k.String())
+	}
 }
