@@ -199,10 +199,16 @@ func (a *Analytics) Start(ctx context.Context) error {
 // Lag returns how many clicks are on their way to the statistics: recorded
 // here and not yet stored by this instance, plus events in the store the
 // projection has not applied yet.
+//
+// A store that cannot tell its head (not a cqrs.Header) adds nothing for
+// the projection.
 func (a *Analytics) Lag(ctx context.Context) (int64, error) {
-	lag, err := a.runner.Lag(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("analytics: projection lag: %w", err)
+	var lag int64
+	if _, ok := a.store.(cqrs.Header); ok {
+		var err error
+		if lag, err = a.runner.Lag(ctx); err != nil {
+			return 0, fmt.Errorf("analytics: projection lag: %w", err)
+		}
 	}
 	return lag + max(0, a.counters.pending()), nil
 }

@@ -81,3 +81,15 @@ func TestEventKindStrings(t *testing.T) {
 		assert.Equal(t, s, k.String())
 	}
 }
+
+// headless hides the store's Head: a store of another make.
+type headless struct{ cqrs.EventStore }
+
+func TestStatsOnAStoreWithoutHead(t *testing.T) {
+	r := newMemoryRig(t, Config{Store: headless{cqrs.NewMemoryStore()}})
+	record(t, r.a, Click{Code: "nohead", At: day1, UserAgent: firefox})
+	require.Eventually(t, func() bool {
+		s := stats(t, r.a, "nohead")
+		return s.Total == 1 && s.Lag == 0 // Lag without an error: the click's own path only
+	}, 10*time.Second, time.Millisecond)
+}
