@@ -34,7 +34,7 @@ type Redis struct {
 	health health
 
 	heldMu sync.Mutex
-	held   map[string]string // job ID -> lease token of this process's deliveries
+	held   map[string]string // lease token -> job ID of this process's deliveries
 
 	closed  atomic.Bool
 	closing chan struct{} // closed by Close: stops the goroutines, ends waits
@@ -158,7 +158,7 @@ func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
 	if n == 0 {
 		return q.lost(d)
 	}
-	q.drop(d.ID, d.lease)
+	q.drop(d.lease)
 	q.stats.acked.Add(1)
 	return nil
 }
@@ -193,7 +193,7 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 	if n == 0 {
 		return q.lost(d)
 	}
-	q.drop(d.ID, d.lease)
+	q.drop(d.lease)
 	if counted > 0 {
 		q.stats.retried.Add(1)
 	} else {
@@ -206,7 +206,7 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 // lost reports a delivery whose lease is gone, counting it once (the
 // renewer may have noticed first).
 func (q *Redis) lost(d *Delivery) error {
-	if q.drop(d.ID, d.lease) {
+	if q.drop(d.lease) {
 		q.leaseLost(d.ID, d.Attempt)
 	}
 	return fmt.Errorf("%w: %q", ErrLeaseLost, d.ID)
@@ -220,18 +220,18 @@ func (q *Redis) leaseLost(id string, attempt int) {
 // hold records a lease for the renewer.
 func (q *Redis) hold(id, token string) {
 	q.heldMu.Lock()
-	q.held[id] = token
+	q.held[token] = id
 	q.heldMu.Unlock()
 }
 
 // drop forgets a lease; it reports whether this process still held it.
-func (q *Redis) drop(id, token string) bool {
+func (q *Redis) drop(token string) bool {
 	q.heldMu.Lock()
 	defer q.heldMu.Unlock()
-	if q.held[id] != token {
+	if _, ok := q.held[token]; !ok {
 		return false
 	}
-	delete(q.held, id)
+	delete(q.held, token)
 	return true
 }
 
@@ -436,7 +436,7 @@ func (q *Redis) stopRenewing() { q.stopRen.Do(func() { close(q.noRenew) }) }
 func (q *Redis) release() error {
 	q.heldMu.Lock()
 	args := []any{q.agingArg(), wakeTTLArg}
-	for id, tok := range q.held {
+	for tok, id := range q.held {
 		args = append(args, id, tok)
 	}
 	q.held = map[string]string{}

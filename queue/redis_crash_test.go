@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,4 +249,39 @@ func TestRedisTwoProcessesDeliverEveryJobOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestRedisRenewalNoticesALostLease(t *testing.T) {
+	tg := redistest.New(t, redistest.Mini) // its clock moves only when told, so the lease expires exactly when wanted
+	ctx := context.Background()
+	var lost atomic.Int32
+	holder := newRedisQueue(t, tg, tg.Client, queue.WithVisibilityTimeout(testVisibility),
+		queue.WithObserver(func(e queue.Event) {
+			if e.Kind == queue.LeaseLost && e.JobID == "j" {
+				lost.Add(1)
+			}
+		}))
+	other, _ := tg.NewClient()
+	rival := newRedisQueue(t, tg, other, queue.WithVisibilityTimeout(testVisibility))
+	if err := holder.Enqueue(ctx, queue.Job{ID: "j"}); err != nil {
+		t.Fatal(err)
+	}
+	d := dequeueWithin(t, holder, time.Second)
+	expireLeases(tg) // as if the holder's renewals had not reached Redis
+	if d2 := dequeueWithin(t, rival, time.Second); d2.Attempt != 2 {
+		t.Fatalf("rival got attempt %d", d2.Attempt)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for lost.Load() == 0 { // the holder's next renewal finds the lease gone
+		if time.Now().After(deadline) {
+			t.Fatal("no lease-lost event from the renewer")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := holder.Ack(ctx, d); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("Ack: %v", err)
+	}
+	if n := holder.Stats().LeaseLost; n != 1 || lost.Load() != 1 {
+		t.Fatalf("LeaseLost %d, events %d: want one of each (counted once)", n, lost.Load())
+	}
 }

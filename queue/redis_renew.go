@@ -30,7 +30,7 @@ func (q *Redis) renewLoop() {
 func (q *Redis) renew() {
 	q.heldMu.Lock()
 	pairs := make([]any, 0, 2*len(q.held))
-	for id, tok := range q.held {
+	for tok, id := range q.held {
 		pairs = append(pairs, id, tok)
 	}
 	q.heldMu.Unlock()
@@ -49,13 +49,9 @@ func (q *Redis) renew() {
 			return
 		}
 		q.health.ok(q)
-		tokens := make(map[string]string, len(chunk)/2)
-		for i := 0; i < len(chunk); i += 2 {
-			tokens[chunk[i].(string)] = chunk[i+1].(string)
-		}
-		for _, id := range lost {
-			if q.drop(id, tokens[id]) {
-				q.leaseLost(id, 0)
+		for i := 0; i+1 < len(lost); i += 2 {
+			if q.drop(lost[i+1]) {
+				q.leaseLost(lost[i], 0)
 			}
 		}
 	}

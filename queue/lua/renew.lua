@@ -1,7 +1,7 @@
 -- Renew the leases a process holds.
 -- KEYS: leases, meta
 -- ARGV: visibility_us, then id, token pairs
--- Returns the ids whose lease is lost.
+-- Returns id, token of each lease that is lost.
 local exp = num(server_us() + tonumber(ARGV[1]))
 local lost = {}
 for i = 2, #ARGV, 2 do
@@ -10,6 +10,7 @@ for i = 2, #ARGV, 2 do
     redis.call('ZADD', KEYS[1], exp, m.member)
   else
     table.insert(lost, ARGV[i])
+    table.insert(lost, ARGV[i + 1])
   end
 end
 return lost
