@@ -10,6 +10,19 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
+const ms = time.Millisecond
+
+var allAlgorithms = []Algorithm{TokenBucket, LeakyBucket, FixedWindow, SlidingWindowLog, SlidingWindowCounter}
+
+// limitFor gives each algorithm a limit small enough that random traffic
+// hits it often.
+func limitFor(alg Algorithm) Limit {
+	if alg.bucket() {
+		return Limit{Rate: 7, Period: 700 * ms, Burst: 5}
+	}
+	return Limit{Rate: 7, Period: 700 * ms}
+}
+
 // fakeClock is the tests' manual clock.
 type fakeClock = clocktest.Clock
 
@@ -62,9 +75,7 @@ func redisBackend(tg *redistest.Target) *backend {
 			if err != nil {
 				return nil, err
 			}
-			r.testClock = clk.Now
-			r.ttlSlackMS = int64(time.Hour / time.Millisecond) // real time must not expire fake-time state
-			r.setLimitArgs()
+			SetRedisClock(r, clk.Now)
 			return r, nil
 		}
 	}

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"math/rand"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,61 +16,6 @@ func peeker(t *testing.T, l Limiter) Peeker {
 	p, ok := l.(Peeker)
 	require.True(t, ok, "%T is not a Peeker", l)
 	return p
-}
-
-// TestPeekSpendsNothing: under random traffic, on every backend and
-// algorithm, Peek predicts what Allow decides at the same instant (Allowed,
-// RetryAfter), reports the quota left before it (Remaining one more than
-// after an admitted unit) and, right after a decision, the Remaining and
-// ResetAfter that decision reported; and it never spends: peeking twice in
-// a row reads the same.
-func TestPeekSpendsNothing(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *backend) {
-		for _, alg := range allAlgorithms {
-			t.Run(alg.String(), func(t *testing.T) {
-				lim := b.limiter(t, alg, limitFor(alg))
-				p := peeker(t, lim)
-				rng := rand.New(rand.NewSource(int64(alg) + 100))
-				ctx := context.Background()
-				denials := 0
-				for i := 0; i < 150; i++ {
-					b.advance(time.Duration(rng.Intn(120_000)) * time.Microsecond)
-					before, err := p.Peek(ctx, "k")
-					require.NoError(t, err)
-					again, err := p.Peek(ctx, "k")
-					require.NoError(t, err)
-					require.Equal(t, before, again, "step %d: a peek spent something", i)
-					require.Zero(t, before.Delay)
-
-					n := 1
-					if rng.Intn(3) == 0 {
-						n = 1 + rng.Intn(3)
-					}
-					d, err := lim.AllowN(ctx, "k", n)
-					require.NoError(t, err)
-					if n == 1 {
-						require.Equal(t, d.Allowed, before.Allowed, "step %d: Peek predicted wrong", i)
-						require.Equal(t, d.RetryAfter, before.RetryAfter, "step %d: RetryAfter", i)
-					}
-					if !d.Allowed {
-						denials++
-						require.Equal(t, d.Remaining, before.Remaining, "step %d: Remaining of a denial", i)
-						require.Equal(t, d.ResetAfter, before.ResetAfter, "step %d: ResetAfter of a denial", i)
-					} else if alg != SlidingWindowCounter {
-						// The counter's Remaining rounds its weighted part up,
-						// so n more units need not show as exactly n less.
-						require.Equal(t, d.Remaining+n, before.Remaining, "step %d: Remaining before n=%d", i, n)
-					}
-					after, err := p.Peek(ctx, "k")
-					require.NoError(t, err)
-					require.Equal(t, d.Remaining, after.Remaining, "step %d: Remaining after", i)
-					require.Equal(t, d.ResetAfter, after.ResetAfter, "step %d: ResetAfter after", i)
-					require.Equal(t, d.Limit, after.Limit)
-				}
-				require.Greater(t, denials, 10, "traffic too light to exercise denials")
-			})
-		}
-	})
 }
 
 // TestPeekFreshKey: an unknown key reads as fresh (all of Burst or Rate
