@@ -99,13 +99,3 @@ func (b *backend) alignTo(p time.Duration) {
 	}
 	b.start = b.now()
 }
-
-// at moves the clock to time zero + off; off must not go backwards.
-func (b *backend) at(t *testing.T, off time.Duration) {
-	t.Helper()
-	d := b.start.Add(off).Sub(b.now())
-	require.GreaterOrEqual(t, d, time.Duration(0), "test moves the clock backwards to %s", off)
-	if d > 0 {
-		b.advance(d)
-	}
-}
