@@ -30,11 +30,12 @@ type backend struct {
 	close   func() error
 }
 
-// visitCounter takes visits of links with a visit limit, atomically.
+// visitCounter takes visits of links with a visit limit, atomically. Links
+// are named by visitID.
 type visitCounter interface {
 	// take counts one visit unless max were already counted; it returns
 	// whether the visit is allowed and the count after it.
-	take(ctx context.Context, code string, max int64) (ok bool, used int64, err error)
+	take(ctx context.Context, id string, max int64) (ok bool, used int64, err error)
 	// drop forgets a link's count (when the link is deleted).
-	drop(ctx context.Context, code string) error
+	drop(ctx context.Context, id string) error
 }

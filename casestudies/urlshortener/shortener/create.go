@@ -22,6 +22,10 @@ type CreateRequest struct {
 	MaxVisits int64         // 0: unlimited
 }
 
+// statusFresh marks, between createDeduplicated and its caller only, a
+// link this request created.
+const statusFresh Status = "fresh"
+
 // aliasPattern is what a custom alias may look like.
 var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{3,32}$`)
 
@@ -84,7 +88,16 @@ func (s *Server) create(ctx context.Context, req CreateRequest) (Link, bool, err
 	var created bool
 	if req.Alias == "" && req.ExpiresIn == 0 && req.MaxVisits == 0 {
 		l.Dedup = true
-		l, created, err = s.createDeduplicated(ctx, l)
+		var shared bool
+		l, shared, err = s.creates.do(ctx, norm, func(ctx context.Context) (Link, error) {
+			l, fresh, err := s.createDeduplicated(ctx, l)
+			if err == nil && fresh {
+				l.Status = statusFresh // tells the first caller it created the link
+			}
+			return l, err
+		})
+		created = !shared && l.Status == statusFresh
+		l.Status = StatusActive
 	} else {
 		created = true
 		if l.Code = req.Alias; l.Code == "" {

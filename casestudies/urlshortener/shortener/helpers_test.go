@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,9 @@ func start(t *testing.T, cfg Config) *service {
 	}
 	if cfg.RedirectRate == 0 {
 		cfg.RedirectRate = 1_000_000
+	}
+	if cfg.Logger == nil && os.Getenv("SHORTENER_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://sho.rt"

@@ -24,7 +24,7 @@ func (s *Server) resolve(ctx context.Context, code string) (Link, error) {
 	if !validKey(code) {
 		return Link{}, ErrNotFound
 	}
-	l, err := s.resolver.Get(ctx, code)
+	l, _, err := s.lookups.do(ctx, code, func(ctx context.Context) (Link, error) { return s.resolver.Get(ctx, code) })
 	switch {
 	case errors.Is(err, cache.ErrNotFound):
 		return Link{}, ErrNotFound
@@ -40,11 +40,11 @@ func (s *Server) resolve(ctx context.Context, code string) (Link, error) {
 		return l, ErrGone
 	}
 	if l.MaxVisits > 0 {
-		ok, used, err := s.be.visits.take(ctx, code, l.MaxVisits)
+		ok, last, err := s.takeVisit(ctx, l)
 		if err != nil {
 			return l, s.unavailable("count visit", err)
 		}
-		if used >= l.MaxVisits {
+		if last {
 			s.finish(code, EventLinkExhausted)
 		}
 		if !ok {
@@ -125,7 +125,7 @@ func (s *Server) remove(ctx context.Context, code string) error {
 		}
 	}
 	if l.MaxVisits > 0 {
-		if err := s.be.visits.drop(ctx, code); err != nil {
+		if err := s.be.visits.drop(ctx, visitID(l)); err != nil {
 			s.cfg.Logger.Warn("visit count not dropped", "code", code, "err", err)
 		}
 	}

@@ -27,6 +27,9 @@ type Server struct {
 	resolver  *cache.Aside[Link]
 	analytics Analytics
 	handler   http.Handler
+	visits    *visitGuard
+	lookups   *flight[Link]
+	creates   *flight[Link]
 
 	gen atomic.Pointer[codes.Generator] // set by Start
 
@@ -65,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
-	s := &Server{cfg: cfg, be: be, check: check, analytics: cfg.Analytics}
+	s := &Server{cfg: cfg, be: be, check: check, analytics: cfg.Analytics, lookups: newFlight[Link](), creates: newFlight[Link]()}
 	if err := s.build(); err != nil {
 		_ = be.close()
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
@@ -78,6 +81,9 @@ func (s *Server) build() (err error) {
 		return err
 	}
 	if s.dedup, err = cqrs.NewRepository(s.be.store, evolveDedup, cqrs.WithStreamPrefix("dedup-"), cqrs.WithConflictRetries(5)); err != nil {
+		return err
+	}
+	if s.visits, err = newVisitGuard(); err != nil {
 		return err
 	}
 	if s.runner, err = cqrs.NewRunner(s.be.store, s.be.table); err != nil {

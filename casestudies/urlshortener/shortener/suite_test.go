@@ -1,6 +1,8 @@
 package shortener
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,8 +67,13 @@ func testCreateAndDedup(t *testing.T, mk starter) {
 	require.Equal(t, "active", got.json(t)["status"])
 }
 
+// raceTimeout is the WriteTimeout of the race tests: they are about
+// exactness, and a loaded machine running a thousand requests at once
+// against miniredis may take longer than DefaultWriteTimeout.
+const raceTimeout = 10 * time.Second
+
 func testConcurrentCreates(t *testing.T, mk starter) {
-	s := mk(t, Config{})
+	s := mk(t, Config{WriteTimeout: raceTimeout})
 	const n = 100
 	var wg sync.WaitGroup
 	results := make([]string, n)
@@ -83,9 +90,12 @@ func testConcurrentCreates(t *testing.T, mk starter) {
 			}
 			defer resp.Body.Close()
 			statuses[i] = resp.StatusCode
-			var m struct{ Code string }
+			var m struct{ Code, Error string }
 			_ = decodeJSON(resp.Body, &m)
 			results[i] = m.Code
+			if m.Code == "" {
+				results[i] = fmt.Sprintf("status %d: %s", resp.StatusCode, m.Error)
+			}
 		}()
 	}
 	wg.Wait()
@@ -148,10 +158,10 @@ func testRedirects(t *testing.T, mk starter) {
 }
 
 func testMaxVisits(t *testing.T, mk starter) {
-	s := mk(t, Config{})
+	s := mk(t, Config{WriteTimeout: raceTimeout})
 	code := s.mustCreate(map[string]any{"url": "https://example.com/limited", "max_visits": 10})
 	const clicks = 1000
-	var redirected, gone, other atomic.Int64
+	var redirected, gone, unavailable, other atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for range clicks {
@@ -164,21 +174,36 @@ func testMaxVisits(t *testing.T, mk starter) {
 				other.Add(1)
 				return
 			}
-			resp.Body.Close()
+			defer resp.Body.Close()
 			switch resp.StatusCode {
 			case http.StatusFound:
 				redirected.Add(1)
 			case http.StatusGone:
 				gone.Add(1)
+			case http.StatusServiceUnavailable:
+				unavailable.Add(1)
 			default:
-				other.Add(1)
+				if other.Add(1) == 1 {
+					b, _ := io.ReadAll(resp.Body)
+					t.Logf("unexpected answer %d %s", resp.StatusCode, b)
+				}
 			}
 		}()
 	}
 	close(start)
 	wg.Wait()
-	require.Equal(t, int64(10), redirected.Load(), "exactly max_visits redirects")
-	require.Equal(t, int64(clicks-10), gone.Load())
+	// Exactly 10, unless the store was so slow that a visit call timed out
+	// (503): its outcome is unknown (Redis may have counted it), so then
+	// never more than 10, and at least 10 counting the 503s.
+	if unavailable.Load() == 0 {
+		require.Equal(t, int64(10), redirected.Load(), "exactly max_visits redirects")
+	} else {
+		t.Logf("%d clicks got 503 (a slow machine); their visits may have counted", unavailable.Load())
+		require.LessOrEqual(t, redirected.Load(), int64(10), "never more than max_visits")
+		require.GreaterOrEqual(t, redirected.Load()+unavailable.Load(), int64(10))
+		require.Less(t, unavailable.Load(), int64(50))
+	}
+	require.Equal(t, int64(clicks), redirected.Load()+gone.Load()+unavailable.Load())
 	require.Zero(t, other.Load())
 	// The link table learns it too (written in the background).
 	require.Eventually(t, func() bool {
