@@ -5,17 +5,19 @@ GO ?= go
 BENCHTIME ?= 1s
 WITH_REDIS := scripts/with-redis.sh
 # Modules of their own beside the library's (their dependencies never reach
-# users): the comparison benchmarks and the browser test.
-SUBMODULES := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod casestudies/*/browsertest/go.mod))
-BROWSER_TESTS := $(patsubst %/go.mod,%,$(wildcard casestudies/*/browsertest/go.mod))
+# users): the comparison benchmarks, the OpenTelemetry instrumentation and
+# the browser tests.
+SUBMODULES := $(patsubst %/go.mod,%,$(wildcard benchmarks/go.mod otel/go.mod casestudies/*/browsertest/go.mod))
+# The sub-modules whose tests `make test` runs (benchmarks has only benchmarks).
+TESTED_SUBMODULES := $(filter-out benchmarks,$(SUBMODULES))
 
-.PHONY: all test fmt-check vet race browser bench bench-compare demo lint tidy tidy-check faults
+.PHONY: all test fmt-check vet race modules bench bench-compare demo lint tidy tidy-check faults
 
 all: lint test
 
 ## test: gofmt check, go vet, and the race-enabled test suite on miniredis,
 ## a real redis-server and a 3-master Redis Cluster.
-test: fmt-check vet race browser
+test: fmt-check vet race modules
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,10 +29,11 @@ vet:
 race:
 	$(WITH_REDIS) $(GO) test -race -count=1 ./...
 
-## browser: the case studies' web pages in a headless Chromium (each a
-## module of its own, with chromedp); skipped without chromium unless CI=true.
-browser:
-	@set -e; for m in $(BROWSER_TESTS); do (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...); done
+## modules: the tests of the sub-modules: the OpenTelemetry instrumentation
+## and the case studies' pages in a headless Chromium (chromedp; skipped
+## without chromium unless CI=true).
+modules:
+	@set -e; for m in $(TESTED_SUBMODULES); do echo "== $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
 
 ## faults: only the fault suites (a private redis-server per test, frozen,
 ## killed, paused, starved and flushed); part of `make test` too.
@@ -54,7 +57,10 @@ demo:
 	done; \
 	for d in $$(find casestudies -maxdepth 2 -name main.go -exec dirname {} \; 2>/dev/null | sort); do \
 		echo "=== go run ./$$d -demo"; $(GO) run ./$$d -demo; echo; \
-	done
+	done; \
+	if [ -f otel/examples/otel/main.go ]; then \
+		echo "=== (cd otel && go run ./examples/otel -demo)"; (cd otel && $(GO) run ./examples/otel -demo); \
+	fi
 
 ## lint: formatting, vet and staticcheck (every module), go.mod/go.sum tidy
 ## in every module (fails when `go mod tidy` would change them).
