@@ -1,6 +1,34 @@
 package shortener
 
-// defaultAnalytics builds the analytics Config.Analytics left out.
+import (
+	"github.com/sysdesign/patterns/casestudies/urlshortener/analytics"
+	"github.com/sysdesign/patterns/pubsub"
+)
+
+// defaultAnalytics builds the analytics Config.Analytics left out, on the
+// service's event store: clicks travel on a pubsub bus (in memory, or a
+// durable Redis bus shared by the fleet) and become events next to the
+// links' lifecycle. The bus is the Server's to close, after analytics has
+// flushed into it.
 func (s *Server) defaultAnalytics() (Analytics, error) {
-	return noAnalytics{}, nil
+	var bus pubsub.Bus
+	if s.cfg.Redis != nil {
+		rb, err := pubsub.NewRedis(s.cfg.Redis, pubsub.WithPrefix(s.cfg.Prefix+"bus:"), pubsub.WithLogger(s.cfg.Logger))
+		if err != nil {
+			return nil, err
+		}
+		bus = rb
+	} else {
+		bus = pubsub.NewMemory(pubsub.WithLogger(s.cfg.Logger))
+	}
+	a, err := analytics.New(analytics.Config{
+		Bus: bus, Store: s.be.store, Redis: s.cfg.Redis, Prefix: s.cfg.Prefix + "analytics:",
+		Clock: s.cfg.Clock, Logger: s.cfg.Logger,
+	})
+	if err != nil {
+		_ = bus.Close()
+		return nil, err
+	}
+	s.bus = bus
+	return a, nil
 }

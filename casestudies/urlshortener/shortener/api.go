@@ -237,13 +237,31 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 
 // statsJSON is the answer of GET /api/links/{code}/stats.
 type statsJSON struct {
-	Code      string  `json:"code"`
-	Total     int64   `json:"total"`
-	Bots      int64   `json:"bots"`
-	Referrers []Count `json:"referrers"`
-	Days      []Count `json:"days"`
-	Hours     []Count `json:"hours"`
-	Lag       int64   `json:"lag"`
+	Code      string      `json:"code"`
+	Total     int64       `json:"total"`
+	Bots      int64       `json:"bots"`
+	Referrers []countJSON `json:"referrers"`
+	Days      []countJSON `json:"days"`
+	Hours     []countJSON `json:"hours"`
+	Browsers  []countJSON `json:"browsers,omitempty"`
+	// BrowsersPartial: browsers misses clicks from before the statistic
+	// was enabled (a Rebuild backfills them).
+	BrowsersPartial bool  `json:"browsers_partial,omitempty"`
+	Lag             int64 `json:"lag"`
+}
+
+// countJSON is one bar of a statistic.
+type countJSON struct {
+	Key string `json:"key"`
+	N   int64  `json:"n"`
+}
+
+func counts(c []Count) []countJSON {
+	out := make([]countJSON, len(c))
+	for i, x := range c {
+		out[i] = countJSON{Key: x.Key, N: x.N}
+	}
+	return out
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -258,15 +276,12 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "statistics are not available right now"})
 		return
 	}
-	writeJSON(w, http.StatusOK, statsJSON{Code: code, Total: st.Total, Bots: st.Bots,
-		Referrers: nonNil(st.Referrers), Days: nonNil(st.Days), Hours: nonNil(st.Hours), Lag: st.Lag})
-}
-
-func nonNil(c []Count) []Count {
-	if c == nil {
-		return []Count{}
+	j := statsJSON{Code: code, Total: st.Total, Bots: st.Bots, Referrers: counts(st.Referrers),
+		Days: counts(st.Days), Hours: counts(st.Hours), BrowsersPartial: st.BrowsersPartial, Lag: st.Lag}
+	if st.Browsers != nil {
+		j.Browsers = counts(st.Browsers)
 	}
-	return c
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {

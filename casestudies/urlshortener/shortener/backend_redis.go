@@ -17,8 +17,9 @@ import (
 	"github.com/sysdesign/patterns/ratelimit"
 )
 
-// DefaultRedisTimeout bounds each Redis call the service makes itself
-// (counter, visits, code key, health): these sit on a request's path.
+// DefaultRedisTimeout bounds the Redis calls the service makes itself
+// outside a create or a visit (the code key at Start, /healthz); the
+// counter and visit counts are bounded by Config.WriteTimeout.
 const DefaultRedisTimeout = 250 * time.Millisecond
 
 //go:embed visits.lua
@@ -58,7 +59,7 @@ func newRedisBackend(cfg Config) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	bound := redisx.NewBound(c, DefaultRedisTimeout)
+	bound, writeBound := redisx.NewBound(c, DefaultRedisTimeout), redisx.NewBound(c, 0)
 	counterKey, codeKeyKey := p+"{}counter", p+"{}codekey"
 	return &backend{
 		store: store,
@@ -66,8 +67,10 @@ func newRedisBackend(cfg Config) (*backend, error) {
 		table: table,
 		get:   table.Get,
 		links: tiered,
+		// The counter is bounded by the create's Config.WriteTimeout (its
+		// ctx): a timed-out INCR only wastes a number.
 		counter: func(ctx context.Context) (uint64, error) {
-			n, err := redisx.Do(ctx, bound, func(ctx context.Context) (int64, error) {
+			n, err := redisx.Do(ctx, writeBound, func(ctx context.Context) (int64, error) {
 				return c.Incr(ctx, counterKey).Result()
 			})
 			return uint64(n), err

@@ -12,7 +12,9 @@ import (
 	"github.com/sysdesign/patterns/cache"
 	"github.com/sysdesign/patterns/casestudies/urlshortener/codes"
 	"github.com/sysdesign/patterns/casestudies/urlshortener/urlcheck"
+	"github.com/sysdesign/patterns/casestudies/urlshortener/web"
 	"github.com/sysdesign/patterns/cqrs"
+	"github.com/sysdesign/patterns/pubsub"
 )
 
 // Server is the URL shortener: Handler serves it, between Start and
@@ -28,6 +30,8 @@ type Server struct {
 	analytics Analytics
 	handler   http.Handler
 	visits    *visitGuard
+	bus       pubsub.Bus // the bus defaultAnalytics made, or nil
+	pages     *web.Pages
 	lookups   *flight[Link]
 	creates   *flight[Link]
 
@@ -70,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, be: be, check: check, analytics: cfg.Analytics, lookups: newFlight[Link](), creates: newFlight[Link]()}
 	if err := s.build(); err != nil {
+		if s.bus != nil {
+			_ = s.bus.Close()
+		}
 		_ = be.close()
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
@@ -189,6 +196,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("shortener: link table: %w", ctx.Err()))
 		}
+	}
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
 	}
 	errs = append(errs, s.resolver.Close(), s.be.close())
 	return errors.Join(errs...)

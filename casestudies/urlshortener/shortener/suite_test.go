@@ -31,6 +31,8 @@ func runSuite(t *testing.T, mk starter) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, mk) })
 	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, mk) })
 	t.Run("Health", func(t *testing.T) { testHealth(t, mk) })
+	t.Run("ClicksAndStats", func(t *testing.T) { testClicksAndStats(t, mk) })
+	t.Run("Pages", func(t *testing.T) { testPages(t, mk) })
 }
 
 func testCreateAndDedup(t *testing.T, mk starter) {
