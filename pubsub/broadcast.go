@@ -42,27 +42,24 @@ type Broadcast struct {
 	mu       sync.Mutex
 	listener *redisx.Listener
 	closing  atomic.Bool
+	lostOnce atomic.Bool // the subscription was lost and is not back yet
 }
 
 var _ Bus = (*Broadcast)(nil)
 
-// NewBroadcast returns a broadcast bus on c. Options: the DeliveryOptions,
-// WithClock, WithDrainTimeout, WithDeadLetterTopic, WithPrefix,
-// WithNamespace (channels are prefix + namespace + ":" + topic) and
-// WithTimeout (bounds Publish and the first Subscribe); others are an
-// error wrapping ErrInvalidConfig. It makes no Redis call.
-func NewBroadcast(c redis.UniversalClient, opts ...Option) (*Broadcast, error) {
+// NewBroadcast returns a broadcast bus on c. Options: the BusOptions,
+// DeliveryOptions and QueueOptions, WithPrefix, WithNamespace (channels
+// are prefix + namespace + ":" + topic) and WithTimeout (bounds Publish
+// and the first Subscribe). Errors wrap ErrInvalidConfig. It makes no
+// Redis call. Its observer also hears EventDetached and EventRejoined
+// when the subscription to Redis is lost and back.
+func NewBroadcast(c redis.UniversalClient, opts ...BroadcastOption) (*Broadcast, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
 	}
-	cfg, err := applyBusOptions(opts)
+	cfg, err := applyOptions(opts, BroadcastOption.applyBroadcast)
 	if err != nil {
 		return nil, err
-	}
-	for _, name := range cfg.setRedis {
-		if name != "WithPrefix" && name != "WithNamespace" && name != "WithTimeout" {
-			return nil, fmt.Errorf("%w: %s does not apply to a broadcast bus", ErrInvalidConfig, name)
-		}
 	}
 	b := &Broadcast{client: c, mem: newMemory(cfg, nil), prefix: cfg.prefix + cfg.namespace + ":", timeout: cfg.timeout}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -120,7 +117,7 @@ func (b *Broadcast) PublishMessage(ctx context.Context, m *Message) error {
 
 // Subscribe implements Bus. The first subscription starts the process's
 // PSUBSCRIBE and returns once Redis confirmed it, within WithTimeout (or
-// ctx's deadline).
+// ctx's deadline). Options and the end of ctx are as for Memory.Subscribe.
 func (b *Broadcast) Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error) {
 	if b.closing.Load() {
 		return nil, ErrClosed
@@ -140,7 +137,8 @@ func (b *Broadcast) listen(ctx context.Context) error {
 	if b.listener != nil {
 		return nil
 	}
-	l := redisx.Listen(b.client, redisx.ListenConfig{Channels: []string{b.prefix + "*"}, Patterns: true, OnMessage: b.deliver})
+	l := redisx.Listen(b.client, redisx.ListenConfig{Channels: []string{b.prefix + "*"}, Patterns: true, OnMessage: b.deliver,
+		OnLost: b.lost, OnLive: b.live})
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	if err := l.Ready(ctx); err != nil {
@@ -149,6 +147,18 @@ func (b *Broadcast) listen(ctx context.Context) error {
 	}
 	b.listener = l
 	return nil
+}
+
+// lost and live report the subscription to Redis lost and back.
+func (b *Broadcast) lost(err error) {
+	b.lostOnce.Store(true)
+	b.mem.cfg.emit(Event{Kind: EventDetached, Err: err})
+}
+
+func (b *Broadcast) live() {
+	if b.lostOnce.CompareAndSwap(true, false) {
+		b.mem.cfg.emit(Event{Kind: EventRejoined})
+	}
 }
 
 // deliver hands a message from Redis to the local subscriptions.

@@ -43,8 +43,6 @@ func TestBroadcast(t *testing.T) {
 
 		require.NoError(t, p1.Close())
 		require.ErrorIs(t, p1.Publish(ctx, "cache.a", nil), ErrClosed)
-		_, err := NewBroadcast(tg.Client, WithMaxLen(3))
-		require.ErrorIs(t, err, ErrInvalidConfig)
 	})
 }
 

@@ -13,7 +13,7 @@
 //
 // The happy path:
 //
-//	bus := pubsub.NewMemory() // or pubsub.NewRedis(redisClient)
+//	bus, err := pubsub.NewRedis(redisClient) // or bus := pubsub.NewMemory()
 //	defer bus.Close()
 //	bus.Subscribe(ctx, "orders.*", func(ctx context.Context, m *pubsub.Message) error {
 //		return sendEmail(ctx, m.Payload) // an error is retried with backoff, then dead-lettered
@@ -40,19 +40,56 @@
 // throughput); the bus never starts a goroutine per message. A handler
 // returning nil acknowledges the message. An error, or a panic (recovered
 // as a *PanicError), has it retried by the same worker after a backoff
-// (WithBackoff: from 100ms, doubling, capped at 10s, with jitter), up to
-// WithMaxAttempts deliveries (default 5); then it is published to the
-// dead-letter topic (WithDeadLetterTopic, default "deadletter") with the
-// reason, original topic, ID, attempts and group in its Metadata (the
-// MetaDead… keys). A dead letter whose own handler fails is dropped.
-// Message.Attempt counts deliveries from 1. Retrying in the worker keeps
-// order, at the price of holding that worker during the backoff.
+// (WithBackoff: from DefaultBackoffMin, doubling, capped at
+// DefaultBackoffMax, with jitter), up to WithMaxAttempts deliveries
+// (DefaultMaxAttempts); then it is published to the dead-letter topic
+// (WithDeadLetterTopic, DefaultDeadTopic) with the reason, original topic,
+// ID, attempts and group in its Metadata (the MetaDead… keys). A dead
+// letter whose own handler fails is dropped. Message.Attempt counts
+// deliveries from 1. Retrying in the worker keeps order, at the price of
+// holding that worker during the backoff. Memory and Redis share this
+// delivery loop; they differ in how a message is acknowledged, handed
+// back and claimed again.
 //
 // Subscribers with the same WithGroup name share the group's messages
 // (each message goes to one member); every group, and every plain
 // subscription, gets every matching message. A group is bound to one
 // pattern (ErrGroupBound otherwise). A plain Subscribe gets the messages
-// published after it returns.
+// published after it returns. DeclareGroup (Memory, Redis: the
+// GroupDeclarer interface) makes a group before its first member, so
+// that the messages published before any consumer starts are kept for
+// it. A memory group retires with its last member; a Redis group lives
+// until DeleteGroup.
+//
+// A subscription ends with Unsubscribe, Close or Shutdown, or when the
+// context given to Subscribe ends: give Subscribe a context that lives as
+// long as the subscription should, not a request's.
+//
+// # Options
+//
+// Each constructor takes options of its own type (MemoryOption,
+// RedisOption, BroadcastOption; Subscribe takes SubscribeOptions), so an
+// option given to a constructor it does not fit is a compile error. An
+// option that fits several implements several: BusOption (every
+// constructor), DeliveryOption (every constructor, as the default, and
+// Subscribe), QueueOption (the in-memory queues of Memory and Broadcast,
+// and Subscribe), RedisAndBroadcastOption. Subscribe is a method of the
+// Bus interface, so its options cannot be checked per backend at compile
+// time: WithQueueSize or WithOverflow given to a Redis bus's Subscribe,
+// and WithConsumer given to a memory one's, are an error wrapping
+// ErrInvalidConfig. A Bus implemented outside this package reads them
+// with ResolveSubscribeOptions, and package pubsubtest checks that it
+// conforms.
+//
+// # Observing
+//
+// WithObserver(func(Event)) hears what an operator needs: retries
+// (EventRetried), dead letters, panics, overflow drops, hand-backs, and on
+// Redis reclaims, rebinds, losing and regaining Redis (EventDetached,
+// EventRejoined) and ErrNoBinding; WithLogger logs the same events (Error
+// for dead letters and panics, Warn for retries, drops and detaching),
+// never payloads; nil, the default, logs nothing. Stats returns
+// lock-free counters.
 //
 // Handlers must treat *Message as read-only and must not keep it after
 // returning: the memory bus shares one payload and metadata map between all
@@ -75,8 +112,9 @@
 // (ErrQueueFull); Stats counts what was dropped. Dead letters never block:
 // to a full queue they are dropped and counted.
 //
-// NewMemory's signature has no error: a bad option makes every method
-// return it (ConfigErr reports it at once).
+// NewMemory's signature has no error (it is fixed by the module's
+// design): a bad option value makes every method return it (ConfigErr
+// reports it at once).
 //
 // # Redis
 //
@@ -201,10 +239,15 @@
 //
 // Close stops every subscription: no new messages are taken, in-flight
 // handlers finish (the memory bus also drains the queues), for at most
-// WithDrainTimeout (default 10s); then handlers' contexts are cancelled,
-// Close returns an error wrapping ErrDrainTimeout, and on Redis their
-// messages stay pending for redelivery. Shutdown(ctx) does the same with
-// the caller's deadline. Both return by their deadline (plus at most
+// WithDrainTimeout (DefaultDrainTimeout); then handlers' contexts are
+// cancelled, Close returns an error wrapping ErrDrainTimeout, and on
+// Redis their messages stay pending, claimable by other consumers at
+// once. Shutdown(ctx) does the same with the caller's deadline. A handler
+// need not make the shutdown wait: Stopping(ctx) is closed when its
+// subscription begins to stop, and returning an error wrapping
+// ErrHandBack then releases its message at once (on Redis, for another
+// consumer to claim now; in memory, to another member of its group, or
+// dropped when none is left). Both return by their deadline (plus at most
 // 10ms for cancelled handlers to return), however Redis fares: a Redis
 // bus unbinds its subscriptions concurrently, within what is left of the
 // deadline. Every goroutine the bus started has stopped when they return,

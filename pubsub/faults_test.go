@@ -51,6 +51,7 @@ type faultRig struct {
 	durable *idSet
 	plain   *idSet
 	plainID string // the plain subscription's (ephemeral) group
+	events  *recorder // what every bus of the rig observed
 
 	mu       sync.Mutex
 	accepted []string
@@ -77,7 +78,7 @@ func (s *idSet) has(id string) bool {
 }
 
 func newFaultRig(t *testing.T, srv *redistest.Server, copts []redistest.ClientOption) *faultRig {
-	r := &faultRig{t: t, srv: srv, copts: copts,
+	r := &faultRig{t: t, srv: srv, copts: copts, events: &recorder{},
 		durable: &idSet{seen: map[string]int{}}, plain: &idSet{seen: map[string]int{}}}
 	r.pub, r.sub = r.newBus(), r.newBus()
 	mustSub(t, r.sub, "f.#", r.durable.handler, WithGroup("g"))
@@ -95,7 +96,7 @@ func (r *faultRig) newBus() *Redis {
 	c, _ := r.srv.Client(r.copts...)
 	b, err := NewRedis(c, WithPrefix("f:"), WithTimeout(faultTimeout), WithReadBlock(50*time.Millisecond),
 		WithVisibilityTimeout(faultVisibility), WithBackoff(time.Millisecond, 5*time.Millisecond),
-		WithDrainTimeout(time.Second))
+		WithDrainTimeout(time.Second), WithObserver(r.events.observe))
 	require.NoError(r.t, err)
 	r.t.Cleanup(func() { _ = b.Close() })
 	return b
@@ -202,9 +203,11 @@ func TestFaultsFreeze(t *testing.T) {
 	eachClient(t, nil, func(t *testing.T, r *faultRig) {
 		r.srv.Freeze()
 		r.duringFault()
+		r.events.wait(t, EventDetached)
 		r.srv.Thaw()
 		r.recovered(10)
 		r.delivered()
+		r.events.wait(t, EventRejoined)
 	})
 }
 
@@ -340,7 +343,8 @@ func TestFaultsBroadcastResubscribes(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.StartServer(t)
 			c, _ := srv.Client(copts...)
-			b, err := NewBroadcast(c, WithTimeout(faultTimeout))
+			rec := &recorder{}
+			b, err := NewBroadcast(c, WithTimeout(faultTimeout), WithObserver(rec.observe))
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = b.Close() })
 			got := newCollector()
@@ -363,6 +367,8 @@ func TestFaultsBroadcastResubscribes(t *testing.T) {
 				_ = b.Publish(ctx, "cache.x", []byte("after"))
 				time.Sleep(20 * time.Millisecond)
 			}
+			rec.wait(t, EventDetached)
+			rec.wait(t, EventRejoined)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package pubsub
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -127,21 +126,6 @@ func payloads(gs []got) []string {
 		out[i] = g.Payload
 	}
 	return out
-}
-
-// checkNoLeak fails t if goroutines started after base outlive the test
-// body by more than 2 seconds.
-func checkNoLeak(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > base {
-		buf := make([]byte, 1<<16)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("goroutines: %d before, %d after\n%s", base, n, buf)
-	}
 }
 
 func recvOrFail[T any](t testing.TB, ch <-chan T) T {

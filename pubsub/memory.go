@@ -16,6 +16,13 @@ import (
 // bounded queue of every matching subscription (or group); each
 // subscription's workers take messages off its queue and run its handler.
 // Nothing survives the process.
+//
+// A memory group lives as long as it has members: it retires with its
+// last member (Unsubscribe, or the end of its Subscribe context), which
+// drains its queue first, and the messages published after that reach
+// nobody in that group; a later Subscribe with the group's name starts a
+// new group, bound to whatever pattern it gives. DeclareGroup makes a
+// group that keeps messages before its first member comes.
 type Memory struct {
 	cfg    busConfig
 	err    error
@@ -34,14 +41,11 @@ type Memory struct {
 var _ Bus = (*Memory)(nil)
 
 // NewMemory returns an in-memory bus. Its signature, fixed by the design,
-// has no error: a bad option (one wrapping ErrInvalidConfig, or one only a
-// Redis bus uses) makes every method of the bus return that error, and
-// ConfigErr reports it at once.
-func NewMemory(opts ...Option) *Memory {
-	cfg, err := applyBusOptions(opts)
-	if err == nil && len(cfg.setRedis) > 0 {
-		err = fmt.Errorf("%w: %s applies to a Redis bus only", ErrInvalidConfig, cfg.setRedis[0])
-	}
+// has no error: a bad option value (an error wrapping ErrInvalidConfig)
+// makes every method of the bus return that error, and ConfigErr reports
+// it at once. An option that does not fit a memory bus does not compile.
+func NewMemory(opts ...MemoryOption) *Memory {
+	cfg, err := applyOptions(opts, MemoryOption.applyMemory)
 	return newMemory(cfg, err)
 }
 
@@ -117,7 +121,7 @@ func (b *Memory) dispatch(ctx context.Context, m *Message, block bool) error {
 	var first error
 	for _, n := range b.router.nodes(m.Topic, buf[:0]) {
 		for _, q := range n.items {
-			if err := q.put(ctx, m, block, &b.stats); err != nil && first == nil {
+			if err := q.put(ctx, m, block, b); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -125,68 +129,13 @@ func (b *Memory) dispatch(ctx context.Context, m *Message, block bool) error {
 	return first
 }
 
-// queue is one subscription's (or one group's) bounded queue.
-type queue struct {
-	ch      chan *Message
-	policy  Overflow
-	gone    chan struct{} // closed once no member is left
-	pattern string
-	group   string
-	members []*memSub // guarded by Memory.mu
-}
-
-func (q *queue) name() string {
-	if q.group != "" {
-		return q.group
-	}
-	return q.pattern
-}
-
-func (q *queue) put(ctx context.Context, m *Message, block bool, c *counters) error {
-	select {
-	case q.ch <- m:
-		return nil
-	default:
-	}
-	switch q.policy {
-	case OverflowBlock:
-		if !block {
-			c.droppedNewest.Add(1)
-			return nil
-		}
-		select {
-		case q.ch <- m:
-			return nil
-		case <-q.gone:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("pubsub: publish to %s: %w", m.Topic, ctx.Err())
-		}
-	case OverflowDropOldest:
-		for {
-			select {
-			case <-q.ch:
-				c.droppedOldest.Add(1)
-			default:
-			}
-			select {
-			case q.ch <- m:
-				return nil
-			default:
-			}
-		}
-	case OverflowDropNewest:
-		c.droppedNewest.Add(1)
-		return nil
-	}
-	c.rejected.Add(1)
-	if !block {
-		return nil
-	}
-	return fmt.Errorf("%w: %s (topic %s)", ErrQueueFull, q.name(), m.Topic)
-}
-
-// Subscribe implements Bus. Options: WithGroup and the DeliveryOptions.
+// Subscribe implements Bus. Options: WithGroup and the DeliveryOptions and
+// QueueOptions; WithConsumer is an error wrapping ErrInvalidConfig.
+//
+// The subscription ends when ctx ends, as if Unsubscribe were called then
+// (a Subscribe given a request's context ends with the request: give it
+// one that lives as long as the subscription should); Unsubscribe after
+// that waits for the end and returns nil.
 func (b *Memory) Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error) {
 	if b.err != nil {
 		return nil, b.err
@@ -207,7 +156,12 @@ func (b *Memory) Subscribe(ctx context.Context, pattern string, h Handler, opts 
 	if sc.consumer != "" {
 		return nil, fmt.Errorf("%w: WithConsumer applies to a Redis bus only", ErrInvalidConfig)
 	}
-	return b.subscribe(normalizePattern(pattern), h, sc)
+	s, err := b.subscribe(normalizePattern(pattern), h, sc)
+	if err != nil {
+		return nil, err
+	}
+	s.endWith(ctx)
+	return s, nil
 }
 
 func (b *Memory) subscribe(pattern string, h Handler, sc subConfig) (*memSub, error) {
@@ -216,175 +170,79 @@ func (b *Memory) subscribe(pattern string, h Handler, sc subConfig) (*memSub, er
 	if b.closed {
 		return nil, ErrClosed
 	}
-	var q *queue
-	if sc.group != "" {
-		q = b.groups[sc.group]
-		if q != nil && q.pattern != pattern {
-			return nil, fmt.Errorf("%w: group %s is bound to %s, not %s", ErrGroupBound, sc.group, q.pattern, pattern)
-		}
+	q, err := b.groupQueue(sc.group, pattern, sc.delivery)
+	if err != nil {
+		return nil, err
 	}
-	if q == nil {
-		q = &queue{ch: make(chan *Message, sc.queueSize), policy: sc.overflow, gone: make(chan struct{}),
-			pattern: pattern, group: sc.group}
-		b.router.add(pattern, q)
-		if sc.group != "" {
-			b.groups[sc.group] = q
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &memSub{b: b, q: q, h: h, d: sc.delivery, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+	s := newMemSub(b, q, h, sc.delivery)
 	q.members = append(q.members, s)
 	b.subs[s] = struct{}{}
-	s.wg.Add(sc.workers)
-	for range sc.workers {
-		go s.work()
-	}
+	s.start(sc.workers)
 	return s, nil
 }
 
-// memSub is one Subscribe's workers on a queue.
-type memSub struct {
-	b      *Memory
-	q      *queue
-	h      Handler
-	d      delivery
-	ctx    context.Context // the handlers'; cancelled when draining ran out of time
-	cancel context.CancelFunc
-	stop   chan struct{}
-	drain  bool // set before stop is closed: empty the queue first
-	ended  bool // guarded by Memory.mu
-	wg     sync.WaitGroup
-}
-
-func (s *memSub) work() {
-	defer s.wg.Done()
-	var msg Message // reused for every delivery: handlers must not keep it
-	for {
-		// While messages are queued and the subscription is not stopping,
-		// take them with plain non-blocking receives: a two-way select
-		// locks both channels on every message and was a third of a
-		// publish-to-delivery. A closed stop falls through to the select
-		// below, which handles it as before.
-		select {
-		case <-s.stop:
-		default:
-			select {
-			case m := <-s.q.ch:
-				if !s.take(m, &msg) {
-					return
-				}
-				continue
-			default:
+// groupQueue returns the queue of group (a new one for a plain
+// subscription), making and routing it if there is none. b.mu is held.
+func (b *Memory) groupQueue(group, pattern string, d delivery) (*queue, error) {
+	if group != "" {
+		if q := b.groups[group]; q != nil {
+			if q.pattern != pattern {
+				return nil, fmt.Errorf("%w: group %s is bound to %s, not %s", ErrGroupBound, group, q.pattern, pattern)
 			}
-		}
-		select {
-		case m := <-s.q.ch:
-			if !s.take(m, &msg) {
-				return
-			}
-		case <-s.stop:
-			for s.drain && s.ctx.Err() == nil {
-				select {
-				case m := <-s.q.ch:
-					s.deliver(m, &msg)
-				default:
-					return
-				}
-			}
-			return
+			return q, nil
 		}
 	}
-}
-
-// take delivers m, taken off the queue, and reports whether the worker
-// goes on. A select whose stop and queue are both ready picks either, so a
-// stopped member may take a message after all: unless it drains the queue
-// (it was the last member), it hands m back to the group and ends.
-func (s *memSub) take(m *Message, msg *Message) bool {
-	select {
-	case <-s.stop:
-		if !s.drain {
-			s.abandon(m)
-			return false
-		}
-	default:
+	q := &queue{ch: make(chan *Message, d.queueSize), policy: d.overflow, gone: make(chan struct{}),
+		pattern: pattern, group: group}
+	b.router.add(pattern, q)
+	if group != "" {
+		b.groups[group] = q
 	}
-	s.deliver(m, msg)
-	return true
+	return q, nil
 }
 
-func (s *memSub) deliver(m *Message, msg *Message) {
-	c := &s.b.stats
-	for attempt := 1; ; attempt++ {
-		if s.ctx.Err() != nil {
-			// Stopped and out of drain time: never call a handler with a
-			// context that is already cancelled.
-			s.abandon(m)
-			return
-		}
-		*msg = *m
-		msg.Attempt = attempt
-		err := call(s.ctx, s.h, msg, c)
-		if err == nil {
-			c.delivered.Add(1)
-			return
-		}
-		c.failed.Add(1)
-		if s.ctx.Err() != nil {
-			s.abandon(m)
-			return
-		}
-		if attempt >= s.d.maxAttempts {
-			s.b.deadLetter(m, s.q.name(), attempt, err)
-			return
-		}
-		c.retried.Add(1)
-		if !sleep(s.d.backoff(attempt), s.ctx.Done()) {
-			s.abandon(m)
-			return
-		}
+// DeclareGroup makes group, bound to pattern, before any member
+// subscribes: it keeps the messages published from now on until members
+// come, up to its queue size, with the bus's WithQueueSize and
+// WithOverflow (by default DefaultQueueSize and OverflowBlock, so a full
+// group without members makes Publish wait until its ctx ends). A group
+// that exists already with pattern is left as it is; with another pattern
+// it is an error wrapping ErrGroupBound. Once it has had members, the
+// group retires with the last of them, as any memory group does.
+func (b *Memory) DeclareGroup(ctx context.Context, group, pattern string) error {
+	if b.err != nil {
+		return b.err
 	}
-}
-
-// abandon hands m back to the group when the subscription was stopped
-// mid-delivery, if another member can take it.
-func (s *memSub) abandon(m *Message) {
-	select {
-	case <-s.q.gone:
-	default:
-		select {
-		case s.q.ch <- m:
-			return
-		default:
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	s.b.stats.abandoned.Add(1)
+	if err := validateGroup(group); err != nil {
+		return fmt.Errorf("%w: DeclareGroup: %w", ErrInvalidConfig, err)
+	}
+	if err := ValidatePattern(pattern); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	_, err := b.groupQueue(group, normalizePattern(pattern), b.cfg.delivery)
+	return err
 }
 
+// deadLetter publishes a dead letter of m, which group's handler failed
+// attempts times, never waiting for room.
 func (b *Memory) deadLetter(m *Message, group string, attempts int, err error) {
 	if m.Topic == b.cfg.deadTopic {
 		b.stats.deadDropped.Add(1)
+		b.cfg.emit(Event{Kind: EventDeadDropped, Topic: m.Topic, Group: group, MessageID: m.ID, Attempt: attempts, Err: err})
 		return
 	}
 	dl := b.newMessage(b.cfg.deadTopic, m.Payload, deadMetadata(m, group, attempts, err))
 	b.stats.deadLettered.Add(1)
+	b.cfg.emit(Event{Kind: EventDeadLettered, Topic: m.Topic, Group: group, MessageID: m.ID, Attempt: attempts, Err: err})
 	_ = b.dispatch(context.Background(), dl, false)
-}
-
-// Unsubscribe implements Subscription.
-func (s *memSub) Unsubscribe() error {
-	b := s.b
-	b.mu.Lock()
-	if s.ended {
-		b.mu.Unlock()
-		return ErrClosed
-	}
-	b.detach(s)
-	b.mu.Unlock()
-	close(s.stop)
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.drainTimeout)
-	defer cancel()
-	return drainAll(ctx, []*memSub{s})
 }
 
 // detach removes s from its queue, retiring the queue with its last
@@ -400,17 +258,20 @@ func (b *Memory) detach(s *memSub) {
 		}
 	}
 	if len(q.members) == 0 {
-		b.router.remove(q.pattern, q)
-		if q.group != "" {
-			delete(b.groups, q.group)
-		}
-		close(q.gone)
+		b.retire(q)
 		s.drain = true
 	}
 }
 
-func (s *memSub) waitGoroutines() { s.wg.Wait() }
-func (s *memSub) cancelHandlers() { s.cancel() }
+// retire unroutes q and wakes publishers waiting for its room. b.mu is
+// held.
+func (b *Memory) retire(q *queue) {
+	b.router.remove(q.pattern, q)
+	if q.group != "" && b.groups[q.group] == q {
+		delete(b.groups, q.group)
+	}
+	close(q.gone)
+}
 
 // Close implements Bus: Shutdown bounded by the drain timeout.
 func (b *Memory) Close() error {
@@ -424,9 +285,11 @@ func (b *Memory) Close() error {
 // until ctx is done, after which handlers' contexts are cancelled, the
 // remaining queued messages dropped, and Shutdown returns an error
 // wrapping ErrDrainTimeout at most shutdownGrace (10ms) after ctx ended.
-// Every goroutine of the bus has stopped when it returns, except workers
-// whose handler was still running when ctx ended (they stop as soon as it
-// returns). Calling it again returns nil.
+// A handler may return ErrHandBack once Stopping(ctx) is closed: its
+// message is dropped (no member is left to take it) and counted in
+// Stats.Abandoned. Every goroutine of the bus has stopped when it
+// returns, except workers whose handler was still running when ctx ended
+// (they stop as soon as it returns). Calling it again returns nil.
 func (b *Memory) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -442,9 +305,19 @@ func (b *Memory) Shutdown(ctx context.Context) error {
 	for _, s := range subs {
 		b.detach(s)
 	}
+	for _, q := range b.groups { // declared, without members
+		b.retire(q)
+	}
+	stopFollowing := make([]func() bool, len(subs))
+	for i, s := range subs {
+		stopFollowing[i] = s.stopFollowingCtx
+	}
 	b.mu.Unlock()
-	for _, s := range subs {
-		close(s.stop)
+	for i, s := range subs {
+		stopFollowing[i]()
+		s.stopFn()
 	}
 	return drainAll(ctx, subs)
 }
+
+var _ GroupDeclarer = (*Memory)(nil)

@@ -9,41 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func memoryBackend() backend {
-	return backend{
-		newBus: func(t *testing.T, opts ...Option) Bus {
-			b := NewMemory(opts...)
-			require.NoError(t, b.ConfigErr())
-			t.Cleanup(func() { _ = b.Close() })
-			return b
-		},
-		// One process: the "other process" is the same bus, and a crash
-		// is an Unsubscribe whose drain time runs out.
-		process: func(t *testing.T, first Bus, _ ...Option) (Bus, func(Subscription)) {
-			m := first.(*Memory)
-			return m, func(s Subscription) {
-				ms := s.(*memSub)
-				m.mu.Lock()
-				m.detach(ms)
-				m.mu.Unlock()
-				close(ms.stop)
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				_ = drainAll(ctx, []*memSub{ms})
-			}
-		},
-		pass:     func(time.Duration) {},
-		lossless: true,
-		loadN:    100_000,
-	}
-}
-
-func TestConformanceMemory(t *testing.T) { runConformance(t, memoryBackend()) }
-
 func TestMemoryConfigErrors(t *testing.T) {
-	for _, o := range []Option{WithQueueSize(0), WithWorkers(0), WithMaxAttempts(0), WithBackoff(-1, 0),
+	for _, o := range []MemoryOption{WithQueueSize(0), WithWorkers(0), WithMaxAttempts(0), WithBackoff(-1, 0),
 		WithBackoff(2, 1), WithOverflow(0), WithDrainTimeout(0), WithClock(nil), WithDeadLetterTopic("a.*"),
-		WithPrefix("x"), nil} {
+		WithObserver(nil), nil} {
 		b := NewMemory(o)
 		require.ErrorIs(t, b.ConfigErr(), ErrInvalidConfig)
 		require.ErrorIs(t, b.Publish(context.Background(), "a", nil), ErrInvalidConfig)
@@ -189,4 +158,27 @@ func TestMemoryPublishAllocsOnce(t *testing.T) {
 	payload := []byte("x")
 	allocs := testing.AllocsPerRun(1000, func() { _ = b.Publish(ctx, "orders.created", payload) })
 	require.LessOrEqual(t, allocs, 1.0)
+}
+
+// A memory group retires with its last member: what is published then
+// reaches nobody in it, and its name is free for another pattern.
+func TestMemoryGroupRetiresWithItsLastMember(t *testing.T) {
+	b := NewMemory()
+	defer b.Close()
+	first := newCollector()
+	s1 := mustSub(t, b, "a.*", first.handler("1"), WithGroup("g"))
+	s2 := mustSub(t, b, "a.*", first.handler("2"), WithGroup("g"))
+	require.NoError(t, s1.Unsubscribe())
+	mustPub(t, b, "a.x", "kept") // one member left
+	first.wait(t, 1)
+	require.NoError(t, s2.Unsubscribe())
+	mustPub(t, b, "a.x", "lost") // the group is gone
+	later := newCollector()
+	mustSub(t, b, "b.*", later.handler("3"), WithGroup("g")) // bound to another pattern: a new group
+	mustPub(t, b, "a.x", "not for b")
+	mustPub(t, b, "b.x", "new")
+	require.Equal(t, []string{"new"}, payloads(later.wait(t, 1)))
+	settle()
+	require.Equal(t, []string{"kept"}, payloads(first.all()))
+	require.Equal(t, 1, later.len())
 }

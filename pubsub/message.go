@@ -35,11 +35,14 @@ type Message struct {
 // Handler processes a message. A nil error acknowledges it; an error (or a
 // panic, recovered) has it retried with backoff until MaxAttempts, after
 // which it is published to the dead-letter topic. ctx is cancelled when the
-// subscription is stopped and its drain timeout has run out.
+// subscription is stopped and its drain timeout has run out; Stopping(ctx)
+// is closed as soon as it begins to stop, and an error wrapping
+// ErrHandBack then releases the message at once.
 type Handler func(ctx context.Context, m *Message) error
 
 // Bus publishes messages to topics and delivers them to the subscriptions
-// whose patterns match. Memory, Redis and Broadcast implement it.
+// whose patterns match. Memory, Redis and Broadcast implement it; package
+// pubsubtest checks that another implementation behaves like them.
 type Bus interface {
 	// Publish sends payload to topic. It returns when every matching
 	// subscription has the message queued (Memory, Broadcast) or stored
@@ -47,19 +50,35 @@ type Bus interface {
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Subscribe calls h for every message whose topic matches pattern,
 	// published after Subscribe returns (or, with WithGroup on Redis, since
-	// the group was first bound).
+	// the group was first bound or declared), until Unsubscribe, Close or
+	// the end of ctx.
 	Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error)
 	// Close stops every subscription, draining in-flight handlers for at
 	// most the drain timeout (WithDrainTimeout), and stops every goroutine
 	// the bus started.
 	Close() error
+	// Shutdown is Close with the caller's deadline instead of the drain
+	// timeout: it returns by ctx's deadline (an error wrapping
+	// ErrDrainTimeout when handlers were still running then).
+	Shutdown(ctx context.Context) error
+	// Stats returns the bus's counters.
+	Stats() Stats
+}
+
+// GroupDeclarer is a bus whose groups can be made before their first
+// member subscribes, so that they keep the messages published meanwhile:
+// Memory and Redis are.
+type GroupDeclarer interface {
+	DeclareGroup(ctx context.Context, group, pattern string) error
 }
 
 // Subscription is a live subscription.
 type Subscription interface {
 	// Unsubscribe stops delivery to this subscription: it returns once its
 	// in-flight handlers have returned (bounded by the drain timeout) and
-	// its goroutines have stopped. Calling it again returns ErrClosed.
+	// its goroutines have stopped. Calling it again, or after Close,
+	// returns ErrClosed; after the end of the context given to Subscribe
+	// (which ends the subscription) it returns nil.
 	Unsubscribe() error
 }
 

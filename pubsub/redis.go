@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
@@ -42,6 +43,7 @@ type Redis struct {
 	reg      registry          // the cached binding registry (redis_routes.go)
 	local    router[*redisSub] // this bus's running subscriptions, by pattern
 	reapHold atomic.Int64      // no reaping before this time (unix ns; redis_reap.go)
+	detached atomic.Bool       // a consumer's call failed since Redis last answered (redis_link.go)
 
 	closing atomic.Bool
 	mu      sync.Mutex
@@ -52,21 +54,18 @@ type Redis struct {
 var _ Bus = (*Redis)(nil)
 
 // NewRedis returns a durable bus on c (a *redis.Client, *redis.ClusterClient
-// or failover client). Options: the DeliveryOptions except WithQueueSize and
-// WithOverflow (Redis holds the backlog), WithClock, WithDrainTimeout,
-// WithDeadLetterTopic, WithPrefix, WithNamespace, WithMaxLen,
-// WithVisibilityTimeout, WithReadBlock, WithBatch, WithTimeout. Errors wrap
-// ErrInvalidConfig. It makes no Redis call.
-func NewRedis(c redis.UniversalClient, opts ...Option) (*Redis, error) {
+// or failover client). Options: the BusOptions and DeliveryOptions,
+// WithPrefix, WithNamespace, WithTimeout, WithMaxLen,
+// WithVisibilityTimeout, WithReadBlock, WithBatch (there are no queues to
+// size: a group's backlog is its stream). Errors wrap ErrInvalidConfig. It
+// makes no Redis call.
+func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
 	}
-	cfg, err := applyBusOptions(opts)
+	cfg, err := applyOptions(opts, RedisOption.applyRedis)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.setQueue || cfg.setOverflow {
-		return nil, fmt.Errorf("%w: WithQueueSize and WithOverflow apply to memory queues; a Redis group's backlog is its stream (WithMaxLen)", ErrInvalidConfig)
 	}
 	b := &Redis{client: c, cfg: cfg, subs: make(map[*redisSub]struct{}),
 		readBound: redisx.NewBound(c, cfg.readBlock+cfg.timeout)}
@@ -159,8 +158,8 @@ func (b *Redis) route(ctx context.Context, topic string, dead []string, fields [
 	start := time.Now()
 	for try := 0; try < 20; try++ {
 		if try >= 3 { // subscriptions are churning: let them settle
-			if !sleep(time.Duration(try)*100*time.Microsecond, ctx.Done()) {
-				return ctx.Err()
+			if err := backoff.Sleep(ctx, time.Duration(try)*100*time.Microsecond); err != nil {
+				return err
 			}
 		}
 		bound, err := b.left(start)
@@ -179,7 +178,9 @@ func (b *Redis) route(ctx context.Context, topic string, dead []string, fields [
 			continue
 		}
 		if group != "" {
-			return fmt.Errorf("%w: group %s", ErrNoBinding, group)
+			err := fmt.Errorf("%w: group %s", ErrNoBinding, group)
+			b.cfg.emit(Event{Kind: EventNoBinding, Topic: topic, Group: group, Err: err})
+			return err
 		}
 		if bound, err = b.left(start); err != nil {
 			return err
@@ -253,8 +254,14 @@ func decodeFields(get func(string) (string, bool)) (*Message, error) {
 // dies, by any bus of the namespace once its lease (three heartbeats) has
 // run out. Either kind binds itself again if Redis loses it while it runs
 // (Stats.Rebinds). Options: WithGroup, WithConsumer, WithWorkers,
-// WithMaxAttempts, WithBackoff. It returns within WithTimeout (or ctx's
+// WithMaxAttempts, WithBackoff; WithQueueSize and WithOverflow are an
+// error wrapping ErrInvalidConfig. It returns within WithTimeout (or ctx's
 // deadline).
+//
+// The subscription ends when ctx ends, as if Unsubscribe were called then
+// (a Subscribe given a request's context ends with the request: give it
+// one that lives as long as the subscription should); Unsubscribe after
+// that waits for the end and returns nil. A durable group stays bound.
 func (b *Redis) Subscribe(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (Subscription, error) {
 	if err := ValidatePattern(pattern); err != nil {
 		return nil, err
@@ -293,7 +300,42 @@ func (b *Redis) Subscribe(ctx context.Context, pattern string, h Handler, opts .
 	b.local.add(s.pattern, s)
 	b.mu.Unlock()
 	s.start()
+	s.endWith(ctx)
 	return s, nil
+}
+
+// DeclareGroup binds the durable group to pattern without consuming: the
+// messages published from now on wait in the group's stream until its
+// members come (up to WithMaxLen), however long that takes. A group bound
+// to pattern already is left as it is; one bound to another pattern is an
+// error wrapping ErrGroupBound. Run it at deploy time, or in publishers
+// at start-up, so that nothing published before the first consumer
+// starts is lost. If Redis loses its data before a member runs, the
+// declaration is lost with it (see Faults in the package doc). It returns
+// within WithTimeout (or ctx's deadline).
+func (b *Redis) DeclareGroup(ctx context.Context, group, pattern string) error {
+	if err := validateGroup(group); err != nil {
+		return fmt.Errorf("%w: DeclareGroup: %w", ErrInvalidConfig, err)
+	}
+	if strings.HasPrefix(group, "~") {
+		return fmt.Errorf("%w: group names starting with '~' are reserved", ErrInvalidConfig)
+	}
+	if err := ValidatePattern(pattern); err != nil {
+		return err
+	}
+	if b.closing.Load() {
+		return ErrClosed
+	}
+	s := &redisSub{b: b, pattern: normalizePattern(pattern), group: group, stream: b.streamKey(group),
+		lease: b.leaseKey(group)}
+	res, err := s.bind(ctx, "")
+	if err != nil {
+		return fmt.Errorf("pubsub: declaring %s: %w", group, err)
+	}
+	if res.status == bindElsewhere {
+		return fmt.Errorf("%w: group %s is bound to %s, not %s", ErrGroupBound, group, res.pattern, s.pattern)
+	}
+	return nil
 }
 
 // DeleteGroup unbinds a durable group and deletes its stream with every
@@ -320,7 +362,9 @@ func (b *Redis) Close() error {
 // Shutdown stops the bus: readers stop fetching (a read under way ends
 // within the read block), in-flight handlers run to completion until ctx
 // is done (then their contexts are
-// cancelled; their messages stay pending in Redis and are redelivered),
+// cancelled; their messages stay pending in Redis and become claimable by
+// other consumers at once, as do those of handlers that return
+// ErrHandBack once Stopping(ctx) is closed),
 // then ephemeral groups are unbound and this process's consumers leave
 // their durable groups, all within ctx. It returns by ctx's deadline
 // (plus at most 10ms for cancelled handlers to return), with an error
@@ -342,14 +386,21 @@ func (b *Redis) Shutdown(ctx context.Context) error {
 	b.closed = true
 	b.closing.Store(true)
 	subs := make([]*redisSub, 0, len(b.subs))
+	stopFollowing := make([]func() bool, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
 		s.ended = true
+		stopFollowing = append(stopFollowing, s.stopFollowingCtx)
 		b.local.remove(s.pattern, s)
 	}
 	b.subs = nil
 	b.mu.Unlock()
+	for _, stop := range stopFollowing {
+		stop()
+	}
 	return stopRedisSubs(ctx, subs)
 }
 
 type redisClient = redis.UniversalClient
+
+var _ GroupDeclarer = (*Redis)(nil)

@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/sysdesign/patterns/internal/redisx"
@@ -86,62 +85,72 @@ func (s *redisSub) release(ids ...string) {
 	s.mu.Unlock()
 }
 
-// handle delivers e until it is acknowledged (the ack goroutine releases
-// it once its XACK is done), dead-lettered or given up.
+// handle delivers e through the shared delivery loop, whose settler
+// methods below release it (the ack goroutine, once its XACK is done).
 func (s *redisSub) handle(e entry) {
-	c := &s.b.stats
-	acked := false
-	defer func() {
-		if !acked {
-			s.release(e.id)
-		}
-	}()
 	m, err := decodeFields(e.get)
 	if err != nil {
 		// Undeliverable: dead-letter it at once, as far as it can be read.
-		m = &Message{ID: e.id, Topic: "unknown"}
-		s.deadLetter(e, m, e.attempt, err)
+		s.giveUp(e, &Message{ID: e.id, Topic: "unknown"}, e.attempt, err)
 		return
 	}
-	for attempt := e.attempt; ; attempt++ {
-		m.Attempt = attempt
-		if attempt > s.d.maxAttempts {
-			// Delivered too often already: its consumers died mid-handler.
-			s.deadLetter(e, m, attempt-1, errors.New("pubsub: consumers stopped while handling it"))
-			return
-		}
-		if s.ctx.Err() != nil {
-			return // stopped: it stays pending, for another consumer
-		}
-		err := call(s.ctx, s.h, m, c)
-		if err == nil {
-			acked = true
-			s.acks <- e.id
-			c.delivered.Add(1)
-			return
-		}
-		c.failed.Add(1)
-		if s.ctx.Err() != nil {
-			return // stopping: it stays pending, for another consumer
-		}
-		if attempt >= s.d.maxAttempts {
-			s.deadLetter(e, m, attempt, err)
-			return
-		}
-		c.retried.Add(1)
-		if !sleep(s.d.backoff(attempt), s.ctx.Done()) {
-			return
-		}
-		_, es, cerr := s.claim(s.ctx, "retry", e.id)
-		if cerr != nil {
-			c.errors.Add(1)
-			return // still pending: reclaimed after the visibility timeout
-		}
-		if len(es) == 0 {
-			return // no longer ours: acknowledged or reclaimed elsewhere
-		}
-		attempt = es[0].attempt - 1
+	deliver[entry](&s.loop, s, e, m, e.attempt)
+}
+
+// acked implements settler: the ack goroutine acknowledges e in its next
+// batch.
+func (s *redisSub) acked(e entry) { s.acks <- e.id }
+
+// handBack implements settler: e stays pending, claimable by another
+// consumer at once (lua/handback.lua). Once the drain ran out of time the
+// call gets shutdownGrace, so that it does not hold the shutdown; if it
+// fails, e is reclaimed after the visibility timeout instead.
+func (s *redisSub) handBack(e entry, counted bool) {
+	s.release(e.id) // first, so that no heartbeat refreshes it afterwards
+	b := s.b
+	ctx, bound := s.ctx, b.bound()
+	if ctx.Err() != nil {
+		ctx, bound = context.Background(), redisx.NewBound(b.client, shutdownGrace)
 	}
+	err := bound.Eval(ctx, b.client, handbackScript, []string{s.stream},
+		[]any{s.group, s.consumer, e.id, b.cfg.visibility.Milliseconds(), uncount(counted)}, nil).Err()
+	if err != nil {
+		b.stats.errors.Add(1)
+	}
+	b.stats.handedBack.Add(1)
+	b.cfg.emit(Event{Kind: EventHandedBack, Group: s.name(), MessageID: e.id, Attempt: e.attempt, Err: err})
+}
+
+// uncount is handback.lua's ARGV[5]: "1" takes the delivery back from the
+// entry's delivery count.
+func uncount(counted bool) string {
+	if counted {
+		return "0"
+	}
+	return "1"
+}
+
+// giveUp implements settler: e is dead-lettered (atomically with its
+// XACK) and released.
+func (s *redisSub) giveUp(e entry, m *Message, attempts int, cause error) {
+	defer s.release(e.id)
+	s.deadLetter(e, m, attempts, cause)
+}
+
+// again implements settler: e is claimed again for the next delivery,
+// unless it is no longer this consumer's.
+func (s *redisSub) again(e entry, _ int) (int, bool) {
+	_, es, err := s.claim(s.ctx, "retry", e.id)
+	if err != nil {
+		s.b.stats.errors.Add(1)
+		s.release(e.id)
+		return 0, false // still pending: reclaimed after the visibility timeout
+	}
+	if len(es) == 0 {
+		s.release(e.id)
+		return 0, false // no longer ours: acknowledged or reclaimed elsewhere
+	}
+	return es[0].attempt, true
 }
 
 func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
@@ -155,12 +164,10 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 			return
 		}
 		b.stats.deadDropped.Add(1)
+		b.cfg.emit(Event{Kind: EventDeadDropped, Topic: m.Topic, Group: s.name(), MessageID: m.ID, Attempt: attempts, Err: cause})
 		return
 	}
-	name := s.group
-	if s.ephemeral {
-		name = s.pattern
-	}
+	name := s.name()
 	fields, err := encodeFields(b.idBase+strconv.FormatUint(b.seq.Add(1), 10), b.cfg.deadTopic, m.Payload,
 		deadMetadata(m, name, attempts, cause), b.cfg.now())
 	if err == nil {
@@ -171,4 +178,5 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 		return
 	}
 	b.stats.deadLettered.Add(1)
+	b.cfg.emit(Event{Kind: EventDeadLettered, Topic: m.Topic, Group: name, MessageID: m.ID, Attempt: attempts, Err: cause})
 }

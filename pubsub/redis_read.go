@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
@@ -35,9 +36,10 @@ func (s *redisSub) read() {
 		if time.Since(lastReclaim) >= s.reclaimEvery() {
 			next, es, err := s.claim(ctx, "dead", cursor)
 			if err != nil {
-				b.stats.errors.Add(1)
+				b.callFailed(err)
 			} else {
 				cursor = next
+				s.reclaimed(es)
 				s.hold(es)
 				if !s.dispatch(es) {
 					return
@@ -54,21 +56,26 @@ func (s *redisSub) read() {
 		})
 		if err != nil {
 			if errors.Is(err, redis.Nil) {
+				b.callAnswered()
 				continue
 			}
 			if s.stopped() {
 				return
 			}
-			b.stats.errors.Add(1)
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				b.stats.errors.Add(1)
+				b.callAnswered()
 				s.rebind(ctx) // Redis lost the group, or reaped it while this process was cut off
+			} else {
+				b.callFailed(err)
 			}
 			// Back off a little: Redis is down or the group is gone.
-			if !sleep(min(b.cfg.readBlock, 100*time.Millisecond), s.stop) {
+			if backoff.Sleep(s.stopCtx, min(b.cfg.readBlock, 100*time.Millisecond)) != nil {
 				return
 			}
 			continue
 		}
+		b.callAnswered()
 		for _, st := range res {
 			es := make([]entry, len(st.Messages))
 			for i, xm := range st.Messages {
@@ -80,6 +87,16 @@ func (s *redisSub) read() {
 			}
 		}
 	}
+}
+
+// reclaimed reports entries the reclaim pass took over from consumers
+// that stopped heartbeating.
+func (s *redisSub) reclaimed(es []entry) {
+	if len(es) == 0 {
+		return
+	}
+	s.b.stats.reclaimed.Add(uint64(len(es)))
+	s.b.cfg.emit(Event{Kind: EventReclaimed, Group: s.name(), MessageID: es[0].id, Attempt: es[0].attempt})
 }
 
 // consumerIdleFactor × the visibility timeout is how long a consumer

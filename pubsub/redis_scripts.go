@@ -31,6 +31,8 @@ var (
 	expiredLua string
 	//go:embed lua/tidy.lua
 	tidyLua string
+	//go:embed lua/handback.lua
+	handbackLua string
 
 	publishScript   = redis.NewScript(publishLua)
 	loadScript      = redis.NewScript(loadLua)
@@ -43,4 +45,5 @@ var (
 	leaveScript     = redis.NewScript(leaveLua)
 	expiredScript   = redis.NewScript(expiredLua)
 	tidyScript      = redis.NewScript(tidyLua)
+	handbackScript  = redis.NewScript(handbackLua)
 )

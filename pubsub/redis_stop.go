@@ -14,7 +14,7 @@ import (
 // by their groups' reclaim pass.
 func stopRedisSubs(ctx context.Context, subs []*redisSub) error {
 	for _, s := range subs {
-		close(s.stop)
+		s.stopFn()
 	}
 	err := drainAll(ctx, subs)
 	if ctx.Err() != nil {

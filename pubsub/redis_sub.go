@@ -32,8 +32,7 @@ type redisSub struct {
 	lease     string // the lease key of an ephemeral group
 	consumer  string
 	ephemeral bool
-	h         Handler
-	d         delivery
+	loop      loop
 
 	// ctx is the handlers' and every Redis call's; it is cancelled when
 	// draining ran out of time, so that nothing outlives Shutdown's
@@ -43,13 +42,22 @@ type redisSub struct {
 	// timeout.
 	ctx     context.Context
 	cancel  context.CancelFunc
-	stop    chan struct{} // closed to stop reading
-	drained chan struct{} // closed once the workers ended and their acks were sent
+	stopCtx context.Context // ends when the subscription begins to stop
+	stopFn  context.CancelFunc
+	stop    <-chan struct{} // stopCtx.Done(): stop reading
+	drained chan struct{}   // closed once the workers ended and their acks were sent
 	work    chan entry
 	acks    chan string
 	wg      sync.WaitGroup // every goroutine
 	wwg     sync.WaitGroup // the workers
 	ended   bool           // guarded by Redis.mu
+
+	// stopFollowingCtx stops the Subscribe context from ending the
+	// subscription (guarded by Redis.mu); finished is closed once that end
+	// has run.
+	stopFollowingCtx func() bool
+	endedByCtx       bool // guarded by Redis.mu
+	finished         chan struct{}
 
 	bound atomic.Pointer[regVersion] // the registry version the group was last bound at
 
@@ -70,9 +78,9 @@ func randHex(n int) string {
 }
 
 func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
-	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer, h: h, d: sc.delivery,
-		stop: make(chan struct{}), drained: make(chan struct{}), work: make(chan entry),
-		acks: make(chan string, 256), held: make(map[string]struct{})}
+	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer,
+		drained: make(chan struct{}), work: make(chan entry), finished: make(chan struct{}),
+		acks: make(chan string, 256), held: make(map[string]struct{}), stopFollowingCtx: func() bool { return false }}
 	if s.group == "" {
 		s.group, s.ephemeral = "~"+randHex(8), true
 	}
@@ -80,8 +88,20 @@ func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
 		s.consumer = b.hostName + "-" + randHex(4)
 	}
 	s.stream, s.lease = b.streamKey(s.group), b.leaseKey(s.group)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stopCtx, s.stopFn = context.WithCancel(context.Background())
+	s.stop = s.stopCtx.Done()
+	s.ctx, s.cancel = handlerContext(s.stop)
+	s.loop = loop{h: h, d: sc.delivery, group: s.name(), stats: &b.stats, hooks: &b.cfg.hooks, ctx: s.ctx, stopping: s.stop}
 	return s
+}
+
+// name is the group, or a plain subscription's pattern: what events and
+// dead letters call it.
+func (s *redisSub) name() string {
+	if s.ephemeral {
+		return s.pattern
+	}
+	return s.group
 }
 
 // heartbeatEvery is how often live consumers touch their entries and
@@ -168,16 +188,18 @@ func (s *redisSub) rebind(ctx context.Context) {
 	}
 	if r.status == bindOK && r.created {
 		s.b.stats.rebinds.Add(1)
+		s.b.cfg.emit(Event{Kind: EventRebound, Group: s.name()})
 	}
 }
 
 func (s *redisSub) start() {
-	s.wg.Add(3 + s.d.workers)
-	s.wwg.Add(s.d.workers)
+	workers := s.loop.d.workers
+	s.wg.Add(3 + workers)
+	s.wwg.Add(workers)
 	go s.read()
 	go s.heartbeat()
 	go s.ack()
-	for range s.d.workers {
+	for range workers {
 		go s.worker()
 	}
 }
@@ -209,20 +231,42 @@ func (s *redisSub) unbind(ctx context.Context) error {
 	return nil
 }
 
+// endWith ends the subscription when ctx ends.
+func (s *redisSub) endWith(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { _ = s.end(true) })
+	s.b.mu.Lock()
+	s.stopFollowingCtx = stop
+	s.b.mu.Unlock()
+}
+
 // Unsubscribe implements Subscription: it stops reading at once, waits for
 // in-flight handlers for at most the drain timeout (then cancels them),
-// and unbinds, all within the drain timeout (see Redis.Shutdown).
-func (s *redisSub) Unsubscribe() error {
+// and unbinds, all within the drain timeout (see Redis.Shutdown). After
+// the end of the context given to Subscribe it waits for that end to
+// finish and returns nil.
+func (s *redisSub) Unsubscribe() error { return s.end(false) }
+
+// end stops s: by Unsubscribe, or (byCtx) by the end of its Subscribe
+// context.
+func (s *redisSub) end(byCtx bool) error {
 	b := s.b
 	b.mu.Lock()
 	if s.ended {
+		endedByCtx := s.endedByCtx
 		b.mu.Unlock()
+		if endedByCtx && !byCtx {
+			<-s.finished
+			return nil
+		}
 		return ErrClosed
 	}
-	s.ended = true
+	s.ended, s.endedByCtx = true, byCtx
 	delete(b.subs, s)
 	b.local.remove(s.pattern, s)
+	stopFollowing := s.stopFollowingCtx
 	b.mu.Unlock()
+	defer close(s.finished)
+	stopFollowing()
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.drainTimeout)
 	defer cancel()
 	return stopRedisSubs(ctx, []*redisSub{s})

@@ -12,60 +12,9 @@ import (
 	"github.com/sysdesign/patterns/internal/redistest"
 )
 
-// redisBackend runs the conformance suite on tg. Buses of one test share
-// a prefix: they are processes of one fleet.
-func redisBackend(tg *redistest.Target) backend {
-	vis := 30 * time.Second // miniredis: its clock only moves by pass
-	if tg.Mini == nil {
-		vis = 1500 * time.Millisecond
-	}
-	// The conformance suite checks what is delivered, not how fast: on a
-	// loaded CI machine under -race a call can take longer than the 2s
-	// default timeout (the fault suite checks the bounds).
-	base := func(t *testing.T) []Option {
-		return []Option{WithPrefix(tg.Prefix + t.Name() + ":"), WithReadBlock(20 * time.Millisecond), WithVisibilityTimeout(vis),
-			WithTimeout(10 * time.Second)}
-	}
-	newOn := func(t *testing.T, c redisClient, opts []Option) *Redis {
-		b, err := NewRedis(c, append(base(t), opts...)...)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = b.Close() })
-		return b
-	}
-	n := 100_000
-	if tg.Mini != nil {
-		n = 5_000
-	}
-	return backend{
-		newBus: func(t *testing.T, opts ...Option) Bus { return newOn(t, tg.Client, opts) },
-		process: func(t *testing.T, _ Bus, opts ...Option) (Bus, func(Subscription)) {
-			c, faults := tg.NewClient()
-			b := newOn(t, c, opts)
-			return b, func(Subscription) {
-				faults.Cut()
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				_ = b.Shutdown(ctx)
-			}
-		},
-		pass: func(d time.Duration) {
-			if tg.Mini != nil {
-				tg.Advance(d)
-			}
-		},
-		loadN: n,
-	}
-}
-
-func TestConformanceRedis(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		runConformance(t, redisBackend(tg))
-	})
-}
-
-func newTestRedis(t *testing.T, tg *redistest.Target, c redisClient, opts ...Option) *Redis {
+func newTestRedis(t *testing.T, tg *redistest.Target, c redisClient, opts ...RedisOption) *Redis {
 	t.Helper()
-	b, err := NewRedis(c, append([]Option{WithPrefix(tg.Prefix), WithReadBlock(20 * time.Millisecond),
+	b, err := NewRedis(c, append([]RedisOption{WithPrefix(tg.Prefix), WithReadBlock(20 * time.Millisecond),
 		WithBackoff(time.Millisecond, time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
@@ -179,7 +128,7 @@ func TestRedisConfigErrors(t *testing.T) {
 	_, err := NewRedis(nil)
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	tg := redistest.New(t, redistest.Mini)
-	for _, o := range []Option{WithQueueSize(3), WithOverflow(OverflowDropOldest), WithPrefix("a{b"), WithMaxLen(0),
+	for _, o := range []RedisOption{WithPrefix("a{b"), WithMaxLen(0),
 		WithVisibilityTimeout(time.Millisecond), WithBatch(0), WithTimeout(0), WithReadBlock(0), WithNamespace("")} {
 		_, err := NewRedis(tg.Client, o)
 		require.ErrorIs(t, err, ErrInvalidConfig)

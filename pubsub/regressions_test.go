@@ -100,14 +100,14 @@ func TestPublishMessageRejectsNil(t *testing.T) {
 // backoff allowed stays positive and capped.
 func TestExtremeDurations(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
-	for _, o := range []Option{WithTimeout(math.MaxInt64), WithReadBlock(math.MaxInt64),
+	for _, o := range []RedisOption{WithTimeout(math.MaxInt64), WithReadBlock(math.MaxInt64),
 		WithVisibilityTimeout(math.MaxInt64), WithTimeout(MaxTimeout + 1)} {
 		_, err := NewRedis(tg.Client, o)
 		require.ErrorIs(t, err, ErrInvalidConfig)
 	}
 	d := delivery{backoffMin: time.Nanosecond, backoffMax: math.MaxInt64}
 	for attempt := 1; attempt < 100; attempt++ {
-		w := d.backoff(attempt)
+		w := d.retryWait(attempt)
 		require.Positive(t, w, "attempt %d", attempt)
 	}
 }
@@ -132,7 +132,7 @@ func loseNamespace(t *testing.T, tg *redistest.Target, b *Redis, subs ...*redisS
 func TestRedisGroupsRebindAfterRedisLosesData(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		ctx := context.Background()
-		opts := []Option{WithTimeout(200 * time.Millisecond)}
+		opts := []RedisOption{WithTimeout(200 * time.Millisecond)}
 		cs, faults := tg.NewClient()
 		sub := newTestRedis(t, tg, cs, opts...)
 		durable, plain := newCollector(), newCollector()
@@ -236,10 +236,10 @@ func TestRedisShutdownReturnsByItsDeadline(t *testing.T) {
 		for name, copts := range redistest.ClientKinds() {
 			t.Run(name, func(t *testing.T) {
 				c, faults := tg.NewClient(copts...)
-				start := func(opts ...Option) *Redis {
+				start := func(opts ...RedisOption) *Redis {
 					// A read under way at the deadline ends within the read
 					// block (20ms) plus the timeout.
-					b := newTestRedis(t, tg, c, append([]Option{WithTimeout(200 * time.Millisecond)}, opts...)...)
+					b := newTestRedis(t, tg, c, append([]RedisOption{WithTimeout(200 * time.Millisecond)}, opts...)...)
 					for i := range 4 {
 						mustSub(t, b, "s."+strconv.Itoa(i), func(context.Context, *Message) error { return nil })
 					}

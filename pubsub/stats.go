@@ -8,7 +8,8 @@ type Stats struct {
 	Published uint64
 	// Delivered counts handler calls that succeeded.
 	Delivered uint64
-	// Failed counts handler calls that returned an error or panicked.
+	// Failed counts handler calls that returned an error or panicked (a
+	// hand-back, see ErrHandBack, is not a failure).
 	Failed uint64
 	// Panics counts handler calls that panicked (also in Failed).
 	Panics uint64
@@ -25,10 +26,18 @@ type Stats struct {
 	DroppedOldest, DroppedNewest uint64
 	// Rejected counts messages refused with ErrQueueFull (OverflowError).
 	Rejected uint64
-	// Abandoned counts messages given up on because a subscription was
-	// stopped (its drain timeout ran out) with no other group member to
-	// take them. On Redis they stay pending and are redelivered instead.
+	// HandedBack counts messages a stopping subscription released
+	// unfinished (ErrHandBack, or its drain ran out of time): back to their
+	// group's queue in memory, claimable at once by another consumer on
+	// Redis.
+	HandedBack uint64
+	// Abandoned counts memory messages dropped because their subscription
+	// stopped with no other group member left to take them (hand-backs at
+	// Shutdown, or with the last member gone).
 	Abandoned uint64
+	// Reclaimed counts Redis messages this bus's consumers took over from
+	// consumers that stopped heartbeating.
+	Reclaimed uint64
 	// Errors counts Redis calls of consumers that failed (reads, acks,
 	// heartbeats); the bus retries them or leaves the message pending.
 	Errors uint64
@@ -43,6 +52,7 @@ type Stats struct {
 type counters struct {
 	published, delivered, failed, panics, retried, deadLettered, deadDropped atomic.Uint64
 	droppedOldest, droppedNewest, rejected, abandoned, errors, rebinds       atomic.Uint64
+	handedBack, reclaimed                                                    atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -51,6 +61,6 @@ func (c *counters) snapshot() Stats {
 		Panics: c.panics.Load(), Retried: c.retried.Load(), DeadLettered: c.deadLettered.Load(),
 		DeadDropped: c.deadDropped.Load(), DroppedOldest: c.droppedOldest.Load(),
 		DroppedNewest: c.droppedNewest.Load(), Rejected: c.rejected.Load(), Abandoned: c.abandoned.Load(), Errors: c.errors.Load(),
-		Rebinds: c.rebinds.Load(),
+		Rebinds: c.rebinds.Load(), HandedBack: c.handedBack.Load(), Reclaimed: c.reclaimed.Load(),
 	}
 }

@@ -7,9 +7,11 @@
 //	go run ./examples/pubsub                        # in memory
 //	go run ./examples/pubsub -redis localhost:6379  # durable, on Redis Streams
 //
-// With -redis the e-mail sender's group is bound first and its consumer
-// stopped, so the orders are published while it is down; they wait in
-// Redis and are delivered when it starts.
+// With -redis the e-mail sender's group is declared before it starts
+// (DeclareGroup), so the orders are published while no sender runs; they
+// wait in Redis and are delivered when it starts. The bus logs retries
+// and dead letters to stderr (WithLogger), and the demo ends with the
+// bus's Stats.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -50,42 +53,46 @@ func (l *logger) printf(format string, args ...any) {
 func run(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	opts := []pubsub.Option{pubsub.WithBackoff(50*time.Millisecond, 200*time.Millisecond), pubsub.WithMaxAttempts(3)}
+	slogger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	retry := []pubsub.DeliveryOption{pubsub.WithBackoff(50*time.Millisecond, 200*time.Millisecond), pubsub.WithMaxAttempts(3)}
 
-	var newBus func() (pubsub.Bus, error)
+	var bus pubsub.Bus
+	var declarer pubsub.GroupDeclarer
 	var cleanup func()
 	if addr == "" {
 		fmt.Println("in-memory bus")
-		bus := pubsub.NewMemory(opts...)
-		newBus = func() (pubsub.Bus, error) { return bus, bus.ConfigErr() }
-		cleanup = func() { _ = bus.Close() }
+		opts := []pubsub.MemoryOption{pubsub.WithLogger(slogger)}
+		for _, o := range retry {
+			opts = append(opts, o)
+		}
+		mem := pubsub.NewMemory(opts...)
+		if err := mem.ConfigErr(); err != nil {
+			return err
+		}
+		bus, declarer = mem, mem
+		cleanup = func() { _ = mem.Close() }
 	} else {
 		fmt.Println("Redis bus at", addr)
 		client := redis.NewClient(&redis.Options{Addr: addr})
 		defer client.Close()
-		ns := "pubsub-demo"
-		opts = append(opts, pubsub.WithNamespace(ns), pubsub.WithReadBlock(100*time.Millisecond))
-		var buses []*pubsub.Redis
-		newBus = func() (pubsub.Bus, error) {
-			b, err := pubsub.NewRedis(client, opts...)
-			buses = append(buses, b)
-			return b, err
+		opts := []pubsub.RedisOption{pubsub.WithLogger(slogger), pubsub.WithNamespace("pubsub-demo"),
+			pubsub.WithReadBlock(100 * time.Millisecond)}
+		for _, o := range retry {
+			opts = append(opts, o)
 		}
+		rb, err := pubsub.NewRedis(client, opts...)
+		if err != nil {
+			return err
+		}
+		bus, declarer = rb, rb
 		cleanup = func() {
-			for _, b := range buses {
-				_ = b.Close()
-			}
-			if len(buses) > 0 { // the demo's durable groups go with it
-				_ = buses[0].DeleteGroup(context.Background(), "email")
-				_ = buses[0].DeleteGroup(context.Background(), "analytics")
-			}
+			_ = rb.Close()
+			// The demo's durable groups go with it.
+			_ = rb.DeleteGroup(context.Background(), "email")
+			_ = rb.DeleteGroup(context.Background(), "analytics")
 		}
 	}
 	defer cleanup()
-	bus, err := newBus()
-	if err != nil {
-		return err
-	}
 	log := &logger{start: time.Now()}
 	var wg sync.WaitGroup
 	wg.Add(2 + 4 + 5 + 1) // e-mails sent, analytics, audit entries, dead letters
@@ -109,22 +116,12 @@ func run(addr string) error {
 			return ok(nil)
 		}
 	}
-	if addr != "" {
-		// Bind the durable group, then stop its only consumer.
-		down, err := newBus()
-		if err != nil {
-			return err
-		}
-		if _, err := down.Subscribe(ctx, "orders.created", email, pubsub.WithGroup("email")); err != nil {
-			return err
-		}
-		if err := down.Close(); err != nil {
-			return err
-		}
-		log.printf("email      sender is down; its group keeps collecting orders")
-	} else if _, err := bus.Subscribe(ctx, "orders.created", email, pubsub.WithGroup("email")); err != nil {
+	// The e-mail sender's group exists before the sender starts: what is
+	// published meanwhile waits for it.
+	if err := declarer.DeclareGroup(ctx, "email", "orders.created"); err != nil {
 		return err
 	}
+	log.printf("email      group declared; the sender is not running yet")
 	if _, err := bus.Subscribe(ctx, "orders.*", func(_ context.Context, m *pubsub.Message) error {
 		log.printf("analytics  %s %s", m.Topic, m.Payload)
 		return ok(nil)
@@ -153,15 +150,9 @@ func run(addr string) error {
 		}
 		log.printf("published  %s %s", p.topic, p.order)
 	}
-	if addr != "" {
-		up, err := newBus()
-		if err != nil {
-			return err
-		}
-		log.printf("email      sender is back")
-		if _, err := up.Subscribe(ctx, "orders.created", email, pubsub.WithGroup("email")); err != nil {
-			return err
-		}
+	log.printf("email      sender starts")
+	if _, err := bus.Subscribe(ctx, "orders.created", email, pubsub.WithGroup("email")); err != nil {
+		return err
 	}
 
 	done := make(chan struct{})
@@ -172,5 +163,8 @@ func run(addr string) error {
 		return errors.New("timed out waiting for deliveries")
 	}
 	log.printf("done: every order e-mailed, counted and audited; o-3 dead-lettered")
+	st := bus.Stats()
+	log.printf("stats: published %d, delivered %d, retried %d, dead-lettered %d",
+		st.Published, st.Delivered, st.Retried, st.DeadLettered)
 	return nil
 }
