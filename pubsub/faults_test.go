@@ -50,7 +50,7 @@ type faultRig struct {
 	extra   *Redis // subscribed, to be shut down during a fault
 	durable *idSet
 	plain   *idSet
-	plainID string // the plain subscription's (ephemeral) group
+	plainID string    // the plain subscription's (ephemeral) group
 	events  *recorder // what every bus of the rig observed
 
 	mu       sync.Mutex
