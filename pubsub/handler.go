@@ -14,13 +14,15 @@ var ErrPanic = errors.New("pubsub: handler panicked")
 // ErrHandBack, wrapped by a handler's error while its subscription is
 // stopping (see Stopping), hands the message back instead of failing it:
 // it is not retried, dead-lettered or counted as failed, and it is
-// released at once. On Redis it stays pending and becomes claimable by
-// another consumer of the group immediately (not after the visibility
-// timeout), without counting as a delivery; in memory it goes back to its
-// group's queue when another member remains, and is otherwise dropped
-// (Stats.Abandoned). Returned while the subscription is not stopping, it
-// is an ordinary error. A handler whose context was cancelled (the drain
-// ran out of time) hands its message back whatever it returns.
+// released at once, so the shutdown does not wait for it. On Redis it
+// stays pending and becomes claimable by another consumer of the group
+// immediately (not after the visibility timeout), and the hand-back does
+// not count towards MaxAttempts; in memory it goes back to its group's
+// queue when another member remains (delivered from attempt 1 again), and
+// is otherwise dropped (Stats.Abandoned). Returned while the
+// subscription is not stopping, it is an ordinary error. A handler whose
+// context was cancelled (the drain ran out of time) hands its message
+// back whatever it returns; on Redis that delivery counts.
 var ErrHandBack = errors.New("pubsub: message handed back")
 
 // PanicError is a recovered handler panic: the error a panicking handler
@@ -30,6 +32,7 @@ type PanicError struct {
 	Stack []byte // the handler goroutine's stack at the panic
 }
 
+// Error returns "pubsub: handler panicked: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("%v: %v", ErrPanic, e.Value) }
 
 // Unwrap returns ErrPanic and, when the panic value is an error, that
