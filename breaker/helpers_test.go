@@ -98,3 +98,11 @@ func recv(t *testing.T, ch <-chan error) error {
 		return nil
 	}
 }
+
+// newMemory makes a breaker with no Store for cfg.
+func newMemory(t *testing.T, cfg Config) *Breaker {
+	t.Helper()
+	b, err := New(cfg)
+	require.NoError(t, err)
+	return b
+}
