@@ -30,7 +30,7 @@ type Memory struct {
 	ready    itemHeap // due, by aged score
 	sched    itemHeap // not yet due, by due time
 	leased   int
-	waiters  []chan struct{} // blocked Dequeues, FIFO
+	waiters  waitlist
 	seq      uint64
 	leaseSeq uint64
 	closed   bool
@@ -104,7 +104,7 @@ func (q *Memory) queue(it *item, due, now time.Time) {
 		it.score = agedScore(due, it.job.Priority, q.cfg.aging)
 		q.ready.push(it)
 	}
-	q.signalOne()
+	q.waiters.wakeOne()
 }
 
 // promote moves the scheduled jobs that are due by now to ready. q.mu is
@@ -117,8 +117,8 @@ func (q *Memory) promote(now time.Time) {
 	}
 }
 
-// Dequeue implements Queue. It waits on a per-call channel that Enqueue,
-// Retry, Defer and Close signal, and on a timer set to the next due time
+// Dequeue implements Queue. It waits for a wake-up (each Enqueue, Retry
+// and Defer wakes one waiting Dequeue, Close all of them) and on a timer set to the next due time
 // (by the configured clock) capped by the poll interval.
 func (q *Memory) Dequeue(ctx context.Context) (*Delivery, error) {
 	var timer *time.Timer
@@ -148,8 +148,7 @@ func (q *Memory) Dequeue(ctx context.Context) (*Delivery, error) {
 		if q.sched.Len() > 0 {
 			wait = min(wait, q.sched.peek().due.Sub(now))
 		}
-		wake := make(chan struct{}, 1)
-		q.waiters = append(q.waiters, wake)
+		wake := q.waiters.add()
 		q.mu.Unlock()
 
 		if timer == nil {
@@ -161,10 +160,10 @@ func (q *Memory) Dequeue(ctx context.Context) (*Delivery, error) {
 		case <-wake:
 			timer.Stop()
 		case <-timer.C:
-			q.leave(wake)
+			q.waiters.remove(wake)
 		case <-ctx.Done():
 			timer.Stop()
-			q.leave(wake)
+			q.waiters.remove(wake)
 			return nil, ctx.Err()
 		}
 	}
@@ -177,36 +176,6 @@ func (q *Memory) lease(it *item) *Delivery {
 	q.leased++
 	j := it.job
 	return &Delivery{Job: j, Attempt: it.attempt, EnqueuedAt: it.enqueuedAt, lease: it.lease}
-}
-
-// signalOne wakes the longest-waiting Dequeue, if any. q.mu is held.
-func (q *Memory) signalOne() {
-	if len(q.waiters) == 0 {
-		return
-	}
-	w := q.waiters[0]
-	q.waiters[0] = nil
-	q.waiters = q.waiters[1:]
-	w <- struct{}{}
-}
-
-// leave takes a Dequeue that stops waiting off the list; if it was
-// signalled meanwhile, the wake-up goes to the next waiter so that no job
-// is left waiting for a Dequeue that has gone.
-func (q *Memory) leave(wake chan struct{}) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, w := range q.waiters {
-		if w == wake {
-			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-			return
-		}
-	}
-	select {
-	case <-wake:
-		q.signalOne()
-	default:
-	}
 }
 
 // held returns the item d leases. q.mu is held.
@@ -333,9 +302,7 @@ func (q *Memory) Close() error {
 		q.leased--
 		released = append(released, Event{Kind: Released, Queue: memoryName, JobID: it.job.ID, Attempt: it.attempt, At: now})
 	}
-	for len(q.waiters) > 0 {
-		q.signalOne()
-	}
+	q.waiters.wakeAll()
 	q.mu.Unlock()
 	for _, ev := range released {
 		q.stats.released.Add(1)

@@ -21,9 +21,11 @@ import (
 //
 // Keys, all in one hash slot: <prefix>{<name>}:ready (due jobs by aged
 // score), :scheduled (by due time), :leases (by lease expiry), :body and
-// :meta (hashes by job ID), :seq (the enqueue counter, one per queue) and
-// :wake (a short wake-up list with a TTL). A job's entries are deleted by
-// Ack and Cancel; empty sets vanish by themselves.
+// :meta (hashes by job ID), :seq (the enqueue counter, ordering jobs of
+// equal score: FIFO) and :wake (a short wake-up list with a TTL). A job's
+// entries are deleted by Ack and Cancel, the counter with the last job;
+// empty sets vanish by themselves: a drained queue leaves only the
+// wake-up list, for a minute.
 type Redis struct {
 	c      redis.UniversalClient
 	cfg    config
@@ -44,9 +46,7 @@ type Redis struct {
 	ctx     context.Context // the goroutines' calls; cancelled by Close
 	cancel  context.CancelFunc
 
-	wakeMu  sync.Mutex
-	wakeCh  chan struct{} // closed and replaced to wake every local waiter
-	waiting atomic.Int64  // Dequeues blocked in this process
+	waiters waitlist      // Dequeues blocked in this process
 	want    chan struct{} // tells the listener a Dequeue started waiting
 }
 
@@ -77,7 +77,7 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 		c: c, cfg: cfg, bound: redisx.NewBound(c, cfg.timeout), k: newKeys(cfg.prefix, cfg.name),
 		emit: emitter{observer: cfg.observer, logger: cfg.logger},
 		held: make(map[string]string), closing: make(chan struct{}), noRenew: make(chan struct{}), ctx: ctx, cancel: cancel,
-		wakeCh: make(chan struct{}), want: make(chan struct{}, 1),
+		want: make(chan struct{}, 1),
 	}
 	q.done.Add(2)
 	go q.renewLoop()
@@ -139,7 +139,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 		return fmt.Errorf("%w: %q", ErrDuplicate, j.ID)
 	}
 	q.stats.enqueued.Add(1)
-	q.wakeLocal()
+	q.waiters.wakeOne()
 	return nil
 }
 
@@ -151,7 +151,7 @@ func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
-	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta}, []any{d.ID, d.lease}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta, q.k.seq}, []any{d.ID, d.lease}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: ack %q: %w", d.ID, err)
 	}
@@ -199,7 +199,7 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 	} else {
 		q.stats.deferred.Add(1)
 	}
-	q.wakeLocal()
+	q.waiters.wakeOne()
 	return nil
 }
 
@@ -244,7 +244,7 @@ func (q *Redis) Cancel(ctx context.Context, id string) error {
 		return ErrClosed
 	}
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, cancelScript, []string{k.ready, k.sched, k.body, k.meta}, []any{id}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, cancelScript, []string{k.ready, k.sched, k.body, k.meta, k.seq}, []any{id}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: cancel %q: %w", id, err)
 	}
@@ -295,9 +295,16 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 		if q.closed.Load() {
 			return nil, ErrClosed
 		}
-		wake := q.wakeChan() // before the script, so a wake-up during it is not missed
+		// Registered before the script runs, so that a job arriving
+		// between the script and the wait still wakes this Dequeue.
+		wake := q.waiters.add()
+		select {
+		case q.want <- struct{}{}:
+		default:
+		}
 		d, wait, err := q.try(ctx)
 		if err != nil || d != nil {
+			q.waiters.remove(wake)
 			return d, err
 		}
 		if wait < 0 || wait > q.cfg.poll {
@@ -308,18 +315,15 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 		} else {
 			timer.Reset(wait)
 		}
-		q.waiting.Add(1)
-		select {
-		case q.want <- struct{}{}:
-		default:
-		}
 		select {
 		case <-wake:
 		case <-timer.C:
+			q.waiters.remove(wake)
 		case <-q.closing:
+			q.waiters.remove(wake)
 		case <-ctx.Done():
+			q.waiters.remove(wake)
 		}
-		q.waiting.Add(-1)
 		timer.Stop()
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -425,6 +429,7 @@ func (q *Redis) stop() bool {
 		return false
 	}
 	close(q.closing)
+	q.waiters.wakeAll()
 	q.stopRenewing()
 	q.cancel()
 	q.done.Wait()

@@ -37,8 +37,8 @@ func TestRedisOptionsRefuseNonsense(t *testing.T) {
 
 // TestRedisKeysShareOneSlotAndGoAway checks the key layout: every key of a
 // queue carries the queue's name as its hash tag (never a job ID), and
-// once every job is acked or cancelled only the enqueue counter (one per
-// queue) remains, plus the wake-up list, which has a TTL.
+// once every job is acked or cancelled only the wake-up list remains,
+// which has a TTL.
 func TestRedisKeysShareOneSlotAndGoAway(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
 	ctx := context.Background()
@@ -71,7 +71,6 @@ func TestRedisKeysShareOneSlotAndGoAway(t *testing.T) {
 	}
 	for _, k := range tg.Mini.Keys() {
 		switch k {
-		case tg.Prefix + "{mail}:seq":
 		case tg.Prefix + "{mail}:wake":
 			if tg.Mini.TTL(k) <= 0 {
 				t.Fatalf("wake-up list without a TTL")

@@ -12,26 +12,10 @@ import (
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
-// wakeChan returns the channel the next local wake-up closes.
-func (q *Redis) wakeChan() <-chan struct{} {
-	q.wakeMu.Lock()
-	defer q.wakeMu.Unlock()
-	return q.wakeCh
-}
-
-// wakeLocal wakes every Dequeue blocked in this process; those that find
-// nothing due wait again.
-func (q *Redis) wakeLocal() {
-	q.wakeMu.Lock()
-	close(q.wakeCh)
-	q.wakeCh = make(chan struct{})
-	q.wakeMu.Unlock()
-}
-
 // listen is the wake-up listener: while Dequeues of this process are
 // blocked, it blocks on the queue's wake-up list (BLPOP), which every
-// Enqueue, Retry, Defer and release pushes to, and wakes them when
-// something arrives. One connection per queue value, however many
+// Enqueue, Retry, Defer and release pushes to, and wakes one of them per
+// entry popped. One connection per queue value, however many
 // consumers wait, and no polling of the sets.
 func (q *Redis) listen() {
 	defer q.done.Done()
@@ -46,7 +30,7 @@ func (q *Redis) listen() {
 			return
 		case <-q.want:
 		}
-		for q.waiting.Load() > 0 {
+		for q.waiters.len() > 0 {
 			_, err := redisx.Do(q.ctx, bound, func(ctx context.Context) ([]string, error) {
 				return q.c.Do(ctx, "BLPOP", q.k.wake, blockArg).StringSlice()
 			})
@@ -54,7 +38,7 @@ func (q *Redis) listen() {
 			case q.closed.Load():
 				return
 			case err == nil:
-				q.wakeLocal()
+				q.waiters.wakeOne()
 			case errors.Is(err, redis.Nil):
 			default:
 				failures++

@@ -1,5 +1,5 @@
 -- Ack: remove a job whose lease the caller holds.
--- KEYS: leases, body, meta
+-- KEYS: leases, body, meta, seq
 -- ARGV: id, token
 -- Returns 1, or 0 when the lease is lost.
 local m = get_meta(KEYS[3], ARGV[1])
@@ -7,4 +7,5 @@ if not m or m.token ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], m.member)
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+forget_seq(KEYS[3], KEYS[4])
 return 1

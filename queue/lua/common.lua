@@ -42,3 +42,10 @@ local function wake(key, ttl_ms)
   redis.call('LTRIM', key, 0, 15)
   redis.call('PEXPIRE', key, ttl_ms)
 end
+
+-- forget_seq deletes the enqueue counter once the queue holds no job: it
+-- only orders jobs against each other, so an empty queue may start again,
+-- and a queue that is no longer used leaves no key behind.
+local function forget_seq(meta, seq)
+  if redis.call('HLEN', meta) == 0 then redis.call('DEL', seq) end
+end
