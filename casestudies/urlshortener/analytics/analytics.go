@@ -94,6 +94,7 @@ type Analytics struct {
 	inProcess bool
 
 	buf       chan clickRecord
+	seen      *seenIDs
 	recordMu  sync.RWMutex // Record sends under R; Close closes buf under W
 	recClosed bool         // guarded by recordMu
 	counters  counters
@@ -132,6 +133,7 @@ func New(cfg Config) (*Analytics, error) {
 		observe:  cfg.Observer,
 		browsers: new(atomic.Bool),
 		buf:      make(chan clickRecord, DefaultBufferSize),
+		seen:     newSeenIDs(),
 		runDone:  make(chan struct{}),
 	}
 	if a.now == nil {
@@ -196,9 +198,11 @@ func (a *Analytics) Start(ctx context.Context) error {
 	return nil
 }
 
-// Lag returns how many clicks are on their way to the statistics: recorded
-// here and not yet stored by this instance, plus events in the store the
-// projection has not applied yet.
+// Lag returns how many clicks are on their way to the statistics: those
+// recorded here and not yet published, on an in-process bus those
+// published and not yet stored, plus the events in the store the
+// projection has not applied yet. (On a Redis bus, clicks waiting in the
+// group's stream are not counted: any instance may be about to take them.)
 //
 // A store that cannot tell its head (not a cqrs.Header) adds nothing for
 // the projection.
@@ -210,7 +214,11 @@ func (a *Analytics) Lag(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("analytics: projection lag: %w", err)
 		}
 	}
-	return lag + max(0, a.counters.pending()), nil
+	local := max(0, a.counters.buffered())
+	if a.inProcess {
+		local += max(0, a.counters.unconsumed())
+	}
+	return lag + local, nil
 }
 
 // Rebuild builds the statistics afresh from the store's whole history and

@@ -30,7 +30,8 @@ func streamID(r clickRecord) string {
 func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 	var r clickRecord
 	if err := json.Unmarshal(m.Payload, &r); err != nil || r.ID == "" || validateCode(r.Code) != nil {
-		a.counters.handled.Add(1) // nothing to store, ever: do not retry it
+		// Nothing to store, ever: do not retry it. (Not counted as handled:
+		// no Record of this process published it.)
 		a.report(Event{Kind: MalformedClick, Err: fmt.Errorf("message %s on %s is not a click", m.ID, m.Topic)})
 		return nil
 	}
@@ -39,14 +40,16 @@ func (a *Analytics) consume(ctx context.Context, m *pubsub.Message) error {
 		_, err = a.store.Append(ctx, streamID(r), cqrs.AnyVersion, ev.WithID(r.ID))
 	}
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, cqrs.ErrDuplicateEventID):
+		if !a.seen.add(r.ID) {
+			a.counters.duplicates.Add(1) // a redelivery of a click handled here
+			return nil
+		}
 		a.counters.stored.Add(1)
-	case errors.Is(err, cqrs.ErrDuplicateEventID):
-		a.counters.duplicates.Add(1) // stored by an earlier delivery
 	default:
 		err = fmt.Errorf("analytics: storing click %s: %w", r.ID, err)
 		a.report(Event{Kind: StoreFailed, Code: r.Code, Err: err})
-		if m.Attempt >= StoreAttempts {
+		if m.Attempt >= StoreAttempts && a.seen.add(r.ID) {
 			a.counters.handled.Add(1) // dead-lettered: Close must not wait for it
 			a.counters.unstored.Add(1)
 			a.report(Event{Kind: ClickLost, Code: r.Code, Err: err})

@@ -15,11 +15,11 @@ type Counters struct {
 	// DefaultPublishPatience or by Close's deadline, or not stored after
 	// the bus's last attempt (dead-lettered).
 	Lost int64
-	// Stored counts clicks this instance appended to the store.
+	// Stored counts clicks this instance appended to the store, each once.
 	Stored int64
-	// Duplicates counts redelivered clicks the store refused as already
-	// stored. (An exact retry is a no-op the store reports as a success,
-	// so it counts in Stored.)
+	// Duplicates counts redeliveries (the bus delivers at least once) of
+	// clicks this instance had handled already; the store's event ids keep
+	// them out of the statistics in any case.
 	Duplicates int64
 }
 
@@ -29,11 +29,17 @@ type counters struct {
 	unpublished, unstored atomic.Int64
 }
 
-// pending is what this instance recorded and has not stored (or lost)
-// yet; on a fleet sharing a Redis bus it can go negative (this instance
-// stored others' clicks).
-func (c *counters) pending() int64 {
-	return c.recorded.Load() - c.unpublished.Load() - c.handled.Load()
+// buffered is what this instance recorded and has not published (nor
+// given up on) yet.
+func (c *counters) buffered() int64 {
+	return c.recorded.Load() - c.published.Load() - c.unpublished.Load()
+}
+
+// unconsumed is what this instance published and its consumers have not
+// handled yet: meaningful on an in-process bus only, where nobody else
+// consumes (on Redis, another instance may take them).
+func (c *counters) unconsumed() int64 {
+	return c.published.Load() - c.handled.Load()
 }
 
 // Counters returns the counters (lock-free).
