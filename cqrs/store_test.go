@@ -30,6 +30,42 @@ func TestEventStoreConformance(t *testing.T) {
 	})
 }
 
+// TestSnapshotStoreConformance runs the cqrstest snapshot suite against
+// the memory and Redis snapshot stores.
+func TestSnapshotStoreConformance(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		cqrstest.TestSnapshotStore(t, func(t *testing.T) cqrs.SnapshotStore { return cqrs.NewMemorySnapshotStore() })
+	})
+	for _, k := range redistest.Kinds() {
+		t.Run(string(k), func(t *testing.T) {
+			cqrstest.TestSnapshotStore(t, func(t *testing.T) cqrs.SnapshotStore {
+				tg := redistest.New(t, k)
+				s, err := cqrs.NewRedisSnapshotStore(tg.Client, cqrs.WithPrefix(tg.Prefix))
+				require.NoError(t, err)
+				return s
+			})
+		})
+	}
+}
+
+// TestCheckpointStoreConformance runs the cqrstest checkpoint suite
+// against the memory and Redis checkpoint stores.
+func TestCheckpointStoreConformance(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		cqrstest.TestCheckpointStore(t, func(t *testing.T) cqrs.CheckpointStore { return cqrs.NewMemoryCheckpointStore() })
+	})
+	for _, k := range redistest.Kinds() {
+		t.Run(string(k), func(t *testing.T) {
+			cqrstest.TestCheckpointStore(t, func(t *testing.T) cqrs.CheckpointStore {
+				tg := redistest.New(t, k)
+				s, err := cqrs.NewRedisCheckpointStore(tg.Client, cqrs.WithPrefix(tg.Prefix))
+				require.NoError(t, err)
+				return s
+			})
+		})
+	}
+}
+
 // redisBackend is a Redis store on tg; each further handle has a client of
 // its own, as another process would.
 func redisBackend(t *testing.T, tg *redistest.Target) cqrstest.Backend {

@@ -24,4 +24,9 @@
 // also implement cqrs.Header or cqrs.Waiter (which the projection Runner
 // uses) get those checked too; the cases for them skip on a store without
 // them.
+//
+// TestSnapshotStore and TestCheckpointStore do the same for
+// cqrs.SnapshotStore (a Repository's snapshots) and cqrs.CheckpointStore
+// (a FuncProjection's checkpoints), each with its own table of cases
+// (SnapshotCases, CheckpointCases) and a factory of fresh, empty stores.
 package cqrstest

@@ -23,6 +23,13 @@ func TestMemoryStoreConforms(t *testing.T) {
 	cqrstest.TestEventStore(t, cqrstest.Features{}, memoryBackend)
 }
 
+// TestMemorySnapshotAndCheckpointStoresConform: the snapshot and
+// checkpoint suites take a factory of fresh, empty stores.
+func TestMemorySnapshotAndCheckpointStoresConform(t *testing.T) {
+	cqrstest.TestSnapshotStore(t, func(t *testing.T) cqrs.SnapshotStore { return cqrs.NewMemorySnapshotStore() })
+	cqrstest.TestCheckpointStore(t, func(t *testing.T) cqrs.CheckpointStore { return cqrs.NewMemoryCheckpointStore() })
+}
+
 // The test that proves a store conforms is one call
 // (TestMemoryStoreConforms above); each case is a subtest, so `go test -run
 // 'TestMemoryStoreConforms/expected_versions'` runs one. A caller can also
