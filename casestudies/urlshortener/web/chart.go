@@ -14,11 +14,16 @@ const (
 	chartBottom = 24 // room for the day labels
 	chartLeft   = 4
 	barGap      = 2
+	maxBarWidth = 48 // a few days' bars stay bars, not slabs
+	// minChartDays is the shortest window: a week, so that a new link's
+	// first click sits among days, not alone across the whole width.
+	minChartDays = 7
 )
 
 // chart is the clicks-per-day bar chart, laid out for the template: one
-// bar per day from the first day with clicks (or the window's start) to
-// today, days without clicks included, so gaps show.
+// bar per day from the first day with clicks (at most `days` back, at
+// least minChartDays back) to today, days without clicks included, so gaps
+// show.
 type chart struct {
 	Width, Height, Baseline int
 	Bars                    []bar
@@ -51,6 +56,9 @@ func newChart(counts []analytics.Count, now time.Time, days int) chart {
 	if first.After(start) {
 		start = first
 	}
+	if weekAgo := today.AddDate(0, 0, -(minChartDays - 1)); start.After(weekAgo) {
+		start = weekAgo
+	}
 	c := chart{Width: chartWidth, Height: chartHeight, Baseline: chartHeight - chartBottom}
 	for d := start; !d.After(today); d = d.AddDate(0, 0, 1) {
 		key := d.Format(analytics.DayLayout)
@@ -64,8 +72,8 @@ func newChart(counts []analytics.Count, now time.Time, days int) chart {
 	plot := float64(c.Baseline - chartTop)
 	for i := range c.Bars {
 		b := &c.Bars[i]
-		b.W = max(slot-barGap, 1)
-		b.X = chartLeft + float64(i)*slot
+		b.W = min(max(slot-barGap, 1), maxBarWidth)
+		b.X = chartLeft + float64(i)*slot + (slot-b.W)/2
 		if c.Max > 0 {
 			b.H = plot * float64(b.Clicks) / float64(c.Max)
 		}

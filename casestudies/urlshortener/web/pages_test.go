@@ -52,6 +52,7 @@ type svgChart struct {
 		Day    string  `xml:"data-day,attr"`
 		Clicks int64   `xml:"data-clicks,attr"`
 		Height float64 `xml:"height,attr"`
+		Width  float64 `xml:"width,attr"`
 		Title  string  `xml:"title"`
 	} `xml:"rect"`
 }
@@ -128,9 +129,10 @@ func TestStatsPageChartHasABarPerDayWithTooltips(t *testing.T) {
 	})
 	c := parseChart(t, page)
 	assert.Equal(t, "img", c.Role)
-	assert.Equal(t, "Clicks per day, 2026-03-12 to 2026-03-14", c.Title)
-	assert.Contains(t, c.Desc, "6 clicks in 3 days")
-	require.Len(t, c.Bars, 3, "a bar for every day from the first click to today, gaps included")
+	assert.Equal(t, "Clicks per day, 2026-03-08 to 2026-03-14", c.Title)
+	assert.Contains(t, c.Desc, "6 clicks in 7 days")
+	require.Len(t, c.Bars, 7, "a bar for every day of the last week (the first click is younger), gaps included")
+	c.Bars = c.Bars[4:]
 	for i, want := range []struct {
 		day    string
 		clicks int64
@@ -142,6 +144,7 @@ func TestStatsPageChartHasABarPerDayWithTooltips(t *testing.T) {
 	}
 	assert.InDelta(t, 2*c.Bars[0].Height, c.Bars[2].Height, 0.2, "heights are proportional")
 	assert.Zero(t, c.Bars[1].Height)
+	assert.LessOrEqual(t, c.Bars[2].Width, float64(maxBarWidth))
 
 	assert.Regexp(t, `(?s)<table class="per-day">.*<td>2026-03-13</td><td>0</td>`, page, "the text alternative lists every day")
 	assert.Regexp(t, `(?s)<table id="referrer-table">.*<td>news.example</td><td>4</td>.*<td>direct</td><td>2</td>`, page)
@@ -155,9 +158,12 @@ func TestStatsPageChartHasABarPerDayWithTooltips(t *testing.T) {
 func TestStatsPageOfALinkNeverClicked(t *testing.T) {
 	page := statsPage(t, StatsData{Code: "new", ShortURL: "http://s.example/new", URL: "https://example.com/"})
 	c := parseChart(t, page)
-	require.Len(t, c.Bars, 1, "today only")
-	assert.Equal(t, "2026-03-14", c.Bars[0].Day)
-	assert.Zero(t, c.Bars[0].Clicks)
+	require.Len(t, c.Bars, 7, "the last week")
+	assert.Equal(t, "2026-03-08", c.Bars[0].Day)
+	assert.Equal(t, "2026-03-14", c.Bars[6].Day)
+	for _, b := range c.Bars {
+		assert.Zero(t, b.Clicks)
+	}
 	assert.Contains(t, page, "No clicks yet.")
 	assert.Contains(t, page, `<strong id="total">0</strong> clicks`)
 }
