@@ -40,6 +40,7 @@ var Cases = []Case{
 	{"abandoned across shards, bounded by max", abandonedBoundedByMax},
 	{"racing claims of a new id: one creates", racingClaims},
 	{"racing takeovers: one wins", racingTakeovers},
+	{"cancelled context", cancelledContext},
 	{"finished sagas expire after the retention", retention},
 }
 
@@ -383,4 +384,24 @@ func retention(t *testing.T, f Features, b Backend) {
 	c, err := b.Log.Claim(ctx, "s", "a", lease, []saga.Entry{entry(saga.Started, -1, `{}`)})
 	require.NoError(t, err)
 	assert.True(t, c.Created, "an id is reusable after the retention")
+}
+
+func cancelledContext(t *testing.T, _ Features, b Backend) {
+	tok := start(t, b, "s", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := b.Log.Claim(ctx, "s", "new", lease, []saga.Entry{entry(saga.Started, -1, `{}`)})
+	assert.ErrorIs(t, err, context.Canceled, "claim")
+	assert.ErrorIs(t, b.Log.Append(ctx, "s", "a", tok, lease, []saga.Entry{entry(saga.StepBegun, 0, `{}`)}), context.Canceled, "append")
+	assert.ErrorIs(t, b.Log.Renew(ctx, "s", "a", tok, lease), context.Canceled, "renew")
+	_, err = b.Log.Load(ctx, "s", "a")
+	assert.ErrorIs(t, err, context.Canceled, "load")
+	_, err = b.Log.Abandoned(ctx, "s", 10)
+	assert.ErrorIs(t, err, context.Canceled, "abandoned")
+
+	_, err = b.Other.Load(context.Background(), "s", "new")
+	assert.ErrorIs(t, err, saga.ErrNotFound, "a cancelled claim created the saga")
+	rec, err := b.Other.Load(context.Background(), "s", "a")
+	require.NoError(t, err)
+	assert.Len(t, rec.Entries, 1, "a cancelled append wrote")
 }
