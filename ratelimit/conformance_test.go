@@ -25,6 +25,33 @@ func TestLimiterConformance(t *testing.T) {
 			}
 		})
 	})
+	// The wrappers, over a healthy limiter, decide exactly as it does.
+	wrapped := map[string]func(primary ratelimit.Limiter, secondary ratelimit.Limiter) ratelimit.Limiter{
+		"fallback":    func(p, s ratelimit.Limiter) ratelimit.Limiter { return ratelimit.Fallback(p, s) },
+		"fail-open":   func(p, _ ratelimit.Limiter) ratelimit.Limiter { return ratelimit.FailOpen(p) },
+		"fail-closed": func(p, _ ratelimit.Limiter) ratelimit.Limiter { return ratelimit.FailClosed(p) },
+	}
+	for name, wrap := range wrapped {
+		t.Run(name, func(t *testing.T) {
+			ratelimittest.TestLimiter(t, ratelimittest.Features{}, func(t *testing.T) ratelimittest.Backend {
+				clk := clocktest.New()
+				return ratelimittest.Backend{
+					NewLimiter: func(alg ratelimit.Algorithm, l ratelimit.Limit) (ratelimit.Limiter, error) {
+						primary, err := ratelimit.NewMemory(alg, l, ratelimit.WithClock(clk.Now))
+						if err != nil {
+							return nil, err
+						}
+						secondary, err := ratelimit.NewMemory(alg, l, ratelimit.WithClock(clk.Now))
+						if err != nil {
+							return nil, err
+						}
+						return wrap(primary, secondary), nil
+					},
+					Now: clk.Now, Advance: clk.Advance,
+				}
+			})
+		})
+	}
 	for _, k := range redistest.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			ratelimittest.TestLimiter(t, ratelimittest.Features{}, func(t *testing.T) ratelimittest.Backend {
