@@ -19,6 +19,14 @@ func TestEventStoreConformance(t *testing.T) {
 			return cqrstest.Backend{Store: cqrs.NewMemoryStore()}
 		})
 	})
+	// With no upcasters registered, the wrapper is transparent.
+	t.Run("upcasting", func(t *testing.T) {
+		cqrstest.TestEventStore(t, cqrstest.Features{}, func(t *testing.T) cqrstest.Backend {
+			s, err := cqrs.NewUpcastingStore(cqrs.NewMemoryStore(), cqrs.NewUpcasters())
+			require.NoError(t, err)
+			return cqrstest.Backend{Store: s}
+		})
+	})
 	t.Run("redis", func(t *testing.T) {
 		for _, k := range redistest.Kinds() {
 			t.Run(string(k), func(t *testing.T) {
