@@ -21,11 +21,8 @@ const (
 	// DefaultPrefix is the key prefix of what analytics writes in Redis.
 	DefaultPrefix = "urlshortener:analytics:"
 	// DefaultBufferSize is how many recorded clicks may wait for a
-	// publisher; past it Record waits DefaultRecordWait, then fails.
+	// publisher; past it Record drops clicks (ErrOverloaded) at once.
 	DefaultBufferSize = 8192
-	// DefaultRecordWait bounds how long Record waits for buffer room: the
-	// most a click can add to a redirect.
-	DefaultRecordWait = 5 * time.Millisecond
 	// DefaultPublishers is how many goroutines publish buffered clicks.
 	DefaultPublishers = 4
 	// DefaultPublishPatience is how long a click's publish is retried
@@ -81,14 +78,16 @@ type Config struct {
 // Analytics records clicks and answers their statistics. Safe for
 // concurrent use.
 type Analytics struct {
-	bus      pubsub.Bus
-	store    cqrs.EventStore
-	model    readModel
-	runner   *cqrs.Runner
-	now      func() time.Time
-	log      *slog.Logger
-	observe  func(Event)
-	browsers *atomic.Bool
+	bus     pubsub.Bus
+	store   cqrs.EventStore
+	model   readModel
+	runner  *cqrs.Runner
+	now     func() time.Time
+	log     *slog.Logger
+	observe func(Event)
+	// overloadLogged is when Overloaded was last logged (UnixNano).
+	overloadLogged atomic.Int64
+	browsers       *atomic.Bool
 	// inProcess: the bus loses what it holds when the process stops, so
 	// Close waits for the consumers to empty it.
 	inProcess bool

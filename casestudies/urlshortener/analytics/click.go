@@ -1,6 +1,8 @@
 package analytics
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -91,7 +93,10 @@ func newRecord(c Click, now func() time.Time) clickRecord {
 // newID returns 128 random bits in hex: unique across a fleet without
 // coordination (math/rand/v2's global source is seeded from the OS).
 func newID() string {
-	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // referrerHost returns the lower-case host of a Referer header, "" for none

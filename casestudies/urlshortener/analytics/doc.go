@@ -57,7 +57,8 @@
 // A bus that fails is retried for DefaultPublishPatience per click, then
 // the click is lost, logged and counted (Counters.Lost); a bus that is down
 // long fills the buffer and Record fails fast with ErrOverloaded, so the
-// redirect never waits more than DefaultRecordWait. A store that fails has
+// redirect never waits for the bus: under overload clicks are dropped,
+// counted (Counters.Overloaded) and reported, rather than redirects slowed. A store that fails has
 // the bus retry the click with backoff, then dead-letter it. Close stops
 // recording, publishes the buffer, and on an in-process bus waits until
 // every click is stored: nothing recorded is lost on a graceful shutdown.

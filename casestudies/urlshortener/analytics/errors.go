@@ -8,9 +8,8 @@ var (
 	// ErrInvalidClick wraps the error of a Click that cannot be recorded:
 	// an empty code, or one that is not a single topic segment.
 	ErrInvalidClick = errors.New("analytics: invalid click")
-	// ErrOverloaded is returned by Record when its buffer stayed full for
-	// DefaultRecordWait: the publishers cannot keep up (or the bus is
-	// down). The click is not recorded; the redirect should go on.
+	// ErrOverloaded is returned by Record when its buffer is full: the
+	// publishers cannot keep up (or the bus is down). The click is not recorded; the redirect should go on.
 	ErrOverloaded = errors.New("analytics: click buffer full")
 	// ErrClosed is returned by calls on an Analytics that is closing or
 	// closed.

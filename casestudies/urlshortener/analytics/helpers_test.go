@@ -81,3 +81,11 @@ func record(t *testing.T, a *Analytics, c Click) {
 	t.Helper()
 	require.NoError(t, a.Record(context.Background(), c))
 }
+
+func newBenchBus(b *testing.B) pubsub.Bus {
+	bus := pubsub.NewMemory()
+	b.Cleanup(func() { _ = bus.Close() })
+	return bus
+}
+
+func benchStore() cqrs.EventStore { return cqrs.NewMemoryStore() }

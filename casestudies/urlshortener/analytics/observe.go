@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // EventKind says what an Event reports.
@@ -48,13 +49,29 @@ type Event struct {
 	Err error
 }
 
+// overloadLogEvery spaces the log lines of Overloaded: under overload
+// every redirect drops its click, and a log line per redirect would add
+// to the overload.
+const overloadLogEvery = time.Second
+
 // report calls the observer and logs the event (Warn; never the referrer
-// or user agent).
+// or user agent; Overloaded at most once per overloadLogEvery, with the
+// count so far).
 func (a *Analytics) report(e Event) {
 	if a.observe != nil {
 		a.observe(e)
 	}
-	if a.log.Enabled(context.Background(), slog.LevelWarn) {
-		a.log.Warn("analytics: "+e.Kind.String(), "kind", e.Kind.String(), "code", e.Code, "err", e.Err)
+	if !a.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
 	}
+	if e.Kind == Overloaded {
+		now, last := time.Now().UnixNano(), a.overloadLogged.Load()
+		if now-last < int64(overloadLogEvery) || !a.overloadLogged.CompareAndSwap(last, now) {
+			return
+		}
+		a.log.Warn("analytics: "+e.Kind.String(), "kind", e.Kind.String(), "code", e.Code,
+			"dropped", a.counters.overloaded.Load(), "err", e.Err)
+		return
+	}
+	a.log.Warn("analytics: "+e.Kind.String(), "kind", e.Kind.String(), "code", e.Code, "err", e.Err)
 }

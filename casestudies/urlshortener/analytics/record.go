@@ -17,14 +17,16 @@ var publishBackoff = backoff.Policy{Min: 20 * time.Millisecond, Max: time.Second
 // pollEvery is how often Flush and Close look at the counters.
 const pollEvery = 2 * time.Millisecond
 
-// Record records a click without waiting for the bus: the click goes into a
-// bounded buffer that publishers drain, so a redirect pays a channel send.
-// When the buffer stays full for DefaultRecordWait (the bus is down or slow)
-// the click is dropped with ErrOverloaded. ctx only bounds that wait; a
-// redirect whose client went away still has its click recorded. A click
-// that was buffered but not yet published when the process crashes is
-// lost: at most the buffer; Close publishes it on a graceful stop.
-func (a *Analytics) Record(ctx context.Context, c Click) error {
+// Record records a click without waiting: the click goes into a bounded
+// buffer that publishers drain, so a redirect pays a channel send. When the
+// buffer is full (the bus is down, or clicks come faster than the pipeline
+// stores them) the click is dropped at once with ErrOverloaded: under
+// overload analytics lose clicks rather than slow redirects. ctx is not
+// used for waiting (a redirect whose client went away still has its click
+// recorded); it is there for the contract's shape. A click buffered but
+// not yet published when the process crashes is lost: at most the buffer;
+// Close publishes it on a graceful stop.
+func (a *Analytics) Record(_ context.Context, c Click) error {
 	if err := validateCode(c.Code); err != nil {
 		return err
 	}
@@ -39,15 +41,6 @@ func (a *Analytics) Record(ctx context.Context, c Click) error {
 		a.counters.recorded.Add(1)
 		return nil
 	default:
-	}
-	t := time.NewTimer(DefaultRecordWait)
-	defer t.Stop()
-	select {
-	case a.buf <- r:
-		a.counters.recorded.Add(1)
-		return nil
-	case <-t.C:
-	case <-ctx.Done():
 	}
 	a.counters.overloaded.Add(1)
 	err := fmt.Errorf("%w: click on %q dropped", ErrOverloaded, c.Code)

@@ -1,8 +1,12 @@
 package analytics
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,4 +96,38 @@ func TestStatsOnAStoreWithoutHead(t *testing.T) {
 		s := stats(t, r.a, "nohead")
 		return s.Total == 1 && s.Lag == 0 // Lag without an error: the click's own path only
 	}, 10*time.Second, time.Millisecond)
+}
+
+// TestOverloadIsLoggedSparingly: a full buffer drops every click, and the
+// observer sees each, but the log gets one line per second, not one per
+// redirect.
+func TestOverloadIsLoggedSparingly(t *testing.T) {
+	bus := pubsub.NewMemory()
+	defer bus.Close()
+	var logged bytes.Buffer
+	var observed atomic.Int64
+	a, err := New(Config{Bus: bus, Store: cqrs.NewMemoryStore(),
+		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: &logged}, nil)),
+		Observer: func(e Event) { observed.Add(1) }})
+	require.NoError(t, err)
+	for range DefaultBufferSize { // not started: nothing drains the buffer
+		require.NoError(t, a.Record(context.Background(), Click{Code: "full"}))
+	}
+	for range 100 {
+		assert.ErrorIs(t, a.Record(context.Background(), Click{Code: "full"}), ErrOverloaded)
+	}
+	assert.Equal(t, int64(100), observed.Load())
+	assert.Equal(t, 1, strings.Count(logged.String(), `"kind":"overloaded"`))
+	_ = a.Close(context.Background())
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
