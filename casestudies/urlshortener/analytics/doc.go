@@ -6,8 +6,12 @@
 // Changes to the contract with package shortener (additions only; the
 // agreed shape compiles as it was): Config.Browsers, EnableBrowsers,
 // Stats.Browsers and Stats.BrowsersPartial (the statistic added after
-// launch and backfilled with Rebuild); Flush (wait until what was recorded
-// is in the statistics); Lag; Counters.
+// launch and backfilled with Rebuild: the demo calls EnableBrowsers, shows
+// Stats.BrowsersPartial, calls Rebuild, shows the full counts); Flush (wait
+// until what was recorded is in the statistics, for tests and the tour);
+// Lag; Counters; Config.Observer and Event. Record never blocks: a full
+// buffer drops the click with ErrOverloaded at once, which the redirect
+// should ignore (the click is counted in Counters.Overloaded).
 //
 // The path of a click:
 //
