@@ -73,6 +73,14 @@ type Config struct {
 	// Browsers turns on the per-browser statistic from the start (see
 	// EnableBrowsers).
 	Browsers bool
+	// Reset, when set, is shown every event of the store that is not a
+	// click and says whether it ends a code's statistics: the shortener
+	// resets a code when its link is created (an alias reused after a
+	// delete starts from zero, not from the old link's clicks) and when it
+	// is deleted (the read model does not keep the clicks of links that
+	// are gone). It runs in the projection, on every replay too: it must be
+	// a pure function of the event. nil: statistics are never reset.
+	Reset func(e cqrs.Event) (code string, reset bool)
 }
 
 // Analytics records clicks and answers their statistics. Safe for
@@ -144,7 +152,7 @@ func New(cfg Config) (*Analytics, error) {
 	a.browsers.Store(cfg.Browsers)
 	_, durable := cfg.Bus.(*pubsub.Redis)
 	a.inProcess = !durable
-	h := projector{browsers: a.browsers}.apply
+	h := projector{browsers: a.browsers, reset: cfg.Reset}.apply
 	var err error
 	if cfg.Redis != nil {
 		a.model, err = cqrs.NewRedisReadModel[linkStats](cfg.Redis, ModelName, h, cqrs.WithPrefix(prefix))

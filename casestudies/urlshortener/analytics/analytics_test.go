@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,4 +306,40 @@ func TestTwoInstancesShareOneCount(t *testing.T) {
 		// second append an exact retry): the sum is at least every click.
 		assert.GreaterOrEqual(t, one.a.Counters().Stored+two.a.Counters().Stored, int64(2*each))
 	})
+}
+
+// TestResetStartsAReusedCodeFromZero: with Config.Reset, a link created
+// again under a code (an alias reused after a delete) does not inherit the
+// old link's clicks, and a deleted link's statistics are dropped.
+func TestResetStartsAReusedCodeFromZero(t *testing.T) {
+	reset := func(e cqrs.Event) (string, bool) {
+		code, ok := strings.CutPrefix(e.StreamID, "link-")
+		return code, ok && (e.Type == "link-created" || e.Type == "link-deleted")
+	}
+	check := func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		lifecycle := func(typ string) {
+			_, err := r.store.Append(ctx, "link-reused", cqrs.AnyVersion, cqrs.MustEvent(typ, map[string]string{}))
+			require.NoError(t, err)
+		}
+		lifecycle("link-created")
+		record(t, r.a, Click{Code: "reused", At: day1, UserAgent: firefox})
+		record(t, r.a, Click{Code: "reused", At: day1, UserAgent: firefox})
+		flush(t, r.a)
+		assert.Equal(t, int64(2), stats(t, r.a, "reused").Total)
+
+		lifecycle("link-deleted")
+		flush(t, r.a)
+		assert.Equal(t, Stats{Code: "reused"}, stats(t, r.a, "reused"), "a deleted link's statistics are dropped")
+
+		lifecycle("link-created")
+		record(t, r.a, Click{Code: "reused", At: day1, UserAgent: firefox})
+		flush(t, r.a)
+		assert.Equal(t, int64(1), stats(t, r.a, "reused").Total, "the new link starts from zero")
+
+		require.NoError(t, r.a.Rebuild(ctx))
+		assert.Equal(t, int64(1), stats(t, r.a, "reused").Total, "a rebuild replays the resets too")
+	}
+	t.Run("memory", func(t *testing.T) { check(t, newMemoryRig(t, Config{Reset: reset})) })
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) { check(t, newRedisRig(t, tg, Config{Reset: reset})) })
 }

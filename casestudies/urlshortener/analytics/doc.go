@@ -9,7 +9,9 @@
 // launch and backfilled with Rebuild: the demo calls EnableBrowsers, shows
 // Stats.BrowsersPartial, calls Rebuild, shows the full counts); Flush (wait
 // until what was recorded is in the statistics, for tests and the tour);
-// Lag; Counters; Config.Observer and Event. Record never blocks: a full
+// Lag; Counters; Config.Observer and Event; Config.Reset (the shortener
+// passes one that resets a code on link-created and link-deleted). Record
+// never blocks: a full
 // buffer drops the click with ErrOverloaded at once, which the redirect
 // should ignore (the click is counted in Counters.Overloaded).
 //

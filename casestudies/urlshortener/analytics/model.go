@@ -61,12 +61,19 @@ type readModel interface {
 // event, so turning the statistic on takes effect at the next event.
 type projector struct {
 	browsers *atomic.Bool
+	reset    func(cqrs.Event) (string, bool)
 }
 
 // apply is the read model's cqrs.ModelHandler.
 func (p projector) apply(ctx context.Context, tx *cqrs.Tx[linkStats], e cqrs.Event) error {
 	if e.Type != EventClicked {
-		return nil // the links' lifecycle shares the store
+		// The links' lifecycle shares the store.
+		if p.reset != nil {
+			if code, ok := p.reset(e); ok && code != "" {
+				tx.Delete(code)
+			}
+		}
+		return nil
 	}
 	var r clickRecord
 	if err := e.Decode(&r); err != nil || r.Code == "" {
