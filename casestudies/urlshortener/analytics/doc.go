@@ -11,9 +11,8 @@
 // until what was recorded is in the statistics, for tests and the tour);
 // Lag; Counters; Config.Observer and Event; Config.Reset (the shortener
 // passes one that resets a code on link-created and link-deleted). Record
-// never blocks: a full
-// buffer drops the click with ErrOverloaded at once, which the redirect
-// should ignore (the click is counted in Counters.Overloaded).
+// never blocks: a full buffer drops the click with ErrOverloaded at once,
+// which the redirect should ignore (counted in Counters.Overloaded).
 //
 // The path of a click:
 //
