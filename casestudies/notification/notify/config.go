@@ -93,6 +93,10 @@ type Config struct {
 	// PollInterval is the queue's poll interval (default
 	// queue.DefaultPollInterval); tests with a fake clock shorten it.
 	PollInterval time.Duration
+	// VisibilityTimeout is how long a delivery stays leased to an instance
+	// that stopped renewing it (it crashed) before another takes it over
+	// (Redis only; default queue.DefaultVisibilityTimeout).
+	VisibilityTimeout time.Duration
 
 	// Clock is the service's time (default time.Now): due times, quiet
 	// hours, retry delays, breakers and rate limits all read it.
@@ -103,6 +107,8 @@ type Config struct {
 	// Logger gets a record of failures an operator must see; nil logs
 	// nothing.
 	Logger *slog.Logger
+
+	clockSet bool // Clock was given: the Redis queue uses it too (tests)
 }
 
 var channelName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
@@ -124,6 +130,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		"RetryBase": &cfg.RetryBase, "RetryMax": &cfg.RetryMax, "BreakerTimeout": &cfg.BreakerTimeout,
 		"ProbeWait": &cfg.ProbeWait, "PreferenceTTL": &cfg.PreferenceTTL, "IdempotencyTTL": &cfg.IdempotencyTTL,
 		"Aging": &cfg.Aging, "PollInterval": &cfg.PollInterval,
+		"VisibilityTimeout": &cfg.VisibilityTimeout,
 	}
 	for name, d := range durations {
 		if *d < 0 {
@@ -156,6 +163,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
+	cfg.clockSet = cfg.Clock != nil
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}

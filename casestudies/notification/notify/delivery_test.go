@@ -13,7 +13,11 @@ import (
 )
 
 func TestCriticalArrivingLastIsDeliveredFirst(t *testing.T) {
-	h := newHarnessAt(t, clockAtStart(), false, func(c *Config) { c.Workers = 1 })
+	testCriticalArrivingLastIsDeliveredFirst(t)
+}
+
+func testCriticalArrivingLastIsDeliveredFirst(t *testing.T, opts ...harnessOption) {
+	h := newHarnessAt(t, clockAtStart(), false, append(opts, func(c *Config) { c.Workers = 1 })...)
 	var normals []string
 	for i := range 20 {
 		normals = append(normals, h.post(map[string]any{"user_id": fmt.Sprintf("u%d", i), "channels": []string{"push"}, "body": "n"}))
@@ -32,8 +36,10 @@ func TestCriticalArrivingLastIsDeliveredFirst(t *testing.T) {
 	assert.Equal(t, low+".push", order[22].ID, "low last")
 }
 
-func TestOptedOutChannelIsSkipped(t *testing.T) {
-	h := newHarness(t)
+func TestOptedOutChannelIsSkipped(t *testing.T) { testOptedOutChannelIsSkipped(t) }
+
+func testOptedOutChannelIsSkipped(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, opts...)
 	// Read first, so the cached default must be invalidated by the update.
 	var p Preferences
 	require.Equal(t, http.StatusOK, h.do("GET", "/api/users/ann/preferences", nil, &p))
@@ -80,9 +86,11 @@ func TestPreferencesValidation(t *testing.T) {
 	assert.Equal(t, "id", res.Field)
 }
 
-func TestQuietHoursAcrossTimeZones(t *testing.T) {
+func TestQuietHoursAcrossTimeZones(t *testing.T) { testQuietHoursAcrossTimeZones(t) }
+
+func testQuietHoursAcrossTimeZones(t *testing.T, opts ...harnessOption) {
 	// 2023-11-14 22:13:20 UTC: 23:13 in Berlin (quiet), 17:13 in New York (not).
-	h := newHarness(t)
+	h := newHarness(t, opts...)
 	quiet := map[string]any{"from": "22:00", "to": "07:00"}
 	for user, tz := range map[string]string{"berlin": "Europe/Berlin", "newyork": "America/New_York"} {
 		q := map[string]any{"from": quiet["from"], "to": quiet["to"], "tz": tz}
@@ -140,7 +148,11 @@ func TestQuietUntil(t *testing.T) {
 }
 
 func TestTransientFailuresRetryWithExactBackoff(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.BreakerThreshold = 100 })
+	testTransientFailuresRetryWithExactBackoff(t)
+}
+
+func testTransientFailuresRetryWithExactBackoff(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, append(opts, func(c *Config) { c.BreakerThreshold = 100 })...)
 	h.cons["email"].FailNext(2)
 	t0 := h.clock.Now()
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"email"}, "body": "b"})
@@ -164,8 +176,10 @@ func TestTransientFailuresRetryWithExactBackoff(t *testing.T) {
 	assert.Equal(t, uint64(2), h.svc.Stats().Retried)
 }
 
-func TestAttemptsRunOutThenFailed(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.BreakerThreshold = 100; c.MaxAttempts = 3 })
+func TestAttemptsRunOutThenFailed(t *testing.T) { testAttemptsRunOutThenFailed(t) }
+
+func testAttemptsRunOutThenFailed(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, append(opts, func(c *Config) { c.BreakerThreshold = 100; c.MaxAttempts = 3 })...)
 	h.cons["sms"].SetDown(true)
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"sms"}, "body": "b"})
 	for i, wait := range []time.Duration{2 * time.Second, 4 * time.Second} {
@@ -183,8 +197,10 @@ func TestAttemptsRunOutThenFailed(t *testing.T) {
 	assert.Equal(t, int64(3), h.cons["sms"].Failed())
 }
 
-func TestPermanentFailureFailsAtOnce(t *testing.T) {
-	h := newHarness(t)
+func TestPermanentFailureFailsAtOnce(t *testing.T) { testPermanentFailureFailsAtOnce(t) }
+
+func testPermanentFailureFailsAtOnce(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, opts...)
 	h.cons["email"].SetPermanent(true)
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"email", "push"}, "body": "b"})
 	v := h.waitStatus(id, "email", Failed)
@@ -260,8 +276,10 @@ func TestRateLimitDefers(t *testing.T) {
 	assert.Equal(t, 1, v.Channels["sms"].Attempts)
 }
 
-func TestScheduledDeliveredOnTime(t *testing.T) {
-	h := newHarness(t)
+func TestScheduledDeliveredOnTime(t *testing.T) { testScheduledDeliveredOnTime(t) }
+
+func testScheduledDeliveredOnTime(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, opts...)
 	at := h.clock.Now().Add(10 * time.Minute).UTC()
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"email"}, "body": "later", "send_at": at.Format(time.RFC3339)})
 	v := h.view(id)
@@ -275,8 +293,10 @@ func TestScheduledDeliveredOnTime(t *testing.T) {
 	assert.Equal(t, []Status{Scheduled, Sending, Sent}, statuses(v.Channels["email"]))
 }
 
-func TestCancelBeforeStart(t *testing.T) {
-	h := newHarness(t)
+func TestCancelBeforeStart(t *testing.T) { testCancelBeforeStart(t) }
+
+func testCancelBeforeStart(t *testing.T, opts ...harnessOption) {
+	h := newHarness(t, opts...)
 	at := h.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"email", "sms"}, "body": "b", "send_at": at})
 	var res cancelResult
@@ -297,11 +317,13 @@ func TestCancelBeforeStart(t *testing.T) {
 	assert.Equal(t, uint64(2), h.svc.Stats().Cancelled)
 }
 
-func TestCancelRacesWorkers(t *testing.T) {
+func TestCancelRacesWorkers(t *testing.T) { testCancelRacesWorkers(t) }
+
+func testCancelRacesWorkers(t *testing.T, opts ...harnessOption) {
 	// Whatever the interleaving, a channel is either cancelled or
 	// delivered, never both, and the answer says which.
-	h := newHarness(t)
-	for range 50 {
+	h := newHarness(t, opts...)
+	for range 25 {
 		id := h.post(map[string]any{"user_id": "ann", "channels": []string{"push"}, "body": "b"})
 		var res cancelResult
 		require.Equal(t, http.StatusOK, h.do("DELETE", "/api/notifications/"+id, nil, &res))
@@ -314,4 +336,23 @@ func TestCancelRacesWorkers(t *testing.T) {
 			h.waitStatus(id, "push", Sent)
 		}
 	}
+}
+
+func TestAgedLowOvertakesFreshNormals(t *testing.T) {
+	h := newHarnessAt(t, clockAtStart(), false, func(c *Config) { c.Workers = 1; c.Aging = 10 * time.Second })
+	low := h.post(map[string]any{"user_id": "old", "channels": []string{"push"}, "priority": "low", "body": "l"})
+	h.clock.Advance(25 * time.Second) // two and a half aging periods: Low now competes above Normal
+	var normals []string
+	for i := range 5 {
+		normals = append(normals, h.post(map[string]any{"user_id": fmt.Sprintf("u%d", i), "channels": []string{"push"}, "body": "n"}))
+	}
+	fresh := h.post(map[string]any{"user_id": "fresh", "channels": []string{"push"}, "priority": "low", "body": "l"})
+	h.start()
+	eventually(t, func() bool { return len(h.sent()) == 7 }, "not all sent")
+	order := h.sent()
+	assert.Equal(t, low+".push", order[0].ID, "the aged low goes first")
+	for i, id := range normals {
+		assert.Equal(t, id+".push", order[1+i].ID, "normals in arrival order")
+	}
+	assert.Equal(t, fresh+".push", order[6].ID, "a fresh low still waits behind normals")
 }

@@ -38,7 +38,9 @@ type Service struct {
 	idem     idemStore
 	limiter  ratelimit.Limiter
 	breakers map[string]*breaker.Breaker
-	closers  []func() error
+	// breakerShared is the Redis store the breakers share, if any.
+	breakerShared *breaker.RedisStore
+	closers       []func() error
 
 	stats    counters
 	started  atomic.Bool

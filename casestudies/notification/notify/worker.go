@@ -120,7 +120,7 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 			reason: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)})
 	default:
 		next := now.Add(s.retryDelay(attempt))
-		s.note(ctx, t, change{status: Retrying, attempt: attempt, next: next, reason: err.Error(), err: err})
+		s.note(ctx, t, change{status: Retrying, at: now, attempt: attempt, next: next, reason: err.Error(), err: err})
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Retry(ctx, d, next) })
 	}
 }
@@ -175,18 +175,28 @@ func (s *Service) note(ctx context.Context, t task, c change) {
 	s.log.Error("notify: status not recorded", "id", t.NotificationID, "channel", t.Channel, "status", c.status, "err", err)
 }
 
-// settle runs a queue operation that ends a delivery. A lost lease means
-// another worker owns the job now; any other failure leaves the job to be
-// reclaimed when its lease expires.
+// settle runs a queue operation that ends a delivery, retrying while the
+// queue fails (Redis down): the queue keeps renewing a lease until it is
+// ended, so a delivery given up on here would stay leased to this process.
+// It stops when the lease is lost (another worker owns the job now), the
+// queue is closed, or ctx ends (shutdown: Close releases the lease).
 func (s *Service) settle(ctx context.Context, d *queue.Delivery, op func(context.Context) error) {
-	if err := op(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("notify: queue operation failed", "job", d.ID, "err", err)
+	for i := 1; ; i++ {
+		err := op(ctx)
+		if err == nil || ctx.Err() != nil || errors.Is(err, queue.ErrLeaseLost) || errors.Is(err, queue.ErrClosed) {
+			return
+		}
+		s.log.Warn("notify: queue operation failed; retrying", "job", d.ID, "err", err, "failures", i)
+		if backoff.Sleep(ctx, backoff.Capped(50*time.Millisecond, 5*time.Second, i)) != nil {
+			return
+		}
 	}
 }
 
 // change is one status change of a channel delivery.
 type change struct {
 	status  Status
+	at      time.Time // when it happened; zero: now
 	attempt int
 	next    time.Time
 	reason  string
@@ -195,7 +205,10 @@ type change struct {
 
 // record appends c to the notification's history and tells the observer.
 func (s *Service) record(ctx context.Context, t task, c change) error {
-	now := s.cfg.Clock()
+	now := c.at
+	if now.IsZero() {
+		now = s.cfg.Clock()
+	}
 	data := statusData{Channel: t.Channel, Status: c.status, Attempt: max(c.attempt, 0), At: now, Reason: c.reason}
 	if !c.next.IsZero() {
 		next := c.next
