@@ -220,6 +220,9 @@ func (s *Server) settle(ctx context.Context, code string) {
 	if err := s.project(ctx); err != nil {
 		s.cfg.Logger.Warn("link table is behind", "code", code, "err", err)
 	}
+	if s.lastGood != nil {
+		s.lastGood.forget(code)
+	}
 	if err := s.resolver.Invalidate(context.WithoutCancel(ctx), code); err != nil {
 		s.cfg.Logger.Warn("cache invalidation failed", "code", code, "err", err)
 	}

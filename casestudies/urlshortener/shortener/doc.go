@@ -50,8 +50,10 @@
 // Resolution is cache-aside through a local LRU (in front of Redis with
 // -redis, invalidated across instances on delete), with negative caching of
 // unknown codes. While Redis is down, redirects of links in the local tier
-// keep working; a create answers 503 within Config.WriteTimeout with a JSON
-// error. A create writes its deduplication claim before its link, and a
+// keep working (from the last copies this instance resolved, see Config.CacheTTL);
+// a create answers 503 with a JSON error within Config.WriteTimeout (plus,
+// for the first request, the Redis rate limiter's bound before it falls back
+// to a local limit). A create writes its deduplication claim before its link, and a
 // later create of the same URL completes a claim whose link is missing, so an
 // outage between the two writes leaves nothing a client can see half-done.
 package shortener

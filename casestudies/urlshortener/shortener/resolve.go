@@ -24,12 +24,9 @@ func (s *Server) resolve(ctx context.Context, code string) (Link, error) {
 	if !validKey(code) {
 		return Link{}, ErrNotFound
 	}
-	l, _, err := s.lookups.do(ctx, code, func(ctx context.Context) (Link, error) { return s.resolver.Get(ctx, code) })
-	switch {
-	case errors.Is(err, cache.ErrNotFound):
-		return Link{}, ErrNotFound
-	case err != nil:
-		return Link{}, s.unavailable("resolve", err)
+	l, err := s.lookup(ctx, code)
+	if err != nil {
+		return l, err
 	}
 	now := s.cfg.Clock()
 	if l.Status != StatusActive {
@@ -52,6 +49,38 @@ func (s *Server) resolve(ctx context.Context, code string) (Link, error) {
 		}
 	}
 	return l, nil
+}
+
+// lookup finds the link of code through the resolution cache; while Redis
+// is down, from the last-good copies (see lastGood).
+func (s *Server) lookup(ctx context.Context, code string) (Link, error) {
+	g := s.lastGood
+	if g != nil && g.degraded() {
+		if l, ok := g.get(code); ok {
+			return l, nil
+		}
+	}
+	l, _, err := s.lookups.do(ctx, code, func(ctx context.Context) (Link, error) { return s.resolver.Get(ctx, code) })
+	switch {
+	case err == nil:
+		if g != nil {
+			g.put(l)
+		}
+		return l, nil
+	case errors.Is(err, cache.ErrNotFound):
+		if g != nil {
+			g.forget(code)
+		}
+		return Link{}, ErrNotFound
+	}
+	if g != nil {
+		g.failed()
+		if l, ok := g.get(code); ok {
+			s.cfg.Logger.Debug("redirect from last-good copy", "code", code, "err", err)
+			return l, nil
+		}
+	}
+	return Link{}, s.unavailable("resolve", err)
 }
 
 // finish records, in the background and once however many clicks see it,

@@ -33,6 +33,7 @@ type Server struct {
 	bus       pubsub.Bus // the bus defaultAnalytics made, or nil
 	pages     *web.Pages
 	lookups   *flight[Link]
+	lastGood  *lastGood // nil in memory
 	creates   *flight[Link]
 
 	gen atomic.Pointer[codes.Generator] // set by Start
@@ -96,8 +97,16 @@ func (s *Server) build() (err error) {
 	if s.runner, err = cqrs.NewRunner(s.be.store, s.be.table); err != nil {
 		return err
 	}
-	s.resolver, err = cache.NewAside(s.be.links, s.loadLink,
-		cache.WithTTL(s.cfg.CacheTTL), cache.WithClock(s.cfg.Clock), cache.WithLogger(s.cfg.Logger))
+	if s.cfg.Redis != nil {
+		if s.lastGood, err = newLastGood(s.cfg.CacheSize, s.cfg.CacheTTL); err != nil {
+			return err
+		}
+	}
+	// The loader reads the link table, on Redis with the redirect waiting:
+	// bound it like a write, so an outage costs a redirect WriteTimeout
+	// once, not the store's own 2s.
+	s.resolver, err = cache.NewAside(s.be.links, s.loadLink, cache.WithTTL(s.cfg.CacheTTL),
+		cache.WithLoadTimeout(s.cfg.WriteTimeout), cache.WithClock(s.cfg.Clock), cache.WithLogger(s.cfg.Logger))
 	if err != nil {
 		return err
 	}

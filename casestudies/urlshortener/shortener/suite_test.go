@@ -173,7 +173,9 @@ func testMaxVisits(t *testing.T, mk starter) {
 			<-start
 			resp, err := s.client.Get(s.http.URL + "/" + code)
 			if err != nil {
-				other.Add(1)
+				if other.Add(1) == 1 {
+					t.Logf("click failed: %v", err)
+				}
 				return
 			}
 			defer resp.Body.Close()
