@@ -29,9 +29,9 @@ const DefaultChartDays = 30
 
 // Pages renders the site's pages. Safe for concurrent use.
 type Pages struct {
-	home, stats *template.Template
-	assets      http.Handler
-	now         func() time.Time
+	home, stats, errPage *template.Template
+	assets               http.Handler
+	now                  func() time.Time
 }
 
 // Option configures New.
@@ -85,6 +85,9 @@ func New(opts ...Option) (*Pages, error) {
 		ParseFS(templateFS, "templates/layout.html", "templates/stats.html"); err != nil {
 		return nil, fmt.Errorf("web: parsing the stats page: %w", err)
 	}
+	if p.errPage, err = template.ParseFS(templateFS, "templates/layout.html", "templates/error.html"); err != nil {
+		return nil, fmt.Errorf("web: parsing the error page: %w", err)
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -119,6 +122,20 @@ func (p *Pages) Stats(w http.ResponseWriter, d StatsData) {
 		TopReferrers: top,
 	})
 }
+
+// Error writes an error page with status: for a person's browser, where
+// the API would answer JSON (a short link that is unknown, expired or used
+// up; statistics that cannot be read now). The heading is the status
+// text; message says what happened and is escaped.
+func (p *Pages) Error(w http.ResponseWriter, status int, message string) {
+	heading := http.StatusText(status)
+	if heading == "" {
+		heading = "Error"
+	}
+	p.render(w, status, p.errPage, errorView{Title: heading, Heading: heading, Message: message})
+}
+
+type errorView struct{ Title, Heading, Message string }
 
 // TopReferrers is how many referrers the statistics page lists.
 const TopReferrers = 10

@@ -231,3 +231,18 @@ func TestNewRefusesANilClock(t *testing.T) {
 	_, err = New(nil)
 	assert.Error(t, err)
 }
+
+func TestErrorPage(t *testing.T) {
+	rec := httptest.NewRecorder()
+	newPages(t).Error(rec, http.StatusGone, `This link expired. <script>`)
+	assert.Equal(t, http.StatusGone, rec.Code)
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	page := rec.Body.String()
+	assert.Contains(t, page, "<h1>Gone</h1>")
+	assert.Contains(t, page, `<p id="error-message">This link expired. &lt;script&gt;</p>`)
+
+	rec = httptest.NewRecorder()
+	newPages(t).Error(rec, 599, "odd")
+	assert.Equal(t, 599, rec.Code)
+	assert.Contains(t, rec.Body.String(), "<h1>Error</h1>")
+}
