@@ -13,6 +13,7 @@
 //	pages.Home(w, http.StatusOK, web.HomeData{})                      // GET /
 //	pages.Home(w, http.StatusBadRequest, web.HomeData{URL: raw, Error: msg, Field: "url"})
 //	pages.Stats(w, web.StatsData{Code: code, Stats: st, ...})          // GET /{code}+
+//	pages.Error(w, http.StatusGone, "This link has expired.")          // a browser's error page
 //
 // Everything a user typed (a URL, an alias) or a client sent (a referrer)
 // is escaped by html/template for its context; a target URL with a scheme
