@@ -22,7 +22,9 @@ import (
 // Keys, all in one hash slot: <prefix>{<name>}:ready (due jobs by aged
 // score), :scheduled (by due time), :leases (by lease expiry), :body and
 // :meta (hashes by job ID), :seq (the enqueue counter, ordering jobs of
-// equal score: FIFO) and :wake (a short wake-up list with a TTL). A job's
+// equal score: FIFO), :wake (a short wake-up list with a TTL) and
+// :d:<lease token> (a delivery's marker, with a TTL of WithTimeout + 15s,
+// so that a call go-redis runs twice after a lost reply acts once). A job's
 // entries are deleted by Ack and Cancel, the counter with the last job;
 // empty sets vanish by themselves: a drained queue leaves only the
 // wake-up list, for a minute.
@@ -46,6 +48,8 @@ type Redis struct {
 	ctx     context.Context // the goroutines' calls; cancelled by Close
 	cancel  context.CancelFunc
 
+	markerTTL string // how long a delivery's marker lives, in ms
+
 	waiters waitlist      // Dequeues blocked in this process
 	want    chan struct{} // tells the listener a Dequeue started waiting
 }
@@ -53,6 +57,12 @@ type Redis struct {
 // reclaimBatch bounds how many expired leases and how many due scheduled
 // jobs one Dequeue moves, so one script never runs long.
 const reclaimBatch = 100
+
+// markerGrace is how long, beyond WithTimeout, a delivery's marker
+// outlives its calls: go-redis may run a call again (after a read timeout)
+// for up to about its ReadTimeout × (MaxRetries+1), 12s by default, after
+// the caller stopped waiting.
+const markerGrace = 15 * time.Second
 
 // wakeTTL keeps the wake-up list from outliving its use.
 const wakeTTL = time.Minute
@@ -77,7 +87,8 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 		c: c, cfg: cfg, bound: redisx.NewBound(c, cfg.timeout), k: newKeys(cfg.prefix, cfg.name),
 		emit: emitter{observer: cfg.observer, logger: cfg.logger},
 		held: make(map[string]string), closing: make(chan struct{}), noRenew: make(chan struct{}), ctx: ctx, cancel: cancel,
-		want: make(chan struct{}, 1),
+		want:      make(chan struct{}, 1),
+		markerTTL: strconv.FormatInt((cfg.timeout + markerGrace).Milliseconds(), 10),
 	}
 	q.done.Add(2)
 	go q.renewLoop()
@@ -131,7 +142,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 	}
 	k := q.k
 	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.body, k.meta, k.seq, k.wake},
-		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg}, nil).Int64()
+		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg, newToken()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
 	}
@@ -151,7 +162,8 @@ func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
-	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta, q.k.seq}, []any{d.ID, d.lease}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta, q.k.seq, q.k.marker(d.lease)},
+		[]any{d.ID, d.lease, q.markerTTL, newToken()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: ack %q: %w", d.ID, err)
 	}
@@ -185,8 +197,8 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 		return err
 	}
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.meta, k.wake},
-		[]any{d.ID, d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.meta, k.wake, k.marker(d.lease)},
+		[]any{d.ID, d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg, q.markerTTL, newToken()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: requeue %q: %w", d.ID, err)
 	}
@@ -336,8 +348,8 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 func (q *Redis) try(ctx context.Context) (*Delivery, time.Duration, error) {
 	k := q.k
 	token := newToken()
-	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.body, k.meta},
-		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch}, nil).Slice()
+	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.body, k.meta, k.marker(token)},
+		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL}, nil).Slice()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()

@@ -10,19 +10,20 @@ local function server_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
--- meta of a job: "priority|attempt|enqueued_us|due_us|lease_token|member";
--- the token is empty while the job is queued. The member (a zero-padded
+-- meta of a job: "priority|attempt|enqueued_us|due_us|lease_token|member|nonce";
+-- the token is empty while the job is queued; the nonce identifies the
+-- Enqueue call that created it. The member (a zero-padded
 -- enqueue sequence number, then the ID) is the job's entry in the ready,
 -- scheduled and leases sets: equal scores order by it, so FIFO.
 local function get_meta(key, id)
   local raw = redis.call('HGET', key, id)
   if not raw then return nil end
-  local p, a, e, d, tok, m = string.match(raw, '^(%d+)|(%d+)|(%-?%d+)|(%-?%d+)|([^|]*)|(.*)$')
-  return {prio = tonumber(p), attempt = tonumber(a), enq = e, due = tonumber(d), token = tok, member = m}
+  local p, a, e, d, tok, m, n = string.match(raw, '^(%d+)|(%d+)|(%-?%d+)|(%-?%d+)|([^|]*)|([^|]*)|(.*)$')
+  return {prio = tonumber(p), attempt = tonumber(a), enq = e, due = tonumber(d), token = tok, member = m, nonce = n}
 end
 
 local function put_meta(key, id, m)
-  redis.call('HSET', key, id, m.prio .. '|' .. m.attempt .. '|' .. m.enq .. '|' .. num(m.due) .. '|' .. m.token .. '|' .. m.member)
+  redis.call('HSET', key, id, m.prio .. '|' .. m.attempt .. '|' .. m.enq .. '|' .. num(m.due) .. '|' .. m.token .. '|' .. m.member .. '|' .. m.nonce)
 end
 
 local function id_of(member) return string.sub(member, 17) end
@@ -48,4 +49,14 @@ end
 -- and a queue that is no longer used leaves no key behind.
 local function forget_seq(meta, seq)
   if redis.call('HLEN', meta) == 0 then redis.call('DEL', seq) end
+end
+
+-- A delivery's marker (KEYS: <prefix>{name}:d:<lease token>) makes the
+-- calls of one delivery safe to run twice, as go-redis does when a reply
+-- times out: it holds the job's member while leased and 'done:<nonce of
+-- the call that ended it>' after, for a while (ARGV marker_ttl_ms). A
+-- second run of that call (same nonce) succeeds; another call (a caller
+-- ending a delivery twice) finds the lease lost.
+local function mark(key, value, ttl_ms)
+  redis.call('SET', key, value, 'PX', ttl_ms)
 end

@@ -1,7 +1,7 @@
 -- Dequeue: reclaim expired leases, move due scheduled jobs to ready, and
 -- lease the best ready job.
--- KEYS: ready, sched, leases, body, meta
--- ARGV: now_us ('' = server TIME), visibility_us, token, aging_us, batch
+-- KEYS: ready, sched, leases, body, meta, marker
+-- ARGV: now_us ('' = server TIME), visibility_us, token, aging_us, batch, marker_ttl_ms
 -- Returns {1, reclaimed, id, payload, priority, attempt, enqueued_us, due_us}
 -- or {0, reclaimed, wait_us} (wait_us: until the next scheduled job is due
 -- or the next lease expires; -1 if neither), where reclaimed lists
@@ -10,6 +10,17 @@ local srv = server_us()
 local now = tonumber(ARGV[1]) or srv
 local aging = tonumber(ARGV[4])
 local batch = tonumber(ARGV[5])
+
+-- A second run of the same call (its reply was lost) returns the job the
+-- first one leased instead of leasing another to nobody.
+local prev = redis.call('GET', KEYS[6])
+if prev then
+  local id = id_of(prev)
+  local m = get_meta(KEYS[5], id)
+  if m and m.token == ARGV[3] then
+    return {1, {}, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due)}
+  end
+end
 
 local reclaimed = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', num(srv), 'LIMIT', 0, batch)) do
@@ -59,4 +70,5 @@ if not m then return {0, reclaimed, '0'} end -- a body lost to a flush: skip it
 m.token = ARGV[3]
 put_meta(KEYS[5], id, m)
 redis.call('ZADD', KEYS[3], num(srv + tonumber(ARGV[2])), member)
+mark(KEYS[6], member, ARGV[6])
 return {1, reclaimed, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due)}

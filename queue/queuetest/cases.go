@@ -96,8 +96,8 @@ var cases = []testCase{
 		ch := e.dequeueAsync(e.ctx)
 		e.stillBlocked(ch, "empty queue")
 		e.enqueue(queue.Job{ID: "now"})
-		// Within a second although the poll interval is 10s: woken, not polled.
-		r := e.await(ch, time.Second, "woken by Enqueue")
+		// Within 2s although the poll interval is 10s: woken, not polled.
+		r := e.await(ch, 2*time.Second, "woken by Enqueue")
 		if r.err != nil || r.d.ID != "now" {
 			e.t.Fatalf("Dequeue = %v, %v", r.d, r.err)
 		}
