@@ -3,6 +3,7 @@ package shortener
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sysdesign/patterns/ratelimit"
@@ -49,39 +50,31 @@ func (s *Server) routes() (http.Handler, error) {
 	if err := s.mountPages(mux, createLimit); err != nil {
 		return nil, err
 	}
-	return jsonFallback(mux), nil
+	mux.HandleFunc("/", unmatched(mux))
+	return mux, nil
 }
 
-// jsonFallback answers requests no route matches with a JSON error of the
-// status the mux chose (404, or 405 with Allow).
-func jsonFallback(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
+// unmatched answers requests no other route matches, in JSON: 405 with
+// Allow when the path has routes for other methods, else 404. It is the
+// mux's catch-all, so a matched request costs one routing, not two.
+func unmatched(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Message: "method " + r.Method + " is not allowed here"})
 			return
 		}
-		rec := &statusOnly{header: w.Header()}
-		mux.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusNotFound
-		}
-		writeError(w, &apiError{Status: rec.status, Message: http.StatusText(rec.status)})
-	})
-}
-
-// statusOnly keeps the status and headers a handler writes, not its body.
-type statusOnly struct {
-	header http.Header
-	status int
-}
-
-func (s *statusOnly) Header() http.Header { return s.header }
-func (s *statusOnly) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+		writeError(w, &apiError{Status: http.StatusNotFound, Message: "nothing here"})
 	}
 }
-func (s *statusOnly) Write(b []byte) (int, error) { s.WriteHeader(http.StatusOK); return len(b), nil }
 
 // healthJSON is the answer of GET /healthz.
 type healthJSON struct {
