@@ -124,3 +124,35 @@ func get[T any](t *testing.T, tab context.Context, a chromedp.Action[T]) T {
 	}
 	return v
 }
+
+// TestFormShowsTheErrorNextToTheField: a URL the service refuses comes back
+// in the form, marked invalid, with the reason next to it.
+func TestFormShowsTheErrorNextToTheField(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tab := newBrowser(t, ctx)
+	base := startServer(t)
+	do(t, tab, "submit a refused URL",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#url`)),
+		chromedp.SendKeys(chromedp.CSS(`#url`), "javascript:alert(1)"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#url-error`)),
+	)
+	invalid := get(t, tab, chromedp.AttributeValue(chromedp.CSS(`#url`), "aria-invalid")).Value
+	described := get(t, tab, chromedp.AttributeValue(chromedp.CSS(`#url`), "aria-describedby")).Value
+	kept := get(t, tab, chromedp.Value(chromedp.CSS(`#url`)))
+	msg := get(t, tab, chromedp.Text(chromedp.CSS(`#url-error`)))
+	if invalid != "true" || described != "url-error" {
+		t.Errorf("the field is not marked: aria-invalid=%q aria-describedby=%q", invalid, described)
+	}
+	if kept != "javascript:alert(1)" {
+		t.Errorf("the form lost what was typed: %q", kept)
+	}
+	if msg == "" {
+		t.Error("no error message next to the field")
+	}
+	if n := get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#short-url').length`)); n != 0 {
+		t.Error("a refused URL got a short link")
+	}
+}
