@@ -251,7 +251,19 @@ func (a *Analytics) EnableBrowsers() { a.browsers.Store(true) }
 // fleet sharing a Redis bus, other instances may take some of this
 // instance's clicks: Flush then waits for them too only as far as this
 // instance can count (use it in tests and tools run alone).
+//
+// Flush before Start is an error wrapping ErrNotStarted (nothing would
+// publish); after Close, ErrClosed.
 func (a *Analytics) Flush(ctx context.Context) error {
+	a.mu.Lock()
+	started, closing := a.started, a.closing
+	a.mu.Unlock()
+	switch {
+	case closing:
+		return ErrClosed
+	case !started:
+		return fmt.Errorf("%w: Flush before Start", ErrNotStarted)
+	}
 	if err := a.awaitPublished(ctx); err != nil {
 		return err
 	}

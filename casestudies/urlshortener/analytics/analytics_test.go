@@ -125,6 +125,8 @@ func TestCloseStoresEveryRecordedClick(t *testing.T) {
 	defer cancel()
 	require.NoError(t, r.a.Close(ctx))
 	assert.ErrorIs(t, r.a.Record(ctx, Click{Code: "closing"}), ErrClosed)
+	assert.ErrorIs(t, r.a.Flush(ctx), ErrClosed)
+	assert.ErrorIs(t, r.a.Start(ctx), ErrClosed)
 	assert.Equal(t, int64(n), r.a.Counters().Stored)
 
 	again := newMemoryRig(t, Config{Store: store})
@@ -241,6 +243,7 @@ func TestRecordFailsFastWhenTheBufferIsFull(t *testing.T) {
 	for range DefaultBufferSize {
 		require.NoError(t, a.Record(context.Background(), Click{Code: "full"}))
 	}
+	assert.ErrorIs(t, a.Flush(context.Background()), ErrNotStarted)
 	start := time.Now()
 	err = a.Record(context.Background(), Click{Code: "full"})
 	assert.ErrorIs(t, err, ErrOverloaded)

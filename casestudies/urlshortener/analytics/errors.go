@@ -14,6 +14,8 @@ var (
 	// ErrClosed is returned by calls on an Analytics that is closing or
 	// closed.
 	ErrClosed = errors.New("analytics: closed")
+	// ErrNotStarted is returned by Flush before Start.
+	ErrNotStarted = errors.New("analytics: not started")
 	// ErrStarted is returned by a second Start.
 	ErrStarted = errors.New("analytics: already started")
 )
