@@ -14,6 +14,11 @@ type StepInfo struct {
 	Attempt int
 	// Compensating is true inside Compensate.
 	Compensating bool
+	// Metadata is what the WithMetadata function returned when this
+	// execution started, read back from the log when another process
+	// finishes it; nil without WithMetadata. Treat it as read-only: every
+	// step of the execution shares it.
+	Metadata map[string]string
 }
 
 type infoKey struct{}

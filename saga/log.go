@@ -146,6 +146,10 @@ type Entry struct {
 	Data []byte
 	// At is when the transition happened, by the saga's clock.
 	At time.Time
+	// Metadata is what the WithMetadata function returned when the saga
+	// started, on the Started entry; nil on the others, and without
+	// WithMetadata. A Log keeps it with the entry.
+	Metadata map[string]string
 }
 
 // Status is how a saga ended, or Running if it has not.

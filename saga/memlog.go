@@ -66,6 +66,13 @@ func appendEntry(b []byte, e *Entry, sameData bool) []byte {
 	b = append(b, e.StepName...)
 	b = binary.AppendUvarint(b, uint64(len(e.Err)))
 	b = append(b, e.Err...)
+	b = binary.AppendUvarint(b, uint64(len(e.Metadata)))
+	for k, v := range e.Metadata {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
 	if sameData {
 		return append(b, 0)
 	}
@@ -88,6 +95,13 @@ func unpack(b []byte, n int) []Entry {
 		e.Duration, e.At = time.Duration(sv()), time.Unix(0, sv())
 		e.StepName = string(bs(uv()))
 		e.Err = string(bs(uv()))
+		if n := uv(); n > 0 {
+			e.Metadata = make(map[string]string, n)
+			for range n {
+				k := string(bs(uv()))
+				e.Metadata[k] = string(bs(uv()))
+			}
+		}
 		if k := uv(); k == 0 {
 			e.Data = prev
 		} else {

@@ -94,6 +94,7 @@ type config struct {
 	observer func(Event)
 	onFailed func(Event)
 	logger   *slog.Logger
+	metadata metadataFunc
 	setClock bool
 }
 

@@ -8,20 +8,21 @@ import (
 
 // wireEntry is an Entry as JSON in Redis.
 type wireEntry struct {
-	Kind     string          `json:"k"`
-	Step     int             `json:"s"`
-	StepName string          `json:"n,omitempty"`
-	Attempts int             `json:"a,omitempty"`
-	Duration int64           `json:"d,omitempty"`
-	Err      string          `json:"e,omitempty"`
-	Status   string          `json:"st,omitempty"`
-	At       int64           `json:"t"`
-	Data     json.RawMessage `json:"data,omitempty"`
+	Kind     string            `json:"k"`
+	Step     int               `json:"s"`
+	StepName string            `json:"n,omitempty"`
+	Attempts int               `json:"a,omitempty"`
+	Duration int64             `json:"d,omitempty"`
+	Err      string            `json:"e,omitempty"`
+	Status   string            `json:"st,omitempty"`
+	At       int64             `json:"t"`
+	Data     json.RawMessage   `json:"data,omitempty"`
+	Meta     map[string]string `json:"m,omitempty"`
 }
 
 func encodeEntry(e *Entry) (string, error) {
 	w := wireEntry{Kind: e.Kind.String(), Step: e.Step, StepName: e.StepName, Attempts: e.Attempts,
-		Duration: int64(e.Duration), Err: e.Err, At: e.At.UnixNano(), Data: e.Data}
+		Duration: int64(e.Duration), Err: e.Err, At: e.At.UnixNano(), Data: e.Data, Meta: e.Metadata}
 	if e.Kind == Finished {
 		w.Status = e.Status.String()
 	}
@@ -55,7 +56,7 @@ func decodeRecord(saga, id string, status, entries any) (*Record, error) {
 		}
 		e := &rec.Entries[i]
 		*e = Entry{Kind: k, Step: w.Step, StepName: w.StepName, Attempts: w.Attempts, Duration: time.Duration(w.Duration),
-			Err: w.Err, At: time.Unix(0, w.At), Data: w.Data}
+			Err: w.Err, At: time.Unix(0, w.At), Data: w.Data, Metadata: w.Meta}
 		if k == Finished {
 			e.Status, _ = statusByName(w.Status)
 		}

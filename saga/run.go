@@ -39,7 +39,8 @@ type run[T any] struct {
 	enc        *json.Encoder
 	dirty      bool
 	encErr     error
-	stopped    bool // the log failed or the lease was lost: do nothing more
+	stopped    bool              // the log failed or the lease was lost: do nothing more
+	meta       map[string]string // WithMetadata's, as logged with Started
 }
 
 // execution holds a run, its result and, for short sagas, the result's
@@ -308,7 +309,7 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 	}
 	start := r.tick()
 	for a := 1; ; a++ {
-		var ctx context.Context = &stepCtx{base, StepInfo{Saga: r.s.name, ID: r.id, Step: st.Name, Index: k, Attempt: a, Compensating: comp}}
+		var ctx context.Context = &stepCtx{base, StepInfo{Saga: r.s.name, ID: r.id, Step: st.Name, Index: k, Attempt: a, Compensating: comp, Metadata: r.meta}}
 		var cancel context.CancelFunc
 		if pol.Timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, pol.Timeout)
@@ -367,6 +368,9 @@ func (r *run[T]) resume(c Claim) error {
 	}
 	r.res, r.token = res, c.Token
 	r.res.Recovered = true
+	if len(c.Record.Entries) > 0 && c.Record.Entries[0].Kind == Started {
+		r.meta = c.Record.Entries[0].Metadata
+	}
 	r.dirty = true
 	r.startHeartbeat()
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type Saga[T any] struct {
 	observer func(Event)
 	onFailed func(Event)
 	logger   *slog.Logger
+	metadata metadataFunc // WithMetadata
 	stats    counters
 }
 
@@ -107,6 +109,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 	}
 	s.log, s.now, s.lease, s.recovery = c.log, c.now, c.lease, c.recovery
 	s.observer, s.onFailed, s.logger = c.observer, c.onFailed, c.logger
+	s.metadata = c.metadata
 	s.beat = c.lease / 3
 	return s, nil
 }
@@ -152,10 +155,19 @@ func (s *Saga[T]) Execute(ctx context.Context, id string, data T) (*Result[T], e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var meta map[string]string
+	if s.metadata != nil {
+		meta = maps.Clone(s.metadata(ctx))
+		if n := metadataSize(meta); n > MaxMetadataSize {
+			return nil, fmt.Errorf("%w: saga %s/%s: metadata of %d bytes, above MaxMetadataSize", ErrInvalidConfig, s.name, id, n)
+		}
+	}
 	r := s.newRun(ctx, id)
 	defer r.close()
 	r.res.Data = data
+	r.meta = meta
 	r.note(Started, -1, 0, 0, nil)
+	r.pending[0].Metadata = meta
 	r.note(StepBegun, 0, 0, 0, nil)
 	if r.encErr != nil {
 		return nil, fmt.Errorf("saga %s/%s: encoding data: %w", s.name, id, r.encErr)
