@@ -112,3 +112,71 @@ func TestSagaSpans(t *testing.T) {
 	phase, _ := spanAttr(h.span(t, "saga.compensate reserve"), potel.AttrSagaPhase)
 	require.Equal(t, "compensation", phase.AsString())
 }
+
+func TestRecoverSagaSpans(t *testing.T) {
+	h := newTracer(t)
+	clk := newClock()
+	log, err := saga.NewMemoryLog(saga.WithClock(clk.now))
+	require.NoError(t, err)
+	steps, err := potel.TraceSteps(h.tracer, []saga.Step[order]{
+		{Name: "reserve",
+			Action:     func(_ context.Context, o *order) error { o.Reserved = true; return nil },
+			Compensate: func(_ context.Context, o *order) error { o.Reserved = false; return nil }},
+		{Name: "charge", Action: func(context.Context, *order) error { return nil }},
+	})
+	require.NoError(t, err)
+	s, err := saga.New("checkout", steps, saga.WithLog(log), saga.WithClock(clk.now), saga.WithLease(time.Second))
+	require.NoError(t, err)
+
+	// A process began the saga in a traced request, logging its trace
+	// context as saga.WithMetadata(SagaTraceMetadata) does, and stopped
+	// inside its first step.
+	reqCtx, req := h.tracer.Start(bg, "POST /checkout")
+	req.End()
+	data := []byte(`{"Reserved":false,"Charged":false}`)
+	_, err = log.Claim(bg, "checkout", "o-5", time.Second, []saga.Entry{
+		{Kind: saga.Started, Step: -1, Data: data, At: clk.now(), Metadata: potel.SagaTraceMetadata(reqCtx)},
+		{Kind: saga.StepBegun, Step: 0, StepName: "reserve", Data: data, At: clk.now()},
+	})
+	require.NoError(t, err)
+	clk.advance(2 * time.Second)
+
+	res, err := potel.RecoverSaga(bg, h.tracer, s)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	rec := h.span(t, "saga.recover checkout")
+	n, _ := spanAttr(rec, "patterns.saga.recovered")
+	require.EqualValues(t, 1, n.AsInt64())
+	var ran int
+	for _, sp := range h.rec.Ended() {
+		if sp.Name() == "saga.recover checkout" || sp.Name() == "POST /checkout" {
+			continue
+		}
+		ran++
+		require.Equal(t, rec.SpanContext().SpanID(), sp.Parent().SpanID(), sp.Name())
+		require.Len(t, sp.Links(), 1, "%s links to the request that started the saga", sp.Name())
+		require.Equal(t, req.SpanContext().TraceID(), sp.Links()[0].SpanContext.TraceID())
+		require.Equal(t, req.SpanContext().SpanID(), sp.Links()[0].SpanContext.SpanID())
+	}
+	require.NotZero(t, ran, "the recovery ran a step or a compensation in a span")
+}
+
+func TestSagaTraceMetadataIsLogged(t *testing.T) {
+	h := newTracer(t)
+	require.Nil(t, potel.SagaTraceMetadata(bg), "no span, no metadata")
+	steps, err := potel.TraceSteps(h.tracer, []saga.Step[order]{
+		{Name: "reserve", Action: func(context.Context, *order) error { return nil }},
+	})
+	require.NoError(t, err)
+	s, err := saga.New("checkout", steps, saga.WithMetadata(potel.SagaTraceMetadata))
+	require.NoError(t, err)
+	_, err = potel.ExecuteSaga(bg, h.tracer, s, "o-1", order{})
+	require.NoError(t, err)
+	root := h.span(t, "saga checkout")
+	rec, err := s.Log().Load(bg, "checkout", "o-1")
+	require.NoError(t, err)
+	tp := rec.Entries[0].Metadata["traceparent"]
+	require.Contains(t, tp, root.SpanContext().TraceID().String())
+	require.Contains(t, tp, root.SpanContext().SpanID().String())
+	require.Empty(t, h.span(t, "saga.step reserve").Links(), "a step of the saga's own trace needs no link")
+}
