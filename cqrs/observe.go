@@ -101,16 +101,13 @@ func WithObserver(fn func(Observation)) ObserverOption {
 	})
 }
 
-// WithLogger sets a logger for what an operator must see (default nil:
-// nothing is logged): failed reads and applies, conflicts retried and
+// WithLogger sets a logger for what an operator must see (nil, the
+// default, logs nothing): failed reads and applies, conflicts retried and
 // snapshot failures at Warn, a store behind its projections and a failed
 // rebuild at Error, a rebuild at Info. Attributes: kind, projection,
 // stream, position, head, attempt, backoff, err; never event data.
 func WithLogger(l *slog.Logger) ObserverOption {
 	return observerOption(func(o *observer) error {
-		if l == nil {
-			return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidConfig)
-		}
 		o.logger = l
 		return nil
 	})

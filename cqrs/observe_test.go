@@ -67,8 +67,12 @@ func TestObserverOptionsRefuseNil(t *testing.T) {
 	require.NoError(t, err)
 	_, err = NewRunner(NewMemoryStore(), m, WithObserver(nil))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
-	_, err = NewRepository(NewMemoryStore(), evolveAccount, WithLogger(nil))
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// A nil logger is the default, as in every package: accepted, logs nothing.
+func TestNilLoggerIsTheDefault(t *testing.T) {
+	_, err := NewRepository(NewMemoryStore(), evolveAccount, WithLogger(nil))
+	require.NoError(t, err)
 }
 
 // A poison event: the observer sees ApplyFailed with the attempt and the

@@ -2,12 +2,11 @@ package saga
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 )
 
 // WithLogger sets a logger for the transitions an operator must see
-// (default nil: the package logs nothing). Retries log at Warn, a
+// (nil, the default, logs nothing). Retries log at Warn, a
 // compensation that gave up and a saga that ended Failed at Error (it
 // needs a human), a saga a recovering process finished at Info, and a
 // saga stopped by its log failing at Warn. Attributes: saga, id, step,
@@ -15,9 +14,6 @@ import (
 // called from the goroutine running the saga, as the observer is.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) error {
-		if l == nil {
-			return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidConfig)
-		}
 		c.logger = l
 		return nil
 	})

@@ -55,8 +55,11 @@ func TestLoggerSilentOnSuccessAndNilRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, buf.String(), "a completed saga logs nothing")
 
-	_, err = New("ok", []Step[int]{{Name: "a", Action: func(context.Context, *int) error { return nil }}}, WithLogger(nil))
-	assert.ErrorIs(t, err, ErrInvalidConfig)
+	// nil, as in every package, is the default: nothing is logged.
+	s, err = New("ok", []Step[int]{{Name: "a", Action: func(context.Context, *int) error { return errors.New("boom") }}}, WithLogger(nil))
+	require.NoError(t, err)
+	_, err = s.Execute(context.Background(), "2", 0)
+	require.ErrorIs(t, err, ErrCompensated)
 }
 
 func TestLoggerLogsStoppedRun(t *testing.T) {
