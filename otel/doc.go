@@ -41,4 +41,9 @@
 // ExecuteSaga (a span per saga execution, one per step and compensation
 // under it), NewTracingBus (the W3C trace context travels in the message
 // metadata; the consumer's span is a child of the producer's).
+//
+// A saga finished by Recover runs in the recovering process's trace
+// (RecoverSaga gives it a span); with saga.WithMetadata(SagaTraceMetadata)
+// the saga log keeps the starting request's trace context, and each step
+// span of the recovery links to that request.
 package otel

@@ -132,7 +132,7 @@ func noAttrValue(t *testing.T, rm metricdata.ResourceMetrics, v string) {
 	t.Helper()
 	check := func(name string, s attribute.Set) {
 		for _, kv := range s.ToSlice() {
-			require.NotEqual(t, v, kv.Value.Emit(), "metric %s has attribute %s = %q", name, kv.Key, v)
+			require.NotEqual(t, v, kv.Value.String(), "metric %s has attribute %s = %q", name, kv.Key, v)
 		}
 	}
 	for _, sm := range rm.ScopeMetrics {

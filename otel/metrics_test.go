@@ -301,3 +301,24 @@ func TestCQRSMetrics(t *testing.T) {
 	require.Equal(t, 3, applied)
 	noAttrValue(t, rm, "acct-1")
 }
+
+type balance struct{ Amount int }
+
+func TestRepositoryMetrics(t *testing.T) {
+	h := newMeter(t)
+	store := cqrs.NewMemoryStore()
+	repo, err := cqrs.NewRepository(store, func(s balance, e cqrs.Event) (balance, error) { return balance{s.Amount + 1}, nil })
+	require.NoError(t, err)
+	_, err = potel.InstrumentRepository(h.meter, "accounts", repo)
+	require.NoError(t, err)
+	for range 2 {
+		_, err = repo.Execute(bg, "acct-1", func(balance) ([]cqrs.Event, error) {
+			return []cqrs.Event{cqrs.MustEvent("deposited", 1)}, nil
+		})
+		require.NoError(t, err)
+	}
+	rm := h.collect()
+	require.EqualValues(t, 2, intValue(t, rm, "patterns.cqrs.commands", name("accounts")))
+	require.EqualValues(t, 0, intValue(t, rm, "patterns.cqrs.conflicts", name("accounts"), outcome("returned")))
+	noAttrValue(t, rm, "acct-1")
+}

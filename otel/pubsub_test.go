@@ -2,6 +2,7 @@ package otel_test
 
 import (
 	"context"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,4 +110,36 @@ func consumerSpans(th *tracerHarness) []sdktrace.ReadOnlySpan {
 		}
 	}
 	return out
+}
+
+func TestTracingBusKeepsCallerMetadata(t *testing.T) {
+	th := newTracer(t)
+	bus, err := potel.NewTracingBus("events", pubsub.NewMemory(), th.tracer, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bus.Close() })
+	got := make(chan map[string]string, 1)
+	_, err = bus.Subscribe(bg, "orders.*", func(_ context.Context, m *pubsub.Message) error {
+		got <- maps.Clone(m.Metadata)
+		return nil
+	})
+	require.NoError(t, err)
+	ctx, span := th.tracer.Start(bg, "request")
+	defer span.End()
+	meta := map[string]string{"tenant": "eu"}
+	require.NoError(t, bus.PublishMessage(ctx, &pubsub.Message{Topic: "orders.created", Payload: []byte("1"), Metadata: meta}))
+	m := await(t, got)
+	require.Equal(t, "eu", m["tenant"])
+	require.NotEmpty(t, m["traceparent"])
+	require.Equal(t, map[string]string{"tenant": "eu"}, meta, "the caller's map is not modified")
+}
+
+// noMetadataBus is a Bus that cannot carry metadata.
+type noMetadataBus struct{ pubsub.Bus }
+
+func TestTracingBusRefusesBusWithoutMetadata(t *testing.T) {
+	th := newTracer(t)
+	_, err := potel.NewTracingBus("events", noMetadataBus{pubsub.NewMemory()}, th.tracer, nil)
+	require.ErrorIs(t, err, potel.ErrInvalidConfig)
+	_, err = potel.NewTracingBus("", pubsub.NewMemory(), th.tracer, nil)
+	require.ErrorIs(t, err, potel.ErrInvalidConfig)
 }

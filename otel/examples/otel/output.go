@@ -58,7 +58,7 @@ func attrs(s attribute.Set) string {
 	}
 	parts := make([]string, len(kv))
 	for i, a := range kv {
-		parts[i] = string(a.Key) + "=" + a.Value.Emit()
+		parts[i] = string(a.Key) + "=" + a.Value.String()
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -92,7 +92,7 @@ func newService(m metric.Meter, tr trace.Tracer) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.saga, err = saga.New("checkout", steps, saga.WithObserver(stepLatency)); err != nil {
+	if s.saga, err = saga.New("checkout", steps, saga.WithObserver(stepLatency), saga.WithMetadata(potel.SagaTraceMetadata)); err != nil {
 		return nil, err
 	}
 	if s.bus, err = potel.NewTracingBus("orders", pubsub.NewMemory(), tr, m); err != nil {
