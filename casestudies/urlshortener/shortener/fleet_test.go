@@ -37,7 +37,7 @@ func TestFleetSharesOneRedis(t *testing.T) {
 			5*time.Second, 10*time.Millisecond, "b's delete invalidates a's local tier")
 
 		limited := a.mustCreate(map[string]any{"url": "https://example.com/few", "max_visits": 10})
-		var ok atomic.Int64
+		var ok, unavailable atomic.Int64
 		var wg sync.WaitGroup
 		for i := range 100 {
 			wg.Add(1)
@@ -48,15 +48,31 @@ func TestFleetSharesOneRedis(t *testing.T) {
 					s = b
 				}
 				resp, err := s.client.Get(s.http.URL + "/" + limited)
-				if err == nil {
-					if resp.StatusCode == http.StatusFound {
+				if err != nil {
+					t.Logf("click failed: %v", err)
+				} else {
+					switch resp.StatusCode {
+					case http.StatusFound:
 						ok.Add(1)
+					case http.StatusServiceUnavailable:
+						unavailable.Add(1)
+					case http.StatusGone:
+					default:
+						t.Logf("click answered %d", resp.StatusCode)
 					}
 					resp.Body.Close()
 				}
 			}()
 		}
 		wg.Wait()
-		require.Equal(t, int64(10), ok.Load(), "max_visits across instances")
+		// As in the suite: exact unless a visit call timed out (its outcome
+		// unknown), and never more than the limit.
+		if unavailable.Load() == 0 {
+			require.Equal(t, int64(10), ok.Load(), "max_visits across instances")
+		} else {
+			t.Logf("%d clicks got 503 (a slow machine)", unavailable.Load())
+			require.LessOrEqual(t, ok.Load(), int64(10))
+			require.GreaterOrEqual(t, ok.Load()+unavailable.Load(), int64(10))
+		}
 	})
 }

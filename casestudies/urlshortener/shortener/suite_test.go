@@ -152,6 +152,11 @@ func testRedirects(t *testing.T, mk starter) {
 		require.Equal(t, "code", r.json(t)["field"], path)
 	}
 
+	st := s.srv.Stats()
+	require.Equal(t, uint64(1), st.Created)
+	require.Equal(t, uint64(1), st.Redirects)
+	require.Equal(t, uint64(4), st.NotFound)
+
 	p := mk(t, Config{Permanent: true})
 	code = p.mustCreate(map[string]any{"url": "https://example.com/forever"})
 	r = p.get("/" + code)

@@ -39,6 +39,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns "invalid url: " and the reason.
 func (e *Error) Error() string { return "invalid url: " + e.Reason }
 
 // Unwrap makes errors.Is(err, ErrInvalidURL) hold.
