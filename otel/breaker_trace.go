@@ -16,7 +16,7 @@ import (
 const AttrRejected = attribute.Key("patterns.breaker.rejected")
 
 // TracedBreaker runs calls through a breaker, each in a span "breaker <name>"
-// when the context holds a valid span; without one a call costs a context
+// when the context holds a recording span; without one a call costs a context
 // lookup more than Breaker.Execute. Make one with TraceBreaker.
 type TracedBreaker struct {
 	b        *breaker.Breaker
@@ -49,7 +49,7 @@ func (t *TracedBreaker) Breaker() *breaker.Breaker { return t.b }
 // failed records the error. fn gets the span's context, so its own spans are
 // the breaker span's children.
 func (t *TracedBreaker) Execute(ctx context.Context, fn func(context.Context) error) error {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return t.b.Execute(ctx, fn)
 	}
 	ctx, span := t.tr.Start(ctx, t.spanName, t.start...)

@@ -18,7 +18,7 @@ import (
 // latency in the histogram patterns.cache.load.duration (s, patterns.outcome
 // = "success" | "error" | "not_found", patterns.name = name, attrs) when m is
 // not nil, and runs in a span "cache.load <name>" when tr is not nil and the
-// context holds a valid span (the Aside hands its loader the first missing
+// context holds a recording span (the Aside hands its loader the first missing
 // caller's context, so the span is that request's child). The cache key is
 // not recorded: keys are unbounded and may identify a person.
 //
@@ -53,7 +53,7 @@ func InstrumentLoader[V any](m metric.Meter, tr trace.Tracer, name string, load 
 	spanAttrs := trace.WithAttributes(base...)
 	return func(ctx context.Context, key string) (V, error) {
 		var span trace.Span
-		if tr != nil && trace.SpanContextFromContext(ctx).IsValid() {
+		if tr != nil && trace.SpanFromContext(ctx).IsRecording() {
 			ctx, span = tr.Start(ctx, spanName, spanAttrs)
 		}
 		start := time.Now()

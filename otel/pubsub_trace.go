@@ -34,7 +34,7 @@ const (
 // "tracestate"), and runs each handler call in a consumer span whose parent
 // is the publisher's span, on any bus that keeps Metadata (Memory, Redis,
 // Broadcast). Publish starts a producer span "publish <topic>" when its
-// context holds a valid span; handlers get a span "process <topic>" always
+// context holds a recording span; handlers get a span "process <topic>" always
 // (a root span for a message published without one). With a meter it
 // records the handler latency histogram patterns.pubsub.handler.duration (s,
 // patterns.name, patterns.pubsub.subscription, patterns.outcome = "success"
@@ -95,7 +95,7 @@ func (t *TracingBus) PublishMessage(ctx context.Context, m *pubsub.Message) erro
 		return t.pub.PublishMessage(ctx, m) // the bus's own error for nil
 	}
 	var span trace.Span
-	if trace.SpanContextFromContext(ctx).IsValid() {
+	if trace.SpanFromContext(ctx).IsRecording() {
 		ctx, span = t.tr.Start(ctx, "publish "+m.Topic, trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(t.attrs...),
 			trace.WithAttributes(attrMessagingSystem.String("patterns"), attrMessagingOperation.String("send"), attrDestination.String(m.Topic)))

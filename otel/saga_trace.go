@@ -13,7 +13,7 @@ import (
 
 // TraceSteps returns copies of steps whose Action and Compensate each run in
 // a span ("saga.step <step>", "saga.compensate <step>") when their context
-// holds a valid span: under ExecuteSaga's span, or whatever span the caller
+// holds a recording span: under ExecuteSaga's span, or whatever span the caller
 // of Execute or Recover had. Each span carries patterns.name = the saga's
 // name, patterns.saga.step, patterns.saga.phase, patterns.saga.id and
 // patterns.saga.attempt; a failed try records its error. Pass the result to
@@ -38,7 +38,7 @@ func TraceSteps[T any](tr trace.Tracer, steps []saga.Step[T]) ([]saga.Step[T], e
 func traceStep[T any](tr trace.Tracer, spanName, phase string, fn func(context.Context, *T) error) func(context.Context, *T) error {
 	phaseAttr := AttrSagaPhase.String(phase)
 	return func(ctx context.Context, data *T) error {
-		if !trace.SpanContextFromContext(ctx).IsValid() {
+		if !trace.SpanFromContext(ctx).IsRecording() {
 			return fn(ctx, data)
 		}
 		attrs := []attribute.KeyValue{phaseAttr}
