@@ -14,25 +14,19 @@ import (
 	"github.com/sysdesign/patterns/ratelimit"
 )
 
-// collectEvery is how many operations an instrumented benchmark runs
-// between two collections, so the amortised cost of the callbacks (a Stats
-// read per component per collection) is part of the figure: a service
-// scraped every 15 s at 10k op/s collects far less often than this.
-const collectEvery = 10_000
+// The instrumented benchmarks measure the call path with instruments
+// registered: the callbacks run only when the SDK collects (every scrape,
+// 15 s or so), whose cost BenchmarkCollect gives per component.
 
-// collector reads a meter provider every collectEvery calls of tick.
+// collector reads a meter provider on demand.
 type collector struct {
 	reader *sdkmetric.ManualReader
 	rm     metricdata.ResourceMetrics
-	n      int
 }
 
-func (c *collector) tick(b *testing.B) {
-	c.n++
-	if c.n%collectEvery == 0 {
-		if err := c.reader.Collect(context.Background(), &c.rm); err != nil {
-			b.Fatal(err)
-		}
+func (c *collector) collect(b *testing.B) {
+	if err := c.reader.Collect(context.Background(), &c.rm); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -68,8 +62,8 @@ func BenchmarkLimiterMemory(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = l.Allow(ctx, "k")
-			c.tick(b)
 		}
+		c.collect(b)
 	})
 }
 
@@ -100,8 +94,8 @@ func BenchmarkBreakerClosed(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = br.Execute(ctx, ok)
-			c.tick(b)
 		}
+		c.collect(b) // the instruments read what the loop did
 	})
 	b.Run("wrapped-untraced", func(b *testing.B) {
 		// Metrics registered and calls through TracedBreaker in a request
@@ -119,8 +113,8 @@ func BenchmarkBreakerClosed(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = tb.Execute(ctx, ok)
-			c.tick(b)
 		}
+		c.collect(b) // the instruments read what the loop did
 	})
 	b.Run("traced", func(b *testing.B) {
 		// A traced request: a span per call (sampled, recorded, dropped).
@@ -175,8 +169,8 @@ func BenchmarkCacheHit(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = a.Get(ctx, "k")
-			c.tick(b)
 		}
+		c.collect(b) // the instruments read what the loop did
 	})
 }
 
@@ -187,3 +181,36 @@ func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
 func (discard) Shutdown(context.Context) error                  { return nil }
 func (discard) ForceFlush(context.Context) error                { return nil }
+
+// BenchmarkCollect is the cost of one collection (a scrape) per component:
+// its callback reads Stats and reports every point.
+func BenchmarkCollect(b *testing.B) {
+	b.Run("limiter", func(b *testing.B) {
+		c, mp := newCollector(b)
+		l, err := ratelimit.NewMemory(ratelimit.TokenBucket, ratelimit.PerSecond(10))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := potel.InstrumentLimiter(mp.Meter("bench"), "api", l); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			c.collect(b)
+		}
+	})
+	b.Run("breaker", func(b *testing.B) {
+		c, mp := newCollector(b)
+		br, err := breaker.New(breaker.Config{Name: "dep"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := potel.InstrumentBreaker(mp.Meter("bench"), br); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			c.collect(b)
+		}
+	})
+}

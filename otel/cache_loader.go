@@ -55,6 +55,15 @@ func InstrumentLoader[V any](m metric.Meter, tr trace.Tracer, name string, load 
 		var span trace.Span
 		if tr != nil && trace.SpanFromContext(ctx).IsRecording() {
 			ctx, span = tr.Start(ctx, spanName, spanAttrs)
+			defer func() {
+				if r := recover(); r != nil {
+					// The Aside turns the panic into a *cache.PanicError
+					// for every waiter; the span still ends, as failed.
+					span.SetStatus(codesError, fmt.Sprint("loader panicked: ", r))
+					span.End()
+					panic(r)
+				}
+			}()
 		}
 		start := time.Now()
 		v, err := load(ctx, key)

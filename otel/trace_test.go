@@ -180,3 +180,23 @@ func TestSagaTraceMetadataIsLogged(t *testing.T) {
 	require.Contains(t, tp, root.SpanContext().SpanID().String())
 	require.Empty(t, h.span(t, "saga.step reserve").Links(), "a step of the saga's own trace needs no link")
 }
+
+func TestLoaderSpanEndsOnPanic(t *testing.T) {
+	h := newTracer(t)
+	lru, err := cache.NewLRU[string](10)
+	require.NoError(t, err)
+	load, err := potel.InstrumentLoader(nil, h.tracer, "users", func(context.Context, string) (string, error) {
+		panic("db driver bug")
+	})
+	require.NoError(t, err)
+	aside, err := cache.NewAside(lru, load)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = aside.Close() })
+	ctx, parent := h.tracer.Start(bg, "request")
+	_, err = aside.Get(ctx, "k")
+	parent.End()
+	var pe *cache.PanicError
+	require.ErrorAs(t, err, &pe)
+	span := h.span(t, "cache.load users")
+	require.Equal(t, codes.Error, span.Status().Code)
+}
