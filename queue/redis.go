@@ -50,7 +50,8 @@ type Redis struct {
 
 	markerTTL string // how long a delivery's marker lives, in ms
 
-	waiters waitlist      // Dequeues blocked in this process
+	waiters waitlist      // Dequeues of this process that may wait
+	blocked atomic.Int64  // of those, the ones waiting now (the listener runs while > 0)
 	want    chan struct{} // tells the listener a Dequeue started waiting
 }
 
@@ -310,13 +311,9 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 		// Registered before the script runs, so that a job arriving
 		// between the script and the wait still wakes this Dequeue.
 		wake := q.waiters.add()
-		select {
-		case q.want <- struct{}{}:
-		default:
-		}
-		d, wait, err := q.try(ctx)
+		d, wait, err := q.try(ctx, wake)
 		if err != nil || d != nil {
-			q.waiters.remove(wake)
+			q.leave(wake)
 			return d, err
 		}
 		if wait < 0 || wait > q.cfg.poll {
@@ -327,15 +324,21 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 		} else {
 			timer.Reset(wait)
 		}
+		q.blocked.Add(1)
+		select {
+		case q.want <- struct{}{}:
+		default:
+		}
 		select {
 		case <-wake:
 		case <-timer.C:
-			q.waiters.remove(wake)
+			q.leave(wake)
 		case <-q.closing:
 			q.waiters.remove(wake)
 		case <-ctx.Done():
-			q.waiters.remove(wake)
+			q.leave(wake)
 		}
+		q.blocked.Add(-1)
 		timer.Stop()
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -345,7 +348,7 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 
 // try runs the dequeue script once: a delivery, or how long until the
 // next job may be due (negative: nothing scheduled or leased).
-func (q *Redis) try(ctx context.Context) (*Delivery, time.Duration, error) {
+func (q *Redis) try(ctx context.Context, wake chan struct{}) (*Delivery, time.Duration, error) {
 	k := q.k
 	token := newToken()
 	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.body, k.meta, k.marker(token)},
@@ -356,9 +359,12 @@ func (q *Redis) try(ctx context.Context) (*Delivery, time.Duration, error) {
 		}
 		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
 	}
-	d, wait, err := q.parseDequeue(reply, token)
+	d, wait, left, err := q.parseDequeue(reply, token)
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
+	}
+	if left > 0 {
+		q.passOn(wake)
 	}
 	if d != nil {
 		q.hold(d.ID, token)
@@ -367,40 +373,40 @@ func (q *Redis) try(ctx context.Context) (*Delivery, time.Duration, error) {
 	return d, wait, nil
 }
 
-func (q *Redis) parseDequeue(reply []any, token string) (*Delivery, time.Duration, error) {
+func (q *Redis) parseDequeue(reply []any, token string) (d *Delivery, wait time.Duration, left int64, err error) {
 	bad := fmt.Errorf("%w: dequeue reply %v", redisx.ErrBadReply, reply)
 	if len(reply) < 3 {
-		return nil, 0, bad
+		return nil, 0, 0, bad
 	}
 	kind, err := redisx.Int64(reply[0])
 	if err != nil {
-		return nil, 0, bad
+		return nil, 0, 0, bad
 	}
 	if rec, ok := reply[1].([]any); ok {
 		q.reclaimed(rec)
 	}
 	if kind == 0 {
-		wait, err := redisx.Int64(reply[2])
+		us, err := redisx.Int64(reply[2])
 		if err != nil {
-			return nil, 0, bad
+			return nil, 0, 0, bad
 		}
-		if wait < 0 {
-			return nil, -1, nil
+		if us < 0 {
+			return nil, -1, 0, nil
 		}
-		return nil, time.Duration(wait) * time.Microsecond, nil
+		return nil, time.Duration(us) * time.Microsecond, 0, nil
 	}
-	if len(reply) != 8 {
-		return nil, 0, bad
+	if len(reply) != 9 {
+		return nil, 0, 0, bad
 	}
 	id, _ := reply[2].(string)
 	payload, _ := reply[3].(string)
 	var n [4]int64
 	for i := range n {
 		if n[i], err = redisx.Int64(reply[4+i]); err != nil {
-			return nil, 0, bad
+			return nil, 0, 0, bad
 		}
 	}
-	d := &Delivery{
+	d = &Delivery{
 		Job:        Job{ID: id, Priority: Priority(n[0]), RunAt: time.UnixMicro(n[3])},
 		Attempt:    int(n[1]),
 		EnqueuedAt: time.UnixMicro(n[2]),
@@ -409,7 +415,36 @@ func (q *Redis) parseDequeue(reply []any, token string) (*Delivery, time.Duratio
 	if payload != "" {
 		d.Payload = []byte(payload)
 	}
-	return d, 0, nil
+	left, _ = redisx.Int64(reply[8])
+	return d, 0, left, nil
+}
+
+// passOn hands the wake-up on after a Dequeue that left jobs ready
+// (Enqueue wakes consumers only when the ready set was empty): to a
+// blocked Dequeue of this process, or, with none, to any process through
+// the wake-up list. A wake-up lost here costs a consumer at most its poll
+// interval.
+func (q *Redis) passOn(own chan struct{}) {
+	q.leave(own) // the caller has its job: it is no one to wake
+	if q.blocked.Load() > 0 && q.waiters.wakeOne() {
+		return
+	}
+	q.wakeOthers()
+}
+
+// leave takes a Dequeue off the wait list; a wake-up it had received
+// and no one here can take goes to the other processes.
+func (q *Redis) leave(wake chan struct{}) {
+	if q.waiters.remove(wake) {
+		q.wakeOthers()
+	}
+}
+
+// wakeOthers pushes a wake-up to the list every process's listener
+// blocks on (bounded by WithTimeout; a failure costs a consumer at most
+// its poll interval).
+func (q *Redis) wakeOthers() {
+	_ = q.bound.Eval(q.ctx, q.c, wakeScript, []string{q.k.wake}, []any{wakeTTLArg}, nil).Err()
 }
 
 // reclaimed counts and reports the jobs a Dequeue took back from expired

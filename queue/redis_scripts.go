@@ -25,6 +25,8 @@ var (
 	releaseLua string
 	//go:embed lua/len.lua
 	lenLua string
+	//go:embed lua/wake.lua
+	wakeLua string
 
 	enqueueScript = redis.NewScript(commonLua + enqueueLua)
 	dequeueScript = redis.NewScript(commonLua + dequeueLua)
@@ -34,6 +36,7 @@ var (
 	renewScript   = redis.NewScript(commonLua + renewLua)
 	releaseScript = redis.NewScript(commonLua + releaseLua)
 	lenScript     = redis.NewScript(commonLua + lenLua)
+	wakeScript    = redis.NewScript(commonLua + wakeLua)
 )
 
 // keys of one queue, all in the hash slot of the queue's name.

@@ -30,7 +30,7 @@ func (q *Redis) listen() {
 			return
 		case <-q.want:
 		}
-		for q.waiters.len() > 0 {
+		for q.blocked.Load() > 0 {
 			_, err := redisx.Do(q.ctx, bound, func(ctx context.Context) ([]string, error) {
 				return q.c.Do(ctx, "BLPOP", q.k.wake, blockArg).StringSlice()
 			})
@@ -38,7 +38,11 @@ func (q *Redis) listen() {
 			case q.closed.Load():
 				return
 			case err == nil:
-				q.waiters.wakeOne()
+				if !q.waiters.wakeOne() {
+					// Its waiter was woken meanwhile: leave the wake-up for
+					// another process rather than drop it.
+					q.wakeOthers()
+				}
 			case errors.Is(err, redis.Nil):
 			default:
 				failures++

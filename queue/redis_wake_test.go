@@ -123,3 +123,58 @@ func TestRedisCloseLeavesNoGoroutines(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisABurstReachesEveryIdleConsumer: Enqueue wakes consumers only
+// when the ready set was empty, so a burst relies on each Dequeue passing
+// the wake-up on, within its process and across processes: five jobs
+// enqueued at once reach five consumers blocked in two other processes
+// long before their poll interval.
+func TestRedisABurstReachesEveryIdleConsumer(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		c1, _ := tg.NewClient()
+		c2, _ := tg.NewClient()
+		producer := newRedisQueue(t, tg, tg.Client, queue.WithPollInterval(time.Minute))
+		consumers := []*queue.Redis{
+			newRedisQueue(t, tg, c1, queue.WithPollInterval(time.Minute)),
+			newRedisQueue(t, tg, c2, queue.WithPollInterval(time.Minute)),
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got := make(chan string, 5)
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q := consumers[i%2]
+				d, err := q.Dequeue(ctx)
+				if err != nil {
+					got <- "error: " + err.Error()
+					return
+				}
+				got <- d.ID
+				<-release // hold the job: a consumer takes one job only
+				_ = q.Ack(context.Background(), d)
+			}()
+		}
+		defer func() { close(release); wg.Wait() }()
+		time.Sleep(50 * time.Millisecond) // let them block
+		start := time.Now()
+		for i := range 5 {
+			if err := producer.Enqueue(context.Background(), queue.Job{ID: "j" + string(rune('0'+i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 5 {
+			select {
+			case id := <-got:
+				if len(id) != 2 {
+					t.Fatal(id)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("a job did not reach an idle consumer within 5s (poll interval 1 minute); %v since the burst", time.Since(start))
+			}
+		}
+	})
+}

@@ -21,35 +21,39 @@ func (w *waitlist) add() chan struct{} {
 
 // remove takes a waiter that stops waiting off the list. If it was woken
 // meanwhile and did not act on it, the wake-up goes to the next waiter,
-// so that no job is left waiting for a Dequeue that has gone.
-func (w *waitlist) remove(ch chan struct{}) {
+// so that no job is left waiting for a Dequeue that has gone; orphaned
+// reports a wake-up that found no next waiter (Redis hands it to other
+// processes).
+func (w *waitlist) remove(ch chan struct{}) (orphaned bool) {
 	w.mu.Lock()
 	for i, c := range w.list {
 		if c == ch {
 			w.list = append(w.list[:i], w.list[i+1:]...)
 			w.mu.Unlock()
-			return
+			return false
 		}
 	}
 	w.mu.Unlock()
 	select {
 	case <-ch:
-		w.wakeOne()
+		return !w.wakeOne()
 	default:
+		return false
 	}
 }
 
-// wakeOne wakes the longest-waiting Dequeue, if any.
-func (w *waitlist) wakeOne() {
+// wakeOne wakes the longest-waiting Dequeue; false if there is none.
+func (w *waitlist) wakeOne() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.list) == 0 {
-		return
+		return false
 	}
 	ch := w.list[0]
 	w.list[0] = nil
 	w.list = w.list[1:]
 	ch <- struct{}{}
+	return true
 }
 
 // wakeAll wakes every waiter (Close).

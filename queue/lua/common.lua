@@ -29,19 +29,29 @@ end
 local function id_of(member) return string.sub(member, 17) end
 
 -- queue_job puts a job in ready (due by now, scored by aging) or scheduled.
+-- It returns whether blocked Dequeues need a wake-up: the ready set was
+-- empty (so consumers may be waiting), or the job is the new earliest
+-- scheduled one (so their timers are too late). Otherwise consumers are
+-- busy and will find the job; waking them would only cost scripts.
 local function queue_job(ready, sched, m, now, aging)
   if m.due > now then
+    local head = redis.call('ZRANGE', sched, 0, 0, 'WITHSCORES')
     redis.call('ZADD', sched, num(m.due), m.member)
-  else
-    redis.call('ZADD', ready, num(m.due - m.prio * aging), m.member)
+    return #head == 0 or m.due < tonumber(head[2])
   end
+  local idle = redis.call('ZCARD', ready) == 0
+  redis.call('ZADD', ready, num(m.due - m.prio * aging), m.member)
+  return idle
 end
 
 -- wake tells blocked Dequeues (of any process) to look again.
+-- At most 16 wake-ups wait in the list: enough to wake a fleet's idle
+-- processes, and a full list costs one command.
 local function wake(key, ttl_ms)
-  redis.call('LPUSH', key, '1')
-  redis.call('LTRIM', key, 0, 15)
-  redis.call('PEXPIRE', key, ttl_ms)
+  if redis.call('LLEN', key) < 16 then
+    redis.call('LPUSH', key, '1')
+    redis.call('PEXPIRE', key, ttl_ms)
+  end
 end
 
 -- forget_seq deletes the enqueue counter once the queue holds no job: it

@@ -2,7 +2,7 @@
 -- lease the best ready job.
 -- KEYS: ready, sched, leases, body, meta, marker
 -- ARGV: now_us ('' = server TIME), visibility_us, token, aging_us, batch, marker_ttl_ms
--- Returns {1, reclaimed, id, payload, priority, attempt, enqueued_us, due_us}
+-- Returns {1, reclaimed, id, payload, priority, attempt, enqueued_us, due_us, ready_left}
 -- or {0, reclaimed, wait_us} (wait_us: until the next scheduled job is due
 -- or the next lease expires; -1 if neither), where reclaimed lists
 -- id, attempt of each job taken back from an expired lease.
@@ -18,7 +18,7 @@ if prev then
   local id = id_of(prev)
   local m = get_meta(KEYS[5], id)
   if m and m.token == ARGV[3] then
-    return {1, {}, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due)}
+    return {1, {}, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due), 0}
   end
 end
 
@@ -71,4 +71,7 @@ m.token = ARGV[3]
 put_meta(KEYS[5], id, m)
 redis.call('ZADD', KEYS[3], num(srv + tonumber(ARGV[2])), member)
 mark(KEYS[6], member, ARGV[6])
-return {1, reclaimed, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due)}
+-- ready_left: Enqueue wakes consumers only when the ready set was empty,
+-- so while jobs are left the caller passes the wake-up on.
+local left = redis.call('ZCARD', KEYS[1])
+return {1, reclaimed, id, redis.call('HGET', KEYS[4], id) or '', m.prio, m.attempt, m.enq, num(m.due), left}

@@ -17,6 +17,5 @@ local m = {prio = tonumber(ARGV[3]), attempt = 1, enq = num(now), due = due, tok
   member = string.format('%016.0f', seq) .. id, nonce = ARGV[8]}
 redis.call('HSET', KEYS[3], id, ARGV[2])
 put_meta(KEYS[4], id, m)
-queue_job(KEYS[1], KEYS[2], m, now, tonumber(ARGV[5]))
-wake(KEYS[6], ARGV[7])
+if queue_job(KEYS[1], KEYS[2], m, now, tonumber(ARGV[5])) then wake(KEYS[6], ARGV[7]) end
 return 1

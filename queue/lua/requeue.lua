@@ -16,6 +16,5 @@ m.attempt = m.attempt + tonumber(ARGV[4])
 m.due = due
 m.token = ''
 put_meta(KEYS[4], ARGV[1], m)
-queue_job(KEYS[1], KEYS[2], m, now, tonumber(ARGV[5]))
-wake(KEYS[5], ARGV[7])
+if queue_job(KEYS[1], KEYS[2], m, now, tonumber(ARGV[5])) then wake(KEYS[5], ARGV[7]) end
 return 1
