@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/queue"
 )
 
@@ -34,9 +35,9 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := newID()
 	if a.key != "" {
-		held, err := s.idem.claim(ctx, idemKey(a.userID, a.key), id, s.cfg.IdempotencyTTL)
-		if err != nil {
-			s.writeUnavailable(w, r, err)
+		key := idemKey(a.userID, a.key)
+		held, ok := s.claimKey(ctx, w, r, key, id)
+		if !ok {
 			return
 		}
 		if held != id {
@@ -54,8 +55,37 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeUnavailable(w, r, err)
 		return
 	}
+	if a.key != "" {
+		if err := s.idem.confirm(ctx, idemKey(a.userID, a.key), id, s.cfg.IdempotencyTTL); err != nil {
+			// Accepted all the same; the pending claim expires, after
+			// which a repeat of the key makes a second notification.
+			s.log.Warn("notify: idempotency key not confirmed", "id", id, "err", err)
+		}
+	}
 	w.Header().Set("Location", "/api/notifications/"+id)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id})
+}
+
+// claimKey claims an idempotency key for id, or learns which accepted
+// notification holds it; while another request's claim is pending it
+// waits for it to be confirmed or released. ok false: it answered (503, or
+// 409 when the other request is still writing at the deadline).
+func (s *Service) claimKey(ctx context.Context, w http.ResponseWriter, r *http.Request, key, id string) (string, bool) {
+	for i := 1; ; i++ {
+		held, done, err := s.idem.claim(ctx, key, id)
+		if err != nil {
+			s.writeUnavailable(w, r, err)
+			return "", false
+		}
+		if held == id || done {
+			return held, true
+		}
+		if backoff.Sleep(ctx, backoff.Capped(2*time.Millisecond, 100*time.Millisecond, i)) != nil {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusConflict, badField("idempotency_key", "a request with this key is still being accepted; retry"))
+			return "", false
+		}
+	}
 }
 
 // view reads a notification's projection, after letting it catch up with
@@ -175,7 +205,26 @@ func (s *Service) handlePutPrefs(w http.ResponseWriter, r *http.Request) {
 	if err := s.prefView.Invalidate(ctx, user); err != nil {
 		s.log.Warn("notify: preference cache not invalidated; stale until its TTL", "user", user, "err", err)
 	}
+	s.invalidateAgain(user)
 	writeJSON(w, http.StatusOK, p)
+}
+
+// invalidateAgain drops the user's cached preferences once more after
+// every load that may have started before the update has ended (a Redis
+// call is bounded by RedisTimeout): Aside fences loads in flight in this
+// process, but another instance's load of the old value may land in the
+// shared cache just after the first invalidation.
+func (s *Service) invalidateAgain(user string) {
+	if s.cfg.Redis == nil {
+		return
+	}
+	time.AfterFunc(2*s.cfg.RedisTimeout, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+		defer cancel()
+		if err := s.prefView.Invalidate(ctx, user); err != nil && !s.stopping.Load() {
+			s.log.Warn("notify: preference cache not invalidated again", "user", user, "err", err)
+		}
+	})
 }
 
 // handleGetPrefs is GET /api/users/{id}/preferences (defaults for a user

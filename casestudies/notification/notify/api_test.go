@@ -115,7 +115,7 @@ func testIdempotencyKeyUnderConcurrency(t *testing.T, opts ...harnessOption) {
 		go func() {
 			defer wg.Done()
 			var res struct{ ID string }
-			code := h.do("POST", "/api/notifications", map[string]any{"user_id": "ann", "channels": []string{"email", "sms"},
+			code := h.postRetrying(map[string]any{"user_id": "ann", "channels": []string{"email", "sms"},
 				"body": "once", "idempotency_key": "order-42"}, &res)
 			assert.Equal(t, http.StatusAccepted, code)
 			ids[i] = res.ID

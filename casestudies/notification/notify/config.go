@@ -51,6 +51,9 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Prefix prefixes every Redis key (default DefaultPrefix).
 	Prefix string
+	// RedisTimeout bounds each Redis call of the service and of the
+	// packages it uses (default DefaultRedisTimeout).
+	RedisTimeout time.Duration
 
 	// Workers is how many deliveries run at once (default DefaultWorkers).
 	Workers int
@@ -130,7 +133,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		"RetryBase": &cfg.RetryBase, "RetryMax": &cfg.RetryMax, "BreakerTimeout": &cfg.BreakerTimeout,
 		"ProbeWait": &cfg.ProbeWait, "PreferenceTTL": &cfg.PreferenceTTL, "IdempotencyTTL": &cfg.IdempotencyTTL,
 		"Aging": &cfg.Aging, "PollInterval": &cfg.PollInterval,
-		"VisibilityTimeout": &cfg.VisibilityTimeout,
+		"VisibilityTimeout": &cfg.VisibilityTimeout, "RedisTimeout": &cfg.RedisTimeout,
 	}
 	for name, d := range durations {
 		if *d < 0 {
@@ -154,6 +157,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.ProbeWait, DefaultProbeWait)
 	setDefault(&cfg.PreferenceTTL, DefaultPreferenceTTL)
 	setDefault(&cfg.IdempotencyTTL, DefaultIdempotencyTTL)
+	setDefault(&cfg.RedisTimeout, DefaultRedisTimeout)
 	if cfg.RetryMax < cfg.RetryBase {
 		return cfg, fmt.Errorf("%w: RetryMax %v is below RetryBase %v", ErrInvalidConfig, cfg.RetryMax, cfg.RetryBase)
 	}

@@ -18,8 +18,7 @@ import (
 	"github.com/sysdesign/patterns/ratelimit"
 )
 
-// DefaultRedisTimeout bounds each of the service's own Redis calls
-// (preferences, idempotency keys); the packages bound theirs.
+// DefaultRedisTimeout bounds each Redis call (Config.RedisTimeout).
 const DefaultRedisTimeout = 2 * time.Second
 
 // Redis key layout, under Config.Prefix: "q:" the queue (one hash slot,
@@ -37,6 +36,9 @@ var (
 	//go:embed lua/idem_claim.lua
 	idemClaimLua    string
 	idemClaimScript = redis.NewScript(idemClaimLua)
+	//go:embed lua/idem_confirm.lua
+	idemConfirmLua    string
+	idemConfirmScript = redis.NewScript(idemConfirmLua)
 	//go:embed lua/idem_release.lua
 	idemReleaseLua    string
 	idemReleaseScript = redis.NewScript(idemReleaseLua)
@@ -45,11 +47,11 @@ var (
 // buildRedis makes the Redis backends: everything shared by the instances
 // on one Redis, and durable as far as Redis is.
 func (s *Service) buildRedis() error {
-	c, p := s.cfg.Redis, s.cfg.Prefix
+	c, p, timeout := s.cfg.Redis, s.cfg.Prefix, s.cfg.RedisTimeout
 	if err := redisx.CheckPrefix(p); err != nil {
 		return fmt.Errorf("%w: Prefix: %w", ErrInvalidConfig, err)
 	}
-	qopts := []queue.RedisOption{queue.WithName(queueName), queue.WithPrefix(p + "q:")}
+	qopts := []queue.RedisOption{queue.WithName(queueName), queue.WithPrefix(p + "q:"), queue.WithTimeout(timeout)}
 	if s.cfg.clockSet {
 		qopts = append(qopts, queue.WithClock(s.cfg.Clock))
 	}
@@ -69,12 +71,13 @@ func (s *Service) buildRedis() error {
 	s.queue = q
 	s.closers = append(s.closers, q.Close)
 
-	store, err := cqrs.NewRedisStore(c, cqrs.WithPrefix(p+"cqrs:"), cqrs.WithBlock(200*time.Millisecond))
+	store, err := cqrs.NewRedisStore(c, cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout), cqrs.WithBlock(200*time.Millisecond))
 	if err != nil {
 		return err
 	}
 	s.store, s.head = store, store.Head
-	model, err := cqrs.NewRedisReadModel(c, "notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply, cqrs.WithPrefix(p+"cqrs:"))
+	model, err := cqrs.NewRedisReadModel(c, "notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply,
+		cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout))
 	if err != nil {
 		return err
 	}
@@ -83,9 +86,9 @@ func (s *Service) buildRedis() error {
 		return err
 	}
 
-	bound := redisx.NewBound(c, DefaultRedisTimeout)
+	bound := redisx.NewBound(c, timeout)
 	s.prefs = &redisPrefs{c: c, bound: bound, prefix: p + "prefs:"}
-	rc, err := cache.NewRedis[Preferences](c, cache.WithPrefix(p+"cache:"))
+	rc, err := cache.NewRedis[Preferences](c, cache.WithPrefix(p+"cache:"), cache.WithTimeout(timeout))
 	if err != nil {
 		return err
 	}
@@ -94,13 +97,13 @@ func (s *Service) buildRedis() error {
 	}
 	s.idem = &redisIdem{c: c, bound: bound, prefix: p + "idem:"}
 	if !s.cfg.NoUserRate {
-		l, err := ratelimit.NewRedis(c, ratelimit.TokenBucket, s.cfg.UserRate, ratelimit.WithPrefix(p+"ratelimit:"))
+		l, err := ratelimit.NewRedis(c, ratelimit.TokenBucket, s.cfg.UserRate, ratelimit.WithPrefix(p+"ratelimit:"), ratelimit.WithTimeout(timeout))
 		if err != nil {
 			return fmt.Errorf("%w: UserRate: %w", ErrInvalidConfig, err)
 		}
 		s.limiter = l
 	}
-	bs, err := breaker.NewRedisStore(c, breaker.WithPrefix(p+"breaker:"))
+	bs, err := breaker.NewRedisStore(c, breaker.WithPrefix(p+"breaker:"), breaker.WithTimeout(timeout))
 	if err != nil {
 		return err
 	}
@@ -153,7 +156,7 @@ func (r *redisPrefs) put(ctx context.Context, userID string, p Preferences) erro
 	})
 }
 
-// redisIdem keeps idempotency keys with their TTL: one script per claim,
+// redisIdem keeps idempotency keys with their TTL: one script per step,
 // so 100 racing posts on any number of instances agree on one id.
 type redisIdem struct {
 	c      redis.UniversalClient
@@ -161,12 +164,23 @@ type redisIdem struct {
 	prefix string
 }
 
-func (r *redisIdem) claim(ctx context.Context, key, id string, ttl time.Duration) (string, error) {
-	held, err := r.bound.Eval(ctx, r.c, idemClaimScript, []string{r.prefix + key}, []any{id, ttl.Milliseconds()}, nil).Text()
+func (r *redisIdem) claim(ctx context.Context, key, id string) (string, bool, error) {
+	v, err := r.bound.Eval(ctx, r.c, idemClaimScript, []string{r.prefix + key}, []any{id, idemPendingTTL.Milliseconds()}, nil).Text()
 	if err != nil {
-		return "", fmt.Errorf("%w: idempotency key: %w", ErrUnavailable, err)
+		return "", false, fmt.Errorf("%w: idempotency key: %w", ErrUnavailable, err)
 	}
-	return held, nil
+	return parseIdem(v)
+}
+
+func (r *redisIdem) confirm(ctx context.Context, key, id string, ttl time.Duration) error {
+	n, err := r.bound.Eval(ctx, r.c, idemConfirmScript, []string{r.prefix + key}, []any{id, ttl.Milliseconds()}, nil).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: idempotency key: %w", ErrUnavailable, err)
+	case n == 0:
+		return fmt.Errorf("notify: idempotency claim of %s expired before it was confirmed", id)
+	}
+	return nil
 }
 
 func (r *redisIdem) release(ctx context.Context, key, id string) error {

@@ -52,9 +52,12 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
 	now := s.cfg.Clock()
 	prefs, err := s.prefView.Get(ctx, t.UserID)
 	if err != nil {
-		// Without the preferences the opt-out cannot be checked: wait.
+		// Without the preferences the opt-out cannot be checked: wait
+		// (real time: a fake clock would never end the wait), then put
+		// the job back for whichever worker is free.
 		s.log.Warn("notify: preferences unavailable; delivery deferred", "job", d.ID, "err", err)
-		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, now.Add(DefaultUnavailableWait)) })
+		_ = backoff.Sleep(ctx, DefaultUnavailableWait)
+		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, time.Time{}) })
 		return
 	}
 	if prefs.optedOut(t.Channel) {
