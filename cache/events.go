@@ -31,10 +31,12 @@ const (
 	// (WithNegativeTTL).
 	EventNegativeHit
 	// EventSubscriptionLost: a Tiered's invalidation subscription dropped;
-	// the local tier was flushed and is not filled until it is back.
+	// the local tier was flushed (with WithServeStaleWhileDetached: is
+	// served for at most its maxAge more) and is not filled until the
+	// subscription is back.
 	EventSubscriptionLost
 	// EventResubscribed: a Tiered's invalidation subscription is back
-	// after a loss; the local tier fills again.
+	// after a loss; the local tier was flushed and fills again.
 	EventResubscribed
 )
 

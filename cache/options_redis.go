@@ -21,7 +21,8 @@ func (f redisOptionFunc) applyRedis(c *redisConfig) error { return f(c) }
 // tieredConfig is what NewTiered's options set.
 type tieredConfig struct {
 	localTTL time.Duration
-	channel  string // "": the Redis cache's prefix + "{}invalidate"
+	staleMax time.Duration // WithServeStaleWhileDetached; 0: flush on loss
+	channel  string        // "": the Redis cache's prefix + "{}invalidate"
 	hooks    hooks
 }
 
@@ -119,6 +120,38 @@ func WithLocalTTL(d time.Duration) TieredOption {
 			return err
 		}
 		c.localTTL = d
+		return nil
+	})
+}
+
+// WithServeStaleWhileDetached makes a Tiered keep serving its local tier
+// while its invalidation subscription is down ("detached"), for at most
+// maxAge from the moment the loss was noticed, instead of flushing the
+// local tier at once. Every local entry was confirmed by the live
+// subscription up to that moment (an invalidation would have removed it),
+// so no entry is served more than maxAge after it was last confirmed,
+// plus the time the loss takes to notice (at most about 2s). Once maxAge
+// has passed, the next read flushes the local tier and goes to Redis; and
+// the moment the subscription is back, the local tier is flushed, since
+// what was invalidated meanwhile cannot be known. While detached nothing
+// new is kept locally, and a Set or Delete through this Tiered drops its
+// own local copy.
+//
+// The trade-off: during a Redis outage the hot keys keep being served
+// from memory (a URL shortener keeps redirecting) instead of every read
+// failing; but a key deleted or changed elsewhere during the outage, or
+// just before it, may keep being served here, unchanged, for up to
+// maxAge. Use it only where serving a value up to maxAge stale is better
+// than serving nothing. maxAge is measured on the local LRU's clock (its
+// WithClock, if any) and must be positive (ErrInvalidConfig); the local
+// TTL (WithLocalTTL) still applies. Stats.StaleHits counts the reads it
+// served.
+func WithServeStaleWhileDetached(maxAge time.Duration) TieredOption {
+	return tieredOptionFunc(func(c *tieredConfig) error {
+		if err := positive("WithServeStaleWhileDetached", maxAge); err != nil {
+			return err
+		}
+		c.staleMax = maxAge
 		return nil
 	})
 }

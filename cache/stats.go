@@ -27,6 +27,7 @@ type Stats struct {
 	Refreshes  uint64 // background early refreshes started (XFetch)
 
 	LocalHits     uint64 // Tiered: hits served by the local tier (included in Hits)
+	StaleHits     uint64 // Tiered: local hits served while detached (WithServeStaleWhileDetached; included in LocalHits)
 	Invalidations uint64 // Tiered: keys dropped from the local tier by other instances' messages, plus flushes
 
 	CacheErrors uint64 // cache or Redis failures that were worked around

@@ -23,11 +23,22 @@ import (
 // answer to a ping within about 2s of silence: the subscription is then
 // replaced) and again when it is back, and fills the local tier only while
 // subscribed; WithLocalTTL (default DefaultLocalTTL, and never longer than the
-// value has left in Redis) bounds staleness in any case. While Redis is
+// value has left in Redis) bounds staleness in any case. With
+// WithServeStaleWhileDetached it keeps serving the local tier for a
+// bounded time while the subscription is down instead (see there for the
+// trade-off). While Redis is
 // down every read is a local miss and costs one bounded Redis call
 // (WithTimeout of the Redis cache). A local fill that raced an invalidation of the
 // same key is discarded, so an invalidation cannot be undone by a read of
 // the old value that was in flight.
+//
+// Concurrent local misses of one key share one Redis read: a burst of
+// reads of a key not yet in the local tier costs one round trip, not one
+// per reader (which could exhaust the connection pool). A reader whose
+// ctx ends stops waiting; the read goes on for the others, and is
+// cancelled when none is left. A reader never joins a read that began
+// before an invalidation or a write of the key it knows of, so it still
+// reads its own writes.
 //
 // A local hit costs no allocation and usually no clock read: while a
 // Tiered is open (and unless the LRU has a WithClock of its own) its LRU
@@ -57,11 +68,19 @@ type Tiered[V any] struct {
 	live   atomic.Bool // subscribed: local fills are safe
 	lost   atomic.Bool // the subscription was lost and is not back yet
 
+	// staleMax is WithServeStaleWhileDetached's maxAge (0: flush on loss);
+	// staleUntil is when, on the local LRU's clock, the detached local
+	// tier stops being served (0: not serving it detached).
+	staleMax   time.Duration
+	staleUntil atomic.Int64
+
+	reads remoteReads[V] // Redis reads in flight, shared by their readers
+
 	listener *redisx.Listener
 	clock    *coarseClock // the local tier's clock while open; nil: none
 	closed   atomic.Bool
 
-	remoteHits, misses, invalidations, errs atomic.Uint64
+	remoteHits, misses, invalidations, errs, shared, staleHits atomic.Uint64
 }
 
 var _ EntryCache[int] = (*Tiered[int])(nil)
@@ -76,7 +95,8 @@ var tieredHealthInterval = time.Second
 // NewTiered returns a Tiered cache over local and remote and subscribes to
 // the invalidation channel. Options: WithLocalTTL (default
 // DefaultLocalTTL), WithChannel (default remote's prefix +
-// "{}invalidate"), WithObserver, WithLogger, WithOnError.
+// "{}invalidate"), WithServeStaleWhileDetached (default off: flush on a
+// lost subscription), WithObserver, WithLogger, WithOnError.
 // Errors wrap ErrInvalidConfig.
 func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...TieredOption) (*Tiered[V], error) {
 	if local == nil || remote == nil {
@@ -89,7 +109,7 @@ func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...TieredOption) (*T
 	t := &Tiered[V]{
 		local: local, remote: remote, localTTL: o.localTTL,
 		channel: o.channel, id: rand.Text(),
-		hooks: o.hooks, health: tieredHealthInterval,
+		hooks: o.hooks, health: tieredHealthInterval, staleMax: o.staleMax,
 	}
 	t.listener = t.listen()
 	if local.now == nil {
@@ -104,7 +124,7 @@ func NewTiered[V any](local *LRU[V], remote *Redis[V], opts ...TieredOption) (*T
 // Get returns key's value from the local tier, or else from Redis (then
 // keeping it locally). A negative entry is a miss.
 func (t *Tiered[V]) Get(ctx context.Context, key string) (V, bool, error) {
-	if v, ok, _ := t.local.Get(ctx, key); ok {
+	if v, ok, _ := t.local.Get(ctx, key); ok && t.localServable() {
 		return v, true, nil
 	}
 	var zero V
@@ -118,38 +138,50 @@ func (t *Tiered[V]) Get(ctx context.Context, key string) (V, bool, error) {
 // GetEntry is Get with the entry's metadata (TTL: what it has left in
 // Redis), negative entries included.
 func (t *Tiered[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
-	if e, ok, _ := t.local.GetEntry(ctx, key); ok {
+	if e, ok, _ := t.local.GetEntry(ctx, key); ok && t.localServable() {
 		return e, true, nil
 	}
 	return t.fill(ctx, key)
 }
 
-// fill reads key from Redis and keeps it locally unless an invalidation of
-// its stripe arrived meanwhile or the subscription is down.
+// fill reads key from Redis, sharing the read with concurrent callers
+// (see remoteReads), and counts the outcome.
 func (t *Tiered[V]) fill(ctx context.Context, key string) (Entry[V], bool, error) {
-	stripe := &t.epochs[maphash.String(t.local.seed, key)%uint64(len(t.epochs))]
-	epoch := stripe.Load()
-	e, ok, err := t.remote.GetEntry(ctx, key)
-	if err != nil {
+	e, ok, shared, err := t.reads.do(ctx, t, key)
+	if shared {
+		t.shared.Add(1)
+	}
+	switch {
+	case err != nil:
 		t.errs.Add(1)
-		return e, false, err
-	}
-	if !ok {
+	case !ok || e.NotFound:
 		t.misses.Add(1)
-		return e, false, nil
-	}
-	if e.NotFound {
-		t.misses.Add(1)
-	} else {
+	default:
 		t.remoteHits.Add(1)
+	}
+	return e, ok, err
+}
+
+// readRemote reads key from Redis and keeps it locally unless an
+// invalidation of its stripe arrived since epoch was read or the
+// subscription is down.
+func (t *Tiered[V]) readRemote(ctx context.Context, key string, stripe *atomic.Uint64, epoch uint64) (Entry[V], bool, error) {
+	e, ok, err := t.remote.GetEntry(ctx, key)
+	if err != nil || !ok {
+		return e, false, err
 	}
 	if t.live.Load() && stripe.Load() == epoch {
 		t.keepLocal(key, e)
 		if stripe.Load() != epoch { // an invalidation slipped in: undo
-			_ = t.local.Delete(ctx, key)
+			_ = t.local.Delete(context.Background(), key)
 		}
 	}
 	return e, true, nil
+}
+
+// stripe returns the invalidation counter of key's stripe.
+func (t *Tiered[V]) stripe(key string) *atomic.Uint64 {
+	return &t.epochs[maphash.String(t.local.seed, key)%uint64(len(t.epochs))]
 }
 
 // keepLocal stores e in the local tier for at most the local TTL and no
@@ -170,7 +202,7 @@ func (t *Tiered[V]) Set(ctx context.Context, key string, v V, ttl time.Duration)
 
 // SetEntry is Set with the entry's metadata.
 func (t *Tiered[V]) SetEntry(ctx context.Context, key string, e Entry[V]) error {
-	stripe := &t.epochs[maphash.String(t.local.seed, key)%uint64(len(t.epochs))]
+	stripe := t.stripe(key)
 	epoch := stripe.Load()
 	if err := t.remote.setEntry(ctx, key, e, t.channel, t.message(key)); err != nil {
 		_ = t.local.Delete(ctx, key) // whatever it held may be stale now
@@ -181,7 +213,10 @@ func (t *Tiered[V]) SetEntry(ctx context.Context, key string, e Entry[V]) error 
 		if stripe.Load() != epoch {
 			_ = t.local.Delete(ctx, key)
 		}
+		return nil
 	}
+	// Not kept: a copy served while detached is stale now.
+	t.dropLocal([]string{key})
 	return nil
 }
 
@@ -199,7 +234,7 @@ func (t *Tiered[V]) Delete(ctx context.Context, keys ...string) error {
 // dropLocal removes keys from the local tier and voids fills in progress.
 func (t *Tiered[V]) dropLocal(keys []string) {
 	for _, k := range keys {
-		t.epochs[maphash.String(t.local.seed, k)%uint64(len(t.epochs))].Add(1)
+		t.stripe(k).Add(1)
 	}
 	_ = t.local.Delete(context.Background(), keys...)
 }
@@ -213,27 +248,32 @@ func (t *Tiered[V]) flushLocal() {
 	t.invalidations.Add(1)
 }
 
-// Stats returns Hits (LocalHits of them from the local tier) and Misses
-// over both tiers, the local tier's Evictions, Expirations and Rejections,
-// Invalidations (keys dropped on other instances' messages, plus flushes)
-// and CacheErrors.
+// Stats returns Hits (LocalHits of them from the local tier, StaleHits of
+// those while detached) and Misses over both tiers, Shared (local misses
+// that joined another caller's Redis read), the local tier's Evictions,
+// Expirations and Rejections, Invalidations (keys dropped on other
+// instances' messages, plus flushes) and CacheErrors.
 func (t *Tiered[V]) Stats() Stats {
 	l := t.local.Stats()
 	return Stats{
-		Hits: l.Hits + t.remoteHits.Load(), LocalHits: l.Hits, Misses: t.misses.Load(),
+		Hits: l.Hits + t.remoteHits.Load(), LocalHits: l.Hits, StaleHits: t.staleHits.Load(),
+		Misses: t.misses.Load(), Shared: t.shared.Load(),
 		Evictions: l.Evictions, Expirations: l.Expirations, Rejections: l.Rejections,
 		Invalidations: t.invalidations.Load(), CacheErrors: t.errs.Load(),
 	}
 }
 
-// Close stops the invalidation subscription and empties the local tier.
-// Later reads go to Redis and are no longer kept locally.
+// Close stops the invalidation subscription, cancels the Redis reads in
+// flight (their readers get the error) and waits for them, and empties the
+// local tier. Later reads go to Redis and are no longer kept locally.
 func (t *Tiered[V]) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
 	t.listener.Close() // no callback runs after this: live stays false
 	t.live.Store(false)
+	t.staleUntil.Store(0)
+	t.reads.close()
 	if t.clock != nil {
 		t.clock.close()
 		t.local.coarse.CompareAndSwap(t.clock, nil)

@@ -50,7 +50,8 @@ func parseMessage(msg string) (string, []string, error) {
 
 // listen starts the subscription that applies other instances'
 // invalidations to the local tier until Close. The local tier is flushed
-// whenever the subscription is (re)confirmed and whenever it is lost,
+// whenever the subscription is (re)confirmed and whenever it is lost (or,
+// with WithServeStaleWhileDetached, once its maxAge has passed),
 // since messages may have been lost in between, and it is filled only
 // while the subscription is live. redisx.Listen pings a subscription
 // silent for the health interval and replaces one that does not answer
@@ -74,14 +75,20 @@ func (t *Tiered[V]) listen() *redisx.Listener {
 		OnLive: func() {
 			// (Re)subscribed: whatever was sent meanwhile is lost.
 			t.flushLocal()
+			t.staleUntil.Store(0)
 			t.live.Store(true)
 			if t.lost.Swap(false) {
 				t.hooks.emit(Event{Kind: EventResubscribed})
 			}
 		},
 		OnLost: func(err error) {
+			if t.staleMax > 0 {
+				t.detach() // before live goes false: see localServable
+			}
 			t.live.Store(false) // first: no fill is kept from now on
-			t.flushLocal()
+			if t.staleMax == 0 {
+				t.flushLocal()
+			}
 			t.lost.Store(true)
 			t.reportError(EventSubscriptionLost, err)
 		},
