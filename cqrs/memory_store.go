@@ -38,6 +38,8 @@ var (
 	_ EventStore = (*MemoryStore)(nil)
 	_ Waiter     = (*MemoryStore)(nil)
 	_ Header     = (*MemoryStore)(nil)
+
+	_ PositionAppender = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty in-memory event store. It takes no
@@ -55,17 +57,23 @@ func (s *MemoryStore) at(p int64) *Event {
 
 // Append implements EventStore.
 func (s *MemoryStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
-	v, err := s.append(ctx, streamID, expected, events)
-	s.stats.count(len(events), err)
-	return v, err
+	a, err := s.AppendWithPosition(ctx, streamID, expected, events...)
+	return a.Version, err
 }
 
-func (s *MemoryStore) append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error) {
+// AppendWithPosition implements PositionAppender.
+func (s *MemoryStore) AppendWithPosition(ctx context.Context, streamID string, expected int64, events ...Event) (Appended, error) {
+	a, err := s.append(ctx, streamID, expected, events)
+	s.stats.count(len(events), err)
+	return a, err
+}
+
+func (s *MemoryStore) append(ctx context.Context, streamID string, expected int64, events []Event) (Appended, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return Appended{}, err
 	}
 	if err := checkAppend(streamID, expected, events); err != nil {
-		return 0, err
+		return Appended{}, err
 	}
 	// Copy what the caller could change later, outside the lock.
 	var buf [1]Event
@@ -91,23 +99,26 @@ func (s *MemoryStore) append(ctx context.Context, streamID string, expected int6
 	if st != nil {
 		cur = int64(len(st.pos))
 		if v, ok := st.retry(expected, evs); ok {
-			return v, nil
+			return Appended{Version: v, Position: st.pos[v-1]}, nil
 		}
 	}
 	if !versionOK(expected, cur) {
-		return 0, &ConflictError{StreamID: streamID, Expected: expected, Actual: cur}
+		return Appended{}, &ConflictError{StreamID: streamID, Expected: expected, Actual: cur}
 	}
 	if st != nil && st.ids != nil {
 		for i := range evs {
 			if id := evs[i].ID(); id != "" {
 				if _, dup := st.ids[id]; dup {
-					return 0, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
+					return Appended{}, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
 				}
 			}
 		}
 	}
 	if len(evs) == 0 {
-		return cur, nil
+		if cur == 0 {
+			return Appended{}, nil
+		}
+		return Appended{Version: cur, Position: st.pos[cur-1]}, nil
 	}
 	if st == nil {
 		st = &memStream{}
@@ -135,7 +146,7 @@ func (s *MemoryStore) append(ctx context.Context, streamID string, expected int6
 		close(s.wake)
 		s.wake = nil
 	}
-	return cur, nil
+	return Appended{Version: cur, Position: s.head}, nil
 }
 
 // retry reports whether evs is an exact retry of an earlier append (see

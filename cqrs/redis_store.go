@@ -86,6 +86,8 @@ var (
 	_ EventStore = (*RedisStore)(nil)
 	_ Waiter     = (*RedisStore)(nil)
 	_ Header     = (*RedisStore)(nil)
+
+	_ PositionAppender = (*RedisStore)(nil)
 )
 
 // NewRedisStore returns an event store on c (a *redis.Client,
@@ -109,14 +111,21 @@ func (s *RedisStore) tailKey() string { return s.base + "tail" }
 
 // Append implements EventStore.
 func (s *RedisStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
-	v, err := s.append(ctx, streamID, expected, events)
-	s.stats.count(len(events), err)
-	return v, err
+	a, err := s.AppendWithPosition(ctx, streamID, expected, events...)
+	return a.Version, err
 }
 
-func (s *RedisStore) append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error) {
+// AppendWithPosition implements PositionAppender: the position comes
+// back from the same script call.
+func (s *RedisStore) AppendWithPosition(ctx context.Context, streamID string, expected int64, events ...Event) (Appended, error) {
+	a, err := s.append(ctx, streamID, expected, events)
+	s.stats.count(len(events), err)
+	return a, err
+}
+
+func (s *RedisStore) append(ctx context.Context, streamID string, expected int64, events []Event) (Appended, error) {
 	if err := checkAppend(streamID, expected, events); err != nil {
-		return 0, err
+		return Appended{}, err
 	}
 	keys := []string{s.seqKey(), s.evKey(), s.base + "s:" + streamID, s.base + "id:" + streamID, s.tailKey()}
 	args := make([]any, 0, 2+2*len(events))
@@ -126,26 +135,30 @@ func (s *RedisStore) append(ctx context.Context, streamID string, expected int64
 	}
 	reply, err := s.call.eval(ctx, appendScript, keys, args...).Slice()
 	if err != nil {
-		return 0, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
+		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
 	}
 	if len(reply) < 2 {
-		return 0, errBadReply
+		return Appended{}, errBadReply
 	}
 	code, _ := reply[0].(int64)
 	v, _ := reply[1].(int64)
 	switch code {
 	case 0, 1:
-		return v, nil
+		if len(reply) < 3 {
+			return Appended{}, errBadReply
+		}
+		pos, _ := reply[2].(int64)
+		return Appended{Version: v, Position: pos}, nil
 	case 2:
-		return 0, &ConflictError{StreamID: streamID, Expected: expected, Actual: v}
+		return Appended{}, &ConflictError{StreamID: streamID, Expected: expected, Actual: v}
 	case 3:
 		id := ""
 		if len(reply) > 2 {
 			id, _ = reply[2].(string)
 		}
-		return 0, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
+		return Appended{}, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
 	}
-	return 0, errBadReply
+	return Appended{}, errBadReply
 }
 
 var errBadReply = errors.New("cqrs: redis store: malformed script reply")

@@ -197,21 +197,20 @@ func (r *Repository[S]) StreamID(id string) string { return r.prefix + id }
 // Load returns the aggregate's current state and version (0 and the zero
 // state for an aggregate without events).
 func (r *Repository[S]) Load(ctx context.Context, id string) (S, int64, error) {
-	s, v, _, err := r.load(ctx, r.StreamID(id))
+	s, v, _, _, err := r.load(ctx, r.StreamID(id))
 	return s, v, err
 }
 
-// load returns the state, its version and the version of the snapshot it
-// started from (0: none).
-func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int64, error) {
-	var state S
-	var version, snapVersion int64
+// load returns the state, its version, the version of the snapshot it
+// started from (0: none) and the global position of the event at the
+// version (0: none).
+func (r *Repository[S]) load(ctx context.Context, stream string) (state S, version, snapVersion, position int64, err error) {
 	if r.snaps != nil {
 		snap, ok, err := r.snaps.LoadSnapshot(ctx, stream)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return state, 0, 0, err
+				return state, 0, 0, 0, err
 			}
 			r.snapErr(stream, err)
 		case ok && snap.Schema == r.snapSchema:
@@ -230,7 +229,7 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 	// it would make every Execute conflict.
 	evs, err := r.store.Load(ctx, stream, max(version, 1))
 	if err != nil {
-		return state, 0, 0, err
+		return state, 0, 0, 0, err
 	}
 	if version > 0 {
 		if len(evs) == 0 || evs[0].Version != version {
@@ -238,19 +237,20 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 			var zero S
 			state, version, snapVersion = zero, 0, 0
 			if evs, err = r.store.Load(ctx, stream, 1); err != nil {
-				return state, 0, 0, err
+				return state, 0, 0, 0, err
 			}
 		} else {
+			position = evs[0].Position
 			evs = evs[1:]
 		}
 	}
 	for _, e := range evs {
 		if state, err = r.evolve(state, e); err != nil {
-			return state, 0, 0, fmt.Errorf("cqrs: applying %s event %s@%d: %w", e.Type, stream, e.Version, err)
+			return state, 0, 0, 0, fmt.Errorf("cqrs: applying %s event %s@%d: %w", e.Type, stream, e.Version, err)
 		}
-		version = e.Version
+		version, position = e.Version, e.Position
 	}
-	return state, version, snapVersion, nil
+	return state, version, snapVersion, position, nil
 }
 
 // Execute runs a command on the aggregate id: it loads the aggregate,
@@ -260,23 +260,44 @@ func (r *Repository[S]) load(ctx context.Context, stream string) (S, int64, int6
 // ErrConflict when another writer appended first and the retries
 // (WithConflictRetries) ran out.
 func (r *Repository[S]) Execute(ctx context.Context, id string, decide Decide[S]) (int64, error) {
+	a, err := r.ExecuteWithPosition(ctx, id, decide)
+	return a.Version, err
+}
+
+// ExecuteWithPosition is Execute, returning also the global position of
+// the aggregate's last event after the command (see Appended): wait for
+// it with Runner.WaitFor to read the command's effect from a projection
+// (read-your-writes). When decide appends nothing, it is the position of
+// the last event decide saw, so the caller can still wait for the state
+// it acted on. The position costs nothing more on a store that is a
+// PositionAppender (MemoryStore, RedisStore, an UpcastingStore over
+// one); on any other store, one read after the append.
+func (r *Repository[S]) ExecuteWithPosition(ctx context.Context, id string, decide Decide[S]) (Appended, error) {
 	if decide == nil {
-		return 0, fmt.Errorf("%w: Execute: nil decide", ErrInvalidArgument)
+		return Appended{}, fmt.Errorf("%w: Execute: nil decide", ErrInvalidArgument)
 	}
 	stream := r.StreamID(id)
 	for attempt := 0; ; attempt++ {
-		state, version, snapVersion, err := r.load(ctx, stream)
+		state, version, snapVersion, position, err := r.load(ctx, stream)
 		if err != nil {
-			return 0, err
+			return Appended{}, err
 		}
+		seen := Appended{Version: version, Position: position}
 		evs, err := decide(state)
 		if err != nil {
-			return version, err
+			return seen, err
 		}
 		if len(evs) == 0 {
-			return version, nil
+			return seen, nil
 		}
-		newVersion, err := r.store.Append(ctx, stream, version, evs...)
+		a, err := AppendWithPosition(ctx, r.store, stream, version, evs...)
+		newVersion := a.Version
+		if err != nil && newVersion > version {
+			// Appended, but its position could not be read back.
+			r.commands.Add(1)
+			r.appended.Add(uint64(len(evs)))
+			return a, err
+		}
 		if err != nil {
 			if errors.Is(err, ErrConflict) && attempt < r.retries && ctx.Err() == nil {
 				r.retried.Add(1)
@@ -286,14 +307,14 @@ func (r *Repository[S]) Execute(ctx context.Context, id string, decide Decide[S]
 			if errors.Is(err, ErrConflict) {
 				r.conflicts.Add(1)
 			}
-			return version, err
+			return seen, err
 		}
 		r.commands.Add(1)
 		r.appended.Add(uint64(len(evs)))
 		if r.snaps != nil && newVersion-snapVersion >= r.every {
 			r.snapshot(ctx, stream, state, version)
 		}
-		return newVersion, nil
+		return a, nil
 	}
 }
 

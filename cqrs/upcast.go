@@ -163,6 +163,8 @@ type UpcastingStore struct {
 var (
 	_ EventStore = (*UpcastingStore)(nil)
 	_ Header     = (*UpcastingStore)(nil)
+
+	_ PositionAppender = (*UpcastingStore)(nil)
 )
 
 // NewUpcastingStore wraps store with the upcasters of up, which must
@@ -179,6 +181,19 @@ func NewUpcastingStore(store EventStore, up *Upcasters) (*UpcastingStore, error)
 
 // Append implements EventStore.
 func (s *UpcastingStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
+	return s.store.Append(ctx, streamID, expected, s.stamp(events)...)
+}
+
+// AppendWithPosition implements PositionAppender, through the wrapped
+// store's when it has one (else with one read more: see the function
+// AppendWithPosition).
+func (s *UpcastingStore) AppendWithPosition(ctx context.Context, streamID string, expected int64, events ...Event) (Appended, error) {
+	return AppendWithPosition(ctx, s.store, streamID, expected, s.stamp(events)...)
+}
+
+// stamp returns events with the latest schema version stamped on those
+// that carry none and have upcasters (a copy, when any needs it).
+func (s *UpcastingStore) stamp(events []Event) []Event {
 	var stamped []Event
 	for i := range events {
 		if _, ok := events[i].Metadata[MetaSchema]; ok {
@@ -192,9 +207,9 @@ func (s *UpcastingStore) Append(ctx context.Context, streamID string, expected i
 		}
 	}
 	if stamped != nil {
-		events = stamped
+		return stamped
 	}
-	return s.store.Append(ctx, streamID, expected, events...)
+	return events
 }
 
 // Load implements EventStore.

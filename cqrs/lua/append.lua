@@ -4,8 +4,10 @@
 -- KEYS[3] the stream (list: version v at index v-1 holds its position)
 -- KEYS[4] the stream's event ids (hash: id -> version)   KEYS[5] tail (stream: wake-ups)
 -- ARGV: expected version (-1 any, -2 exists, else exact), n, then n pairs (event id or '', body).
--- Returns {0, new version} appended, {1, version} an exact retry (nothing
--- written), {2, actual} wrong expected version, {3, actual, id} duplicate id.
+-- Returns {0, new version, position} appended, {1, version, position} an
+-- exact retry (nothing written), {2, actual} wrong expected version,
+-- {3, actual, id} duplicate id. position: the global position of the
+-- stream's event at the version returned (0: none).
 -- Numbers go to Redis as strings made by str ('%.0f'): Lua's '..' and
 -- tostring use '%.14g', which turns 1e14 into "1e+14".
 local function str(x) return string.format('%.0f', x) end
@@ -13,6 +15,12 @@ local function str(x) return string.format('%.0f', x) end
 local exp = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local cur = redis.call('LLEN', KEYS[3])
+
+-- The global position of the stream's event at version v (0: none).
+local function position(v)
+  if v < 1 then return 0 end
+  return tonumber(redis.call('LINDEX', KEYS[3], v - 1) or '0')
+end
 
 -- An exact retry of an earlier append: every id present, consecutive, in order.
 if n > 0 and ARGV[3] ~= '' then
@@ -26,7 +34,7 @@ if n > 0 and ARGV[3] ~= '' then
       same = id ~= '' and tonumber(redis.call('HGET', KEYS[4], id) or '-1') == first + i - 1
       i = i + 1
     end
-    if same then return {1, first + n - 1} end
+    if same then return {1, first + n - 1, position(first + n - 1)} end
   end
 end
 
@@ -45,7 +53,7 @@ for i = 1, n do
     ids[#ids + 1] = str(cur + i)
   end
 end
-if n == 0 then return {0, cur} end
+if n == 0 then return {0, cur, position(cur)} end
 
 -- Scripts do not roll back: everything that can fail runs before the
 -- first write. Reading each key checks its type; the tail's last entry
@@ -78,4 +86,4 @@ for i = 1, #ids, 2 * CHUNK do
   redis.call('HSET', KEYS[4], unpack(ids, i, math.min(i + 2 * CHUNK - 1, #ids)))
 end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100', str(last) .. '-0', 'p', str(last))
-return {0, cur + n}
+return {0, cur + n, last}
