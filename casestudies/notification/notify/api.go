@@ -218,13 +218,23 @@ func (s *Service) invalidateAgain(user string) {
 	if s.cfg.Redis == nil {
 		return
 	}
-	time.AfterFunc(2*s.cfg.RedisTimeout, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return
+	}
+	s.later.Add(1)
+	go func() {
+		defer s.later.Done()
+		if backoff.Sleep(s.laterCtx, 2*s.cfg.RedisTimeout) != nil {
+			return // shutting down
+		}
+		ctx, cancel := context.WithTimeout(s.laterCtx, s.cfg.RedisTimeout)
 		defer cancel()
 		if err := s.prefView.Invalidate(ctx, user); err != nil && !s.stopping.Load() {
 			s.log.Warn("notify: preference cache not invalidated again", "user", user, "err", err)
 		}
-	})
+	}()
 }
 
 // handleGetPrefs is GET /api/users/{id}/preferences (defaults for a user

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sysdesign/patterns/cache"
 	"github.com/sysdesign/patterns/casestudies/notification/senders"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
@@ -163,5 +164,24 @@ func TestWorkerKilledMidDeliveryIsReclaimed(t *testing.T) {
 		assert.Equal(t, 2, sent[0].Attempt, "reclaimed: the crashed attempt counted")
 		assert.Equal(t, 2, v.Channels["email"].Attempts)
 		once.Do(func() { close(release) })
+	})
+}
+
+func TestLateStaleLoadIsInvalidatedAgain(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		h := newHarness(t, onRedis(tg.Client, tg.Prefix), func(c *Config) { c.RedisTimeout = 100 * time.Millisecond })
+		require.Equal(t, http.StatusOK, h.do("PUT", "/api/users/ann/preferences", map[string]any{"opt_out": []string{"sms"}}, nil))
+		// Another instance's load, started before the update, lands in the
+		// shared cache after the first invalidation.
+		stale, err := cache.NewRedis[Preferences](tg.Client, cache.WithPrefix(tg.Prefix+"cache:"))
+		require.NoError(t, err)
+		require.NoError(t, stale.Set(context.Background(), "ann", Preferences{OptOut: []string{}}, time.Hour))
+		// Served until the second invalidation, 2×RedisTimeout after the PUT
+		// (not asserted: a loaded machine may pass that before the GET).
+		var p Preferences
+		eventually(t, func() bool {
+			h.do("GET", "/api/users/ann/preferences", nil, &p)
+			return len(p.OptOut) == 1
+		}, "the stale copy was never invalidated")
 	})
 }

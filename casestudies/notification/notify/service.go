@@ -48,6 +48,11 @@ type Service struct {
 	mu       sync.Mutex
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// later tracks delayed invalidations; Shutdown cancels laterCtx and
+	// waits for them before closing the cache.
+	later       sync.WaitGroup
+	laterCtx    context.Context
+	laterCancel context.CancelFunc
 }
 
 // viewReader reads the projection; both cqrs read models are one.
@@ -63,6 +68,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, channels: make(map[string]bool, len(cfg.Senders))}
+	s.laterCtx, s.laterCancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -199,16 +205,18 @@ func (s *Service) Start(ctx context.Context) error {
 // then the backends are closed. The HTTP server is the caller's to stop
 // first.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.stopping.Store(true)
 	s.mu.Lock()
+	s.stopping.Store(true) // under mu: no delayed invalidation starts after this
 	cancel := s.cancel
 	s.mu.Unlock()
+	s.laterCancel()
 	done := make(chan struct{})
 	go func() {
 		if cancel != nil {
 			cancel()
 		}
 		s.wg.Wait()
+		s.later.Wait()
 		close(done)
 	}()
 	var err error
