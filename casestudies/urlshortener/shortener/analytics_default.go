@@ -2,6 +2,7 @@ package shortener
 
 import (
 	"github.com/sysdesign/patterns/casestudies/urlshortener/analytics"
+	"github.com/sysdesign/patterns/cqrs"
 	"github.com/sysdesign/patterns/pubsub"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) defaultAnalytics() (Analytics, error) {
 	}
 	a, err := analytics.New(analytics.Config{
 		Bus: bus, Store: s.be.store, Redis: s.cfg.Redis, Prefix: s.cfg.Prefix + "analytics:",
-		Clock: s.cfg.Clock, Logger: s.cfg.Logger,
+		Clock: s.cfg.Clock, Logger: s.cfg.Logger, Reset: resetStats,
 	})
 	if err != nil {
 		_ = bus.Close()
@@ -31,4 +32,19 @@ func (s *Server) defaultAnalytics() (Analytics, error) {
 	}
 	s.bus = bus
 	return a, nil
+}
+
+// resetStats tells analytics which events end a code's statistics: its
+// link created (an alias reused after a delete starts from zero) or
+// deleted (the statistics of a link that is gone are dropped). A pure
+// function of the event, as Config.Reset requires.
+func resetStats(e cqrs.Event) (string, bool) {
+	if e.Type != EventLinkCreated && e.Type != EventLinkDeleted {
+		return "", false
+	}
+	var ref codeRef
+	if err := e.Decode(&ref); err != nil || ref.Code == "" {
+		return "", false
+	}
+	return ref.Code, true
 }

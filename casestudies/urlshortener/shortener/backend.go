@@ -12,7 +12,6 @@ import (
 // Redis; everything above it is the same code.
 type backend struct {
 	store cqrs.EventStore
-	head  func(ctx context.Context) (int64, error)
 	// table is the link table projection; get reads it.
 	table cqrs.Projection
 	get   func(ctx context.Context, code string) (Link, bool, error)

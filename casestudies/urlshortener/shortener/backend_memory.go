@@ -26,7 +26,6 @@ func newMemoryBackend(cfg Config) (*backend, error) {
 	var counter atomic.Uint64
 	return &backend{
 		store:   store,
-		head:    store.Head,
 		table:   table,
 		get:     table.Get,
 		links:   lru,

@@ -55,7 +55,10 @@ func newRedisBackend(cfg Config) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	tiered, err := cache.NewTiered(lru, remote, cache.WithLogger(cfg.Logger))
+	// While Redis is down the local tier keeps redirecting the links it
+	// holds, for at most CacheTTL: the price is that a link deleted
+	// elsewhere meanwhile may keep redirecting here that long.
+	tiered, err := cache.NewTiered(lru, remote, cache.WithLogger(cfg.Logger), cache.WithServeStaleWhileDetached(cfg.CacheTTL))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +66,6 @@ func newRedisBackend(cfg Config) (*backend, error) {
 	counterKey, codeKeyKey := p+"{}counter", p+"{}codekey"
 	return &backend{
 		store: store,
-		head:  store.Head,
 		table: table,
 		get:   table.Get,
 		links: tiered,

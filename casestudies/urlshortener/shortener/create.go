@@ -86,16 +86,19 @@ func (s *Server) create(ctx context.Context, req CreateRequest) (Link, bool, err
 		l.ExpiresAt = &at
 	}
 	var created bool
+	var pos int64 // of the link's last event, to wait for in the link table
 	if req.Alias == "" && req.ExpiresIn == 0 && req.MaxVisits == 0 {
 		l.Dedup = true
 		var shared bool
-		l, shared, err = s.creates.do(ctx, norm, func(ctx context.Context) (Link, error) {
-			l, fresh, err := s.createDeduplicated(ctx, l)
+		var c createdLink
+		c, shared, err = s.creates.do(ctx, norm, func(ctx context.Context) (createdLink, error) {
+			l, fresh, pos, err := s.createDeduplicated(ctx, l)
 			if err == nil && fresh {
 				l.Status = statusFresh // tells the first caller it created the link
 			}
-			return l, err
+			return createdLink{l, pos}, err
 		})
+		l, pos = c.link, c.pos
 		created = !shared && l.Status == statusFresh
 		l.Status = StatusActive
 	} else {
@@ -104,7 +107,7 @@ func (s *Server) create(ctx context.Context, req CreateRequest) (Link, bool, err
 			l.Code, err = s.newCode(ctx)
 		}
 		if err == nil {
-			err = s.appendCreated(ctx, l)
+			pos, err = s.appendCreated(ctx, l)
 		}
 		if errors.Is(err, errCodeTaken) && req.Alias != "" {
 			return Link{}, false, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("alias %q is taken", req.Alias), Field: "alias"}
@@ -113,7 +116,7 @@ func (s *Server) create(ctx context.Context, req CreateRequest) (Link, bool, err
 	if err != nil {
 		return Link{}, false, s.unavailable("create", err)
 	}
-	s.settle(ctx, l.Code)
+	s.settle(ctx, l.Code, pos)
 	if created {
 		s.stats.created.Add(1)
 	} else {
@@ -126,7 +129,8 @@ func (s *Server) create(ctx context.Context, req CreateRequest) (Link, bool, err
 // claims a new one there and creates its link. The claim comes first: a
 // crash or outage between claim and link leaves a claim without link, which
 // the next create of the URL completes.
-func (s *Server) createDeduplicated(ctx context.Context, l Link) (Link, bool, error) {
+// It also returns the position of the link's last event.
+func (s *Server) createDeduplicated(ctx context.Context, l Link) (Link, bool, int64, error) {
 	id := dedupID(l.URL)
 	var fresh string // a code drawn for this request, kept across conflict retries
 	var stale string // a code whose link was deleted but whose claim remained
@@ -152,51 +156,73 @@ func (s *Server) createDeduplicated(ctx context.Context, l Link) (Link, bool, er
 			return append(evs, cqrs.MustEvent(EventDedupClaimed, dedupEntry{URL: l.URL, Code: fresh})), nil
 		})
 		if err != nil {
-			return Link{}, false, err
+			return Link{}, false, 0, err
 		}
 		if found == "" { // claimed fresh: create its link
 			l.Code = fresh
-			if err := s.appendCreated(ctx, l); err != nil && !errors.Is(err, errCodeTaken) {
-				return Link{}, false, err
+			pos, err := s.appendCreated(ctx, l)
+			if errors.Is(err, errCodeTaken) {
+				_, pos, err = s.linkAt(ctx, fresh)
 			}
-			return l, true, nil
+			if err != nil {
+				return Link{}, false, 0, err
+			}
+			return l, true, pos, nil
 		}
-		st, _, err := s.links.Load(ctx, found)
+		st, pos, err := s.linkAt(ctx, found)
 		if err != nil {
-			return Link{}, false, err
+			return Link{}, false, 0, err
 		}
 		switch {
 		case st.exists && st.Status == StatusActive:
-			return st.Link, false, nil
+			return st.Link, false, pos, nil
 		case !st.exists: // a claim whose link was never written: complete it
 			l.Code = found
-			err := s.appendCreated(ctx, l)
+			pos, err := s.appendCreated(ctx, l)
 			if errors.Is(err, errCodeTaken) { // completed by a concurrent create
-				if st, _, err = s.links.Load(ctx, found); err == nil {
-					return st.Link, false, nil
+				if st, pos, err = s.linkAt(ctx, found); err == nil {
+					return st.Link, false, pos, nil
 				}
 			}
-			return l, false, err
+			return l, false, pos, err
 		default: // deleted, and its release was never written: claim anew
 			stale = found
 		}
 	}
-	return Link{}, false, errors.New("deduplication index kept changing")
+	return Link{}, false, 0, errors.New("deduplication index kept changing")
 }
 
-// appendCreated writes a link's first event; errCodeTaken when the code
-// is taken.
-func (s *Server) appendCreated(ctx context.Context, l Link) error {
-	_, err := s.links.Execute(ctx, l.Code, func(st linkState) ([]cqrs.Event, error) {
+// createdLink is what a create shared by concurrent callers gives them:
+// the link, and the position of its last event.
+type createdLink struct {
+	link Link
+	pos  int64
+}
+
+// linkAt returns a link's state and the position of its last event (0:
+// none), so that a caller can wait for the link table to show it.
+func (s *Server) linkAt(ctx context.Context, code string) (linkState, int64, error) {
+	var st linkState
+	at, err := s.links.ExecuteWithPosition(ctx, code, func(cur linkState) ([]cqrs.Event, error) {
+		st = cur
+		return nil, nil
+	})
+	return st, at.Position, err
+}
+
+// appendCreated writes a link's first event and returns its position;
+// errCodeTaken when the code is taken.
+func (s *Server) appendCreated(ctx context.Context, l Link) (int64, error) {
+	at, err := s.links.ExecuteWithPosition(ctx, l.Code, func(st linkState) ([]cqrs.Event, error) {
 		if st.exists {
 			return nil, errCodeTaken
 		}
 		return []cqrs.Event{cqrs.MustEvent(EventLinkCreated, l)}, nil
 	})
 	if errors.Is(err, cqrs.ErrConflict) {
-		return errCodeTaken
+		return 0, errCodeTaken
 	}
-	return err
+	return at.Position, err
 }
 
 // errCodeTaken: a link with this code exists already.
@@ -211,17 +237,15 @@ func (s *Server) newCode(ctx context.Context) (string, error) {
 	return s.gen.Load().Code(n)
 }
 
-// settle makes a write visible to reads: the link table catches up, and the
-// resolution cache drops what it held for code (a negative entry from a
-// probe before an alias existed, or the link before a delete) — on every
-// instance, with a Tiered cache. A projection that is slow to catch up only
-// delays visibility: the write itself is done.
-func (s *Server) settle(ctx context.Context, code string) {
-	if err := s.project(ctx); err != nil {
+// settle makes a write visible to reads: the link table catches up to pos
+// (the position of code's last event), and the resolution cache drops what
+// it held for code (a negative entry from a probe before an alias existed,
+// or the link before a delete) — on every instance, with a Tiered cache. A
+// projection that is slow to catch up only delays visibility: the write
+// itself is done.
+func (s *Server) settle(ctx context.Context, code string, pos int64) {
+	if err := s.project(ctx, pos); err != nil {
 		s.cfg.Logger.Warn("link table is behind", "code", code, "err", err)
-	}
-	if s.lastGood != nil {
-		s.lastGood.forget(code)
 	}
 	if err := s.resolver.Invalidate(context.WithoutCancel(ctx), code); err != nil {
 		s.cfg.Logger.Warn("cache invalidation failed", "code", code, "err", err)

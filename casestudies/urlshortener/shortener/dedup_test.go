@@ -55,11 +55,11 @@ func TestDedupSkipsADeletedLinkWhoseReleaseWasLost(t *testing.T) {
 	ctx := context.Background()
 	const url = "https://example.com/lost-release"
 	code := s.mustCreate(map[string]any{"url": url})
-	_, err := s.srv.links.Execute(ctx, code, func(linkState) ([]cqrs.Event, error) {
+	at, err := s.srv.links.ExecuteWithPosition(ctx, code, func(linkState) ([]cqrs.Event, error) {
 		return []cqrs.Event{cqrs.MustEvent(EventLinkDeleted, codeRef{Code: code})}, nil
 	})
 	require.NoError(t, err)
-	s.srv.settle(ctx, code)
+	s.srv.settle(ctx, code, at.Position)
 
 	r := s.create(map[string]any{"url": url})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)

@@ -7,16 +7,13 @@ import (
 	"sync"
 )
 
-// flightShards spreads lookups over this many locks.
+// flightShards spreads calls over this many locks.
 const flightShards = 64
 
-// flight collapses concurrent calls with one key into one. Resolution uses
-// it: the cache's local tier answers almost every lookup, but a burst of
-// clicks on a code not yet in it would otherwise send one remote cache read
-// per click (Aside collapses loads, not cache reads): a thousand at once
-// exhaust the Redis connection pool, and the reads time out. Creation uses
+// flight collapses concurrent calls with one key into one. Creation uses
 // it for concurrent creates of one URL, which would otherwise each draw a
-// code and race on the dedup stream.
+// code and race on the dedup stream. (Lookups need none: cache.Tiered
+// shares concurrent Redis reads of one key itself.)
 type flight[V any] struct {
 	seed   maphash.Seed
 	shards [flightShards]struct {

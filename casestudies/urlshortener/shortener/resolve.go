@@ -51,34 +51,17 @@ func (s *Server) resolve(ctx context.Context, code string) (Link, error) {
 	return l, nil
 }
 
-// lookup finds the link of code through the resolution cache; while Redis
-// is down, from the last-good copies (see lastGood).
+// lookup finds the link of code through the resolution cache. On Redis,
+// concurrent lookups of a code not in the local tier share one Redis read,
+// and while Redis is down the local tier goes on answering for what it
+// holds (cache.WithServeStaleWhileDetached, see newRedisBackend).
 func (s *Server) lookup(ctx context.Context, code string) (Link, error) {
-	g := s.lastGood
-	if g != nil && g.degraded() {
-		if l, ok := g.get(code); ok {
-			return l, nil
-		}
-	}
-	l, _, err := s.lookups.do(ctx, code, func(ctx context.Context) (Link, error) { return s.resolver.Get(ctx, code) })
+	l, err := s.resolver.Get(ctx, code)
 	switch {
 	case err == nil:
-		if g != nil {
-			g.put(l)
-		}
 		return l, nil
 	case errors.Is(err, cache.ErrNotFound):
-		if g != nil {
-			g.forget(code)
-		}
 		return Link{}, ErrNotFound
-	}
-	if g != nil {
-		g.failed()
-		if l, ok := g.get(code); ok {
-			s.cfg.Logger.Debug("redirect from last-good copy", "code", code, "err", err)
-			return l, nil
-		}
 	}
 	return Link{}, s.unavailable("resolve", err)
 }
@@ -104,7 +87,7 @@ func (s *Server) finish(code, eventType string) {
 		defer s.finishing.Delete(code)
 		ctx, cancel := context.WithTimeout(context.Background(), lifecycleTimeout)
 		defer cancel()
-		_, err := s.links.Execute(ctx, code, func(st linkState) ([]cqrs.Event, error) {
+		at, err := s.links.ExecuteWithPosition(ctx, code, func(st linkState) ([]cqrs.Event, error) {
 			if !st.exists || st.Status != StatusActive {
 				return nil, nil
 			}
@@ -114,7 +97,7 @@ func (s *Server) finish(code, eventType string) {
 			s.cfg.Logger.Warn("lifecycle event not written", "code", code, "event", eventType, "err", err)
 			return
 		}
-		s.settle(ctx, code)
+		s.settle(ctx, code, at.Position)
 	}()
 }
 
@@ -126,7 +109,7 @@ func (s *Server) remove(ctx context.Context, code string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	var l Link
-	_, err := s.links.Execute(ctx, code, func(st linkState) ([]cqrs.Event, error) {
+	at, err := s.links.ExecuteWithPosition(ctx, code, func(st linkState) ([]cqrs.Event, error) {
 		if !st.exists || st.Status == StatusDeleted {
 			return nil, ErrNotFound
 		}
@@ -139,7 +122,7 @@ func (s *Server) remove(ctx context.Context, code string) error {
 	if err != nil {
 		return s.unavailable("delete", err)
 	}
-	s.settle(ctx, code)
+	s.settle(ctx, code, at.Position)
 	// The link is gone for readers now; what follows only tidies up, and a
 	// create of the same URL copes with a release that was not written.
 	if l.Dedup {

@@ -32,9 +32,7 @@ type Server struct {
 	visits    *visitGuard
 	bus       pubsub.Bus // the bus defaultAnalytics made, or nil
 	pages     *web.Pages
-	lookups   *flight[Link]
-	lastGood  *lastGood // nil in memory
-	creates   *flight[Link]
+	creates   *flight[createdLink]
 
 	gen atomic.Pointer[codes.Generator] // set by Start
 
@@ -73,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
-	s := &Server{cfg: cfg, be: be, check: check, analytics: cfg.Analytics, lookups: newFlight[Link](), creates: newFlight[Link]()}
+	s := &Server{cfg: cfg, be: be, check: check, analytics: cfg.Analytics, creates: newFlight[createdLink]()}
 	if err := s.build(); err != nil {
 		if s.bus != nil {
 			_ = s.bus.Close()
@@ -96,11 +94,6 @@ func (s *Server) build() (err error) {
 	}
 	if s.runner, err = cqrs.NewRunner(s.be.store, s.be.table); err != nil {
 		return err
-	}
-	if s.cfg.Redis != nil {
-		if s.lastGood, err = newLastGood(s.cfg.CacheSize, s.cfg.CacheTTL); err != nil {
-			return err
-		}
 	}
 	// The loader reads the link table, on Redis with the redirect waiting:
 	// bound it like a write, so an outage costs a redirect WriteTimeout
@@ -213,12 +206,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// project waits until the link table holds every event appended so far
+// project waits until the link table holds the event at position pos
 // (read-your-writes for the caller of a create or delete).
-func (s *Server) project(ctx context.Context) error {
-	head, err := s.be.head(ctx)
-	if err != nil {
-		return err
-	}
-	return s.runner.WaitFor(ctx, head)
+func (s *Server) project(ctx context.Context, pos int64) error {
+	return s.runner.WaitFor(ctx, pos)
 }
