@@ -86,17 +86,30 @@ func (m *MemoryReadModel[V]) Apply(ctx context.Context, events []Event) error {
 	m.mu.RLock()
 	c := m.cur
 	m.mu.RUnlock()
-	return m.apply(ctx, c, events, func() bool { return m.cur == c })
+	if len(events) == 0 {
+		return nil
+	}
+	from, through := batchRange(events)
+	return m.apply(ctx, c, from, through, events, func() bool { return m.cur == c })
 }
 
-// apply applies events to copy c; current reports, under the lock,
-// whether c may still be written.
-func (m *MemoryReadModel[V]) apply(ctx context.Context, c *memCopy[V], events []Event, current func() bool) error {
+// ApplyRange implements RangeApplier.
+func (m *MemoryReadModel[V]) ApplyRange(ctx context.Context, from, through int64, events []Event) error {
+	m.mu.RLock()
+	c := m.cur
+	m.mu.RUnlock()
+	return m.apply(ctx, c, from, through, events, func() bool { return m.cur == c })
+}
+
+// apply applies events, those of positions from..through that are to be
+// applied, to copy c and moves its checkpoint to through; current reports,
+// under the lock, whether c may still be written.
+func (m *MemoryReadModel[V]) apply(ctx context.Context, c *memCopy[V], from, through int64, events []Event, current func() bool) error {
 	m.mu.RLock()
 	cp := c.cp
 	m.mu.RUnlock()
-	events, err := skipApplied(m.name, events, cp)
-	if err != nil || len(events) == 0 {
+	events, done, err := skipRange(m.name, from, through, events, cp)
+	if err != nil || done {
 		return err
 	}
 	read := func(_ context.Context, key string) (V, bool, error) {
@@ -126,7 +139,7 @@ func (m *MemoryReadModel[V]) apply(ctx context.Context, c *memCopy[V], events []
 			delete(c.data, k)
 		}
 	}
-	c.cp = events[len(events)-1].Position
+	c.cp = through
 	return nil
 }
 
@@ -158,7 +171,19 @@ func (b *memBuild[V]) Apply(ctx context.Context, events []Event) error {
 	if !b.active() {
 		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, b.m.name)
 	}
-	return b.m.apply(ctx, b.c, events, func() bool { return b.m.building == b.token })
+	if len(events) == 0 {
+		return nil
+	}
+	from, through := batchRange(events)
+	return b.ApplyRange(ctx, from, through, events)
+}
+
+// ApplyRange implements RangeApplier.
+func (b *memBuild[V]) ApplyRange(ctx context.Context, from, through int64, events []Event) error {
+	if !b.active() {
+		return fmt.Errorf("%w: build of %s superseded or finished", ErrCheckpointMoved, b.m.name)
+	}
+	return b.m.apply(ctx, b.c, from, through, events, func() bool { return b.m.building == b.token })
 }
 
 func (b *memBuild[V]) active() bool {

@@ -59,6 +59,46 @@ type Build interface {
 	Discard(ctx context.Context) error
 }
 
+// RangeApplier is a Projection (or a Build) that can apply a filtered
+// batch: a Runner with WithEventFilter hands it only the events of the
+// log's positions from..through that pass the filter, and it moves its
+// checkpoint to through all the same. MemoryReadModel and RedisReadModel
+// (and their builds) implement it. Users do not call it; it is exported so
+// that a projection written outside the package can take filtered
+// batches too.
+type RangeApplier interface {
+	// ApplyRange applies events, which are in global order and within
+	// from..through (any of them may be missing), and moves the checkpoint
+	// to through. Like Apply, events at or before the checkpoint are
+	// skipped, and when from is past checkpoint+1 it applies nothing and
+	// returns ErrCheckpointMoved.
+	ApplyRange(ctx context.Context, from, through int64, events []Event) error
+}
+
+// skipRange returns the events of from..through after checkpoint cp, or
+// ErrCheckpointMoved when the range does not follow cp; done reports that
+// the whole range is applied already.
+func skipRange(name string, from, through int64, events []Event, cp int64) (_ []Event, done bool, err error) {
+	if through <= cp {
+		return nil, true, nil
+	}
+	if from > cp+1 {
+		return nil, false, fmt.Errorf("%w: %s is at %d, events start at %d", ErrCheckpointMoved, name, cp, from)
+	}
+	for len(events) > 0 && events[0].Position <= cp {
+		events = events[1:]
+	}
+	return events, false, nil
+}
+
+// batchRange returns the positions a consecutive batch spans.
+func batchRange(events []Event) (from, through int64) {
+	if len(events) == 0 {
+		return 0, 0
+	}
+	return events[0].Position, events[len(events)-1].Position
+}
+
 // skipApplied returns the events after checkpoint cp, or
 // ErrCheckpointMoved when they do not follow it.
 func skipApplied(name string, events []Event, cp int64) ([]Event, error) {

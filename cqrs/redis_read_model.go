@@ -220,16 +220,35 @@ func (m *RedisReadModel[V]) Apply(ctx context.Context, events []Event) error {
 		}
 		p = &cur
 	}
-	return m.apply(ctx, m.dataKey(), "cp", "", *p, events, func(q livePos) { m.live.Store(&q) })
+	if len(events) == 0 {
+		return nil
+	}
+	from, through := batchRange(events)
+	return m.apply(ctx, m.dataKey(), "cp", "", *p, from, through, events, func(q livePos) { m.live.Store(&q) })
 }
 
-// apply applies events to the data hash with its checkpoint in field
-// cpField, from position at (at.gen: the live copy's generation, ignored
-// for a build, which its token guards); seen records a position learnt.
-func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token string, at livePos, events []Event, seen func(livePos)) error {
+// ApplyRange implements RangeApplier.
+func (m *RedisReadModel[V]) ApplyRange(ctx context.Context, from, through int64, events []Event) error {
+	p := m.live.Load()
+	if p == nil {
+		cur, err := m.livePos(ctx)
+		if err != nil {
+			return err
+		}
+		p = &cur
+	}
+	return m.apply(ctx, m.dataKey(), "cp", "", *p, from, through, events, func(q livePos) { m.live.Store(&q) })
+}
+
+// apply applies events (those of positions from..through that are to be
+// applied) to the data hash and moves its checkpoint, in field cpField,
+// from position at (at.gen: the live copy's generation, ignored for a
+// build, which its token guards) to through; seen records a position
+// learnt.
+func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token string, at livePos, from, through int64, events []Event, seen func(livePos)) error {
 	cp := at.cp
-	events, err := skipApplied(m.name, events, cp)
-	if err != nil || len(events) == 0 {
+	events, done, err := skipRange(m.name, from, through, events, cp)
+	if err != nil || done {
 		return err
 	}
 	read := func(ctx context.Context, key string) (V, bool, error) { return m.get(ctx, hash, key) }
@@ -237,7 +256,7 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 	if err != nil {
 		return err
 	}
-	last := events[len(events)-1].Position
+	last := through
 	gen := ""
 	if token == "" {
 		gen = strconv.FormatInt(at.gen, 10)
@@ -317,7 +336,16 @@ func (b *redisBuild[V]) Checkpoint(ctx context.Context) (int64, error) {
 }
 
 func (b *redisBuild[V]) Apply(ctx context.Context, events []Event) error {
-	return b.m.apply(ctx, b.m.buildKey(), "bcp", b.token, livePos{cp: b.cp}, events, func(p livePos) { b.cp = p.cp })
+	if len(events) == 0 {
+		return nil
+	}
+	from, through := batchRange(events)
+	return b.ApplyRange(ctx, from, through, events)
+}
+
+// ApplyRange implements RangeApplier.
+func (b *redisBuild[V]) ApplyRange(ctx context.Context, from, through int64, events []Event) error {
+	return b.m.apply(ctx, b.m.buildKey(), "bcp", b.token, livePos{cp: b.cp}, from, through, events, func(p livePos) { b.cp = p.cp })
 }
 
 func (b *redisBuild[V]) Swap(ctx context.Context) error    { return b.finish(ctx, "swap") }

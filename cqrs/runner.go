@@ -44,7 +44,7 @@ type Runner struct {
 	pos      int64
 	progress chan struct{} // closed when pos moves; nil when no one waits
 
-	applied, batches, failures, behind, rebuilds atomic.Uint64
+	applied, batches, failures, behind, rebuilds, filtered atomic.Uint64
 }
 
 // RunnerStats counts what a Runner did since it was made.
@@ -52,8 +52,11 @@ type RunnerStats struct {
 	// Position is the projection's checkpoint as the runner last saw it
 	// (Position()); Lag(ctx) asks the store how far behind it is.
 	Position int64
-	// Applied events, in Batches.
+	// Applied events, in Batches (filtered-out events included).
 	Applied, Batches uint64
+	// Filtered: events read but not handed to the projection
+	// (WithEventFilter).
+	Filtered uint64
 	// Failures: failed reads and applies (each retried after a backoff).
 	Failures uint64
 	// StoreBehind: times the store was found behind the projection (it
@@ -63,13 +66,13 @@ type RunnerStats struct {
 
 // Stats returns the runner's counters; lock-free but for Position.
 func (r *Runner) Stats() RunnerStats {
-	return RunnerStats{Position: r.Position(), Applied: r.applied.Load(), Batches: r.batches.Load(),
+	return RunnerStats{Position: r.Position(), Applied: r.applied.Load(), Batches: r.batches.Load(), Filtered: r.filtered.Load(),
 		Failures: r.failures.Load(), StoreBehind: r.behind.Load(), Rebuilds: r.rebuilds.Load()}
 }
 
 // RunnerOption configures a Runner (NewRunner): WithBatchSize,
-// WithPollInterval, WithRetryBackoff, WithOnError, WithObserver,
-// WithLogger. It is sealed: an option of another constructor does not
+// WithPollInterval, WithRetryBackoff, WithOnError, WithEventFilter,
+// WithObserver, WithLogger. It is sealed: an option of another constructor does not
 // compile.
 type RunnerOption interface{ applyRunner(*runnerConfig) error }
 
@@ -83,6 +86,7 @@ type runnerConfig struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	onError    func(error) error
+	filter     *EventFilter // nil: every event
 	obs        observer
 }
 
@@ -164,6 +168,11 @@ func NewRunner(store EventStore, p Projection, opts ...RunnerOption) (*Runner, e
 		}
 		if err := o.applyRunner(&c); err != nil {
 			return nil, err
+		}
+	}
+	if c.filter != nil {
+		if _, ok := p.(RangeApplier); !ok {
+			return nil, fmt.Errorf("%w: WithEventFilter: projection %s cannot take filtered batches (it is no RangeApplier)", ErrInvalidConfig, p.Name())
 		}
 	}
 	r := &Runner{store: store, p: p, cfg: c}
@@ -329,7 +338,7 @@ func (r *Runner) loop(ctx context.Context, follow bool, end int64) error {
 			continue
 		}
 		idle = 0
-		if err := r.p.Apply(ctx, evs); err != nil {
+		if err := r.applyTo(ctx, r.p, evs); err != nil {
 			pos = -1
 			// A moved checkpoint is no failure (another runner, a rebuild
 			// swapped in): reread it — but back off if it keeps moving.
@@ -528,7 +537,7 @@ func (r *Runner) rebuild(ctx context.Context) error {
 			if len(evs) == 0 {
 				break
 			}
-			if err := b.Apply(ctx, evs); err != nil {
+			if err := r.applyTo(ctx, b, evs); err != nil {
 				return err
 			}
 			pos = evs[len(evs)-1].Position
@@ -558,7 +567,7 @@ func (r *Runner) rebuild(ctx context.Context) error {
 		if err != nil || len(evs) == 0 {
 			return err
 		}
-		if err := r.p.Apply(ctx, evs); err != nil && !errors.Is(err, ErrCheckpointMoved) {
+		if err := r.applyTo(ctx, r.p, evs); err != nil && !errors.Is(err, ErrCheckpointMoved) {
 			return err
 		}
 	}
