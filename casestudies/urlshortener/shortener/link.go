@@ -79,8 +79,8 @@ func evolveLink(s linkState, e cqrs.Event) (linkState, error) {
 }
 
 // linkTable is the handler of the link table projection: code → Link,
-// deleted links removed. Events of other streams (clicks, dedup claims) are
-// ignored.
+// deleted links removed. Its Runner filters out the events of other
+// streams (clicks, dedup claims); any that reached it would be ignored.
 func linkTable(ctx context.Context, tx *cqrs.Tx[Link], e cqrs.Event) error {
 	switch e.Type {
 	case EventLinkCreated:

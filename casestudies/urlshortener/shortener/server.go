@@ -92,7 +92,12 @@ func (s *Server) build() (err error) {
 	if s.visits, err = newVisitGuard(); err != nil {
 		return err
 	}
-	if s.runner, err = cqrs.NewRunner(s.be.store, s.be.table); err != nil {
+	// The link table is shown only the links' lifecycle events: the clicks
+	// and dedup claims sharing the store are read past, not decoded.
+	if s.runner, err = cqrs.NewRunner(s.be.store, s.be.table, cqrs.WithEventFilter(cqrs.EventFilter{
+		Types:          []string{EventLinkCreated, EventLinkDeleted, EventLinkExpired, EventLinkExhausted},
+		StreamPrefixes: []string{s.links.StreamID("")},
+	})); err != nil {
 		return err
 	}
 	// The loader reads the link table, on Redis with the redirect waiting:
