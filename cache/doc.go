@@ -93,8 +93,12 @@
 // after the Invalidate (this process's loads in flight are discarded, the
 // fleet's are not): the TTL bounds how long. A Tiered local tier adds up
 // to WithLocalTTL of staleness when an invalidation message is lost in a
-// way the flush on reconnect cannot see. Choose TTLs for the staleness you
-// can accept, not for the hit rate you want.
+// way the flush on reconnect cannot see. By default a Tiered empties its
+// local tier when its invalidation subscription drops, so an outage of
+// Redis is an outage of every read; WithServeStaleWhileDetached(maxAge)
+// keeps serving the local tier through the outage instead, at the price
+// of serving a key changed or deleted meanwhile for up to maxAge. Choose
+// TTLs for the staleness you can accept, not for the hit rate you want.
 //
 // The LRU is exact by default: it holds exactly capacity entries (and
 // values costing up to WithMaxCost in total, any one of them up to the

@@ -21,9 +21,11 @@
 // for plain CRUD data: it costs a replay per command (bounded by
 // snapshots), schema evolution of events that can never be changed, and
 // reads that lag writes by the projection's delay (milliseconds here;
-// Runner.WaitFor gives read-your-writes when a caller needs it — except
-// for a moment while a Rebuild swaps a copy in: the swapped-in copy's
-// checkpoint may be behind the old one's until Rebuild has caught it up).
+// Repository.ExecuteWithPosition returns the global position of what a
+// command appended, and Runner.WaitFor on it gives read-your-writes when a
+// caller needs it — except for a moment while a Rebuild swaps a copy in:
+// the swapped-in copy's checkpoint may be behind the old one's until
+// Rebuild has caught it up).
 //
 // # Write side
 //
@@ -54,6 +56,8 @@
 // RedisStore) until its ctx is cancelled; a projection that was down
 // catches up from its checkpoint. Runner.Rebuild builds a fresh copy from
 // position 1 and swaps it in, for a projection whose logic changed.
+// WithEventFilter shows a projection only the event types and streams it
+// wants (the others are still read, but neither decoded nor applied).
 //
 // MemoryReadModel and RedisReadModel are key-value read models written
 // through a ModelHandler; they store a batch's changes and its checkpoint
