@@ -65,10 +65,3 @@ func (w *waitlist) wakeAll() {
 	}
 	w.list = nil
 }
-
-// len counts the waiters.
-func (w *waitlist) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.list)
-}

@@ -42,11 +42,6 @@ type Link struct {
 	Status Status `json:"status"`
 }
 
-// goneAt says whether the link is no longer served at now.
-func (l Link) goneAt(now time.Time) bool {
-	return l.Status != StatusActive || l.ExpiresAt != nil && !now.Before(*l.ExpiresAt)
-}
-
 // linkState is the link aggregate: the link, or the zero value when its
 // stream is empty.
 type linkState struct {
