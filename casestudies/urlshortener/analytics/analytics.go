@@ -162,11 +162,7 @@ func New(cfg Config) (*Analytics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
-	var runnerOpts []cqrs.RunnerOption
-	if cfg.Logger != nil { // cqrs refuses WithLogger(nil)
-		runnerOpts = append(runnerOpts, cqrs.WithLogger(cfg.Logger))
-	}
-	a.runner, err = cqrs.NewRunner(cfg.Store, a.model, runnerOpts...)
+	a.runner, err = cqrs.NewRunner(cfg.Store, a.model, cqrs.WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
@@ -174,7 +170,8 @@ func New(cfg Config) (*Analytics, error) {
 }
 
 // Start joins the consumer group on the bus, starts the publishers and
-// the projection, and returns once they run. Clicks recorded before Start
+// the projection, and returns once they run; they run until Close, however
+// soon ctx ends after Start returns. Clicks recorded before Start
 // wait in the buffer. A second Start is ErrStarted.
 func (a *Analytics) Start(ctx context.Context) error {
 	a.mu.Lock()
@@ -185,12 +182,19 @@ func (a *Analytics) Start(ctx context.Context) error {
 	case a.started:
 		return ErrStarted
 	}
-	sub, err := a.bus.Subscribe(ctx, TopicPrefix+"*", a.consume,
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The subscription lives until Close, not as long as ctx: a bus ends a
+	// subscription when the ctx given to Subscribe is done, and callers
+	// bound Start with a timeout.
+	runCtx, stop := context.WithCancel(context.Background())
+	sub, err := a.bus.Subscribe(runCtx, TopicPrefix+"*", a.consume,
 		pubsub.WithGroup(Group), pubsub.WithWorkers(DefaultConsumers), pubsub.WithMaxAttempts(StoreAttempts))
 	if err != nil {
+		stop()
 		return fmt.Errorf("analytics: subscribing to clicks: %w", err)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
 	a.sub, a.stop, a.started = sub, stop, true
 	for range DefaultPublishers {
 		a.pubDone.Add(1)
