@@ -25,6 +25,7 @@ type Memory struct {
 
 	// exactly one of these is set, by algorithm
 	buckets  *table[bucketState, *bucketState]
+	math     bucketMath // buckets only
 	windows  *table[windowState, *windowState]
 	counters *table[counterState, *counterState]
 	logs     *table[logState, *logState]
@@ -57,6 +58,7 @@ func NewMemory(alg Algorithm, l Limit, opts ...MemoryOption) (*Memory, error) {
 	switch alg {
 	case TokenBucket, LeakyBucket:
 		m.buckets = newTable[bucketState](&m.spec, o.maxKeys)
+		m.math = newBucketMath(&m.spec)
 	case FixedWindow:
 		m.windows = newTable[windowState](&m.spec, o.maxKeys)
 	case SlidingWindowCounter:
@@ -82,7 +84,6 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 		return Decision{Limit: m.spec.limit}, m.spec.checkN(n)
 	}
 	now := m.nowUS()
-	var o outcome
 	if m.buckets != nil {
 		// The most common algorithms, kept flat: a call level less and
 		// fewer struct copies are a fifth of a hot-key decision here.
@@ -90,14 +91,14 @@ func (m *Memory) AllowN(_ context.Context, key string, n int) (Decision, error) 
 		if err != nil {
 			return m.refused(key, err)
 		}
-		o = st.decide(&m.spec, now, int64(n))
-		sh.tally(o.allowed)
+		d := m.decideBucket(st, now, int64(n))
+		sh.tally(d.Allowed)
 		sh.mu.Unlock()
-	} else {
-		var err error
-		if o, err = m.decideWindow(key, now, int64(n)); err != nil {
-			return m.refused(key, err)
-		}
+		return d, nil
+	}
+	o, err := m.decideWindow(key, now, int64(n))
+	if err != nil {
+		return m.refused(key, err)
 	}
 	return m.spec.decision(o), nil
 }
@@ -161,21 +162,22 @@ func (m *Memory) Keys() int {
 }
 
 // Stats returns the limiter's counts so far and the keys it tracks now.
-// It takes no lock on the decisions' path except, for Keys, each shard's
-// in turn.
+// Decisions are counted under the shard lock they take anyway, so
+// counting adds nothing to them; Stats takes each shard's lock in turn.
 func (m *Memory) Stats() Stats {
 	var a, d uint64
+	var keys int
 	switch {
 	case m.buckets != nil:
-		a, d = m.buckets.decided()
+		a, d, keys = m.buckets.counts()
 	case m.windows != nil:
-		a, d = m.windows.decided()
+		a, d, keys = m.windows.counts()
 	case m.counters != nil:
-		a, d = m.counters.decided()
+		a, d, keys = m.counters.counts()
 	default:
-		a, d = m.logs.decided()
+		a, d, keys = m.logs.counts()
 	}
-	return Stats{Allowed: a, Denied: d + m.refusals.Load(), Errors: m.errors.Load(), Keys: m.Keys()}
+	return Stats{Allowed: a, Denied: d + m.refusals.Load(), Errors: m.errors.Load(), Keys: keys}
 }
 
 // Limit returns the limiter's limit, with Burst filled in.

@@ -32,6 +32,7 @@ const numShards = 64 // a power of two; the top 6 bits of a key's hash pick it
 type table[S any, P keyState[S]] struct {
 	seed       maphash.Seed
 	spec       *spec
+	hot        atomic.Pointer[hotKey] // the key that recent decisions were for; nil at first
 	shards     [numShards]shard[S]
 	maxKeys    int64        // 0: unbounded
 	keys       atomic.Int64 // across shards; kept only with maxKeys
@@ -43,20 +44,40 @@ type shard[S any] struct {
 	slots     []slot[S]
 	count     int
 	nextSweep int64
-	// Stats: written under mu, where the cache line is ours anyway, and
-	// read without it.
-	allowed, denied atomic.Uint64
-	_               [64]byte // 128 bytes in all: neighbouring shards never share a cache line
+	// Stats: plain counts under mu, which every decision holds anyway (an
+	// atomic add would be a second locked instruction per decision); Stats
+	// reads them under mu too.
+	allowed, denied uint64
+	// The hash of the key this shard last looked up by probing, and how
+	// many lookups in a row were for it (see hotKey).
+	lastHash uint64
+	streak   int
+	_        [48]byte // 128 bytes in all: neighbouring shards never share a cache line
 }
 
 // tally counts one decision; the caller holds sh.mu.
 func (sh *shard[S]) tally(allowed bool) {
 	if allowed {
-		sh.allowed.Add(1)
+		sh.allowed++
 	} else {
-		sh.denied.Add(1)
+		sh.denied++
 	}
 }
+
+// hotKey is the last-key fast path: a key that hotAfter lookups in a row
+// on its shard were for, with its hash and slot. A call for it compares
+// strings instead of hashing and probing; the slot is a hint, checked
+// under the shard's lock, since sweeps and growth move keys. It is
+// immutable, replaced whole, so installing one costs an allocation; the
+// streak a key needs first keeps that to one per hotAfter decisions at
+// worst, and to none when keys vary from call to call.
+type hotKey struct {
+	key  string
+	hash uint64
+	slot int
+}
+
+const hotAfter = 64
 
 type slot[S any] struct {
 	key string
@@ -92,15 +113,25 @@ func home(h uint64, n int) int { return int((h & 0xffffffff) * uint64(n) >> 32) 
 // out of this generic code lets each algorithm's decide be called directly
 // and inlined, rather than through the generic dictionary.
 func (t *table[S, P]) acquire(key string, now int64) (*shard[S], *S, error) {
-	h := maphash.String(t.seed, key)
+	var h uint64
+	hint := -1
+	if hk := t.hot.Load(); hk != nil && hk.key == key {
+		h, hint = hk.hash, hk.slot
+	} else {
+		h = maphash.String(t.seed, key)
+	}
 	sh := &t.shards[h>>58]
 	sh.mu.Lock()
 	if now >= sh.nextSweep {
 		t.sweep(sh, now)
 	}
+	if hint >= 0 && hint < len(sh.slots) && sh.slots[hint].tag != 0 && sh.slots[hint].key == key {
+		return sh, &sh.slots[hint].st, nil
+	}
 	tag := tagOf(h)
 	i, found := sh.find(key, h, tag)
 	if found {
+		t.noteLookup(sh, key, h, i)
 		return sh, &sh.slots[i].st, nil
 	}
 	if t.maxKeys > 0 {
@@ -124,6 +155,19 @@ func (t *table[S, P]) acquire(key string, now int64) (*shard[S], *S, error) {
 	sh.slots[i].key = key
 	sh.count++
 	return sh, &sh.slots[i].st, nil
+}
+
+// noteLookup counts lookups in a row for one key on sh and makes the key
+// the hot one after hotAfter of them; sh.mu is held.
+func (t *table[S, P]) noteLookup(sh *shard[S], key string, h uint64, i int) {
+	if h != sh.lastHash {
+		sh.lastHash, sh.streak = h, 1
+		return
+	}
+	if sh.streak++; sh.streak == hotAfter {
+		t.hot.Store(&hotKey{key: key, hash: h, slot: i})
+		sh.streak = 0
+	}
 }
 
 // find returns key's slot, or the empty slot where it would go. The table
@@ -207,13 +251,18 @@ func (t *table[S, P]) deleteAt(sh *shard[S], i int) {
 	}
 }
 
-// decided sums the shards' tallies.
-func (t *table[S, P]) decided() (allowed, denied uint64) {
+// counts sums the shards' tallies and keys, each shard under its lock in
+// turn.
+func (t *table[S, P]) counts() (allowed, denied uint64, keys int) {
 	for i := range t.shards {
-		allowed += t.shards[i].allowed.Load()
-		denied += t.shards[i].denied.Load()
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		allowed += sh.allowed
+		denied += sh.denied
+		keys += sh.count
+		sh.mu.Unlock()
 	}
-	return allowed, denied
+	return allowed, denied, keys
 }
 
 // lookup returns key's state with its shard locked, or a nil state (the
