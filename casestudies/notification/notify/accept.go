@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -17,6 +16,8 @@ import (
 
 // task is a queue job's payload: everything a worker needs to deliver one
 // channel of a notification without reading anything else.
+// It is encoded by task.encode (task_codec.go); the JSON names are those
+// of the payloads of earlier versions.
 type task struct {
 	NotificationID string `json:"id"`
 	UserID         string `json:"user_id"`
@@ -62,20 +63,13 @@ func (s *Service) accept(ctx context.Context, id string, a accepted) error {
 	}
 	data := acceptedData{ID: id, UserID: a.userID, Channels: a.channels, Priority: a.priority.String(),
 		Subject: a.subject, SendAt: sendAt, At: now}
-	evs, err := newAccepted(data, first)
-	if err != nil {
-		return err
-	}
-	if _, err := s.store.Append(ctx, streamID(id), cqrs.NoStream, evs...); err != nil {
+	if _, err := s.store.Append(ctx, streamID(id), cqrs.NoStream, newAccepted(data, first)); err != nil {
 		return fmt.Errorf("%w: history: %w", ErrUnavailable, err)
 	}
 	for i, ch := range a.channels {
-		payload, err := json.Marshal(task{NotificationID: id, UserID: a.userID, Channel: ch,
-			Priority: a.priority.String(), Subject: a.subject, Body: a.body})
-		if err != nil {
-			return err
-		}
-		err = s.queue.Enqueue(ctx, queue.Job{ID: jobID(id, ch), Payload: payload, Priority: a.priority, RunAt: a.sendAt})
+		payload := task{NotificationID: id, UserID: a.userID, Channel: ch,
+			Priority: a.priority.String(), Subject: a.subject, Body: a.body}.encode()
+		err := s.queue.Enqueue(ctx, queue.Job{ID: jobID(id, ch), Payload: payload, Priority: a.priority, RunAt: a.sendAt})
 		if err != nil && !errors.Is(err, queue.ErrDuplicate) {
 			s.undoAccept(id, a, i)
 			return fmt.Errorf("%w: queue: %w", ErrUnavailable, err)

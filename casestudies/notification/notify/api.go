@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/queue"
@@ -26,65 +25,30 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		req.IdempotencyKey = h
 	}
-	a, fe := req.validate(s.channels, DefaultMaxBody, s.cfg.Clock())
+	n, fe := req.notification()
+	if fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	a, fe := n.validate(s.channels, DefaultMaxBody, s.cfg.Clock())
 	if fe != nil {
 		writeFieldError(w, fe)
 		return
 	}
 	ctx, cancel := deadline(r.Context())
 	defer cancel()
-	id := newID()
-	if a.key != "" {
-		key := idemKey(a.userID, a.key)
-		held, ok := s.claimKey(ctx, w, r, key, id)
-		if !ok {
-			return
-		}
-		if held != id {
-			s.stats.duplicates.Add(1)
-			writeJSON(w, http.StatusAccepted, map[string]any{"id": held, "duplicate": true})
-			return
-		}
-	}
-	if err := s.accept(ctx, id, a); err != nil {
-		if a.key != "" {
-			rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = s.idem.release(rctx, idemKey(a.userID, a.key), id)
-			rcancel()
-		}
+	rec, err := s.submit(ctx, a)
+	switch {
+	case errors.Is(err, ErrKeyPending):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusConflict, badField("idempotency_key", "a request with this key is still being accepted; retry"))
+	case err != nil:
 		s.writeUnavailable(w, r, err)
-		return
-	}
-	if a.key != "" {
-		if err := s.idem.confirm(ctx, idemKey(a.userID, a.key), id, s.cfg.IdempotencyTTL); err != nil {
-			// Accepted all the same; the pending claim expires, after
-			// which a repeat of the key makes a second notification.
-			s.log.Warn("notify: idempotency key not confirmed", "id", id, "err", err)
-		}
-	}
-	w.Header().Set("Location", "/api/notifications/"+id)
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": id})
-}
-
-// claimKey claims an idempotency key for id, or learns which accepted
-// notification holds it; while another request's claim is pending it
-// waits for it to be confirmed or released. ok false: it answered (503, or
-// 409 when the other request is still writing at the deadline).
-func (s *Service) claimKey(ctx context.Context, w http.ResponseWriter, r *http.Request, key, id string) (string, bool) {
-	for i := 1; ; i++ {
-		held, done, err := s.idem.claim(ctx, key, id)
-		if err != nil {
-			s.writeUnavailable(w, r, err)
-			return "", false
-		}
-		if held == id || done {
-			return held, true
-		}
-		if backoff.Sleep(ctx, backoff.Capped(2*time.Millisecond, 100*time.Millisecond, i)) != nil {
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusConflict, badField("idempotency_key", "a request with this key is still being accepted; retry"))
-			return "", false
-		}
+	case rec.Duplicate:
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": rec.ID, "duplicate": true})
+	default:
+		w.Header().Set("Location", "/api/notifications/"+rec.ID)
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": rec.ID})
 	}
 }
 

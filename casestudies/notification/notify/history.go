@@ -19,7 +19,10 @@ const (
 
 func streamID(id string) string { return streamPrefix + id }
 
-// acceptedData is the payload of eventAccepted.
+// acceptedData is the payload of eventAccepted. First is every channel's
+// first status (queued or scheduled), so that accepting a notification is
+// one event whatever its channels; an acceptance recorded without it is
+// followed by one status event per channel instead.
 type acceptedData struct {
 	ID       string     `json:"id"`
 	UserID   string     `json:"user_id"`
@@ -28,6 +31,7 @@ type acceptedData struct {
 	Subject  string     `json:"subject,omitempty"`
 	SendAt   *time.Time `json:"send_at,omitempty"`
 	At       time.Time  `json:"at"`
+	First    Status     `json:"first,omitempty"`
 }
 
 // statusData is the payload of eventStatus.
@@ -78,19 +82,24 @@ type projector struct{ historyLimit int }
 func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) error {
 	switch e.Type {
 	case eventAccepted:
-		var a acceptedData
-		if err := e.Decode(&a); err != nil {
+		a, err := decodeAccepted(e.Data)
+		if err != nil {
 			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
 		}
 		v := View{ID: a.ID, UserID: a.UserID, Priority: a.Priority, Subject: a.Subject, CreatedAt: a.At,
 			SendAt: a.SendAt, Channels: make(map[string]*ChannelView, len(a.Channels))}
 		for _, ch := range a.Channels {
-			v.Channels[ch] = &ChannelView{History: []StatusEntry{}}
+			cv := &ChannelView{History: []StatusEntry{}}
+			if a.First != "" {
+				cv.Status, cv.NextAttemptAt = a.First, a.SendAt
+				cv.History = []StatusEntry{{Status: a.First, At: a.At, NextAt: a.SendAt}}
+			}
+			v.Channels[ch] = cv
 		}
 		tx.Put(a.ID, v)
 	case eventStatus:
-		var s statusData
-		if err := e.Decode(&s); err != nil {
+		s, err := decodeStatus(e.Data)
+		if err != nil {
 			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
 		}
 		id := e.StreamID[len(streamPrefix):]
@@ -134,22 +143,9 @@ func copyChannels(m map[string]*ChannelView) map[string]*ChannelView {
 	return out
 }
 
-// newAccepted makes the events of an accepted notification: the
-// acceptance and each channel's first status.
-func newAccepted(a acceptedData, first Status) ([]cqrs.Event, error) {
-	evs := make([]cqrs.Event, 0, 1+len(a.Channels))
-	e, err := cqrs.NewEvent(eventAccepted, a)
-	if err != nil {
-		return nil, err
-	}
-	evs = append(evs, e)
-	for _, ch := range a.Channels {
-		s := statusData{Channel: ch, Status: first, At: a.At, NextAt: a.SendAt}
-		e, err := cqrs.NewEvent(eventStatus, s)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, e)
-	}
-	return evs, nil
+// newAccepted makes the event of an accepted notification, which is
+// also each channel's first status.
+func newAccepted(a acceptedData, first Status) cqrs.Event {
+	a.First = first
+	return newAcceptedEvent(a)
 }

@@ -52,7 +52,7 @@ type notificationRequest struct {
 	IdempotencyKey string   `json:"idempotency_key"`
 }
 
-// accepted is a validated notificationRequest.
+// accepted is a validated Notification.
 type accepted struct {
 	userID   string
 	channels []string
@@ -96,73 +96,85 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *fieldError {
 	return badField("", "malformed JSON: %v", err)
 }
 
-// validate checks a request against the service's channels and limits.
-func (req notificationRequest) validate(known map[string]bool, maxBody int, now time.Time) (accepted, *fieldError) {
+// notification reads the request's send_at; the rest is checked by
+// Notification.validate, shared with Submit.
+func (req notificationRequest) notification() (Notification, *fieldError) {
+	n := Notification{UserID: req.UserID, Channels: req.Channels, Priority: req.Priority, Subject: req.Subject,
+		Body: req.Body, IdempotencyKey: req.IdempotencyKey}
+	if req.SendAt != "" {
+		t, err := time.Parse(time.RFC3339, req.SendAt)
+		if err != nil {
+			return n, badField("send_at", "want an RFC 3339 time such as 2030-01-02T15:04:05Z: %v", err)
+		}
+		n.SendAt = t
+	}
+	return n, nil
+}
+
+// validate checks n against the service's channels and limits; errors
+// name the JSON field.
+func (n Notification) validate(known map[string]bool, maxBody int, now time.Time) (accepted, *fieldError) {
 	var a accepted
 	switch {
-	case req.UserID == "":
+	case n.UserID == "":
 		return a, badField("user_id", "required")
-	case !userIDPattern.MatchString(req.UserID):
+	case !userIDPattern.MatchString(n.UserID):
 		return a, badField("user_id", "want 1-128 of [A-Za-z0-9._@+-]")
 	}
-	a.userID = req.UserID
-	if len(req.Channels) == 0 {
+	a.userID = n.UserID
+	if len(n.Channels) == 0 {
 		return a, badField("channels", "required: at least one of %s", channelList(known))
 	}
-	seen := make(map[string]bool, len(req.Channels))
-	for i, ch := range req.Channels {
+	for i, ch := range n.Channels {
 		if !known[ch] {
 			return a, badField(fmt.Sprintf("channels[%d]", i), "unknown channel %q (want one of %s)", ch, channelList(known))
 		}
-		if seen[ch] {
+		if slices.Contains(n.Channels[:i], ch) {
 			return a, badField(fmt.Sprintf("channels[%d]", i), "channel %q listed twice", ch)
 		}
-		seen[ch] = true
-		a.channels = append(a.channels, ch)
 	}
+	a.channels = slices.Clone(n.Channels)
 	a.priority = queue.Normal
-	if req.Priority != "" {
-		p, err := queue.ParsePriority(req.Priority)
-		if err != nil || req.Priority != p.String() {
-			return a, badField("priority", "unknown priority %q (want critical, high, normal or low)", req.Priority)
+	if n.Priority != "" {
+		p, err := queue.ParsePriority(n.Priority)
+		if err != nil || n.Priority != p.String() {
+			return a, badField("priority", "unknown priority %q (want critical, high, normal or low)", n.Priority)
 		}
 		a.priority = p
 	}
 	switch {
-	case !utf8.ValidString(req.Subject):
+	case !utf8.ValidString(n.Subject):
 		return a, badField("subject", "not valid UTF-8")
-	case len(req.Subject) > maxSubject:
+	case len(n.Subject) > maxSubject:
 		return a, badField("subject", "over %d bytes", maxSubject)
 	}
-	a.subject = req.Subject
+	a.subject = n.Subject
 	switch {
-	case strings.TrimSpace(req.Body) == "":
+	case strings.TrimSpace(n.Body) == "":
 		return a, badField("body", "required and not blank")
-	case len(req.Body) > maxBody:
-		return a, badField("body", "over %d bytes (%d)", maxBody, len(req.Body))
+	case len(n.Body) > maxBody:
+		return a, badField("body", "over %d bytes (%d)", maxBody, len(n.Body))
 	}
-	a.body = req.Body
-	if req.SendAt != "" {
-		t, err := time.Parse(time.RFC3339, req.SendAt)
+	a.body = n.Body
+	if t := n.SendAt; !t.IsZero() {
+		stamp := t.Format(time.RFC3339)
 		switch {
-		case err != nil:
-			return a, badField("send_at", "want an RFC 3339 time such as 2030-01-02T15:04:05Z: %v", err)
 		case t.Before(now.Add(-sendAtSlack)):
-			return a, badField("send_at", "%s is more than %v in the past", req.SendAt, sendAtSlack)
+			return a, badField("send_at", "%s is more than %v in the past", stamp, sendAtSlack)
 		case t.After(now.Add(maxSendAhead)):
-			return a, badField("send_at", "%s is more than a year ahead", req.SendAt)
+			return a, badField("send_at", "%s is more than a year ahead", stamp)
 		}
 		if t.After(now) {
 			a.sendAt = t
 		}
 	}
 	switch {
-	case len(req.IdempotencyKey) > maxKey:
+	case len(n.IdempotencyKey) > maxKey:
 		return a, badField("idempotency_key", "over %d bytes", maxKey)
-	case !utf8.ValidString(req.IdempotencyKey) || strings.ContainsFunc(req.IdempotencyKey, isControl):
+	case !utf8.ValidString(n.IdempotencyKey) || strings.ContainsFunc(n.IdempotencyKey, isControl):
 		return a, badField("idempotency_key", "want printable text")
 	}
-	a.key = req.IdempotencyKey
+	a.key = n.IdempotencyKey
 	return a, nil
 }
 

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -43,8 +42,8 @@ func (s *Service) work(ctx context.Context) {
 // rate limit (deferred until allowed) — then sends it through the
 // channel's breaker and settles the job: Ack, Retry or Defer.
 func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
-	var t task
-	if err := json.Unmarshal(d.Payload, &t); err != nil || s.cfg.Senders[t.Channel] == nil {
+	t, err := decodeTask(d.Payload)
+	if err != nil || s.cfg.Senders[t.Channel] == nil {
 		s.log.Error("notify: dropping an unreadable job", "job", d.ID, "err", err)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
 		return
@@ -217,11 +216,7 @@ func (s *Service) record(ctx context.Context, t task, c change) error {
 		next := c.next
 		data.NextAt = &next
 	}
-	e, err := cqrs.NewEvent(eventStatus, data)
-	if err != nil {
-		return err
-	}
-	if _, err := s.store.Append(ctx, streamID(t.NotificationID), cqrs.StreamExists, e); err != nil {
+	if _, err := s.store.Append(ctx, streamID(t.NotificationID), cqrs.StreamExists, newStatusEvent(data)); err != nil {
 		return err
 	}
 	s.stats.count(c.status)

@@ -1,0 +1,437 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/casestudies/notification/notify"
+	"github.com/sysdesign/patterns/casestudies/notification/senders"
+	"github.com/sysdesign/patterns/ratelimit"
+)
+
+// The notification case study end to end (issue 11's targets): a
+// notification counts as delivered when every requested channel's Sender
+// returned, and notifications/s runs from the first submission to the
+// last delivery. Senders are instant (no-op) for throughput. Every feature
+// of the delivery path stays on: the history (cqrs) and its projection,
+// the preference read (cache-aside), the provider breaker and the per-user
+// rate limit (set high enough to allow everything, so it is checked but
+// never defers). notifyUsers users share the load.
+//
+// Two ways in: "inproc" calls Service.Submit; "http" POSTs the same JSON to
+// the service on a real loopback listener through a keep-alive client (on
+// the same cores as the service, so it pays both ends of HTTP). p50-µs and
+// p99-µs are from submission to the last channel's send.
+
+const (
+	notifyClients = 32   // goroutines submitting at once, in every case
+	notifyWorkers = 16   // the service's workers, and asynq's Concurrency
+	notifyUsers   = 1000 // distinct users
+)
+
+var notifyRun atomic.Int64 // unique Redis prefixes across runs
+
+// notifySink is the senders' side of a run: it timestamps every
+// notification's last channel and closes done when all are delivered.
+type notifySink struct {
+	channels int
+	want     int64
+	pending  sync.Map // notification id → *atomic.Int32 channels left (channels > 1)
+	count    atomic.Int64
+	mu       sync.Mutex
+	lat      []time.Duration
+	done     chan struct{}
+}
+
+func newNotifySink(n, channels int) *notifySink {
+	return &notifySink{channels: channels, want: int64(n), lat: make([]time.Duration, 0, n), done: make(chan struct{})}
+}
+
+// sent is one channel's send of the notification whose body carries its
+// submission time.
+func (s *notifySink) sent(notificationID string, body string) {
+	if s.channels > 1 {
+		v, _ := s.pending.LoadOrStore(notificationID, new(atomic.Int32))
+		if v.(*atomic.Int32).Add(1) < int32(s.channels) {
+			return
+		}
+		s.pending.Delete(notificationID)
+	}
+	s.delivered(body)
+}
+
+func (s *notifySink) delivered(stamp string) {
+	if ns, err := strconv.ParseInt(stamp, 10, 64); err == nil {
+		d := time.Since(time.Unix(0, ns))
+		s.mu.Lock()
+		s.lat = append(s.lat, d)
+		s.mu.Unlock()
+	}
+	if s.count.Add(1) == s.want {
+		close(s.done)
+	}
+}
+
+func (s *notifySink) sender() senders.Sender {
+	return senders.SenderFunc(func(_ context.Context, m senders.Message) error {
+		s.sent(m.ID[:strings.IndexByte(m.ID, '.')], m.Body)
+		return nil
+	})
+}
+
+// wait waits for every delivery and reports the run's metrics.
+func (s *notifySink) wait(b *testing.B, start time.Time) {
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("%d of %d notifications delivered after two minutes", s.count.Load(), s.want)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(s.want)/elapsed.Seconds(), "notifications/s")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reportPercentiles(b, s.lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(pct(0.5), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+// notifyChannels are the first n of the service's channels.
+func notifyChannels(n int) []string { return []string{"push", "email", "sms"}[:n] }
+
+// newNotifyService starts a service whose every channel sends through
+// send; c nil keeps it in memory.
+func newNotifyService(b *testing.B, c redis.UniversalClient, send senders.Sender) *notify.Service {
+	cfg := notify.Config{
+		Senders:  map[string]senders.Sender{"push": send, "email": send, "sms": send},
+		Workers:  notifyWorkers,
+		UserRate: ratelimit.PerSecond(1_000_000),
+	}
+	if c != nil {
+		prefix := fmt.Sprintf("bench-notify-%d-%d:", time.Now().UnixNano(), notifyRun.Add(1))
+		cfg.Redis, cfg.Prefix = c, prefix
+		b.Cleanup(func() { deleteNotifyKeys(b, c, prefix) })
+	}
+	svc, err := notify.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Shutdown(ctx); err != nil {
+			b.Errorf("shutdown: %v", err)
+		}
+	})
+	return svc
+}
+
+// submitter is one way into the service: submit notification i.
+type submitter func(ctx context.Context, i int, channels []string) error
+
+func inProcess(svc *notify.Service) submitter {
+	return func(ctx context.Context, i int, channels []string) error {
+		_, err := svc.Submit(ctx, notify.Notification{UserID: "u" + strconv.Itoa(i%notifyUsers), Channels: channels,
+			Body: strconv.FormatInt(time.Now().UnixNano(), 10)})
+		return err
+	}
+}
+
+func overHTTP(b *testing.B, svc *notify.Service) submitter {
+	srv := httptest.NewServer(svc.Handler())
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: notifyClients, MaxIdleConnsPerHost: notifyClients},
+		Timeout: 10 * time.Second}
+	b.Cleanup(client.CloseIdleConnections)
+	url := srv.URL + "/api/notifications"
+	return func(_ context.Context, i int, channels []string) error {
+		body := fmt.Appendf(nil, `{"user_id":"u%d","channels":["%s"],"body":"%d"}`,
+			i%notifyUsers, strings.Join(channels, `","`), time.Now().UnixNano())
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("POST: status %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// submitAll submits b.N notifications from notifyClients goroutines.
+func submitAll(b *testing.B, submit submitter, channels []string) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range notifyClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := submit(ctx, int(i), channels); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// runNotify measures one way into one service.
+func runNotify(b *testing.B, c redis.UniversalClient, channels int, via string) {
+	sink := newNotifySink(b.N, channels)
+	svc := newNotifyService(b, c, sink.sender())
+	submit := inProcess(svc)
+	if via == "http" {
+		submit = overHTTP(b, svc)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	submitAll(b, submit, notifyChannels(channels))
+	sink.wait(b, start)
+}
+
+// BenchmarkNotifyMemory: in memory, target ≥ 20k notifications/s (issue 11).
+func BenchmarkNotifyMemory(b *testing.B) {
+	for _, ch := range []int{1, 3} {
+		for _, via := range []string{"inproc", "http"} {
+			b.Run(fmt.Sprintf("%s/ch=%d", via, ch), func(b *testing.B) { runNotify(b, nil, ch, via) })
+		}
+	}
+}
+
+// BenchmarkNotifyRedis: on PATTERNS_REDIS_ADDR, the service (one channel
+// per notification) next to asynq processing the same no-op tasks on the
+// same Redis with the same concurrency (notifyWorkers handlers,
+// notifyClients producers), interleaved. Target: notify ≥ asynq.
+func BenchmarkNotifyRedis(b *testing.B) {
+	addr := os.Getenv("PATTERNS_REDIS_ADDR")
+	if addr == "" {
+		b.Skip("PATTERNS_REDIS_ADDR not set: run through scripts/with-redis.sh, which starts a redis-server")
+	}
+	b.Run("notify/inproc", func(b *testing.B) { runNotify(b, notifyRedisClient(b, addr), 1, "inproc") })
+	b.Run("notify/http", func(b *testing.B) { runNotify(b, notifyRedisClient(b, addr), 1, "http") })
+	b.Run("asynq", func(b *testing.B) { runAsynqNoop(b, addr) })
+}
+
+func notifyRedisClient(b *testing.B, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 128})
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// runAsynqNoop enqueues b.N no-op tasks carrying their enqueue time from
+// notifyClients producers and handles them with notifyWorkers.
+func runAsynqNoop(b *testing.B, addr string) {
+	opt := asynq.RedisClientOpt{Addr: addr, PoolSize: 128}
+	qname := fmt.Sprintf("bench-notify-%d-%d", time.Now().UnixNano(), notifyRun.Add(1))
+	sink := newNotifySink(b.N, 1)
+	srv := asynq.NewServer(opt, asynq.Config{
+		Concurrency: notifyWorkers, Queues: map[string]int{qname: 1}, LogLevel: asynq.FatalLevel,
+		TaskCheckInterval: 10 * time.Millisecond, // its default (1s) would idle at the start
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(_ context.Context, t *asynq.Task) error {
+		sink.delivered(string(t.Payload()))
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		b.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	defer func() {
+		srv.Shutdown()
+		insp := asynq.NewInspector(opt)
+		_ = insp.DeleteQueue(qname, true)
+		_ = insp.Close()
+		_ = client.Close()
+	}()
+	submit := func(ctx context.Context, _ int, _ []string) error {
+		t := asynq.NewTask("noop", strconv.AppendInt(nil, time.Now().UnixNano(), 10))
+		_, err := client.EnqueueContext(ctx, t, asynq.Queue(qname))
+		return err
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	submitAll(b, submit, nil)
+	sink.wait(b, start)
+}
+
+// deleteNotifyKeys removes what a run wrote.
+func deleteNotifyKeys(b *testing.B, c redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, n *redis.Client) error {
+		iter := n.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := n.Unlink(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		err = del(ctx, c)
+	}
+	if err != nil {
+		b.Logf("deleting the run's keys: %v", err)
+	}
+}
+
+// BenchmarkNotifyCriticalLatency: a critical notification's latency, from
+// Submit to its send returning, idle and under a saturating flood of
+// normal ones, side by side in one run; target loaded p99 ≤ 2× idle p99.
+// Every send takes notifySend (a provider's round trip), notifyWorkers
+// deliver, and during the loaded phase four producers keep about
+// notifyBacklog normal notifications waiting, so every worker is always
+// busy: a critical one waits for at most one send to end. An op is one
+// critical notification in each phase, submitted notifySpacing apart.
+func BenchmarkNotifyCriticalLatency(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { criticalNotifyLatency(b, nil) })
+	b.Run("redis", func(b *testing.B) {
+		addr := os.Getenv("PATTERNS_REDIS_ADDR")
+		if addr == "" {
+			b.Skip("PATTERNS_REDIS_ADDR not set: run through scripts/with-redis.sh, which starts a redis-server")
+		}
+		criticalNotifyLatency(b, notifyRedisClient(b, addr))
+	})
+}
+
+const (
+	notifySend    = 10 * time.Millisecond
+	notifyBacklog = 500
+	notifySpacing = 20 * time.Millisecond
+)
+
+func criticalNotifyLatency(b *testing.B, c redis.UniversalClient) {
+	var (
+		mu       sync.Mutex
+		critical []time.Duration
+		normals  atomic.Int64 // submitted and not yet sent
+	)
+	send := senders.SenderFunc(func(ctx context.Context, m senders.Message) error {
+		select {
+		case <-time.After(notifySend):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if m.Priority != "critical" {
+			normals.Add(-1)
+			return nil
+		}
+		ns, err := strconv.ParseInt(m.Body, 10, 64)
+		if err != nil {
+			return senders.Permanent(err)
+		}
+		mu.Lock()
+		critical = append(critical, time.Since(time.Unix(0, ns)))
+		mu.Unlock()
+		return nil
+	})
+	svc := newNotifyService(b, c, send)
+	// phase submits b.N critical notifications and returns their latencies.
+	phase := func() []time.Duration {
+		mu.Lock()
+		critical = critical[:0]
+		mu.Unlock()
+		for i := range b.N {
+			body := strconv.FormatInt(time.Now().UnixNano(), 10)
+			_, err := svc.Submit(context.Background(), notify.Notification{UserID: "vip" + strconv.Itoa(i%notifyUsers),
+				Channels: []string{"push"}, Priority: "critical", Body: body})
+			if err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(notifySpacing)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			n := len(critical)
+			mu.Unlock()
+			if n == b.N {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d critical notifications sent after a minute", n, b.N)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(critical)
+	}
+	b.ResetTimer()
+	idle := phase()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var flood atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if normals.Load() >= notifyBacklog {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				normals.Add(1)
+				i := flood.Add(1)
+				_, err := svc.Submit(ctx, notify.Notification{UserID: "u" + strconv.FormatInt(i%notifyUsers, 10),
+					Channels: []string{"push"}, Body: "flood"})
+				if err != nil {
+					normals.Add(-1)
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); normals.Load() < notifyBacklog*9/10 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	loaded := phase()
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+
+	p99 := func(lat []time.Duration) float64 {
+		slices.Sort(lat)
+		return float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())
+	}
+	idleP99, loadedP99 := p99(idle), p99(loaded)
+	b.ReportMetric(idleP99, "idle-p99-µs")
+	b.ReportMetric(loadedP99, "loaded-p99-µs")
+	b.ReportMetric(loadedP99/max(idleP99, 1), "p99-ratio")
+	b.ReportMetric(float64(loaded[len(loaded)/2].Microseconds()), "loaded-p50-µs")
+}
