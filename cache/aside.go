@@ -41,6 +41,12 @@ type Aside[V any] struct {
 	load    Loader[V]
 	fleet   *fleetLock // nil without WithFleetLock
 
+	// fenced is the cache when it fences loads against invalidations by
+	// every process sharing it (LRU, Redis, Tiered), else nil; hold is how
+	// long an Invalidate's fence lasts on Redis.
+	fenced fencer[V]
+	hold   time.Duration
+
 	ttl, negTTL  time.Duration
 	jitter, beta float64
 	loadTimeout  time.Duration
@@ -57,6 +63,7 @@ type Aside[V any] struct {
 
 	hits, misses, nLoads, loadErrors, notFound atomic.Uint64
 	shared, fleetWaits, refreshes, cacheErrors atomic.Uint64
+	fencedOff                                  atomic.Uint64
 }
 
 // NewAside returns an Aside reading through c with load. Options: WithTTL
@@ -99,12 +106,17 @@ func NewAside[V any](c Cache[V], load Loader[V], opts ...AsideOption) (*Aside[V]
 		rand:    rand.Float64,
 		flights: make(map[string]*flight[V]),
 	}
+	var lockWait time.Duration
 	if o.lock != nil {
 		lc := fleetConfig{prefix: cachePrefix(c), timeout: DefaultTimeout, wait: DefaultLockWait}
 		if err := apply(&lc, o.lockOpts, FleetLockOption.applyFleetLock); err != nil {
 			return nil, err
 		}
 		a.fleet = newFleetLock(o.lock, lc.prefix, lc.timeout, a.loadTimeout, lc.wait)
+		lockWait = lc.wait
+	}
+	if fc, ok := c.(fencer[V]); ok {
+		a.fenced, a.hold = fc, fenceHold(a.loadTimeout, lockWait)
 	}
 	a.closing, a.stop = context.WithCancel(context.Background())
 	return a, nil
@@ -214,19 +226,39 @@ func (a *Aside[V]) countLoad(key string, err error, took time.Duration) {
 }
 
 // store caches a load's outcome: a value for the TTL, ErrNotFound for the
-// negative TTL, anything else not at all. It returns the cache's error.
-func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration) error {
-	ctx := a.closing
+// negative TTL, anything else not at all. On a fencing cache the store is
+// conditional on fc (see Invalidate), and there is none without a fence.
+// It returns the cache's error.
+func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration, fc fence) error {
 	if a.closed.Load() {
 		return nil
 	}
+	var e Entry[V]
 	switch {
+	case !a.storable(err):
+		return nil
 	case err == nil:
-		return a.entries.SetEntry(ctx, key, Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)})
-	case errors.Is(err, ErrNotFound) && a.negTTL > 0:
-		return a.entries.SetEntry(ctx, key, Entry[V]{NotFound: true, LoadTime: loadTime, TTL: a.jittered(a.negTTL)})
+		e = Entry[V]{Value: v, LoadTime: loadTime, TTL: a.jittered(a.ttl)}
+	default:
+		e = Entry[V]{NotFound: true, LoadTime: loadTime, TTL: a.jittered(a.negTTL)}
 	}
-	return nil
+	if a.fenced == nil {
+		return a.entries.SetEntry(a.closing, key, e)
+	}
+	if !fc.valid {
+		return nil // the fence could not be read: the next miss loads again
+	}
+	stored, setErr := a.fenced.setFenced(a.closing, key, e, fc)
+	if setErr == nil && !stored {
+		a.fencedOff.Add(1)
+	}
+	return setErr
+}
+
+// storable reports whether a load that ended with err is cached: a
+// value, or ErrNotFound with negative caching on.
+func (a *Aside[V]) storable(err error) bool {
+	return err == nil || errors.Is(err, ErrNotFound) && a.negTTL > 0
 }
 
 // jittered shortens ttl by a random fraction of up to the jitter.
@@ -240,8 +272,24 @@ func (a *Aside[V]) jittered(ttl time.Duration) time.Duration {
 // Invalidate drops keys from the cache after the caller changed them in
 // the source of truth. A load of one of the keys that is in progress in
 // this process is not stored when it ends (it may have read the old
-// value), and later callers do not join it. The error is the cache's: the
-// keys may still hold stale values, so retry or lower the TTL.
+// value), and later callers do not join it.
+//
+// On an LRU, Redis or Tiered cache, Invalidate also fences off the loads
+// of the keys in progress in every other process sharing the cache: a
+// load that read the cache before the Invalidate does not store its
+// result after it, so once Invalidate returns no load that began before
+// it can put the old value back. On Redis and Tiered, Invalidate leaves a
+// tombstone (a miss to every reader) under each key for twice the load
+// timeout plus the fleet lock wait (WithLoadTimeout, WithLockWait): a load
+// elsewhere that takes longer than that from its cache read to its store
+// (one whose loader ignores its ctx, or an Aside with a longer load
+// timeout) is no longer fenced off. Keys invalidated often cost Redis a
+// tombstone each for that long. Over any other Cache only this process's
+// loads are fenced off: another process's may store the old value for up
+// to its TTL.
+//
+// The error is the cache's: the keys may still hold stale values, so
+// retry or lower the TTL.
 func (a *Aside[V]) Invalidate(ctx context.Context, keys ...string) error {
 	if a.closed.Load() {
 		return ErrClosed
@@ -260,7 +308,13 @@ func (a *Aside[V]) Invalidate(ctx context.Context, keys ...string) error {
 		f.stale = true
 		f.mu.Unlock()
 	}
-	if err := a.entries.Delete(ctx, keys...); err != nil {
+	var err error
+	if a.fenced != nil {
+		err = a.fenced.invalidate(ctx, keys, a.hold)
+	} else {
+		err = a.entries.Delete(ctx, keys...)
+	}
+	if err != nil {
 		a.cacheErrors.Add(1)
 		return err
 	}
@@ -268,13 +322,13 @@ func (a *Aside[V]) Invalidate(ctx context.Context, keys ...string) error {
 }
 
 // Stats returns Hits, Misses, Loads, LoadErrors, NotFound, Shared,
-// FleetWaits, Refreshes and CacheErrors.
+// FleetWaits, Refreshes, Fenced and CacheErrors.
 func (a *Aside[V]) Stats() Stats {
 	return Stats{
 		Hits: a.hits.Load(), Misses: a.misses.Load(),
 		Loads: a.nLoads.Load(), LoadErrors: a.loadErrors.Load(), NotFound: a.notFound.Load(),
 		Shared: a.shared.Load(), FleetWaits: a.fleetWaits.Load(), Refreshes: a.refreshes.Load(),
-		CacheErrors: a.cacheErrors.Load(),
+		Fenced: a.fencedOff.Load(), CacheErrors: a.cacheErrors.Load(),
 	}
 }
 

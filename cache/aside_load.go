@@ -25,6 +25,7 @@ type loadRun[V any] struct {
 	// Redis slowed down by a stampede is when the fleet needs it most.
 	unanswered bool
 	token      string // the fleet lock's token while this run holds it
+	fence      fence  // read before the loader: the store's condition
 }
 
 // run loads key for f's waiters, then stores the result and ends f. ctx
@@ -85,6 +86,9 @@ func (r *loadRun[V]) answerIfPanicked() {
 // join only after that load is over. Not for refreshes (the value is
 // there, and old) nor when the caller's read failed.
 func (r *loadRun[V]) lookAgain(ctx context.Context) (answered bool) {
+	if r.a.fenced != nil {
+		return r.readFence(ctx)
+	}
 	if r.f.refresh || r.f.cacheDown {
 		return false
 	}
@@ -98,6 +102,29 @@ func (r *loadRun[V]) lookAgain(ctx context.Context) (answered bool) {
 		r.answerEntry(e)
 	}
 	return ok
+}
+
+// readFence is lookAgain on a fencing cache: it reads the fence the
+// store will need (one round trip, as lookAgain's read) and answers from
+// the cache if it holds the key, unless this is a refresh. A load that
+// gets no fence is answered but not stored; so is one whose caller's
+// cache read timed out, which does not try: Redis is not answering.
+func (r *loadRun[V]) readFence(ctx context.Context) (answered bool) {
+	if r.f.cacheTimedOut {
+		return false
+	}
+	e, ok, fc, err := r.a.fenced.readFence(ctx, r.key)
+	if err != nil {
+		r.a.failed(EventCacheError, r.key, err)
+		r.unanswered = r.unanswered || timedOut(err)
+		return false
+	}
+	r.fence = fc
+	if ok && !r.f.refresh {
+		r.answerEntry(e)
+		return true
+	}
+	return false
 }
 
 // lockFleet takes the fleet lock, if there is one, or else waits for the
@@ -151,8 +178,12 @@ func (r *loadRun[V]) storeAndAnswer(v V, err error, took time.Duration) {
 	}
 	r.f.mu.Lock()
 	var setErr error
-	if !r.f.stale {
-		setErr = r.a.store(r.key, v, err, took)
+	if r.f.stale {
+		if r.a.storable(err) {
+			r.a.fencedOff.Add(1)
+		}
+	} else {
+		setErr = r.a.store(r.key, v, err, took, r.fence)
 	}
 	r.f.mu.Unlock()
 	if setErr != nil {

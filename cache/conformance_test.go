@@ -14,14 +14,15 @@ import (
 
 // TestConformance runs the cachetest suite against every Cache: LRU, then
 // Redis and Tiered on every configured Redis target, so that they cannot
-// drift apart.
+// drift apart. Each backend's Peer is a second instance over the same
+// store (for the LRU, itself).
 func TestConformance(t *testing.T) {
 	t.Run("lru", func(t *testing.T) {
 		cachetest.TestCache(t, cachetest.Features{}, func(t *testing.T) cachetest.Backend {
 			clk := clocktest.New()
 			c, err := cache.NewLRU[string](1000, cache.WithClock(clk.Now))
 			require.NoError(t, err)
-			return cachetest.Backend{Cache: c, Advance: clk.Advance, TTL: time.Second}
+			return cachetest.Backend{Cache: c, Peer: c, Advance: clk.Advance, TTL: time.Second}
 		})
 	})
 	for _, k := range redistest.Kinds() {
@@ -30,7 +31,7 @@ func TestConformance(t *testing.T) {
 				cachetest.TestCache(t, cachetest.Features{}, func(t *testing.T) cachetest.Backend {
 					tg := redistest.New(t, k)
 					b, _ := redisClock(tg)
-					b.Cache = newRedis(t, tg)
+					b.Cache, b.Peer = newRedis(t, tg), newRedis(t, tg)
 					return b
 				})
 			})
@@ -38,7 +39,7 @@ func TestConformance(t *testing.T) {
 				cachetest.TestCache(t, cachetest.Features{}, func(t *testing.T) cachetest.Backend {
 					tg := redistest.New(t, k)
 					b, clk := redisClock(tg)
-					b.Cache = newTiered(t, tg, clk)
+					b.Cache, b.Peer = newTiered(t, tg, clk), newTiered(t, tg, clk)
 					return b
 				})
 			})

@@ -82,16 +82,19 @@
 // "{}invalidate" (Tiered). Prefixes may not hold braces, so these
 // namespaces never overlap whatever the keys and prefixes, and the empty
 // hash tag makes Redis Cluster hash each whole name: a brace in a key
-// never decides its slot. When Redis loses its data (FLUSHALL, a restart
+// never decides its slot. Aside.Invalidate leaves a short-lived
+// tombstone under an entry's name (a miss to every reader) rather than
+// deleting it. When Redis loses its data (FLUSHALL, a restart
 // without persistence) the cache is merely cold: reads load again.
 //
 // # Trade-offs
 //
 // Cache-aside is eventually consistent. Between a write to the source and
-// its Invalidate, readers see the old value; a load in another process
-// that read the source just before the write can store the old value just
-// after the Invalidate (this process's loads in flight are discarded, the
-// fleet's are not): the TTL bounds how long. A Tiered local tier adds up
+// its Invalidate, readers see the old value. A load anywhere that read the
+// source just before the write cannot store the old value after the
+// Invalidate, over an LRU, Redis or Tiered cache: Invalidate fences it off
+// (see Aside.Invalidate), on Redis for a bounded time (twice the load
+// timeout plus the fleet lock wait). A Tiered local tier adds up
 // to WithLocalTTL of staleness when an invalidation message is lost in a
 // way the flush on reconnect cannot see. By default a Tiered empties its
 // local tier when its invalidation subscription drops, so an outage of

@@ -40,6 +40,10 @@ type LRU[V any] struct {
 	// one atomic load instead of a clock read (tens of ns on many
 	// machines).
 	coarse atomic.Pointer[coarseClock]
+
+	// fences are the generations Aside's loads are fenced by (see
+	// lru_fence.go), by stripe of the key space.
+	fences [fenceStripes]atomic.Uint64
 }
 
 var _ EntryCache[int] = (*LRU[int])(nil)
@@ -218,6 +222,15 @@ func expiry(now int64, ttl time.Duration) int64 {
 // deadlineTTL as its time to live (Tiered keeps a value locally for less
 // time than it has left in Redis).
 func (c *LRU[V]) set(key string, v V, notFound bool, loadTime, ttl, deadlineTTL time.Duration) {
+	c.setIf(nil, 0, key, v, notFound, loadTime, ttl, deadlineTTL)
+}
+
+// setIf is set, done only if stripe (when not nil) still holds gen once
+// key's shard is locked: Invalidate bumps the stripe before it takes the
+// lock to delete, so a store that saw the old generation is either
+// refused or deleted after. It reports whether it stored (or was refused
+// by the admission policy or the cost bound: that is not a fence).
+func (c *LRU[V]) setIf(stripe *atomic.Uint64, gen uint64, key string, v V, notFound bool, loadTime, ttl, deadlineTTL time.Duration) bool {
 	var cost int64
 	if c.cost != nil && !notFound {
 		cost = max(c.cost(v), 0)
@@ -233,6 +246,9 @@ func (c *LRU[V]) set(key string, v V, notFound bool, loadTime, ttl, deadlineTTL 
 	s, h := c.shardOf(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if stripe != nil && stripe.Load() != gen {
+		return false
+	}
 	if ttls {
 		s.sweepStep(now, 2)
 	}
@@ -242,12 +258,12 @@ func (c *LRU[V]) set(key string, v V, notFound bool, loadTime, ttl, deadlineTTL 
 			s.remove(e, slot) // never leave the old value behind the new one
 		}
 		s.rejections++
-		return
+		return true
 	}
 	if e < 0 {
 		if !s.makeRoom(now, h, cost) {
 			s.rejections++
-			return
+			return true
 		}
 		_, slot = s.find(key, h) // evictions may have moved slots
 		s.insert(key, h, slot)
@@ -263,6 +279,7 @@ func (c *LRU[V]) set(key string, v V, notFound bool, loadTime, ttl, deadlineTTL 
 	for s.maxCost > 0 && s.cost > s.maxCost && s.tail != e {
 		s.evictTail(now)
 	}
+	return true
 }
 
 // makeRoom evicts until a new entry of cost fits, or refuses it (false)

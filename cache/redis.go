@@ -86,7 +86,7 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	data, err := redisx.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
 		return r.client.Get(ctx, r.redisKey(key)).Bytes()
 	})
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || err == nil && isTombstone(data) {
 		r.misses.Add(1)
 		return zero, false, nil
 	}
@@ -111,7 +111,7 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 // one round trip (a script: GET and PTTL).
 func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
 	got, err := r.getEntry(ctx, key)
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || err == nil && isTombstone(got.data) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, nil
 	}

@@ -13,12 +13,15 @@ var ErrCorrupt = errors.New("cache: corrupt value")
 
 // The stored format: one header byte, 0b100000nl, then when l is set the
 // entry's LoadTime in microseconds as a uvarint, then unless n (a
-// negative entry) is set the value as the Codec encodes it.
+// negative entry) is set the value as the Codec encodes it. An
+// invalidation's tombstone (see redis_fence.go) is the header 0b10000100
+// and random bytes: a miss.
 const (
-	hdrBase     = 0x80
-	hdrNotFound = 0x01
-	hdrLoadTime = 0x02
-	hdrMask     = 0xfc
+	hdrBase      = 0x80
+	hdrNotFound  = 0x01
+	hdrLoadTime  = 0x02
+	hdrTombstone = 0x04
+	hdrMask      = 0xfc
 )
 
 func (r *Redis[V]) encode(e *Entry[V]) ([]byte, error) {

@@ -9,7 +9,7 @@ package cache
 //     the local tier), the local tier's Evictions, Expirations and
 //     Rejections, Invalidations received and CacheErrors.
 //   - Aside: Hits, Misses, Loads, LoadErrors, NotFound, Shared, FleetWaits,
-//     Refreshes, CacheErrors.
+//     Refreshes, Fenced, CacheErrors.
 type Stats struct {
 	Hits   uint64 // lookups answered from the cache (for Aside: negative entries too)
 	Misses uint64 // lookups the cache could not answer
@@ -25,6 +25,7 @@ type Stats struct {
 	Shared     uint64 // misses served by a load another caller in this process started
 	FleetWaits uint64 // loads that waited for another process's fleet lock
 	Refreshes  uint64 // background early refreshes started (XFetch)
+	Fenced     uint64 // Aside: loads not stored because an Invalidate (in any process) ran since they read the cache
 
 	LocalHits     uint64 // Tiered: hits served by the local tier (included in Hits)
 	StaleHits     uint64 // Tiered: local hits served while detached (WithServeStaleWhileDetached; included in LocalHits)

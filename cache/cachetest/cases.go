@@ -28,6 +28,7 @@ var Cases = []Case{
 	{"stats count hits and misses", stats},
 	{"concurrent sets and gets", concurrent},
 	{"aside on it", asideOnIt},
+	{"invalidate fences another instance's load", invalidateFencesPeer},
 }
 
 var bg = context.Background()
@@ -266,4 +267,57 @@ func asideOnIt(t *testing.T, _ Features, b Backend) {
 	v, err := a.Get(bg, "1")
 	require.NoError(t, err)
 	assert.Equal(t, "grace", v, "a read after Invalidate")
+}
+
+// invalidateFencesPeer: an Aside over Backend.Peer loads the old value
+// and is held there; an Aside over Cache writes and invalidates; the held
+// load ends. Its caller gets the old value (it asked first), but neither
+// instance serves the old value afterwards.
+func invalidateFencesPeer(t *testing.T, _ Features, b Backend) {
+	if b.Peer == nil {
+		t.Skip("cachetest: no Backend.Peer")
+	}
+	var mu sync.Mutex
+	value := "old"
+	read := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return value
+	}
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	held := func(ctx context.Context, _ string) (string, error) {
+		v := read()
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return v, nil
+	}
+	load := func(context.Context, string) (string, error) { return read(), nil }
+	writer, err := cache.NewAside(b.Cache, load, cache.WithTTL(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = writer.Close() })
+	other, err := cache.NewAside(b.Peer, held, cache.WithTTL(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+
+	got := make(chan string, 1)
+	go func() {
+		v, err := other.Get(bg, "k")
+		assert.NoError(t, err)
+		got <- v
+	}()
+	<-entered
+	mu.Lock()
+	value = "new"
+	mu.Unlock()
+	require.NoError(t, writer.Invalidate(bg, "k"))
+	close(release)
+	assert.Equal(t, "old", <-got, "the held load's caller asked before the write")
+	for _, a := range []*cache.Aside[string]{writer, other} {
+		v, err := a.Get(bg, "k")
+		require.NoError(t, err)
+		assert.Equal(t, "new", v, "the old value was stored after the Invalidate")
+	}
 }

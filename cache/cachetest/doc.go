@@ -26,5 +26,8 @@
 // counts; the cases for them skip on a cache without them. The expiry
 // case moves the cache's clock by Backend.Advance; a cache that expires
 // by a clock nobody can move (a real Redis server's) passes an Advance
-// that sleeps and a short Backend.TTL.
+// that sleeps and a short Backend.TTL. The case that checks that
+// Aside.Invalidate fences off another instance's load in flight needs a
+// second instance over the same store, Backend.Peer; it skips without one
+// (Aside fences other instances' loads over cache's own caches only).
 package cachetest

@@ -24,6 +24,13 @@ type Backend struct {
 	// TTL is a TTL the expiry case can wait out by Advance; 0 means
 	// DefaultTTL.
 	TTL time.Duration
+	// Peer is a second instance of the cache over the same shared store,
+	// as another process would have it (for an in-process cache, Cache
+	// itself). The fencing case runs only with one: it checks that
+	// cache.Aside's Invalidate through Cache keeps a load of the old value
+	// in flight through Peer from storing it, which Aside guarantees over
+	// cache's LRU, Redis and Tiered only. nil skips it.
+	Peer cache.Cache[string]
 }
 
 func (b Backend) ttl() time.Duration {
