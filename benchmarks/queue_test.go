@@ -127,26 +127,34 @@ func asynqWork(b *testing.B, g int, done func()) (func(context.Context, int) err
 }
 
 func runWork(b *testing.B, lib workLib, g int) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	rate := workRate(b, lib, g, b.N)
+	b.StopTimer()
+	b.ReportMetric(rate, "jobs/s")
+}
+
+// workRate has g consumers of lib process n jobs from four producers and
+// returns the jobs done per second, from the first enqueue to the last job
+// done.
+func workRate(b *testing.B, lib workLib, g, n int) float64 {
 	var finished atomic.Int64
-	n := int64(b.N)
 	all := make(chan struct{})
 	enqueue, stop := lib.setup(b, g, func() {
-		if finished.Add(1) == n {
+		if finished.Add(1) == int64(n) {
 			close(all)
 		}
 	})
 	defer stop()
 	ctx := context.Background()
 	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range producers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := next.Add(1); i <= n; i = next.Add(1) {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
 				if err := enqueue(ctx, int(i)); err != nil {
 					b.Error(err)
 					return
@@ -160,9 +168,7 @@ func runWork(b *testing.B, lib workLib, g int) {
 	case <-time.After(time.Minute):
 		b.Fatalf("%d of %d jobs done after a minute", finished.Load(), n)
 	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "jobs/s")
+	return float64(n) / time.Since(start).Seconds()
 }
 
 func BenchmarkQueueMemory(b *testing.B) {
@@ -180,6 +186,33 @@ func BenchmarkQueueRedis(b *testing.B) {
 		for _, lib := range libs {
 			b.Run(fmt.Sprintf("%s/g=%d", lib.name, g), func(b *testing.B) { runWork(b, lib, g) })
 		}
+	}
+}
+
+// BenchmarkQueueRedisVersus runs ours and asynq side by side on the same
+// Redis, interleaved so that both see the same machine load: each op is
+// one job, and the b.N jobs are split into rounds that alternate between
+// the two (patterns, asynq, patterns, asynq, ...). It reports each one's
+// jobs/s over all its rounds and their ratio (≥ 1: ours is at least as
+// fast). Needs PATTERNS_REDIS_ADDR.
+func BenchmarkQueueRedisVersus(b *testing.B) {
+	const rounds = 3 // per library
+	ours, theirs := workLib{"patterns", patternsWork(redisQueue)}, workLib{"asynq", asynqWork}
+	for _, g := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {
+			per := max(b.N/(2*rounds), 1)
+			var oursTime, theirsTime float64 // seconds spent on per jobs, summed over rounds
+			b.ResetTimer()
+			for range rounds {
+				oursTime += float64(per) / workRate(b, ours, g, per)
+				theirsTime += float64(per) / workRate(b, theirs, g, per)
+			}
+			b.StopTimer()
+			done := float64(per * rounds)
+			b.ReportMetric(done/oursTime, "patterns-jobs/s")
+			b.ReportMetric(done/theirsTime, "asynq-jobs/s")
+			b.ReportMetric(theirsTime/oursTime, "ratio")
+		})
 	}
 }
 

@@ -20,14 +20,18 @@ import (
 // two goroutines, a lease renewer and a wake-up listener, stopped by Close.
 //
 // Keys, all in one hash slot: <prefix>{<name>}:ready (due jobs by aged
-// score), :scheduled (by due time), :leases (by lease expiry), :body and
-// :meta (hashes by job ID), :seq (the enqueue counter, ordering jobs of
-// equal score: FIFO), :wake (a short wake-up list with a TTL) and
-// :d:<lease token> (a delivery's marker, with a TTL of WithTimeout + 15s,
-// so that a call go-redis runs twice after a lost reply acts once). A job's
-// entries are deleted by Ack and Cancel, the counter with the last job;
-// empty sets vanish by themselves: a drained queue leaves only the
-// wake-up list, for a minute.
+// score), :scheduled (by due time), :leases (lease token + job, by lease
+// expiry), :jobs (a hash by job ID: a short header, then the payload),
+// :seq (the enqueue counter, ordering jobs of equal score: FIFO), :wake (a
+// short wake-up list with a TTL) and :d:<lease token> (a delivery's
+// marker, with a TTL of WithTimeout + 15s, so that a call go-redis runs
+// twice after a lost reply acts once). A job's entries are deleted by Ack
+// and Cancel, the counter with the last job; empty sets vanish by
+// themselves: a drained queue leaves only the wake-up list, for a minute.
+//
+// This layout is the second one (v0.x, session 4): keys written by the
+// first (:body and :meta hashes) are not read or migrated; drain a queue
+// before upgrading, or let its jobs be enqueued again.
 type Redis struct {
 	c      redis.UniversalClient
 	cfg    config
@@ -38,7 +42,7 @@ type Redis struct {
 	health health
 
 	heldMu sync.Mutex
-	held   map[string]string // lease token -> job ID of this process's deliveries
+	held   map[string]string // lease member (token + job member) -> job ID of this process's deliveries
 
 	closed  atomic.Bool
 	closing chan struct{} // closed by Close: stops the goroutines, ends waits
@@ -142,7 +146,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 		return err
 	}
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.body, k.meta, k.seq, k.wake},
+	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.jobs, k.seq, k.wake},
 		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg, newToken()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
@@ -163,8 +167,8 @@ func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
-	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.body, q.k.meta, q.k.seq, q.k.marker(d.lease)},
-		[]any{d.ID, d.lease, q.markerTTL, newToken()}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.jobs, q.k.seq, q.k.marker(d.lease)},
+		[]any{d.lease, newToken(), q.markerTTL}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: ack %q: %w", d.ID, err)
 	}
@@ -198,8 +202,8 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 		return err
 	}
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.meta, k.wake, k.marker(d.lease)},
-		[]any{d.ID, d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg, q.markerTTL, newToken()}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.jobs, k.wake, k.marker(d.lease)},
+		[]any{d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg, q.markerTTL, newToken()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: requeue %q: %w", d.ID, err)
 	}
@@ -231,20 +235,20 @@ func (q *Redis) leaseLost(id string, attempt int) {
 }
 
 // hold records a lease for the renewer.
-func (q *Redis) hold(id, token string) {
+func (q *Redis) hold(id, lease string) {
 	q.heldMu.Lock()
-	q.held[token] = id
+	q.held[lease] = id
 	q.heldMu.Unlock()
 }
 
 // drop forgets a lease; it reports whether this process still held it.
-func (q *Redis) drop(token string) bool {
+func (q *Redis) drop(lease string) bool {
 	q.heldMu.Lock()
 	defer q.heldMu.Unlock()
-	if _, ok := q.held[token]; !ok {
+	if _, ok := q.held[lease]; !ok {
 		return false
 	}
-	delete(q.held, token)
+	delete(q.held, lease)
 	return true
 }
 
@@ -257,7 +261,7 @@ func (q *Redis) Cancel(ctx context.Context, id string) error {
 		return ErrClosed
 	}
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, cancelScript, []string{k.ready, k.sched, k.body, k.meta, k.seq}, []any{id}, nil).Int64()
+	n, err := q.bound.Eval(ctx, q.c, cancelScript, []string{k.ready, k.sched, k.jobs, k.seq}, []any{id}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: cancel %q: %w", id, err)
 	}
@@ -290,7 +294,20 @@ func (q *Redis) Len(ctx context.Context) (ready, scheduled, leased int64, err er
 // Stats implements Queue.
 func (q *Redis) Stats() Stats { return q.stats.snapshot() }
 
-func newToken() string { return strconv.FormatUint(rand.Uint64(), 36) }
+// tokenLen is the length of a lease token: the scripts split a lease's
+// member (token + job member) by it.
+const tokenLen = 16
+
+// newToken returns tokenLen random hex digits: a lease token, or the nonce
+// that makes a call safe to run twice.
+func newToken() string {
+	var b [tokenLen]byte
+	const hex = "0123456789abcdef"
+	for i, r := 0, rand.Uint64(); i < tokenLen; i, r = i+1, r>>4 {
+		b[i] = hex[r&15]
+	}
+	return string(b[:])
+}
 
 // Dequeue implements Queue. It runs the dequeue script; when nothing is
 // due it waits for a wake-up (an Enqueue, Retry, Defer or Close in any
@@ -351,8 +368,15 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 func (q *Redis) try(ctx context.Context, wake chan struct{}) (*Delivery, time.Duration, error) {
 	k := q.k
 	token := newToken()
-	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.body, k.meta, k.marker(token)},
-		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL}, nil).Slice()
+	// With none of this process's Dequeues blocked, the script itself
+	// passes the wake-up for jobs it leaves ready on to other processes,
+	// which saves a round trip on a busy consumer's every job.
+	passOn := "0"
+	if q.blocked.Load() == 0 {
+		passOn = "1"
+	}
+	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.jobs, k.marker(token), k.wake},
+		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL, wakeTTLArg, passOn}, nil).Slice()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
@@ -364,10 +388,10 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}) (*Delivery, time.Du
 		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
 	}
 	if left > 0 {
-		q.passOn(wake)
+		q.passOn(wake, passOn == "1")
 	}
 	if d != nil {
-		q.hold(d.ID, token)
+		q.hold(d.ID, d.lease)
 		q.stats.deliveredOne(d.Priority)
 	}
 	return d, wait, nil
@@ -395,38 +419,32 @@ func (q *Redis) parseDequeue(reply []any, token string) (d *Delivery, wait time.
 		}
 		return nil, time.Duration(us) * time.Microsecond, 0, nil
 	}
-	if len(reply) != 9 {
+	if len(reply) != 5 {
 		return nil, 0, 0, bad
 	}
-	id, _ := reply[2].(string)
-	payload, _ := reply[3].(string)
-	var n [4]int64
-	for i := range n {
-		if n[i], err = redisx.Int64(reply[4+i]); err != nil {
-			return nil, 0, 0, bad
-		}
+	member, _ := reply[2].(string)
+	record, _ := reply[3].(string)
+	if len(member) <= seqLen {
+		return nil, 0, 0, bad
 	}
-	d = &Delivery{
-		Job:        Job{ID: id, Priority: Priority(n[0]), RunAt: time.UnixMicro(n[3])},
-		Attempt:    int(n[1]),
-		EnqueuedAt: time.UnixMicro(n[2]),
-		lease:      token,
+	d, err = parseRecord(member[seqLen:], record)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: %w", redisx.ErrBadReply, err)
 	}
-	if payload != "" {
-		d.Payload = []byte(payload)
-	}
-	left, _ = redisx.Int64(reply[8])
+	d.lease = token + member
+	left, _ = redisx.Int64(reply[4])
 	return d, 0, left, nil
 }
 
 // passOn hands the wake-up on after a Dequeue that left jobs ready
 // (Enqueue wakes consumers only when the ready set was empty): to a
 // blocked Dequeue of this process, or, with none, to any process through
-// the wake-up list. A wake-up lost here costs a consumer at most its poll
+// the wake-up list, unless the dequeue script already pushed it there
+// (scriptDid). A wake-up lost here costs a consumer at most its poll
 // interval.
-func (q *Redis) passOn(own chan struct{}) {
+func (q *Redis) passOn(own chan struct{}, scriptDid bool) {
 	q.leave(own) // the caller has its job: it is no one to wake
-	if q.blocked.Load() > 0 && q.waiters.wakeOne() {
+	if q.blocked.Load() > 0 && q.waiters.wakeOne() || scriptDid {
 		return
 	}
 	q.wakeOthers()
@@ -488,8 +506,8 @@ func (q *Redis) stopRenewing() { q.stopRen.Do(func() { close(q.noRenew) }) }
 func (q *Redis) release() error {
 	q.heldMu.Lock()
 	args := []any{q.agingArg(), wakeTTLArg}
-	for tok, id := range q.held {
-		args = append(args, id, tok)
+	for lease := range q.held {
+		args = append(args, lease)
 	}
 	q.held = map[string]string{}
 	q.heldMu.Unlock()
@@ -497,9 +515,9 @@ func (q *Redis) release() error {
 		return nil
 	}
 	k := q.k
-	rel, err := q.bound.Eval(context.Background(), q.c, releaseScript, []string{k.ready, k.leases, k.meta, k.wake}, args, nil).Slice()
+	rel, err := q.bound.Eval(context.Background(), q.c, releaseScript, []string{k.ready, k.leases, k.jobs, k.wake}, args, nil).Slice()
 	if err != nil {
-		return fmt.Errorf("queue: close: releasing %d leases: %w", (len(args)-2)/2, err)
+		return fmt.Errorf("queue: close: releasing %d leases: %w", len(args)-2, err)
 	}
 	for i := 0; i+1 < len(rel); i += 2 {
 		id, _ := rel[i].(string)

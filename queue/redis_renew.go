@@ -29,18 +29,18 @@ func (q *Redis) renewLoop() {
 // forgotten and reported (the consumer's Ack will return ErrLeaseLost).
 func (q *Redis) renew() {
 	q.heldMu.Lock()
-	pairs := make([]any, 0, 2*len(q.held))
-	for tok, id := range q.held {
-		pairs = append(pairs, id, tok)
+	leases := make([]any, 0, len(q.held))
+	for lease := range q.held {
+		leases = append(leases, lease)
 	}
 	q.heldMu.Unlock()
 	vis := strconv.FormatInt(q.cfg.visibility.Microseconds(), 10)
-	for len(pairs) > 0 {
-		n := min(len(pairs), 2*renewChunk)
-		chunk := pairs[:n]
-		pairs = pairs[n:]
+	for len(leases) > 0 {
+		n := min(len(leases), renewChunk)
+		chunk := leases[:n]
+		leases = leases[n:]
 		args := append([]any{vis}, chunk...)
-		lost, err := q.bound.Eval(q.ctx, q.c, renewScript, []string{q.k.leases, q.k.meta}, args, nil).StringSlice()
+		lost, err := q.bound.Eval(q.ctx, q.c, renewScript, []string{q.k.leases}, args, nil).StringSlice()
 		if err != nil {
 			if q.closed.Load() {
 				return
@@ -49,9 +49,9 @@ func (q *Redis) renew() {
 			return
 		}
 		q.health.ok(q)
-		for i := 0; i+1 < len(lost); i += 2 {
-			if q.drop(lost[i+1]) {
-				q.leaseLost(lost[i], 0)
+		for _, lease := range lost {
+			if q.drop(lease) {
+				q.leaseLost(leaseJobID(lease), 0)
 			}
 		}
 	}

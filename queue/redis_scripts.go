@@ -41,14 +41,15 @@ var (
 
 // keys of one queue, all in the hash slot of the queue's name.
 type keys struct {
-	ready, sched, leases, body, meta, seq, wake, delivery string
+	ready, sched, leases, jobs, seq, wake, delivery string
 }
 
 func newKeys(prefix, name string) keys {
 	k := prefix + "{" + name + "}:"
-	return keys{ready: k + "ready", sched: k + "scheduled", leases: k + "leases", body: k + "body",
-		meta: k + "meta", seq: k + "seq", wake: k + "wake", delivery: k + "d:"}
+	return keys{ready: k + "ready", sched: k + "scheduled", leases: k + "leases", jobs: k + "jobs",
+		seq: k + "seq", wake: k + "wake", delivery: k + "d:"}
 }
 
-// marker is the key of the delivery with this lease token.
-func (k keys) marker(token string) string { return k.delivery + token }
+// marker is the key of the delivery whose lease (or lease token) this is:
+// a lease's member starts with its token.
+func (k keys) marker(lease string) string { return k.delivery + lease[:min(len(lease), tokenLen)] }

@@ -1,15 +1,12 @@
 -- Ack: remove a job whose lease the caller holds.
--- KEYS: leases, body, meta, seq, marker
--- ARGV: id, token, marker_ttl_ms, call nonce
+-- KEYS: leases, jobs, seq, marker
+-- ARGV: lease member, call nonce, marker_ttl_ms
 -- Returns 1, or 0 when the lease is lost.
-local m = get_meta(KEYS[3], ARGV[1])
-if not m or m.token ~= ARGV[2] then
-  if redis.call('GET', KEYS[5]) == 'done:' .. ARGV[4] then return 1 end -- a second run of this very call
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  if ended_before(KEYS[4], ARGV[2]) then return 1 end
   return 0
 end
-mark(KEYS[5], 'done:' .. ARGV[4], ARGV[3])
-redis.call('ZREM', KEYS[1], m.member)
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-forget_seq(KEYS[3], KEYS[4])
+mark(KEYS[4], 'done:' .. ARGV[2], ARGV[3])
+redis.call('HDEL', KEYS[2], id_of(member_of(ARGV[1])))
+forget_seq(KEYS[2], KEYS[3])
 return 1

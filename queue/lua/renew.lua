@@ -1,16 +1,14 @@
 -- Renew the leases a process holds.
--- KEYS: leases, meta
--- ARGV: visibility_us, then id, token pairs
--- Returns id, token of each lease that is lost.
+-- KEYS: leases
+-- ARGV: visibility_us, then lease members
+-- Returns the lease members that are lost.
 local exp = num(server_us() + tonumber(ARGV[1]))
 local lost = {}
-for i = 2, #ARGV, 2 do
-  local m = get_meta(KEYS[2], ARGV[i])
-  if m and m.token == ARGV[i + 1] then
-    redis.call('ZADD', KEYS[1], exp, m.member)
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], exp, ARGV[i])
   else
-    table.insert(lost, ARGV[i])
-    table.insert(lost, ARGV[i + 1])
+    lost[#lost + 1] = ARGV[i]
   end
 end
 return lost

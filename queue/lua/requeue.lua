@@ -1,20 +1,22 @@
 -- Retry or Defer: put a job whose lease the caller holds back in the queue.
--- KEYS: ready, sched, leases, meta, wake, marker
--- ARGV: id, token, at_us ('' = now), counted (1 Retry, 0 Defer), aging_us, now_us ('' = server TIME), wake_ttl_ms, marker_ttl_ms, call nonce
+-- KEYS: ready, sched, leases, jobs, wake, marker
+-- ARGV: lease member, at_us ('' = now), counted (1 Retry, 0 Defer), aging_us, now_us ('' = server TIME), wake_ttl_ms, marker_ttl_ms, call nonce
 -- Returns 1, or 0 when the lease is lost.
-local m = get_meta(KEYS[4], ARGV[1])
-if not m or m.token ~= ARGV[2] then
-  if redis.call('GET', KEYS[6]) == 'done:' .. ARGV[9] then return 1 end -- a second run of this very call
+if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then
+  if ended_before(KEYS[6], ARGV[8]) then return 1 end
   return 0
 end
-mark(KEYS[6], 'done:' .. ARGV[9], ARGV[8])
-local now = tonumber(ARGV[6]) or server_us()
-local due = tonumber(ARGV[3]) or now
+mark(KEYS[6], 'done:' .. ARGV[8], ARGV[7])
+local member = member_of(ARGV[1])
+local id = id_of(member)
+local raw = redis.call('HGET', KEYS[4], id)
+local j = raw and parse(raw)
+if not j then return 1 end -- a record lost to a flush: nothing to put back
+local now = tonumber(ARGV[5]) or server_us()
+local due = tonumber(ARGV[2]) or now
 if due < now then due = now end
-redis.call('ZREM', KEYS[3], m.member)
-m.attempt = m.attempt + tonumber(ARGV[4])
-m.due = due
-m.token = ''
-put_meta(KEYS[4], ARGV[1], m)
-if queue_job(KEYS[1], KEYS[2], m, now, tonumber(ARGV[5])) then wake(KEYS[5], ARGV[7]) end
+j.attempt = j.attempt + tonumber(ARGV[3])
+j.due = due
+rewrite(KEYS[4], id, j, raw)
+if queue_job(KEYS[1], KEYS[2], member, j, now, tonumber(ARGV[4])) then wake(KEYS[5], ARGV[6]) end
 return 1
