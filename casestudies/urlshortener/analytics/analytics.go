@@ -100,7 +100,7 @@ type Analytics struct {
 	// Close waits for the consumers to empty it.
 	inProcess bool
 
-	buf       chan clickRecord
+	buf       chan Click
 	seen      *seenIDs
 	recordMu  sync.RWMutex // Record sends under R; Close closes buf under W
 	recClosed bool         // guarded by recordMu
@@ -139,7 +139,7 @@ func New(cfg Config) (*Analytics, error) {
 		log:      cfg.Logger,
 		observe:  cfg.Observer,
 		browsers: new(atomic.Bool),
-		buf:      make(chan clickRecord, DefaultBufferSize),
+		buf:      make(chan Click, DefaultBufferSize),
 		seen:     newSeenIDs(),
 		runDone:  make(chan struct{}),
 	}

@@ -41,9 +41,11 @@ const (
 // ("urlshortener.click.abc1234") or all of them ("urlshortener.click.*").
 const TopicPrefix = "urlshortener.click."
 
-// clickRecord is a click as it travels on the bus and is stored in the
-// event store: the referrer reduced to its host, an id that makes
-// redeliveries and retried appends count once.
+// clickRecord is one click reduced to what is kept: the referrer reduced
+// to its host, the user agent truncated. Before batching it travelled on
+// the bus and was stored (EventClicked) as is, with an id that makes
+// redeliveries and retried appends count once; such messages and events
+// are still read.
 type clickRecord struct {
 	ID        string    `json:"id"`
 	Code      string    `json:"code"`
@@ -53,9 +55,13 @@ type clickRecord struct {
 }
 
 // validateCode checks that a code is one topic segment: codes and aliases
-// are [A-Za-z0-9_-], but the check is the bus's own rule plus "no dot", so
-// that a code can never widen or split the topic it is published to.
+// are [A-Za-z0-9_-] (checked without allocating, on every redirect), but
+// anything else goes through the bus's own rule plus "no dot", so that a
+// code can never widen or split the topic it is published to.
 func validateCode(code string) error {
+	if code != "" && len(code) <= MaxCodeLen && isCodeShaped(code) {
+		return nil
+	}
 	if code == "" {
 		return fmt.Errorf("%w: empty code", ErrInvalidClick)
 	}
@@ -71,23 +77,36 @@ func validateCode(code string) error {
 	return nil
 }
 
-// newRecord reduces a click to what is kept.
-func newRecord(c Click, now func() time.Time) clickRecord {
-	at := c.At
-	if at.IsZero() {
-		at = now()
+// isCodeShaped reports whether s is made of [A-Za-z0-9_-] only: the
+// characters of codes and aliases, each allowed in a topic segment.
+func isCodeShaped(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
 	}
+	return true
+}
+
+// reduce keeps of a click what is stored (At is set: Record sets it).
+func reduce(c Click) clickRecord {
 	ua := c.UserAgent
 	if len(ua) > MaxUserAgentLen {
 		ua = ua[:MaxUserAgentLen]
 	}
-	return clickRecord{
-		ID:        newID(),
-		Code:      c.Code,
-		At:        at.UTC(),
-		Host:      referrerHost(c.Referrer),
-		UserAgent: ua,
+	return clickRecord{Code: c.Code, At: c.At.UTC(), Host: referrerHost(c.Referrer), UserAgent: ua}
+}
+
+// newRecord reduces a click to what a single-click message (the format
+// before batching, EventClicked) carries, with a fresh id.
+func newRecord(c Click, now func() time.Time) clickRecord {
+	if c.At.IsZero() {
+		c.At = now()
 	}
+	r := reduce(c)
+	r.ID = newID()
+	return r
 }
 
 // newID returns 128 random bits in hex: unique across a fleet without

@@ -9,7 +9,8 @@ import (
 	"github.com/sysdesign/patterns/cqrs"
 )
 
-// EventClicked is the type of the click events in the store.
+// EventClicked is the type of the single-click events stored before
+// batching (see EventClicks): still projected, no longer written.
 const EventClicked = "urlshortener.clicked"
 
 // Bounds of one link's statistics in the read model, so that a link
@@ -64,9 +65,26 @@ type projector struct {
 	reset    func(cqrs.Event) (string, bool)
 }
 
-// apply is the read model's cqrs.ModelHandler.
+// apply is the read model's cqrs.ModelHandler: a batch (EventClicks) is
+// one read and one write of its link's entry, however many clicks it
+// counts; single clicks (EventClicked, written before batching) are still
+// counted, so a history holding both rebuilds.
 func (p projector) apply(ctx context.Context, tx *cqrs.Tx[linkStats], e cqrs.Event) error {
-	if e.Type != EventClicked {
+	var b clickBatch
+	switch e.Type {
+	case EventClicks:
+		if err := e.Decode(&b); err != nil || b.Code == "" {
+			// A malformed event cannot become valid by retrying; holding
+			// the projection back for it would stop every statistic.
+			return nil
+		}
+	case EventClicked:
+		var r clickRecord
+		if err := e.Decode(&r); err != nil || r.Code == "" {
+			return nil
+		}
+		b = clickBatch{Code: r.Code, Groups: []clickGroup{{At: r.At, Host: r.Host, UserAgent: r.UserAgent, N: 1}}}
+	default:
 		// The links' lifecycle shares the store.
 		if p.reset != nil {
 			if code, ok := p.reset(e); ok && code != "" {
@@ -75,55 +93,54 @@ func (p projector) apply(ctx context.Context, tx *cqrs.Tx[linkStats], e cqrs.Eve
 		}
 		return nil
 	}
-	var r clickRecord
-	if err := e.Decode(&r); err != nil || r.Code == "" {
-		// A malformed click cannot become valid by retrying; holding the
-		// projection back for it would stop every statistic.
-		return nil
-	}
-	cur, _, err := tx.Get(ctx, r.Code)
+	cur, _, err := tx.Get(ctx, b.Code)
 	if err != nil {
 		return err
 	}
 	next := cur.clone()
-	next.add(r, p.browsers.Load())
-	tx.Put(r.Code, next)
+	countBrowsers := p.browsers.Load()
+	for _, g := range b.Groups {
+		if g.N > 0 {
+			next.add(g, countBrowsers)
+		}
+	}
+	tx.Put(b.Code, next)
 	return nil
 }
 
-// add counts one click.
-func (s *linkStats) add(r clickRecord, countBrowsers bool) {
-	if IsBot(r.UserAgent) {
-		s.Bots++
+// add counts g.N clicks alike.
+func (s *linkStats) add(g clickGroup, countBrowsers bool) {
+	if IsBot(g.UserAgent) {
+		s.Bots += g.N
 		return
 	}
 	if countBrowsers {
 		if s.Browsers == nil && s.Total > 0 {
 			s.BrowsersPartial = true
 		}
-		s.Browsers = inc(s.Browsers, Browser(r.UserAgent))
+		s.Browsers = inc(s.Browsers, Browser(g.UserAgent), g.N)
 	}
-	s.Total++
-	host := r.Host
+	s.Total += g.N
+	host := g.Host
 	if host == "" {
 		host = DirectReferrer
 	}
 	if _, known := s.Referrers[host]; !known && len(s.Referrers) >= MaxReferrers {
 		host = OtherReferrers
 	}
-	s.Referrers = inc(s.Referrers, host)
-	s.Days = inc(s.Days, r.At.UTC().Format(DayLayout))
+	s.Referrers = inc(s.Referrers, host, g.N)
+	s.Days = inc(s.Days, g.At.UTC().Format(DayLayout), g.N)
 	dropOldest(s.Days, MaxDays)
-	hour := r.At.UTC().Truncate(time.Hour)
-	s.Hours = inc(s.Hours, hour.Format(HourLayout))
+	hour := g.At.UTC().Truncate(time.Hour)
+	s.Hours = inc(s.Hours, hour.Format(HourLayout), g.N)
 	dropBefore(s.Hours, hour.Add(-(HoursKept-1)*time.Hour).Format(HourLayout))
 }
 
-func inc(m map[string]int64, k string) map[string]int64 {
+func inc(m map[string]int64, k string, n int64) map[string]int64 {
 	if m == nil {
 		m = make(map[string]int64)
 	}
-	m[k]++
+	m[k] += n
 	return m
 }
 

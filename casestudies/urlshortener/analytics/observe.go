@@ -43,8 +43,12 @@ func (k EventKind) String() string {
 // Config.Logger: what an operator must see.
 type Event struct {
 	Kind EventKind
-	// Code is the click's code ("" for MalformedClick).
+	// Code is the clicks' code ("" for MalformedClick).
 	Code string
+	// Clicks is how many clicks the event concerns: clicks travel and are
+	// stored in batches, so one ClickLost or StoreFailed may stand for
+	// many (0 for MalformedClick).
+	Clicks int64
 	// Err is the error behind the event.
 	Err error
 }
@@ -73,5 +77,5 @@ func (a *Analytics) report(e Event) {
 			"dropped", a.counters.overloaded.Load(), "err", e.Err)
 		return
 	}
-	a.log.Warn("analytics: "+e.Kind.String(), "kind", e.Kind.String(), "code", e.Code, "err", e.Err)
+	a.log.Warn("analytics: "+e.Kind.String(), "kind", e.Kind.String(), "code", e.Code, "clicks", e.Clicks, "err", e.Err)
 }

@@ -21,8 +21,12 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	limited := func(name string, perMinute int) (func(http.Handler) http.Handler, error) {
-		l, err := s.be.limiter(name, ratelimit.PerMinute(perMinute))
+	limited := func(name string, perMinute int, leased bool) (func(http.Handler) http.Handler, error) {
+		limit := ratelimit.PerMinute(perMinute)
+		l, err := s.be.limiter(name, limit)
+		if err == nil && leased {
+			l, err = newLeasedLimiter(l, limit, s.cfg.Clock)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -32,11 +36,14 @@ func (s *Server) routes() (http.Handler, error) {
 					Message: "too many requests from this address; retry after " + d.RetryAfter.Round(time.Second).String()})
 			}))
 	}
-	createLimit, err := limited("create", s.cfg.CreateRate)
+	createLimit, err := limited("create", s.cfg.CreateRate, false)
 	if err != nil {
 		return nil, err
 	}
-	redirectLimit, err := limited("redirect", s.cfg.RedirectRate)
+	// On Redis the redirect limit is spent in leases (leasedLimiter): a
+	// Redis call per MaxRedirectLease redirects of a client, not per
+	// redirect. Creates are few and their limit is tight: exact per call.
+	redirectLimit, err := limited("redirect", s.cfg.RedirectRate, s.cfg.Redis != nil)
 	if err != nil {
 		return nil, err
 	}
