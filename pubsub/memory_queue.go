@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // queue is one subscription's (or one group's) bounded queue.
@@ -13,6 +14,9 @@ type queue struct {
 	pattern string
 	group   string
 	members []*memSub // guarded by Memory.mu
+	// inFlight counts the messages its workers have taken and not
+	// finished (Memory.Depths).
+	inFlight atomic.Int64
 }
 
 func (q *queue) name() string {

@@ -135,6 +135,8 @@ func (s *memSub) abandon(m *Message) {
 
 // deliver runs the delivery loop on the worker's copy of the shared m.
 func (s *memSub) deliver(m *Message, msg *Message) {
+	s.q.inFlight.Add(1)
+	defer s.q.inFlight.Add(-1)
 	*msg = *m
 	deliver[*Message](&s.loop, s, m, msg, 1)
 }

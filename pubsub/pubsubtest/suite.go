@@ -101,6 +101,7 @@ var Cases = []Case{
 	{"DeclaredGroupKeepsEarlyMessages", DeclaredGroupKeepsEarlyMessages},
 	{"DurableGroupKeepsWhatWasPublishedWhileDown", DurableGroupKeepsWhatWasPublishedWhileDown},
 	{"StatsCount", StatsCount},
+	{"DepthsReportBacklog", DepthsReportBacklog},
 	{"Concurrent", Concurrent},
 }
 
