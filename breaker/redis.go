@@ -74,14 +74,15 @@ const keyTTL = 24 * time.Hour
 // state again. A fleet that must not forget an open circuit across a
 // Redis restart needs Redis persistence (appendonly yes).
 type RedisStore struct {
-	c        redis.UniversalClient
-	bound    redisx.Bound // every script call: timeout or the caller's deadline
-	prefix   string
-	timeout  time.Duration
-	interval time.Duration
-	pubsub   bool
-	channel  string
-	health   time.Duration // the listener's health interval (0: redisx's default; tests shorten it)
+	c           redis.UniversalClient
+	bound       redisx.Bound // every script call: timeout or the caller's deadline
+	prefix      string
+	timeout     time.Duration
+	interval    time.Duration
+	pubsub      bool
+	channel     string
+	health      time.Duration // the listener's health interval (0: redisx's default; tests shorten it)
+	unpipelined bool
 
 	testClock func() time.Time // tests: "now" for the scripts instead of TIME
 
@@ -171,9 +172,22 @@ func WithPubSub(enabled bool) StoreOption {
 	})
 }
 
+// WithoutPipelining sends each of the store's Redis calls in a round trip
+// of its own. By default, calls made concurrently on one client (by many
+// breakers, or by any other package's Redis type on that client) ride
+// pipelines together, each still bounded on its own; a call with nothing
+// else in flight goes straight out, so a lone caller waits for no
+// company. Opt out where each call must be its own request on the wire.
+func WithoutPipelining() StoreOption {
+	return storeOption(func(s *RedisStore) error {
+		s.unpipelined = true
+		return nil
+	})
+}
+
 // NewRedisStore returns a store on c (a *redis.Client, *redis.ClusterClient
 // or failover client). Options: WithPrefix, WithTimeout, WithSyncInterval,
-// WithPubSub. Errors wrap ErrInvalidConfig.
+// WithPubSub, WithoutPipelining. Errors wrap ErrInvalidConfig.
 func NewRedisStore(c redis.UniversalClient, opts ...StoreOption) (*RedisStore, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
@@ -196,6 +210,9 @@ func NewRedisStore(c redis.UniversalClient, opts ...StoreOption) (*RedisStore, e
 	}
 	s.channel = s.prefix + "events"
 	s.bound = redisx.NewBound(c, s.timeout)
+	if s.unpipelined {
+		s.bound = s.bound.WithoutPipelining()
+	}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }

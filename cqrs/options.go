@@ -15,7 +15,8 @@ import (
 // (NewRedisCheckpointStore) and ReadModelOption (NewRedisReadModel).
 // WithPrefix and WithTimeout fit them all (RedisOption).
 
-// Option configures a RedisStore: WithPrefix, WithTimeout, WithBlock.
+// Option configures a RedisStore: WithPrefix, WithTimeout, WithBlock,
+// WithoutPipelining.
 type Option interface{ applyStore(*options) error }
 
 // SnapshotStoreOption configures a RedisSnapshotStore: WithPrefix,
@@ -30,7 +31,7 @@ type CheckpointStoreOption interface{ applyCheckpointStore(*options) error }
 type ReadModelOption interface{ applyReadModel(*options) error }
 
 // RedisOption fits every Redis-backed constructor: WithPrefix,
-// WithTimeout.
+// WithTimeout, WithoutPipelining.
 type RedisOption interface {
 	Option
 	SnapshotStoreOption
@@ -39,10 +40,11 @@ type RedisOption interface {
 }
 
 type options struct {
-	prefix  string
-	timeout time.Duration
-	block   time.Duration
-	ttl     time.Duration
+	prefix      string
+	timeout     time.Duration
+	block       time.Duration
+	ttl         time.Duration
+	unpipelined bool
 }
 
 // redisOption fits every Redis-backed constructor.
@@ -107,6 +109,20 @@ func WithTimeout(d time.Duration) RedisOption {
 			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
 		}
 		o.timeout = d
+		return nil
+	})
+}
+
+// WithoutPipelining sends each Redis call in a round trip of its own. By
+// default, calls made concurrently on one client (appends, loads,
+// checkpoints, by this type or any other package's Redis type on that
+// client) ride pipelines together, each still bounded on its own; a call
+// with nothing else in flight goes straight out, so a lone caller waits
+// for no company. Opt out where each call must be its own request on the
+// wire.
+func WithoutPipelining() RedisOption {
+	return redisOption(func(o *options) error {
+		o.unpipelined = true
 		return nil
 	})
 }

@@ -2,7 +2,6 @@ package cqrs
 
 import (
 	"context"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,8 +16,14 @@ type caller struct {
 	bound  redisx.Bound
 }
 
-func newCaller(c redis.UniversalClient, timeout time.Duration) caller {
-	return caller{client: c, bound: redisx.NewBound(c, timeout)}
+// newCaller bounds calls on c by o's timeout and pipelines them unless o
+// opts out (WithoutPipelining).
+func newCaller(c redis.UniversalClient, o options) caller {
+	b := redisx.NewBound(c, o.timeout)
+	if o.unpipelined {
+		b = b.WithoutPipelining()
+	}
+	return caller{client: c, bound: b}
 }
 
 // eval runs script within the bound (EVALSHA, then EVAL after a SCRIPT

@@ -28,7 +28,7 @@ func NewRedisCheckpointStore(c redis.UniversalClient, opts ...CheckpointStoreOpt
 	if err != nil {
 		return nil, err
 	}
-	return &RedisCheckpointStore{call: newCaller(c, o.timeout), key: o.prefix + "checkpoints"}, nil
+	return &RedisCheckpointStore{call: newCaller(c, o), key: o.prefix + "checkpoints"}, nil
 }
 
 // LoadCheckpoint implements CheckpointStore.

@@ -88,7 +88,7 @@ func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandl
 	if err != nil {
 		return nil, err
 	}
-	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o.timeout), base: tagged(o.prefix, ":rm:"+name)}
+	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o), base: tagged(o.prefix, ":rm:"+name)}
 	return m, nil
 }
 

@@ -38,7 +38,7 @@ func NewRedisSnapshotStore(c redis.UniversalClient, opts ...SnapshotStoreOption)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisSnapshotStore{call: newCaller(c, o.timeout), prefix: o.prefix,
+	return &RedisSnapshotStore{call: newCaller(c, o), prefix: o.prefix,
 		ttl: strconv.FormatInt(o.ttl.Milliseconds(), 10)}, nil
 }
 

@@ -92,7 +92,7 @@ var (
 
 // NewRedisStore returns an event store on c (a *redis.Client,
 // *redis.ClusterClient or failover client). Options: WithPrefix,
-// WithTimeout, WithBlock. Errors wrap ErrInvalidConfig.
+// WithTimeout, WithBlock, WithoutPipelining. Errors wrap ErrInvalidConfig.
 func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: NewRedisStore: nil Redis client", ErrInvalidConfig)
@@ -101,7 +101,7 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{call: newCaller(c, o.timeout), wait: redisx.NewBound(c, o.block+o.timeout),
+	return &RedisStore{call: newCaller(c, o), wait: redisx.NewBound(c, o.block+o.timeout),
 		base: tagged(o.prefix, ""), block: o.block}, nil
 }
 

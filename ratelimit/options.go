@@ -60,8 +60,9 @@ type memoryConfig struct {
 // redisConfig is what RedisOptions set.
 type redisConfig struct {
 	hooks
-	prefix  string
-	timeout time.Duration
+	prefix      string
+	timeout     time.Duration
+	unpipelined bool
 }
 
 type memoryOption func(*memoryConfig) error
@@ -168,6 +169,20 @@ func WithTimeout(d time.Duration) RedisOption {
 func WithoutTimeout() RedisOption {
 	return redisOption(func(c *redisConfig) error {
 		c.timeout = 0
+		return nil
+	})
+}
+
+// WithoutPipelining sends each of the Redis limiter's decisions in a round
+// trip of its own. By default, decisions made concurrently on one client
+// ride pipelines together (a decision with nothing else in flight goes
+// straight out, so a lone caller waits for no company): at 64 goroutines
+// that is several times the decisions per second of one call per round
+// trip. Opt out where each call must be its own request on the wire, e.g.
+// for a proxy or a server-side command log that expects that.
+func WithoutPipelining() RedisOption {
+	return redisOption(func(c *redisConfig) error {
+		c.unpipelined = true
 		return nil
 	})
 }

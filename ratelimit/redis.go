@@ -63,6 +63,11 @@ var (
 // itself and a script Redis has forgotten (SCRIPT FLUSH, a restart) is sent
 // again, so the limiter recovers as soon as Redis is back, with no error.
 //
+// Pipelining: decisions made concurrently on one client (by this limiter
+// or any other package's Redis type on that client) ride pipelines
+// together, each still bounded on its own; a decision with nothing else in
+// flight goes straight out. WithoutPipelining opts out.
+//
 // Persistence: the counts live in Redis only. A Redis restarted without
 // persistence, or flushed, forgets them: every key starts again with a
 // full quota (each client may get one extra burst), and nothing else is
@@ -109,6 +114,9 @@ func NewRedis(c redis.UniversalClient, alg Algorithm, l Limit, opts ...RedisOpti
 		keyPrefix: fmt.Sprintf("%s%s:%d:%s:%d:", o.prefix, keyTags[alg], s.rate, l.Period, s.burst),
 		bound:     redisx.NewBound(c, o.timeout),
 		hooks:     o.hooks,
+	}
+	if o.unpipelined {
+		r.bound = r.bound.WithoutPipelining()
 	}
 	r.setLimitArgs()
 	return r, nil

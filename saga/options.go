@@ -239,11 +239,12 @@ func WithOnFailed(fn func(Event)) Option {
 }
 
 type logConfig struct {
-	now       func() time.Time
-	prefix    string
-	retention time.Duration
-	shards    int
-	timeout   time.Duration
+	now         func() time.Time
+	prefix      string
+	retention   time.Duration
+	shards      int
+	timeout     time.Duration
+	unpipelined bool
 }
 
 // How long a log keeps a finished saga by default (WithRetention): a
@@ -325,6 +326,19 @@ func WithTimeout(d time.Duration) LogOption {
 			return fmt.Errorf("%w: WithTimeout(%s): must be positive", ErrInvalidConfig, d)
 		}
 		c.timeout = d
+		return nil
+	})
+}
+
+// WithoutPipelining sends each RedisLog call in a round trip of its own.
+// By default, log writes made concurrently on one client (by many sagas,
+// or by any other package's Redis type on that client) ride pipelines
+// together, each still bounded on its own; a write with nothing else in
+// flight goes straight out, so a lone saga waits for no company. Opt out
+// where each call must be its own request on the wire.
+func WithoutPipelining() LogOption {
+	return redisLogOption(func(c *logConfig) error {
+		c.unpipelined = true
 		return nil
 	})
 }

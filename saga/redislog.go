@@ -93,7 +93,7 @@ var _ Log = (*RedisLog)(nil)
 
 // NewRedisLog returns a log on c (a *redis.Client, *redis.ClusterClient or
 // failover client). Options: WithPrefix, WithRetention, WithShards,
-// WithTimeout. Errors wrap ErrInvalidConfig.
+// WithTimeout, WithoutPipelining. Errors wrap ErrInvalidConfig.
 func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
@@ -102,13 +102,17 @@ func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &RedisLog{
+	l := &RedisLog{
 		client:    c,
 		bound:     redisx.NewBound(c, o.timeout),
 		prefix:    o.prefix,
 		shards:    uint32(o.shards),
 		retention: strconv.FormatInt(o.retention.Milliseconds(), 10),
-	}, nil
+	}
+	if o.unpipelined {
+		l.bound = l.bound.WithoutPipelining()
+	}
+	return l, nil
 }
 
 func (l *RedisLog) shardBase(saga string, shard uint32) string {

@@ -23,16 +23,26 @@ func HonoursDeadlines(c redis.UniversalClient) bool {
 	return false
 }
 
-// Bound is a per-call time limit for one client. The zero Bound has no
-// timeout of its own and still honours ctx's deadline on every client.
+// Bound is a per-call time limit for one client, and that client's
+// coalescer. The zero Bound has no timeout of its own, pipelines nothing,
+// and still honours ctx's deadline on every client.
 type Bound struct {
 	timeout   time.Duration // 0: only the caller's ctx
 	deadlines bool
+	pipe      *coalescer            // nil: every call on its own
+	client    redis.UniversalClient // the client pipe pipelines on
 }
 
-// NewBound limits calls on c to timeout (0: only the caller's ctx).
+// NewBound limits calls on c to timeout (0: only the caller's ctx). The
+// bound pipelines concurrent Evals on c (a *redis.Client or
+// *redis.ClusterClient; other clients are called plainly), sharing one
+// coalescer with every other bound on c; WithoutPipelining turns that off.
 func NewBound(c redis.UniversalClient, timeout time.Duration) Bound {
-	return Bound{timeout: timeout, deadlines: HonoursDeadlines(c)}
+	b := Bound{timeout: timeout, deadlines: HonoursDeadlines(c)}
+	if p := coalescerFor(c); p != nil {
+		b.pipe, b.client = p, c
+	}
+	return b
 }
 
 // Timeout is the bound's own limit (0: none).

@@ -1,7 +1,8 @@
 // Package redisx is the one Redis layer every package of this module calls
-// Redis through: a bounded call (Bound.Eval, Do, Run), one pub/sub
-// listener with one health policy (Listen), key and name validation
-// (CheckPrefix, CheckName) and integer reply parsing (Int64, ParseInt).
+// Redis through: a bounded call (Bound.Eval, Do, Run) that pipelines
+// concurrent script calls, one pub/sub listener with one health policy
+// (Listen), key and name validation (CheckPrefix, CheckName) and integer
+// reply parsing (Int64, ParseInt).
 //
 // # Bounded calls
 //
@@ -20,4 +21,46 @@
 //
 // A call that was abandoned may still have been executed by Redis: the
 // outcome is unknown, never "did not happen".
+//
+// # Pipelining
+//
+// Every Bound made by NewBound for a *redis.Client (failover clients
+// included) or a *redis.ClusterClient shares that client's coalescer,
+// whichever package made it, and Bound.Eval goes through it:
+//
+//   - a call that finds fewer than two calls or pipelines of its client on
+//     their way goes straight out, on its own, exactly as without a
+//     coalescer: one goroutine's calls never wait for company, and there
+//     is no timer window;
+//   - a call that finds two out queues, and the queue leaves as one
+//     pipeline (at most 256 calls) when one of them comes back, on a
+//     worker goroutine; on the Cluster, go-redis splits a pipeline by
+//     node (hash slot) and sends the parts in parallel;
+//   - each caller still waits on its own bound: a call whose caller gave
+//     up before it left is dropped, and one given up on in flight has its
+//     reply discarded, never delaying anyone else's. The pipeline itself
+//     runs under a ctx that ends with its most patient caller's deadline;
+//   - a script a node has forgotten (SCRIPT FLUSH, a restart, a Cluster
+//     node that never saw it) fails with NOSCRIPT in its own slot of the
+//     pipeline only; those calls go again as EVAL, which loads the script
+//     on whichever node each lands on, in one second pipeline;
+//   - at most 8192 calls of one client wait for a pipeline; past that a
+//     call fails at once with ErrOverloaded, so a Redis that stopped
+//     answering cannot grow the queue without bound.
+//
+// Only Eval is pipelined: Do and Run take arbitrary functions, which may
+// send several commands or block (XREAD, BLMOVE), and stay plain calls.
+// A pipelined call runs under the pipeline's ctx, not the caller's: values
+// in the caller's ctx (trace spans of go-redis hooks) are not seen by it.
+// Bound.WithoutPipelining opts a bound out; every package offers that as
+// a WithoutPipelining option of its Redis constructors. A *redis.Ring or
+// an unknown UniversalClient is never pipelined.
+//
+// Why not go-redis's AutoPipeline (v9.22, experimental): it sends a lone
+// call through its batching queue too, which costs a single goroutine
+// about 2.5 times the latency of a plain call; once a command is queued it
+// no longer honours the caller's ctx, so the per-call bound would need our
+// worker anyway; and its scripts need the NOSCRIPT handling done here
+// regardless. The coalescer here is about 250 lines over Pipeline, with
+// the same adaptive batching and no delay for a lone call.
 package redisx

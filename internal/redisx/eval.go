@@ -16,37 +16,76 @@ type Releaser interface{ Release() }
 // Eval runs script with keys and args within the bound, as script.Run
 // does (EVALSHA, then EVAL on NOSCRIPT). keys and args must stay unchanged
 // until owner (which may be nil) is released: a call given up on at its
-// deadline still reads them until go-redis is done. On a client that does
-// not honour ctx deadlines, Eval allocates nothing beyond what go-redis
+// deadline still reads them until go-redis is done. On a bound made with
+// NewBound for a *redis.Client or *redis.ClusterClient, and given that
+// client, concurrent Evals ride pipelines together (see the package doc);
+// script must then come from redis.NewScript. On a client that does not
+// honour ctx deadlines, a lone Eval allocates nothing beyond what go-redis
 // does.
 func (b Bound) Eval(ctx context.Context, c redis.Scripter, script *redis.Script, keys []string, args []any, owner Releaser) *redis.Cmd {
 	if err := ctx.Err(); err != nil {
 		return failed(ctx, owner, err)
 	}
 	limit := b.limit(ctx)
+	piped := b.pipe != nil && any(c) == any(b.client)
 	if b.deadlines || (limit == 0 && ctx.Done() == nil) {
-		if limit > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, limit)
-			defer cancel()
+		// Inline: the client cuts the call at ctx's deadline itself (or
+		// nothing can cut it). With a coalescer, only a call that finds
+		// room goes inline; the others queue for a pipeline.
+		if !piped {
+			return evalInline(ctx, limit, c, script, keys, args, owner)
 		}
-		cmd := script.Run(ctx, c, keys, args...)
-		if owner != nil {
-			owner.Release()
+		if h, ok := b.pipe.claim(deadlineOf(ctx, limit)); ok {
+			cmd := evalInline(ctx, limit, c, script, keys, args, owner)
+			b.pipe.finishAlone(h)
+			return cmd
 		}
-		if err := cmd.Err(); err != nil {
-			cmd.SetErr(settle(ctx, err))
-		}
-		return cmd
 	}
 	w := getCall()
 	w.ctx, w.scripter, w.script, w.keys, w.args, w.owner = ctx, c, script, keys, args, owner
-	if err := w.await(ctx, limit); err != nil {
+	if piped {
+		w.client, w.deadline = b.client, deadlineOf(ctx, limit)
+		if err := b.pipe.submit(w); err != nil {
+			w.owner = nil
+			w.recycle()
+			return failed(ctx, owner, err)
+		}
+	} else {
+		dispatch(job{c: w})
+	}
+	if err := w.wait(ctx, limit); err != nil {
 		return failed(ctx, nil, err)
 	}
 	cmd := w.cmd
 	w.recycle()
 	return cmd
+}
+
+// evalInline runs script on the caller's goroutine, under a ctx that
+// carries the bound.
+func evalInline(ctx context.Context, limit time.Duration, c redis.Scripter, script *redis.Script, keys []string, args []any, owner Releaser) *redis.Cmd {
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := script.Run(ctx, c, keys, args...)
+	if owner != nil {
+		owner.Release()
+	}
+	if err := cmd.Err(); err != nil {
+		cmd.SetErr(settle(ctx, err))
+	}
+	return cmd
+}
+
+// deadlineOf is when a call started now stops waiting (zero: never).
+func deadlineOf(ctx context.Context, limit time.Duration) time.Time {
+	if limit > 0 {
+		return time.Now().Add(limit)
+	}
+	dl, _ := ctx.Deadline()
+	return dl
 }
 
 func failed(ctx context.Context, owner Releaser, err error) *redis.Cmd {
@@ -65,8 +104,8 @@ const (
 	abandoned
 )
 
-// call is one bounded call handed to a worker; pooled, with its channel
-// and timer, so that a call allocates nothing of its own.
+// call is one bounded call handed to a worker or a pipeline; pooled, with
+// its channel and timer, so that a call allocates nothing of its own.
 type call struct {
 	ctx context.Context
 
@@ -79,6 +118,11 @@ type call struct {
 	args     []any
 	owner    Releaser
 	cmd      *redis.Cmd
+
+	client   redis.UniversalClient // pipelined calls: the client to pipeline on
+	deadline time.Time             // and when the caller stops waiting (zero: never)
+	pipe     *coalescer            // a call sent alone by a coalescer: its slot,
+	hold     hold                  // freed when the caller gives up
 
 	state atomic.Uint32
 	done  chan struct{} // the worker's signal, when the caller still waits
@@ -101,13 +145,19 @@ func getCall() *call {
 func (c *call) recycle() {
 	c.ctx, c.fn, c.err = nil, nil, nil
 	c.scripter, c.script, c.keys, c.args, c.owner, c.cmd = nil, nil, nil, nil, nil, nil
+	c.client, c.deadline, c.pipe = nil, time.Time{}, nil
 	calls.Put(c)
 }
 
-// await hands c to a worker and waits for it, for ctx and for limit (0:
-// ctx alone). On an error the caller has given up: the worker recycles c.
+// await hands c to a worker and waits for it (see wait).
 func (c *call) await(ctx context.Context, limit time.Duration) error {
-	dispatch(c)
+	dispatch(job{c: c})
+	return c.wait(ctx, limit)
+}
+
+// wait waits for c's worker, for ctx and for limit (0: ctx alone). On an
+// error the caller has given up: whoever holds c recycles it.
+func (c *call) wait(ctx context.Context, limit time.Duration) error {
 	var expired <-chan time.Time
 	if limit > 0 {
 		c.timer.Reset(limit)
@@ -124,21 +174,30 @@ func (c *call) await(ctx context.Context, limit time.Duration) error {
 		err = context.DeadlineExceeded
 	}
 	c.timer.Stop()
+	pipe, h := c.pipe, c.hold // c is not ours once abandoned
 	if c.state.CompareAndSwap(running, abandoned) {
+		if pipe != nil {
+			pipe.abandon(h)
+		}
 		return err
 	}
 	<-c.done // it finished meanwhile: take the result after all
 	return nil
 }
 
-// run makes the call, then either signals the waiting caller or, when the
-// caller has given up, recycles c itself.
+// run makes the call on its own, then settles it.
 func (c *call) run() {
 	if c.fn != nil {
 		c.err = c.fn(c.ctx)
 	} else {
 		c.cmd = c.script.Run(c.ctx, c.scripter, c.keys, c.args...)
 	}
+	c.finish()
+}
+
+// finish releases c's owner, then either signals the waiting caller or,
+// when the caller has given up, recycles c itself.
+func (c *call) finish() {
 	if c.owner != nil {
 		c.owner.Release()
 		c.owner = nil
@@ -150,29 +209,60 @@ func (c *call) run() {
 	c.recycle()
 }
 
-// Workers run calls. A worker with nothing to do waits for the next call
+// drop discards a call whose caller gave up before it was sent.
+func (c *call) drop() {
+	if c.owner != nil {
+		c.owner.Release()
+	}
+	c.recycle()
+}
+
+// job is a worker's task: a call to make on its own, then, with pipe, the
+// calls that queued on pipe meanwhile; or, with batch, a pipeline first.
+type job struct {
+	c     *call
+	pipe  *coalescer
+	hold  hold // the slot of pipe that c or batch goes out on
+	batch []*call
+}
+
+func (j job) run() {
+	if j.c != nil {
+		j.c.run()
+	}
+	if j.pipe == nil {
+		return
+	}
+	batch := j.batch
+	if batch == nil {
+		batch = j.pipe.next(j.hold, nil)
+	}
+	j.pipe.drain(j.hold, batch)
+}
+
+// Workers run jobs. A worker with nothing to do waits for the next job
 // for workerIdle, then exits, so a busy process reuses them (spawning a
 // goroutine costs an allocation) and an idle one keeps none.
 const workerIdle = 200 * time.Millisecond
 
-var idle = make(chan *call) // unbuffered: a send lands only on a parked worker
+var idle = make(chan job) // unbuffered: a send lands only on a parked worker
 
-func dispatch(c *call) {
+func dispatch(j job) {
 	select {
-	case idle <- c:
+	case idle <- j:
 	default:
-		go work(c)
+		go work(j)
 	}
 }
 
-func work(c *call) {
+func work(j job) {
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
-		c.run()
+		j.run()
 		t.Reset(workerIdle)
 		select {
-		case c = <-idle:
+		case j = <-idle:
 		case <-t.C:
 			return
 		}

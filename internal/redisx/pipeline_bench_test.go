@@ -1,0 +1,90 @@
+package redisx
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// bucketish is a small token-bucket-like script: TIME, INCR, PEXPIRE.
+var bucketish = redis.NewScript(`
+local t = redis.call('TIME')
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return n`)
+
+// benchClients are the real targets of this environment, by name.
+func benchClients(b *testing.B) map[string]redis.UniversalClient {
+	cs := map[string]redis.UniversalClient{}
+	if addr := os.Getenv(redistest.EnvAddr); addr != "" {
+		cs["redis"] = redis.NewClient(&redis.Options{Addr: addr})
+	}
+	if addrs := redistest.ClusterAddrs(); len(addrs) > 0 {
+		cs["cluster"] = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	}
+	if len(cs) == 0 {
+		b.Skip("needs " + redistest.EnvAddr + " or " + redistest.EnvCluster + " (scripts/with-redis.sh sets them)")
+	}
+	for _, c := range cs {
+		b.Cleanup(func() { _ = c.Close() })
+	}
+	return cs
+}
+
+// runConcurrently runs call b.N times in all from g goroutines and reports
+// calls/s.
+func runConcurrently(b *testing.B, g int, call func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := call(w); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+}
+
+// Pipelined against plain Evals of one small script, on one client, at
+// 1, 16 and 64 goroutines, on Redis and on the Cluster.
+func BenchmarkPipelinedEval(b *testing.B) {
+	for name, c := range benchClients(b) {
+		for _, g := range []int{1, 16, 64} {
+			for _, mode := range []string{"pipelined", "plain"} {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/mode=%s", name, g, mode), func(b *testing.B) {
+					bound := NewBound(c, time.Second)
+					if mode == "plain" {
+						bound = bound.WithoutPipelining()
+					}
+					keys := make([][]string, g)
+					for i := range keys {
+						keys[i] = []string{"bench:redisx:" + strconv.Itoa(i)}
+					}
+					ctx := context.Background()
+					b.ReportAllocs()
+					runConcurrently(b, g, func(w int) error {
+						return bound.Eval(ctx, c, bucketish, keys[w], nil, nil).Err()
+					})
+				})
+			}
+		}
+	}
+}
