@@ -29,6 +29,13 @@
 // value: never a rate-limit key, a cache key, a saga id or a message id.
 // The names are listed by the Instrument… function of each package.
 //
+// InstrumentBus also reads a bus's queue depths (pubsub.DepthReporter)
+// into gauges: queue depth, consumer lag, messages in flight and consumers
+// per group. On Redis that is the one instrument that calls Redis when the
+// SDK collects: one XINFO GROUPS per group the bus consumes, bounded by the
+// bus's timeout; a failed read skips those points, is counted and goes to
+// the OpenTelemetry error handler, and never fails the collection.
+//
 // Latencies that Stats cannot carry (a cache load, a saga step, a pubsub
 // handler) are histograms fed by a wrapper or an observer hook:
 // InstrumentLoader, SagaObserver, NewTracingBus.

@@ -37,6 +37,30 @@ type BusStatsReporter interface {
 //   - patterns.pubsub.errors {error} and patterns.pubsub.rebinds {group},
 //     counters: Redis consumers' failed calls, groups bound again.
 //
+// When b is a pubsub.DepthReporter (Memory, Redis, Broadcast, or a
+// TracingBus around one), it also reads b.Depths at each collection, and
+// per group (messaging.consumer.group.name, patterns.pubsub.subscription)
+// or plain subscription (patterns.pubsub.subscription) observes the
+// gauges:
+//
+//   - patterns.pubsub.queue.depth {message}: what the group has not
+//     finished, queued plus in flight;
+//   - patterns.pubsub.consumer.lag {message}: queued, taken by no
+//     consumer yet (on Redis the group's lag);
+//   - patterns.pubsub.in_flight {message}: taken and not finished (on
+//     Redis the group's pending entries);
+//   - patterns.pubsub.consumers {consumer}: the group's consumers;
+//   - patterns.pubsub.depth.errors {error}, counter: failed reads.
+//
+// On Redis that read is one XINFO GROUPS per group this bus consumes,
+// with the collection's context, bounded by the bus's WithTimeout; a
+// failed read (Redis down) is counted, handed to the OpenTelemetry error
+// handler (otel.Handle) and skips the depth points, never failing the
+// collection. Where Redis cannot count the queued messages
+// (pubsub.Depth.QueuedUnknown) the depth and lag points of that group are
+// skipped. Every consumer process reports the same depths for a group:
+// aggregate them with max, not sum.
+//
 // Handler latency is not in Stats: NewTracingBus records it. Every point
 // carries patterns.name = name and attrs; never a topic (topics may hold
 // ids) or a message id.
@@ -61,7 +85,14 @@ func InstrumentBus(m metric.Meter, name string, b BusStatsReporter, attrs ...att
 	ok, failed := with(base, AttrOutcome.String("success")), with(base, AttrOutcome.String("failure"))
 	oldest, newest, rejected := with(base, AttrDropReason.String("oldest")), with(base, AttrDropReason.String("newest")), with(base, AttrDropReason.String("rejected"))
 	plain := with(base)
-	return bl.register(func(_ context.Context, o metric.Observer) error {
+	var depths *depthGauges
+	if dr := depthsOf(b); dr != nil {
+		depths = newDepthGauges(bl, name, dr, base)
+	}
+	return bl.register(func(ctx context.Context, o metric.Observer) error {
+		if depths != nil {
+			depths.observe(ctx, o)
+		}
 		s := b.Stats()
 		o.ObserveInt64(published, u64(s.Published), plain)
 		o.ObserveInt64(deliveries, u64(s.Delivered), ok)

@@ -38,7 +38,8 @@ const (
 // (a root span for a message published without one). With a meter it
 // records the handler latency histogram patterns.pubsub.handler.duration (s,
 // patterns.name, patterns.pubsub.subscription, patterns.outcome = "success"
-// | "failure"). Stats, Close and Shutdown are the wrapped bus's. Make one with
+// | "failure"). Stats, Close and Shutdown are the wrapped bus's, and so are
+// Depths and DeclareGroup when the wrapped bus has them. Make one with
 // NewTracingBus.
 type TracingBus struct {
 	pubsub.Bus
@@ -170,6 +171,18 @@ func (t *TracingBus) finish(ctx context.Context, span trace.Span, start time.Tim
 	}
 	span.End()
 }
+
+// Depths reads the wrapped bus's depths (see pubsub.DepthReporter); an
+// error wrapping errors.ErrUnsupported when that bus cannot tell them.
+func (t *TracingBus) Depths(ctx context.Context) ([]pubsub.Depth, error) {
+	d, ok := t.Bus.(pubsub.DepthReporter)
+	if !ok {
+		return nil, fmt.Errorf("patterns/otel: bus %T cannot report depths: %w", t.Bus, errors.ErrUnsupported)
+	}
+	return d.Depths(ctx)
+}
+
+var _ pubsub.DepthReporter = (*TracingBus)(nil)
 
 // DeclareGroup declares a group on the wrapped bus (see
 // pubsub.GroupDeclarer); an error wrapping ErrInvalidConfig when that bus

@@ -19,6 +19,10 @@ func TestDemo(t *testing.T) {
 		"patterns.breaker.state{patterns.breaker.state=open,patterns.name=inventory} 1\n",
 		"patterns.breaker.rejections{patterns.name=inventory} 1\n",
 		"patterns.pubsub.deliveries{patterns.name=orders,patterns.outcome=success} 6\n",
+		// Every order handled: nothing queued or in flight, one consumer.
+		"patterns.pubsub.queue.depth{messaging.consumer.group.name=checkout,patterns.name=orders,patterns.pubsub.subscription=orders.*} 0\n",
+		"patterns.pubsub.consumer.lag{messaging.consumer.group.name=checkout,patterns.name=orders,patterns.pubsub.subscription=orders.*} 0\n",
+		"patterns.pubsub.consumers{messaging.consumer.group.name=checkout,patterns.name=orders,patterns.pubsub.subscription=orders.*} 1\n",
 		"patterns.saga.finished{patterns.name=checkout,patterns.saga.status=completed} 2\n",
 		"patterns.saga.finished{patterns.name=checkout,patterns.saga.status=compensated} 4\n",
 		"patterns.cqrs.projection.position{patterns.name=placed-orders} 2\n",
