@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/queue"
 )
 
@@ -164,41 +163,13 @@ func (s *Service) handlePutPrefs(w http.ResponseWriter, r *http.Request) {
 		s.writeUnavailable(w, r, err)
 		return
 	}
-	// Write, then invalidate (never update) the cache: a concurrent read
-	// that loaded the old value cannot overwrite the new one for long.
+	// Write, then invalidate (never update) the cache. Invalidate fences
+	// off the loads of the old value in flight on every instance (a
+	// tombstone in the shared cache), so none can put it back afterwards.
 	if err := s.prefView.Invalidate(ctx, user); err != nil {
 		s.log.Warn("notify: preference cache not invalidated; stale until its TTL", "user", user, "err", err)
 	}
-	s.invalidateAgain(user)
 	writeJSON(w, http.StatusOK, p)
-}
-
-// invalidateAgain drops the user's cached preferences once more after
-// every load that may have started before the update has ended (a Redis
-// call is bounded by RedisTimeout): Aside fences loads in flight in this
-// process, but another instance's load of the old value may land in the
-// shared cache just after the first invalidation.
-func (s *Service) invalidateAgain(user string) {
-	if s.cfg.Redis == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping.Load() {
-		return
-	}
-	s.later.Add(1)
-	go func() {
-		defer s.later.Done()
-		if backoff.Sleep(s.laterCtx, 2*s.cfg.RedisTimeout) != nil {
-			return // shutting down
-		}
-		ctx, cancel := context.WithTimeout(s.laterCtx, s.cfg.RedisTimeout)
-		defer cancel()
-		if err := s.prefView.Invalidate(ctx, user); err != nil && !s.stopping.Load() {
-			s.log.Warn("notify: preference cache not invalidated again", "user", user, "err", err)
-		}
-	}()
 }
 
 // handleGetPrefs is GET /api/users/{id}/preferences (defaults for a user

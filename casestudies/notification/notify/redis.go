@@ -88,7 +88,7 @@ func (s *Service) buildRedis() error {
 
 	bound := redisx.NewBound(c, timeout)
 	s.prefs = &redisPrefs{c: c, bound: bound, prefix: p + "prefs:"}
-	rc, err := cache.NewRedis[Preferences](c, cache.WithPrefix(p+"cache:"), cache.WithTimeout(timeout))
+	rc, err := s.redisPrefCache()
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,11 @@ func (s *Service) buildRedis() error {
 	s.breakerShared = bs
 	s.closers = append(s.closers, bs.Close)
 	return nil
+}
+
+// redisPrefCache is the preference cache the instances share.
+func (s *Service) redisPrefCache() (*cache.Redis[Preferences], error) {
+	return cache.NewRedis[Preferences](s.cfg.Redis, cache.WithPrefix(s.cfg.Prefix+"cache:"), cache.WithTimeout(s.cfg.RedisTimeout))
 }
 
 // breakerStore shares the breakers through Redis when configured, so the

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sysdesign/patterns/cache"
 	"github.com/sysdesign/patterns/casestudies/notification/senders"
 	"github.com/sysdesign/patterns/internal/redistest"
 )
@@ -178,21 +177,57 @@ func TestWorkerKilledMidDeliveryIsReclaimed(t *testing.T) {
 	})
 }
 
-func TestLateStaleLoadIsInvalidatedAgain(t *testing.T) {
+// slowPrefs holds the first load of a user's preferences after it has
+// read the store, until released: a load of the old value in flight.
+type slowPrefs struct {
+	prefStore
+	once    sync.Once
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (p *slowPrefs) get(ctx context.Context, user string) (Preferences, error) {
+	v, err := p.prefStore.get(ctx, user)
+	p.once.Do(func() {
+		close(p.read)
+		<-p.release
+	})
+	return v, err
+}
+
+// A load of the old preferences on instance B, racing an update on
+// instance A, never leaves the old value in the shared cache: A's
+// invalidation fences B's load off.
+func TestStaleLoadOnAnotherInstanceIsFencedOff(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		h := newHarness(t, onRedis(tg.Client, tg.Prefix), func(c *Config) { c.RedisTimeout = 100 * time.Millisecond })
-		require.Equal(t, http.StatusOK, h.do("PUT", "/api/users/ann/preferences", map[string]any{"opt_out": []string{"sms"}}, nil))
-		// Another instance's load, started before the update, lands in the
-		// shared cache after the first invalidation.
-		stale, err := cache.NewRedis[Preferences](tg.Client, cache.WithPrefix(tg.Prefix+"cache:"))
+		clock := clockAtStart()
+		a := newHarnessAt(t, clock, true, onRedis(tg.Client, tg.Prefix))
+		b := newHarnessAt(t, clock, true, onRedis(tg.Client, tg.Prefix))
+		slow := &slowPrefs{prefStore: b.svc.prefs, read: make(chan struct{}), release: make(chan struct{})}
+		b.svc.prefs = slow
+		rc, err := b.svc.redisPrefCache()
 		require.NoError(t, err)
-		require.NoError(t, stale.Set(context.Background(), "ann", Preferences{OptOut: []string{}}, time.Hour))
-		// Served until the second invalidation, 2×RedisTimeout after the PUT
-		// (not asserted: a loaded machine may pass that before the GET).
-		var p Preferences
-		eventually(t, func() bool {
-			h.do("GET", "/api/users/ann/preferences", nil, &p)
-			return len(p.OptOut) == 1
-		}, "the stale copy was never invalidated")
+		require.NoError(t, b.svc.buildPrefView(rc))
+
+		old := make(chan Preferences, 1)
+		go func() {
+			var p Preferences
+			b.do("GET", "/api/users/ann/preferences", nil, &p)
+			old <- p
+		}()
+		<-slow.read // B has read the old preferences (none) and not stored them yet
+		require.Equal(t, http.StatusOK, a.do("PUT", "/api/users/ann/preferences", map[string]any{"opt_out": []string{"sms"}}, nil))
+		close(slow.release)
+		assert.Empty(t, (<-old).OptOut, "B's read in flight answers what it read")
+
+		assert.Equal(t, uint64(1), b.svc.prefView.Stats().Fenced, "B's load was not fenced off")
+		for _, h := range []*harness{a, b} {
+			var p Preferences
+			require.Equal(t, http.StatusOK, h.do("GET", "/api/users/ann/preferences", nil, &p))
+			assert.Equal(t, []string{"sms"}, p.OptOut, "the old preferences were left in the cache")
+		}
+		// And a delivery on B honours the new opt-out.
+		id := b.post(map[string]any{"user_id": "ann", "channels": []string{"sms"}, "body": "b"})
+		b.waitStatus(id, "sms", Skipped)
 	})
 }

@@ -46,13 +46,9 @@ type Service struct {
 	started  atomic.Bool
 	stopping atomic.Bool
 	mu       sync.Mutex
-	cancel   context.CancelFunc
+	cancel   context.CancelFunc // ends the deliveries in flight
+	stopPull context.CancelFunc // ends the taking of new work
 	wg       sync.WaitGroup
-	// later tracks delayed invalidations; Shutdown cancels laterCtx and
-	// waits for them before closing the cache.
-	later       sync.WaitGroup
-	laterCtx    context.Context
-	laterCancel context.CancelFunc
 }
 
 // viewReader reads the projection; both cqrs read models are one.
@@ -68,7 +64,6 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, channels: make(map[string]bool, len(cfg.Senders))}
-	s.laterCtx, s.laterCancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -138,14 +133,25 @@ func (s *Service) buildBackends() error {
 
 // buildPrefView puts a read-through cache in front of the preference store.
 func (s *Service) buildPrefView(c cache.Cache[Preferences]) error {
+	// A load is one bounded store read: its timeout also bounds how long
+	// an invalidation's fence must last on Redis.
 	a, err := cache.NewAside[Preferences](c, s.prefs.get, cache.WithTTL(s.cfg.PreferenceTTL),
-		cache.WithClock(s.cfg.Clock), cache.WithoutEarlyRefresh())
+		cache.WithClock(s.cfg.Clock), cache.WithoutEarlyRefresh(), cache.WithLoadTimeout(s.loadTimeout()))
 	if err != nil {
 		return err
 	}
 	s.prefView = a
 	s.closers = append(s.closers, a.Close)
 	return nil
+}
+
+// loadTimeout bounds a preference load: one store read, with room for a
+// loaded machine.
+func (s *Service) loadTimeout() time.Duration {
+	if s.cfg.Redis == nil {
+		return cache.DefaultLoadTimeout
+	}
+	return 2 * s.cfg.RedisTimeout
 }
 
 // buildBreakers makes one circuit breaker per channel's provider.
@@ -181,42 +187,45 @@ func (s *Service) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("notify: already started")
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// run bounds the deliveries, pull the taking of new work: Shutdown
+	// ends pull at once and run only when its own ctx ends, so deliveries
+	// in flight finish and are recorded and acknowledged.
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pull, stopPull := context.WithCancel(run)
 	s.mu.Lock()
-	s.cancel = cancel
+	s.cancel, s.stopPull = cancel, stopPull
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		_ = s.runner.Run(ctx) // retries by itself; ends with ctx
+		_ = s.runner.Run(pull) // retries by itself; ends with pull
 	}()
 	for range s.cfg.Workers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.work(ctx)
+			s.work(pull, run)
 		}()
 	}
 	return nil
 }
 
-// Shutdown stops the workers: deliveries in flight finish (or are
-// abandoned when ctx ends first, and their jobs go back to the queue),
-// then the backends are closed. The HTTP server is the caller's to stop
-// first.
+// Shutdown stops the workers: they take no new work, deliveries in flight
+// finish and are recorded (or, when ctx ends first, are cancelled and
+// their jobs go back to the queue: on Redis another instance sends them
+// again), then the backends are closed. The HTTP server is the caller's
+// to stop first.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.stopping.Store(true) // under mu: no delayed invalidation starts after this
-	cancel := s.cancel
+	s.stopping.Store(true)
+	cancel, stopPull := s.cancel, s.stopPull
 	s.mu.Unlock()
-	s.laterCancel()
+	if stopPull != nil {
+		stopPull()
+	}
 	done := make(chan struct{})
 	go func() {
-		if cancel != nil {
-			cancel()
-		}
 		s.wg.Wait()
-		s.later.Wait()
 		close(done)
 	}()
 	var err error
@@ -224,6 +233,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+	}
+	if cancel != nil {
+		cancel() // abandons what is still in flight
 	}
 	return errors.Join(err, s.closeAll())
 }

@@ -13,26 +13,27 @@ import (
 	"github.com/sysdesign/patterns/queue"
 )
 
-// work is one worker: dequeue, deliver, repeat until ctx ends. A queue
-// that fails (Redis down) is retried with a capped backoff, so workers
-// resume by themselves when it returns.
-func (s *Service) work(ctx context.Context) {
+// work is one worker: dequeue, deliver, repeat until pull ends; each
+// delivery runs under run, which outlives pull so that a shutdown lets it
+// finish. A queue that fails (Redis down) is retried with a capped
+// backoff, so workers resume by themselves when it returns.
+func (s *Service) work(pull, run context.Context) {
 	failures := 0
 	for {
-		d, err := s.queue.Dequeue(ctx)
+		d, err := s.queue.Dequeue(pull)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, queue.ErrClosed) {
+			if pull.Err() != nil || errors.Is(err, queue.ErrClosed) {
 				return
 			}
 			failures++
 			s.log.Warn("notify: dequeue failed", "err", err, "failures", failures)
-			if backoff.Sleep(ctx, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
+			if backoff.Sleep(pull, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
 				return
 			}
 			continue
 		}
 		failures = 0
-		s.deliver(ctx, d)
+		s.deliver(run, d)
 	}
 }
 
