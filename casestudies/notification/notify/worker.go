@@ -96,17 +96,20 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 	attempt := d.Attempt
 	msg := senders.Message{ID: jobID(t.NotificationID, t.Channel), Channel: t.Channel, To: t.UserID,
 		Priority: t.Priority, Subject: t.Subject, Body: t.Body, Attempt: attempt}
-	err := b.Execute(ctx, func(ctx context.Context) error {
-		if err := s.record(ctx, t, change{status: Sending, attempt: attempt}); err != nil {
-			s.log.Warn("notify: sending not recorded", "job", d.ID, "err", err)
-		}
-		return s.cfg.Senders[t.Channel].Send(ctx, msg)
+	var mark *sendingMark
+	err := b.Execute(ctx, func(sendCtx context.Context) error {
+		// The mark records on ctx: Execute's may end before it fires.
+		mark = s.markSending(ctx, d, t, change{status: Sending, attempt: attempt})
+		return s.cfg.Senders[t.Channel].Send(sendCtx, msg)
 	})
+	// sending is the "sending" change when it is still to be recorded,
+	// with the outcome.
+	sending := mark.stop()
 	now := s.cfg.Clock()
 	var open *breaker.OpenError
 	switch {
 	case err == nil:
-		s.finish(ctx, d, t, change{status: Sent, attempt: attempt})
+		s.finish(ctx, d, t, append(sending, change{status: Sent, attempt: attempt})...)
 	case errors.As(err, &open):
 		s.postpone(ctx, d, t, maxTime(open.Until, now.Add(time.Millisecond)), "provider circuit open")
 	case errors.Is(err, breaker.ErrOpen):
@@ -117,13 +120,13 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 		// Shutting down: the queue's Close releases the lease and the
 		// delivery runs again later (it may have reached the provider).
 	case senders.IsPermanent(err):
-		s.finish(ctx, d, t, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})
+		s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})...)
 	case attempt >= s.cfg.MaxAttempts:
-		s.finish(ctx, d, t, change{status: Failed, attempt: attempt, err: err,
-			reason: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)})
+		s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, err: err,
+			reason: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)})...)
 	default:
 		next := now.Add(s.retryDelay(attempt))
-		s.note(ctx, t, change{status: Retrying, at: now, attempt: attempt, next: next, reason: err.Error(), err: err})
+		s.note(ctx, t, append(sending, change{status: Retrying, at: now, attempt: attempt, next: next, reason: err.Error(), err: err})...)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Retry(ctx, d, next) })
 	}
 }
@@ -157,25 +160,26 @@ func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until
 	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, until) })
 }
 
-// finish records a final status and removes the job.
-func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, c change) {
-	s.note(ctx, t, c)
+// finish records the changes that end a delivery, the final status last,
+// and removes the job.
+func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, cs ...change) {
+	s.note(ctx, t, cs...)
 	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
 }
 
-// note records c, retrying a failing store a few times: the delivery has
+// note records cs, retrying a failing store a few times: the delivery has
 // happened (or been decided) and its history should say so.
-func (s *Service) note(ctx context.Context, t task, c change) {
+func (s *Service) note(ctx context.Context, t task, cs ...change) {
 	var err error
 	for i := 1; i <= 3; i++ {
-		if err = s.record(ctx, t, c); err == nil {
+		if err = s.record(ctx, t, cs...); err == nil {
 			return
 		}
 		if backoff.Sleep(ctx, backoff.Capped(20*time.Millisecond, 500*time.Millisecond, i)) != nil {
 			break
 		}
 	}
-	s.log.Error("notify: status not recorded", "id", t.NotificationID, "channel", t.Channel, "status", c.status, "err", err)
+	s.log.Error("notify: status not recorded", "id", t.NotificationID, "channel", t.Channel, "status", cs[len(cs)-1].status, "err", err)
 }
 
 // settle runs a queue operation that ends a delivery, retrying while the
@@ -206,24 +210,32 @@ type change struct {
 	err     error
 }
 
-// record appends c to the notification's history and tells the observer.
-func (s *Service) record(ctx context.Context, t task, c change) error {
-	now := c.at
-	if now.IsZero() {
-		now = s.cfg.Clock()
+// record appends cs to the notification's history, in one append, and
+// tells the observer.
+func (s *Service) record(ctx context.Context, t task, cs ...change) error {
+	var buf [2]cqrs.Event
+	evs := buf[:0]
+	data := make([]statusData, len(cs))
+	for i, c := range cs {
+		if c.at.IsZero() {
+			cs[i].at = s.cfg.Clock()
+		}
+		data[i] = statusData{Channel: t.Channel, Status: c.status, Attempt: max(c.attempt, 0), At: cs[i].at, Reason: c.reason}
+		if !c.next.IsZero() {
+			next := c.next
+			data[i].NextAt = &next
+		}
+		evs = append(evs, newStatusEvent(data[i]))
 	}
-	data := statusData{Channel: t.Channel, Status: c.status, Attempt: max(c.attempt, 0), At: now, Reason: c.reason}
-	if !c.next.IsZero() {
-		next := c.next
-		data.NextAt = &next
-	}
-	if _, err := s.store.Append(ctx, streamID(t.NotificationID), cqrs.StreamExists, newStatusEvent(data)); err != nil {
+	if _, err := s.store.Append(ctx, streamID(t.NotificationID), cqrs.StreamExists, evs...); err != nil {
 		return err
 	}
-	s.stats.count(c.status)
-	s.observe(Event{Kind: EventStatus, At: now, NotificationID: t.NotificationID, UserID: t.UserID,
-		Channel: t.Channel, Priority: t.Priority, Status: c.status, Attempt: data.Attempt, NextAt: c.next,
-		Reason: c.reason, Err: c.err})
+	for i, c := range cs {
+		s.stats.count(c.status)
+		s.observe(Event{Kind: EventStatus, At: cs[i].at, NotificationID: t.NotificationID, UserID: t.UserID,
+			Channel: t.Channel, Priority: t.Priority, Status: c.status, Attempt: data[i].Attempt, NextAt: c.next,
+			Reason: c.reason, Err: c.err})
+	}
 	return nil
 }
 
