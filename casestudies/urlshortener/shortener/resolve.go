@@ -13,9 +13,21 @@ import (
 // event.
 const lifecycleTimeout = 5 * time.Second
 
-// validKey says whether s could be a code or an alias; anything else is
-// answered 404 without a cache entry or a store read.
-func validKey(s string) bool { return aliasPattern.MatchString(s) }
+// validKey says whether s could be a code or an alias (aliasPattern,
+// checked by hand: it runs on every redirect); anything else is answered
+// 404 without a cache entry or a store read.
+func validKey(s string) bool {
+	if len(s) < 3 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // resolve answers a redirect: the link, or ErrNotFound, ErrGone or
 // ErrUnavailable. A link with a visit limit takes its visit here, exactly

@@ -32,6 +32,7 @@ func runSuite(t *testing.T, mk starter) {
 	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, mk) })
 	t.Run("Health", func(t *testing.T) { testHealth(t, mk) })
 	t.Run("ClicksAndStats", func(t *testing.T) { testClicksAndStats(t, mk) })
+	t.Run("ClicksExact", func(t *testing.T) { testClicksExact(t, mk) })
 	t.Run("StatsResetOnDelete", func(t *testing.T) { testStatsResetOnDelete(t, mk) })
 	t.Run("Pages", func(t *testing.T) { testPages(t, mk) })
 }
