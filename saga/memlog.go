@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -21,6 +22,7 @@ import (
 // inline, when sagas finish.
 type MemoryLog struct {
 	now       func() time.Time
+	realClock bool // now is time.Now
 	retention time.Duration
 	seed      maphash.Seed
 	shards    [memShards]memShard
@@ -37,13 +39,25 @@ type memRec struct {
 	finished time.Time // when it finished
 	n        int       // entries in log
 	log      []byte    // the entries, packed (see appendEntry)
-	last     []byte    // the data of the last entry
+	// The last entry's data is log[lastData:lastData+lastLen]: the log
+	// compares with its own copy, never with a caller's slice, which the
+	// caller may reuse once Append returns.
+	lastData, lastLen int
+	buf               [memRecBuf]byte // log's first backing array: a record is one allocation
 }
+
+// memRecBuf holds the packed log of a short saga (three steps and their
+// data take about 250 bytes), so that most records never grow.
+const memRecBuf = 320
 
 func (r *memRec) append(es []Entry) {
 	for i := range es {
-		r.log = appendEntry(r.log, &es[i], r.n > 0 && bytes.Equal(es[i].Data, r.last))
-		r.last = es[i].Data
+		d := es[i].Data
+		same := r.n > 0 && bytes.Equal(d, r.log[r.lastData:r.lastData+r.lastLen])
+		r.log = appendEntry(r.log, &es[i], same)
+		if !same {
+			r.lastData, r.lastLen = len(r.log)-len(d), len(d)
+		}
 		r.n++
 	}
 }
@@ -135,7 +149,7 @@ func NewMemoryLog(opts ...MemoryLogOption) (*MemoryLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &MemoryLog{now: c.now, retention: c.retention, seed: maphash.MakeSeed()}
+	l := &MemoryLog{now: c.now, realClock: isTimeNow(c.now), retention: c.retention, seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].recs = make(map[memKey]*memRec)
 	}
@@ -151,14 +165,35 @@ func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Durat
 	if err := checkLogKey(saga, id); err != nil {
 		return Claim{}, err
 	}
+	c, _, err := l.claim(ctx, saga, id, lease, entries, time.Time{})
+	return c, err
+}
+
+// memHold is a Saga's hold on a saga it created in its MemoryLog: the
+// record itself, so that its writes need no map lookup and no second
+// validation of the names. A record leaves the map only once finished,
+// and a finished record refuses writes, so the pointer never outlives
+// the saga it holds.
+type memHold struct {
+	shard *memShard
+	rec   *memRec
+	key   memKey
+}
+
+// claim is Claim without the names' validation, returning the hold on a
+// saga it created. at is the time by the log's clock, or zero: read it.
+func (l *MemoryLog) claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry, at time.Time) (Claim, memHold, error) {
 	if err := ctx.Err(); err != nil {
-		return Claim{}, err
+		return Claim{}, memHold{}, err
 	}
 	k := memKey{saga, id}
 	s := l.shard(saga, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := l.now()
+	now := at
+	if now.IsZero() {
+		now = l.now()
+	}
 	r := s.recs[k]
 	if r != nil && r.status != Running && now.Sub(r.finished) >= l.retention {
 		delete(s.recs, k) // past retention: forgotten, as on Redis
@@ -166,25 +201,55 @@ func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Durat
 	}
 	if r == nil {
 		if len(entries) == 0 {
-			return Claim{}, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
+			return Claim{}, memHold{}, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
 		}
-		r = &memRec{token: 1, expires: now.Add(lease), log: make([]byte, 0, 384)}
+		r = &memRec{token: 1, expires: now.Add(lease)}
+		r.log = r.buf[:0]
 		r.append(entries)
 		s.recs[k] = r
 		if last := &entries[len(entries)-1]; last.Kind == Finished {
 			l.finish(s, k, r, last.Status, now)
 		}
-		return Claim{Token: 1, Created: true}, nil
+		return Claim{Token: 1, Created: true}, memHold{s, r, k}, nil
 	}
 	if r.status != Running {
-		return Claim{Record: r.record(saga, id)}, nil
+		return Claim{Record: r.record(saga, id)}, memHold{}, nil
 	}
 	if now.Before(r.expires) {
-		return Claim{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, r.expires.Sub(now))
+		return Claim{}, memHold{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, r.expires.Sub(now))
 	}
 	r.token++
 	r.expires = now.Add(lease)
-	return Claim{Token: r.token, Record: r.record(saga, id)}, nil
+	return Claim{Token: r.token, Record: r.record(saga, id)}, memHold{}, nil
+}
+
+// appendHeld is Append to a held saga: the same checks, in the same
+// order, on the record itself. at is as for claim.
+func (l *MemoryLog) appendHeld(ctx context.Context, h memHold, token int64, lease time.Duration, entries []Entry, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, r := h.shard, h.rec
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case r.token != token:
+		return fmt.Errorf("%w: saga %s/%s: token %d, current %d", ErrLeaseLost, h.key.saga, h.key.id, token, r.token)
+	case r.status != Running:
+		return fmt.Errorf("%w: saga %s/%s is %s", ErrFinished, h.key.saga, h.key.id, r.status)
+	}
+	if at.IsZero() {
+		at = l.now()
+	}
+	l.write(s, h.key, r, lease, entries, at)
+	return nil
+}
+
+// isTimeNow reports whether now is time.Now itself. Only then can two
+// clocks be known to be one: two method values or closures may share code
+// and read different clocks.
+func isTimeNow(now func() time.Time) bool {
+	return reflect.ValueOf(now).Pointer() == reflect.ValueOf(time.Now).Pointer()
 }
 
 // check finds the running saga held with token; s.mu is held.
@@ -216,21 +281,25 @@ func (l *MemoryLog) Append(ctx context.Context, saga, id string, token int64, le
 	if err != nil {
 		return err
 	}
-	now := l.now()
+	l.write(s, memKey{saga, id}, r, lease, entries, l.now())
+	return nil
+}
+
+// write appends entries to the running saga r and extends its lease, or
+// finishes it, as of now; s.mu is held.
+func (l *MemoryLog) write(s *memShard, k memKey, r *memRec, lease time.Duration, entries []Entry, now time.Time) {
 	r.append(entries)
 	if n := len(entries); n > 0 && entries[n-1].Kind == Finished {
-		l.finish(s, memKey{saga, id}, r, entries[n-1].Status, now)
-		return nil
+		l.finish(s, k, r, entries[n-1].Status, now)
+		return
 	}
 	r.expires = now.Add(lease)
-	return nil
 }
 
 // finish marks r finished and sweeps the shard's expired sagas; s.mu is
 // held.
 func (l *MemoryLog) finish(s *memShard, k memKey, r *memRec, st Status, now time.Time) {
 	r.status, r.finished, r.expires = st, now, time.Time{}
-	r.last = nil
 	s.done = append(s.done, memDone{k, now})
 	for s.head < len(s.done) {
 		d := s.done[s.head]

@@ -13,20 +13,27 @@ import (
 	"github.com/sysdesign/patterns/internal/backoff"
 )
 
-// run is one execution (or resumption) of a saga by this process.
+// run is one execution (or resumption) of a saga by this process. Runs
+// are pooled per Saga (see Saga.runs): nothing a caller, a step or a log
+// can hold on to lives in one (the Result, the heartbeat and the first
+// tries' contexts are in the execution, allocated anew each time).
 type run[T any] struct {
 	s     *Saga[T]
 	id    string
 	token int64
 	res   *Result[T]
-	fwd   context.Context // the caller's ctx, cancelled too if the lease is lost: actions
-	logc  context.Context // without the caller's cancellation: log writes
+	ctx   context.Context // the caller's
+	fwd   context.Context // ctx, cancelled too if the lease is lost: actions
+	logc  context.Context // without ctx's cancellation: log writes (see newRun)
 	t     time.Time       // the clock as of the latest transition
-	hb    heartbeat
+	hb    *heartbeat
+	hold  memHold     // the saga in the Saga's MemoryLog, when this run created it
+	tries []stepCtx   // each action's first try's context, when the execution has room
+	renw  func() bool // r.renew, made once per pooled run
 
 	mu        sync.Mutex
 	cancelFwd context.CancelCauseFunc
-	bg        context.Context // logc, cancelled if the lease is lost: compensations; made when first needed
+	bg        context.Context // ctx without its cancellation, cancelled if the lease is lost: compensations; made when first needed
 	cancelBg  context.CancelCauseFunc
 	lost      error
 
@@ -35,51 +42,84 @@ type run[T any] struct {
 	pendBuf    [2]Entry
 	pendErrBuf [2]error
 	data       []byte // JSON of res.Data, valid unless dirty
+	spare      []byte // MemoryLog only: the buffer data moves to when it changes (see json)
 	buf        bytes.Buffer
 	enc        *json.Encoder
 	dirty      bool
+	snap       T // res.Data as data encodes it, when s.comparable
 	encErr     error
 	stopped    bool              // the log failed or the lease was lost: do nothing more
 	meta       map[string]string // WithMetadata's, as logged with Started
 }
 
-// execution holds a run, its result and, for short sagas, the result's
-// steps, in one allocation.
+// execution is what one Execute allocates: its Result and, for short
+// sagas, the result's steps, the heartbeat and the contexts of the
+// actions' first tries, in one allocation. A caller may keep the Result
+// and a step its context; neither is ever reused.
 type execution[T any] struct {
-	run   run[T]
 	res   Result[T]
 	steps [4]StepResult
+	tries [4]stepCtx
+	hb    heartbeat
 }
 
 func (s *Saga[T]) newRun(ctx context.Context, id string) *run[T] {
+	r, _ := s.runs.Get().(*run[T])
+	if r == nil {
+		r = &run[T]{}
+		r.renw = r.renew
+		r.enc = json.NewEncoder(&r.buf)
+	}
 	e := &execution[T]{}
-	r := &e.run
 	r.s, r.id, r.dirty = s, id, true
-	r.res = &e.res
+	r.res, r.hb = &e.res, &e.hb
 	r.res.Saga, r.res.ID = s.name, id
-	if len(s.steps) <= len(e.steps) {
-		r.res.Steps = e.steps[:len(s.steps):len(s.steps)]
+	if n := len(s.steps); n <= len(e.steps) {
+		r.res.Steps = e.steps[:n:n]
+		r.tries = e.tries[:n:n]
 	} else {
-		r.res.Steps = make([]StepResult, len(s.steps))
+		r.res.Steps = make([]StepResult, n)
 	}
 	for i, n := range s.names {
 		r.res.Steps[i].Name = n
 	}
 	r.fwd, r.cancelFwd = context.WithCancelCause(ctx)
-	r.logc = context.WithoutCancel(ctx)
+	r.ctx = ctx
+	if s.mem != nil {
+		// A MemoryLog looks at a ctx for its Err only, always nil
+		// without cancellation: skip making one.
+		r.logc = context.Background()
+	} else {
+		r.logc = context.WithoutCancel(ctx)
+	}
 	r.pending, r.pendingErr = r.pendBuf[:0], r.pendErrBuf[:0]
+	if s.mem != nil {
+		r.data = r.data[:0] // the MemoryLog copies what it keeps: the buffer is ours
+	} else {
+		r.data = nil // another Log may keep the slices it was given
+	}
 	r.t = s.now()
 	return r
 }
 
+// close ends the run and hands it back to the Saga's pool: nothing refers
+// to it any more once the heartbeat has stopped.
 func (r *run[T]) close() {
 	r.hb.stop()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.cancelFwd(nil)
 	if r.cancelBg != nil {
 		r.cancelBg(nil)
 	}
+	r.mu.Unlock()
+	s := r.s
+	var zero T
+	r.s, r.id, r.token, r.res, r.hb, r.hold, r.tries = nil, "", 0, nil, nil, memHold{}, nil
+	r.ctx, r.fwd, r.logc, r.cancelFwd, r.bg, r.cancelBg, r.lost = nil, nil, nil, nil, nil, nil, nil
+	clear(r.pendBuf[:])
+	clear(r.pendErrBuf[:])
+	r.snap, r.encErr, r.stopped, r.meta = zero, nil, false, nil
+	s.runs.Put(r)
 }
 
 // compCtx is the context compensations run on.
@@ -87,12 +127,26 @@ func (r *run[T]) compCtx() context.Context {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bg == nil {
-		r.bg, r.cancelBg = context.WithCancelCause(r.logc)
+		parent := r.logc
+		if r.s.mem != nil {
+			parent = context.WithoutCancel(r.ctx) // compensations see ctx's values
+		}
+		r.bg, r.cancelBg = context.WithCancelCause(parent)
 		if r.lost != nil {
 			r.cancelBg(r.lost)
 		}
 	}
 	return r.bg
+}
+
+// logTime is the time the MemoryLog takes for the pending transitions:
+// theirs, when the log and the saga share a clock (the clock was read for
+// them an instant ago), else zero, for the log to read its own.
+func (r *run[T]) logTime() time.Time {
+	if r.s.logClock {
+		return r.t
+	}
+	return time.Time{}
 }
 
 func (r *run[T]) tick() time.Time {
@@ -103,7 +157,13 @@ func (r *run[T]) tick() time.Time {
 // startHeartbeat renews the lease every s.beat while the run lasts; if
 // another process took the saga over, it cancels the run's contexts so
 // that the running step stops early.
-func (r *run[T]) startHeartbeat() { r.hb.start(r.s.beat, r.renew) }
+func (r *run[T]) startHeartbeat() {
+	if b := r.s.beats; b != nil {
+		b.start(r.hb, r.renw)
+		return
+	}
+	r.hb.start(r.s.beat, r.renw)
+}
 
 func (r *run[T]) renew() bool {
 	err := r.s.log.Renew(r.logc, r.s.name, r.id, r.token, r.s.lease)
@@ -123,12 +183,12 @@ func (r *run[T]) renew() bool {
 
 // json returns the JSON of the data, encoding it again only after a step
 // may have changed it, and sharing the previous bytes when it did not.
+// On a MemoryLog, which copies what it keeps, the bytes live in two
+// buffers of the run's, used in turn; another Log gets a fresh copy each
+// time the data changes, since it may keep it.
 func (r *run[T]) json() []byte {
 	if !r.dirty {
 		return r.data
-	}
-	if r.enc == nil {
-		r.enc = json.NewEncoder(&r.buf)
 	}
 	r.buf.Reset()
 	if err := r.enc.Encode(&r.res.Data); err != nil {
@@ -136,11 +196,26 @@ func (r *run[T]) json() []byte {
 		return r.data
 	}
 	b := bytes.TrimSuffix(r.buf.Bytes(), []byte("\n"))
-	if !bytes.Equal(b, r.data) {
+	switch {
+	case bytes.Equal(b, r.data):
+	case r.s.mem != nil:
+		r.data, r.spare = append(r.spare[:0], b...), r.data
+	default:
 		r.data = bytes.Clone(b)
+	}
+	if r.s.comparable {
+		r.snap = r.res.Data
 	}
 	r.dirty = false
 	return r.data
+}
+
+// changed records that a step ran and may have changed the data: unless
+// the data's type lets ==  tell (see comparableJSON) that it did not.
+func (r *run[T]) changed() {
+	if !r.s.comparable || any(r.res.Data) != any(r.snap) {
+		r.dirty = true
+	}
 }
 
 // note records a transition to be written with the next flush (which
@@ -179,7 +254,13 @@ func (r *run[T]) flush() bool {
 	if len(r.pending) == 0 {
 		return true
 	}
-	if err := r.s.log.Append(r.logc, r.s.name, r.id, r.token, r.s.lease, r.pending); err != nil {
+	var err error
+	if r.hold.rec != nil {
+		err = r.s.mem.appendHeld(r.logc, r.hold, r.token, r.s.lease, r.pending, r.logTime())
+	} else {
+		err = r.s.log.Append(r.logc, r.s.name, r.id, r.token, r.s.lease, r.pending)
+	}
+	if err != nil {
 		return r.stop(err)
 	}
 	r.emitPending()
@@ -309,7 +390,14 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 	}
 	start := r.tick()
 	for a := 1; ; a++ {
-		var ctx context.Context = &stepCtx{base, StepInfo{Saga: r.s.name, ID: r.id, Step: st.Name, Index: k, Attempt: a, Compensating: comp, Metadata: r.meta}}
+		info := StepInfo{Saga: r.s.name, ID: r.id, Step: st.Name, Index: k, Attempt: a, Compensating: comp, Metadata: r.meta}
+		var ctx context.Context
+		if !comp && a == 1 && k < len(r.tries) {
+			r.tries[k] = stepCtx{base, info}
+			ctx = &r.tries[k]
+		} else {
+			ctx = &stepCtx{base, info}
+		}
 		var cancel context.CancelFunc
 		if pol.Timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, pol.Timeout)
@@ -318,7 +406,7 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 		if cancel != nil {
 			cancel()
 		}
-		r.dirty = true
+		r.changed()
 		if err == nil {
 			return a, r.tick().Sub(start), nil
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
+	"sync"
 	"time"
 )
 
@@ -29,6 +31,12 @@ type Saga[T any] struct {
 	logger   *slog.Logger
 	metadata metadataFunc // WithMetadata
 	stats    counters
+
+	mem        *MemoryLog // log, when it is a MemoryLog: its writes take a shortcut (see memHold)
+	beats      *beats     // with mem: the heartbeats of all running sagas
+	logClock   bool       // with mem: its clock is now, so it takes the time of each transition instead of reading it again
+	comparable bool       // see comparableJSON
+	runs       sync.Pool  // of *run[T]
 }
 
 // New returns the saga called name with steps, run in order. The name
@@ -79,7 +87,8 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 			return nil, fmt.Errorf("%w: WithStepPolicy(%q): saga %q has no such step", ErrInvalidConfig, step, name)
 		}
 	}
-	if c.log == nil {
+	madeLog := c.log == nil // with the saga's clock
+	if madeLog {
 		var lo []MemoryLogOption
 		if c.setClock {
 			lo = append(lo, WithClock(c.now))
@@ -111,6 +120,11 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 	s.observer, s.onFailed, s.logger = c.observer, c.onFailed, c.logger
 	s.metadata = c.metadata
 	s.beat = c.lease / 3
+	if s.mem, _ = c.log.(*MemoryLog); s.mem != nil {
+		s.beats = &beats{every: s.beat}
+		s.logClock = madeLog || (s.mem.realClock && isTimeNow(s.now))
+	}
+	s.comparable = comparableJSON(reflect.TypeFor[T]())
 	return s, nil
 }
 
@@ -172,7 +186,14 @@ func (s *Saga[T]) Execute(ctx context.Context, id string, data T) (*Result[T], e
 	if r.encErr != nil {
 		return nil, fmt.Errorf("saga %s/%s: encoding data: %w", s.name, id, r.encErr)
 	}
-	c, err := s.log.Claim(ctx, s.name, id, s.lease, r.pending)
+	var c Claim
+	var err error
+	if s.mem != nil {
+		// The names were checked once, by New and above.
+		c, r.hold, err = s.mem.claim(ctx, s.name, id, s.lease, r.pending, r.logTime())
+	} else {
+		c, err = s.log.Claim(ctx, s.name, id, s.lease, r.pending)
+	}
 	if err != nil {
 		return nil, err
 	}
