@@ -208,6 +208,16 @@ func (q *Memory) Ack(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
+// Next implements Queue: Ack, then Dequeue.
+func (q *Memory) Next(ctx context.Context, done *Delivery) (*Delivery, error) {
+	if done != nil {
+		if err := q.Ack(context.WithoutCancel(ctx), done); err != nil {
+			return nil, err
+		}
+	}
+	return q.Dequeue(ctx)
+}
+
 // Retry implements Queue.
 func (q *Memory) Retry(ctx context.Context, d *Delivery, at time.Time) error {
 	return q.requeue(d, at, 1)

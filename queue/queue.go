@@ -18,6 +18,17 @@ type Queue interface {
 	// Ack ends a delivery that succeeded: the job is removed. ErrLeaseLost
 	// if the lease was lost meanwhile.
 	Ack(ctx context.Context, d *Delivery) error
+	// Next is a worker loop's "done with this one, give me another": it
+	// acks done (as Ack) and then dequeues (as Dequeue); on Redis in one
+	// round trip, where Ack then Dequeue take two and a Dequeue finding
+	// nothing ready takes a third. done may be nil: Next is then Dequeue.
+	// The ack is made even when ctx is already done (bounded by the
+	// queue's own timeout), so a worker stopping after its job does not
+	// leave the job to run again. An error of the ack (ErrLeaseLost, or a
+	// Redis error: outcome unknown, as with Ack) comes back before
+	// anything is dequeued; after the ack, the errors are Dequeue's. A
+	// closed queue returns ErrClosed and acks nothing.
+	Next(ctx context.Context, done *Delivery) (*Delivery, error)
 	// Retry ends a delivery that failed: the job is queued again, due at
 	// at (zero: now), and its next delivery's Attempt is one more.
 	Retry(ctx context.Context, d *Delivery, at time.Time) error

@@ -147,7 +147,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 	}
 	k := q.k
 	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.jobs, k.seq, k.wake},
-		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg, newToken()}, nil).Int64()
+		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg, newToken(), q.passOnArg()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
 	}
@@ -155,7 +155,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 		return fmt.Errorf("%w: %q", ErrDuplicate, j.ID)
 	}
 	q.stats.enqueued.Add(1)
-	q.waiters.wakeOne()
+	q.wakeAfter(n == 2)
 	return nil
 }
 
@@ -203,7 +203,7 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 	}
 	k := q.k
 	n, err := q.bound.Eval(ctx, q.c, requeueScript, []string{k.ready, k.sched, k.leases, k.jobs, k.wake, k.marker(d.lease)},
-		[]any{d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg, q.markerTTL, newToken()}, nil).Int64()
+		[]any{d.lease, due, counted, q.agingArg(), q.clockArg(), wakeTTLArg, q.markerTTL, newToken(), q.passOnArg()}, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("queue: requeue %q: %w", d.ID, err)
 	}
@@ -216,7 +216,7 @@ func (q *Redis) requeue(ctx context.Context, d *Delivery, at time.Time, counted 
 	} else {
 		q.stats.deferred.Add(1)
 	}
-	q.waiters.wakeOne()
+	q.wakeAfter(n == 2)
 	return nil
 }
 
@@ -315,6 +315,29 @@ func newToken() string {
 // poll interval, whichever comes first. A Redis error is returned, not
 // retried: the caller decides how long to back off.
 func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
+	return q.dequeue(ctx, nil)
+}
+
+// Next implements Queue: one script acks done and leases the next ready
+// job; with none ready, Next then waits as Dequeue does.
+func (q *Redis) Next(ctx context.Context, done *Delivery) (*Delivery, error) {
+	if done == nil {
+		return q.Dequeue(ctx)
+	}
+	if err := checkDelivery(done); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		if err := q.Ack(context.WithoutCancel(ctx), done); err != nil {
+			return nil, err
+		}
+		return nil, ctx.Err()
+	}
+	return q.dequeue(ctx, done)
+}
+
+// dequeue is Dequeue, whose first script also acks ack when not nil.
+func (q *Redis) dequeue(ctx context.Context, ack *Delivery) (*Delivery, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -328,7 +351,8 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 		// Registered before the script runs, so that a job arriving
 		// between the script and the wait still wakes this Dequeue.
 		wake := q.waiters.add()
-		d, wait, err := q.try(ctx, wake)
+		d, wait, err := q.try(ctx, wake, ack)
+		ack = nil
 		if err != nil || d != nil {
 			q.leave(wake)
 			return d, err
@@ -363,25 +387,41 @@ func (q *Redis) Dequeue(ctx context.Context) (*Delivery, error) {
 	}
 }
 
-// try runs the dequeue script once: a delivery, or how long until the
-// next job may be due (negative: nothing scheduled or leased).
-func (q *Redis) try(ctx context.Context, wake chan struct{}) (*Delivery, time.Duration, error) {
+// try runs the dequeue script once (the next script when ack is not nil:
+// ack's ack first): a delivery, or how long until the next job may be due
+// (negative: nothing scheduled or leased).
+func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*Delivery, time.Duration, error) {
 	k := q.k
 	token := newToken()
 	// With none of this process's Dequeues blocked, the script itself
 	// passes the wake-up for jobs it leaves ready on to other processes,
 	// which saves a round trip on a busy consumer's every job.
-	passOn := "0"
-	if q.blocked.Load() == 0 {
-		passOn = "1"
+	passOn := q.passOnArg()
+	keys := []string{k.ready, k.sched, k.leases, k.jobs, k.marker(token), k.wake}
+	args := []any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL, wakeTTLArg, passOn}
+	script, callCtx := dequeueScript, ctx
+	if ack != nil {
+		keys = append(keys, k.seq, k.marker(ack.lease))
+		args = append(args, ack.lease, newToken())
+		// Not cut short by ctx: the ack must land (WithTimeout bounds it).
+		script, callCtx = nextScript, context.WithoutCancel(ctx)
 	}
-	reply, err := q.bound.Eval(ctx, q.c, dequeueScript, []string{k.ready, k.sched, k.leases, k.jobs, k.marker(token), k.wake},
-		[]any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL, wakeTTLArg, passOn}, nil).Slice()
+	reply, err := q.bound.Eval(callCtx, q.c, script, keys, args, nil).Slice()
 	if err != nil {
+		if ack != nil {
+			return nil, 0, fmt.Errorf("queue: next: ack %q: %w", ack.ID, err)
+		}
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
 		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
+	}
+	if ack != nil {
+		if len(reply) == 1 { // {-1}: the acked delivery's lease is lost
+			return nil, 0, q.lost(ack)
+		}
+		q.drop(ack.lease)
+		q.stats.acked.Add(1)
 	}
 	d, wait, left, err := q.parseDequeue(reply, token)
 	if err != nil {
@@ -434,6 +474,26 @@ func (q *Redis) parseDequeue(reply []any, token string) (d *Delivery, wait time.
 	d.lease = token + member
 	left, _ = redisx.Int64(reply[4])
 	return d, 0, left, nil
+}
+
+// passOnArg tells a script whether it is to pass a wake-up on to other
+// processes itself ("1": none of this process's Dequeues is blocked) or
+// leave it to this process ("0"): a job needs one consumer, and a local
+// one is woken without a round trip.
+func (q *Redis) passOnArg() string {
+	if q.blocked.Load() == 0 {
+		return "1"
+	}
+	return "0"
+}
+
+// wakeAfter wakes a Dequeue of this process after a job was queued; when
+// the script left the wake-up to this process (mine) and no Dequeue here
+// can take it, it goes to the other processes.
+func (q *Redis) wakeAfter(mine bool) {
+	if !q.waiters.wakeOne() && mine {
+		q.wakeOthers()
+	}
 }
 
 // passOn hands the wake-up on after a Dequeue that left jobs ready

@@ -88,3 +88,42 @@ func TestRedisCallsRunTwiceActOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisNextRunTwiceActsOnce: a Next whose script runs twice acks its
+// delivery once (no ErrLeaseLost from its own second run) and leases one
+// job, not two.
+func TestRedisNextRunTwiceActsOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		c, _ := tg.NewClient()
+		c.AddHook(twice{})
+		q := newRedisQueue(t, tg, c)
+		ctx := context.Background()
+		for _, id := range []string{"a", "b", "c"} {
+			if err := q.Enqueue(ctx, queue.Job{ID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := dequeueWithin(t, q, 5*time.Second)
+		for want := int64(1); want >= 0; want-- {
+			next, err := q.Next(ctx, d)
+			if err != nil {
+				t.Fatalf("Next run twice: %v", err)
+			}
+			if r, _, l, _ := q.Len(ctx); r != want || l != 1 {
+				t.Fatalf("Len after Next run twice: %d ready, %d leased; want %d, 1", r, l, want)
+			}
+			if _, err := q.Next(ctx, d); !errors.Is(err, queue.ErrLeaseLost) {
+				t.Fatalf("Next acking %s a second time: %v, want ErrLeaseLost", d.ID, err)
+			}
+			d = next
+		}
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if _, err := q.Next(short, d); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Next with nothing left: %v, want DeadlineExceeded", err)
+		}
+		if r, s, l, _ := q.Len(ctx); r+s+l != 0 {
+			t.Fatalf("Len after the last Next: %d %d %d", r, s, l)
+		}
+	})
+}

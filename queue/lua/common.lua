@@ -66,6 +66,18 @@ local function wake(key, ttl_ms)
   end
 end
 
+-- pass_wake gives the wake-up a job needs: to the wake-up list when the
+-- caller said none of its process's Dequeues is blocked (pass_on '1'),
+-- returning 1; otherwise it returns 2, and the caller wakes one of its own
+-- (a single job needs one consumer, not one in every process).
+local function pass_wake(key, ttl_ms, pass_on)
+  if pass_on == '1' then
+    wake(key, ttl_ms)
+    return 1
+  end
+  return 2
+end
+
 -- forget_seq deletes the enqueue counter once the queue holds no job: it
 -- only orders jobs against each other, so an empty queue may start again,
 -- and a queue that is no longer used leaves no key behind.

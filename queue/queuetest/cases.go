@@ -331,60 +331,125 @@ var cases = []testCase{
 			e.t.Fatalf("Stats = %+v\nwant    %+v", s, want)
 		}
 	}},
-	{name: "EveryJobExactlyOnceAcrossConsumers", run: func(e *env) {
-		const consumers, jobs = 4, 200
-		prios := []queue.Priority{queue.Low, queue.Normal, queue.High, queue.Critical}
-		ctx, cancel := context.WithCancel(e.ctx)
+	{name: "EveryJobExactlyOnceAcrossConsumers", run: func(e *env) { everyJobExactlyOnce(e, false) }},
+	{name: "EveryJobExactlyOnceAcrossNextLoops", run: func(e *env) { everyJobExactlyOnce(e, true) }},
+	{name: "NextAcksThenDequeues", poll: 10 * time.Second, run: func(e *env) {
+		e.enqueue(queue.Job{ID: "a", Priority: queue.High})
+		e.enqueue(queue.Job{ID: "b"})
+		a := e.dequeue()
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 		defer cancel()
-		var (
-			mu   sync.Mutex
-			seen = make(map[string]int)
-			wg   sync.WaitGroup
-			errs = make(chan error, consumers)
-		)
-		for range consumers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					d, err := e.q.Dequeue(ctx)
-					if err != nil {
-						if ctx.Err() == nil {
-							errs <- err
-						}
-						return
-					}
-					mu.Lock()
-					seen[d.ID]++
-					mu.Unlock()
-					if err := e.q.Ack(e.ctx, d); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
+		b, err := e.q.Next(ctx, a)
+		if err != nil || b.ID != "b" {
+			e.t.Fatalf("Next after a: %v, %v; want b", b, err)
 		}
-		for i := range jobs {
-			e.enqueue(queue.Job{ID: fmt.Sprintf("j%d", i), Priority: prios[i%len(prios)]})
+		if got := e.lens(); got != [3]int64{0, 0, 1} {
+			e.t.Fatalf("Len after Next = %v, want a acked, b leased", got)
 		}
-		waitFor(e.t, "every job delivered", func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(seen) == jobs
-		})
-		cancel()
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			e.t.Fatalf("consumer: %v", err)
+		e.enqueue(queue.Job{ID: "c"})
+		if d, err := e.q.Next(ctx, a); !errors.Is(err, queue.ErrLeaseLost) || d != nil {
+			e.t.Fatalf("Next acking a twice: %v, %v; want ErrLeaseLost", d, err)
 		}
-		for id, n := range seen {
-			if n != 1 {
-				e.t.Fatalf("%s delivered %d times", id, n)
-			}
+		if got := e.lens(); got != [3]int64{1, 0, 1} {
+			e.t.Fatalf("Len after a failed Next = %v: it dequeued", got)
 		}
+		// A worker told to stop after its job still acks it.
+		stopped, stop := context.WithCancel(e.ctx)
+		stop()
+		if d, err := e.q.Next(stopped, b); !errors.Is(err, context.Canceled) || d != nil {
+			e.t.Fatalf("Next with a done ctx: %v, %v; want context.Canceled", d, err)
+		}
+		if got := e.lens(); got != [3]int64{1, 0, 0} {
+			e.t.Fatalf("Len after Next with a done ctx = %v, want b acked", got)
+		}
+		c, err := e.q.Next(ctx, nil) // nil: Dequeue
+		if err != nil || c.ID != "c" {
+			e.t.Fatalf("Next(nil): %v, %v; want c", c, err)
+		}
+		// Nothing left: Next acks c, then waits like Dequeue until a job
+		// comes (the poll interval is long: only the wake-up can end it).
+		ch := make(chan result, 1)
+		go func() {
+			d, err := e.q.Next(ctx, c)
+			ch <- result{d, err}
+		}()
+		e.stillBlocked(ch, "Next with nothing ready")
 		if got := e.lens(); got != [3]int64{} {
-			e.t.Fatalf("Len = %v after all acked", got)
+			e.t.Fatalf("Len while Next waits = %v, want c acked", got)
+		}
+		e.enqueue(queue.Job{ID: "d"})
+		if r := e.await(ch, 5*time.Second, "Next after an Enqueue"); r.err != nil || r.d.ID != "d" {
+			e.t.Fatalf("Next woken: %v, %v; want d", r.d, r.err)
 		}
 	}},
+}
+
+// everyJobExactlyOnce has four consumers take 200 jobs of mixed
+// priorities, each with Dequeue then Ack, or with a Next loop (useNext).
+func everyJobExactlyOnce(e *env, useNext bool) {
+	const consumers, jobs = 4, 200
+	prios := []queue.Priority{queue.Low, queue.Normal, queue.High, queue.Critical}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		seen = make(map[string]int)
+		wg   sync.WaitGroup
+		errs = make(chan error, consumers)
+	)
+	for range consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var done *queue.Delivery // acked by the next Next
+			for {
+				var d *queue.Delivery
+				var err error
+				if useNext {
+					d, err = e.q.Next(ctx, done)
+				} else {
+					d, err = e.q.Dequeue(ctx)
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						errs <- err
+					}
+					return
+				}
+				mu.Lock()
+				seen[d.ID]++
+				mu.Unlock()
+				if useNext {
+					done = d
+					continue
+				}
+				if err := e.q.Ack(e.ctx, d); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		e.enqueue(queue.Job{ID: fmt.Sprintf("j%d", i), Priority: prios[i%len(prios)]})
+	}
+	waitFor(e.t, "every job delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == jobs
+	})
+	cancel() // a Next loop acks its last job on the way out
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		e.t.Fatalf("consumer: %v", err)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			e.t.Fatalf("%s delivered %d times", id, n)
+		}
+	}
+	if got := e.lens(); got != [3]int64{} {
+		e.t.Fatalf("Len = %v after all acked", got)
+	}
 }
