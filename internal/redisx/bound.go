@@ -111,6 +111,14 @@ func (b Bound) run(ctx context.Context, fn func(context.Context) error) error {
 // go-redis reports the socket deadline it derived from ctx as an i/o
 // timeout, and callers test for context.DeadlineExceeded on every client.
 func settle(ctx context.Context, err error) error {
+	dl, _ := ctx.Deadline()
+	return settleBy(ctx, dl, err)
+}
+
+// settleBy is settle for a call whose caller stops waiting at deadline
+// (zero: ctx's deadline alone), which a pipeline's socket deadline can
+// reach a moment before the caller's own timer does.
+func settleBy(ctx context.Context, deadline time.Time, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -122,7 +130,10 @@ func settle(ctx context.Context, err error) error {
 		return cerr
 	}
 	// The socket deadline can fire a moment before ctx's timer does.
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 5*time.Millisecond {
+	if dl, ok := ctx.Deadline(); ok && (deadline.IsZero() || dl.Before(deadline)) {
+		deadline = dl
+	}
+	if !deadline.IsZero() && time.Until(deadline) < 5*time.Millisecond {
 		return context.DeadlineExceeded
 	}
 	return err

@@ -185,14 +185,13 @@ func (c *call) wait(ctx context.Context, limit time.Duration) error {
 	return nil
 }
 
-// run makes the call on its own, then settles it.
-func (c *call) run() {
+// make makes the call on its own; finish then settles it.
+func (c *call) make() {
 	if c.fn != nil {
 		c.err = c.fn(c.ctx)
 	} else {
 		c.cmd = c.script.Run(c.ctx, c.scripter, c.keys, c.args...)
 	}
-	c.finish()
 }
 
 // finish releases c's owner, then either signals the waiting caller or,
@@ -227,16 +226,20 @@ type job struct {
 }
 
 func (j job) run() {
-	if j.c != nil {
-		j.c.run()
-	}
-	if j.pipe == nil {
+	if j.c == nil {
+		j.pipe.drain(j.hold, j.batch)
 		return
 	}
-	batch := j.batch
-	if batch == nil {
-		batch = j.pipe.next(j.hold, nil)
+	j.c.make()
+	if j.pipe == nil {
+		j.c.finish()
+		return
 	}
+	// The slot is freed (or the queue taken) before the caller hears:
+	// its next call then finds the slot free, rather than a worker on its
+	// way out, which would cost it a new goroutine.
+	batch := j.pipe.next(j.hold, nil)
+	j.c.finish()
 	j.pipe.drain(j.hold, batch)
 }
 

@@ -281,7 +281,7 @@ func (p *coalescer) send(batch []*call) {
 	}
 	for _, w := range live {
 		if err := w.cmd.Err(); err != nil {
-			w.cmd.SetErr(settle(w.ctx, err))
+			w.cmd.SetErr(settleBy(w.ctx, w.deadline, err))
 		}
 		w.finish()
 	}

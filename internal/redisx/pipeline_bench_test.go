@@ -27,9 +27,11 @@ func benchClients(b *testing.B) map[string]redis.UniversalClient {
 	cs := map[string]redis.UniversalClient{}
 	if addr := os.Getenv(redistest.EnvAddr); addr != "" {
 		cs["redis"] = redis.NewClient(&redis.Options{Addr: addr})
+		cs["redis-ctxtimeout"] = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	}
 	if addrs := redistest.ClusterAddrs(); len(addrs) > 0 {
 		cs["cluster"] = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		cs["cluster-ctxtimeout"] = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 	}
 	if len(cs) == 0 {
 		b.Skip("needs " + redistest.EnvAddr + " or " + redistest.EnvCluster + " (scripts/with-redis.sh sets them)")
