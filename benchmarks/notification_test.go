@@ -94,16 +94,19 @@ func (s *notifySink) sender() senders.Sender {
 	})
 }
 
-// wait waits for every delivery and reports the run's metrics.
-func (s *notifySink) wait(b *testing.B, start time.Time) {
+// await waits for every delivery and returns notifications/s since start.
+func (s *notifySink) await(b *testing.B, start time.Time) float64 {
 	select {
 	case <-s.done:
 	case <-time.After(2 * time.Minute):
 		b.Fatalf("%d of %d notifications delivered after two minutes", s.count.Load(), s.want)
 	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(s.want)/elapsed.Seconds(), "notifications/s")
+	return float64(s.want) / time.Since(start).Seconds()
+}
+
+// report reports a whole run's rate and latencies.
+func (s *notifySink) report(b *testing.B, rate float64) {
+	b.ReportMetric(rate, "notifications/s")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reportPercentiles(b, s.lat)
@@ -123,17 +126,16 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 func notifyChannels(n int) []string { return []string{"push", "email", "sms"}[:n] }
 
 // newNotifyService starts a service whose every channel sends through
-// send; c nil keeps it in memory.
-func newNotifyService(b *testing.B, c redis.UniversalClient, send senders.Sender) *notify.Service {
+// send; c nil keeps it in memory. stop shuts it down and deletes its keys.
+func newNotifyService(b *testing.B, c redis.UniversalClient, send senders.Sender) (svc *notify.Service, stop func()) {
 	cfg := notify.Config{
 		Senders:  map[string]senders.Sender{"push": send, "email": send, "sms": send},
 		Workers:  notifyWorkers,
 		UserRate: ratelimit.PerSecond(1_000_000),
 	}
 	if c != nil {
-		prefix := fmt.Sprintf("bench-notify-%d-%d:", time.Now().UnixNano(), notifyRun.Add(1))
-		cfg.Redis, cfg.Prefix = c, prefix
-		b.Cleanup(func() { deleteNotifyKeys(b, c, prefix) })
+		cfg.Redis = c
+		cfg.Prefix = fmt.Sprintf("bench-notify-%d-%d:", time.Now().UnixNano(), notifyRun.Add(1))
 	}
 	svc, err := notify.New(cfg)
 	if err != nil {
@@ -142,14 +144,16 @@ func newNotifyService(b *testing.B, c redis.UniversalClient, send senders.Sender
 	if err := svc.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	return svc, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := svc.Shutdown(ctx); err != nil {
 			b.Errorf("shutdown: %v", err)
 		}
-	})
-	return svc
+		if c != nil {
+			deleteNotifyKeys(b, c, cfg.Prefix)
+		}
+	}
 }
 
 // submitter is one way into the service: submit notification i.
@@ -163,14 +167,12 @@ func inProcess(svc *notify.Service) submitter {
 	}
 }
 
-func overHTTP(b *testing.B, svc *notify.Service) submitter {
+func overHTTP(svc *notify.Service) (submitter, func()) {
 	srv := httptest.NewServer(svc.Handler())
-	b.Cleanup(srv.Close)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: notifyClients, MaxIdleConnsPerHost: notifyClients},
 		Timeout: 10 * time.Second}
-	b.Cleanup(client.CloseIdleConnections)
 	url := srv.URL + "/api/notifications"
-	return func(_ context.Context, i int, channels []string) error {
+	submit := func(_ context.Context, i int, channels []string) error {
 		body := fmt.Appendf(nil, `{"user_id":"u%d","channels":["%s"],"body":"%d"}`,
 			i%notifyUsers, strings.Join(channels, `","`), time.Now().UnixNano())
 		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
@@ -184,10 +186,11 @@ func overHTTP(b *testing.B, svc *notify.Service) submitter {
 		}
 		return nil
 	}
+	return submit, func() { client.CloseIdleConnections(); srv.Close() }
 }
 
-// submitAll submits b.N notifications from notifyClients goroutines.
-func submitAll(b *testing.B, submit submitter, channels []string) {
+// submitAll submits n notifications from notifyClients goroutines.
+func submitAll(b *testing.B, n int, submit submitter, channels []string) {
 	ctx := context.Background()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -195,7 +198,7 @@ func submitAll(b *testing.B, submit submitter, channels []string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
 				if err := submit(ctx, int(i), channels); err != nil {
 					b.Error(err)
 					return
@@ -206,19 +209,32 @@ func submitAll(b *testing.B, submit submitter, channels []string) {
 	wg.Wait()
 }
 
-// runNotify measures one way into one service.
-func runNotify(b *testing.B, c redis.UniversalClient, channels int, via string) {
-	sink := newNotifySink(b.N, channels)
-	svc := newNotifyService(b, c, sink.sender())
+// notifyRound sends n notifications through a fresh service and returns
+// notifications/s, the timer running only while they go through.
+func notifyRound(b *testing.B, c redis.UniversalClient, channels int, via string, n int) (float64, *notifySink) {
+	b.StopTimer()
+	sink := newNotifySink(n, channels)
+	svc, stop := newNotifyService(b, c, sink.sender())
+	defer stop()
 	submit := inProcess(svc)
 	if via == "http" {
-		submit = overHTTP(b, svc)
+		var closeHTTP func()
+		submit, closeHTTP = overHTTP(svc)
+		defer closeHTTP()
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	b.StartTimer()
 	start := time.Now()
-	submitAll(b, submit, notifyChannels(channels))
-	sink.wait(b, start)
+	submitAll(b, n, submit, notifyChannels(channels))
+	rate := sink.await(b, start)
+	b.StopTimer()
+	return rate, sink
+}
+
+// runNotify measures one way into one service, b.N notifications.
+func runNotify(b *testing.B, c redis.UniversalClient, channels int, via string) {
+	b.ReportAllocs()
+	rate, sink := notifyRound(b, c, channels, via, b.N)
+	sink.report(b, rate)
 }
 
 // BenchmarkNotifyMemory: in memory, target ≥ 20k notifications/s (issue 11).
@@ -233,7 +249,9 @@ func BenchmarkNotifyMemory(b *testing.B) {
 // BenchmarkNotifyRedis: on PATTERNS_REDIS_ADDR, the service (one channel
 // per notification) next to asynq processing the same no-op tasks on the
 // same Redis with the same concurrency (notifyWorkers handlers,
-// notifyClients producers), interleaved. Target: notify ≥ asynq.
+// notifyClients producers). Target: notify ≥ asynq. "vs-asynq"
+// alternates the two, notifyRoundSize each per op, and reports both rates
+// and their ratio, so that a busy machine slows both alike.
 func BenchmarkNotifyRedis(b *testing.B) {
 	addr := os.Getenv("PATTERNS_REDIS_ADDR")
 	if addr == "" {
@@ -241,8 +259,27 @@ func BenchmarkNotifyRedis(b *testing.B) {
 	}
 	b.Run("notify/inproc", func(b *testing.B) { runNotify(b, notifyRedisClient(b, addr), 1, "inproc") })
 	b.Run("notify/http", func(b *testing.B) { runNotify(b, notifyRedisClient(b, addr), 1, "http") })
-	b.Run("asynq", func(b *testing.B) { runAsynqNoop(b, addr) })
+	b.Run("asynq", func(b *testing.B) {
+		b.ReportAllocs()
+		rate, sink := asynqRound(b, addr, b.N)
+		sink.report(b, rate)
+	})
+	b.Run("vs-asynq", func(b *testing.B) {
+		c := notifyRedisClient(b, addr)
+		var ours, theirs float64
+		for range b.N {
+			r, _ := notifyRound(b, c, 1, "inproc", notifyRoundSize)
+			ours += r
+			r, _ = asynqRound(b, addr, notifyRoundSize)
+			theirs += r
+		}
+		b.ReportMetric(ours/float64(b.N), "notify/s")
+		b.ReportMetric(theirs/float64(b.N), "asynq/s")
+		b.ReportMetric(ours/theirs, "ratio")
+	})
 }
+
+const notifyRoundSize = 3000
 
 func notifyRedisClient(b *testing.B, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 128})
@@ -250,12 +287,14 @@ func notifyRedisClient(b *testing.B, addr string) *redis.Client {
 	return c
 }
 
-// runAsynqNoop enqueues b.N no-op tasks carrying their enqueue time from
-// notifyClients producers and handles them with notifyWorkers.
-func runAsynqNoop(b *testing.B, addr string) {
+// asynqRound enqueues n no-op tasks carrying their enqueue time from
+// notifyClients producers, handles them with notifyWorkers, and returns
+// tasks/s, the timer running only while they go through.
+func asynqRound(b *testing.B, addr string, n int) (float64, *notifySink) {
+	b.StopTimer()
 	opt := asynq.RedisClientOpt{Addr: addr, PoolSize: 128}
 	qname := fmt.Sprintf("bench-notify-%d-%d", time.Now().UnixNano(), notifyRun.Add(1))
-	sink := newNotifySink(b.N, 1)
+	sink := newNotifySink(n, 1)
 	srv := asynq.NewServer(opt, asynq.Config{
 		Concurrency: notifyWorkers, Queues: map[string]int{qname: 1}, LogLevel: asynq.FatalLevel,
 		TaskCheckInterval: 10 * time.Millisecond, // its default (1s) would idle at the start
@@ -281,11 +320,12 @@ func runAsynqNoop(b *testing.B, addr string) {
 		_, err := client.EnqueueContext(ctx, t, asynq.Queue(qname))
 		return err
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	b.StartTimer()
 	start := time.Now()
-	submitAll(b, submit, nil)
-	sink.wait(b, start)
+	submitAll(b, n, submit, nil)
+	rate := sink.await(b, start)
+	b.StopTimer()
+	return rate, sink
 }
 
 // deleteNotifyKeys removes what a run wrote.
@@ -362,7 +402,8 @@ func criticalNotifyLatency(b *testing.B, c redis.UniversalClient) {
 		mu.Unlock()
 		return nil
 	})
-	svc := newNotifyService(b, c, send)
+	svc, stop := newNotifyService(b, c, send)
+	defer stop()
 	// phase submits b.N critical notifications and returns their latencies.
 	phase := func() []time.Duration {
 		mu.Lock()
