@@ -3,6 +3,8 @@ package otel
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -86,22 +88,21 @@ func (g *depthGauges) observe(ctx context.Context, o metric.Observer) {
 	if err != nil {
 		return
 	}
-	totals := make(map[depthKey]depthTotals, len(ds))
-	order := make([]depthKey, 0, len(ds))
-	for _, d := range ds {
-		k := depthKey{d.Group, d.Pattern}
-		t, seen := totals[k]
-		if !seen {
-			order = append(order, k)
-		}
-		t.queued += d.Queued
-		t.inFlight += d.InFlight
-		t.consumers += d.Consumers
-		t.unknown = t.unknown || d.QueuedUnknown
-		totals[k] = t
+	// Two plain subscriptions of one pattern share their attributes: add
+	// them up. Sorted, they are neighbours.
+	if !slices.IsSortedFunc(ds, compareDepths) {
+		slices.SortFunc(ds, compareDepths)
 	}
-	for _, k := range order {
-		t, opt := totals[k], g.option(k)
+	for i := 0; i < len(ds); {
+		k := depthKey{ds[i].Group, ds[i].Pattern}
+		var t depthTotals
+		for ; i < len(ds) && ds[i].Group == k.group && ds[i].Pattern == k.pattern; i++ {
+			t.queued += ds[i].Queued
+			t.inFlight += ds[i].InFlight
+			t.consumers += ds[i].Consumers
+			t.unknown = t.unknown || ds[i].QueuedUnknown
+		}
+		opt := g.option(k)
 		if !t.unknown {
 			o.ObserveInt64(g.depth, t.queued+t.inFlight, opt)
 			o.ObserveInt64(g.lag, t.queued, opt)
@@ -109,6 +110,13 @@ func (g *depthGauges) observe(ctx context.Context, o metric.Observer) {
 		o.ObserveInt64(g.inFlight, t.inFlight, opt)
 		o.ObserveInt64(g.members, t.consumers, opt)
 	}
+}
+
+func compareDepths(a, b pubsub.Depth) int {
+	if c := strings.Compare(a.Group, b.Group); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Pattern, b.Pattern)
 }
 
 // option returns the attributes of k's points, built once per key.

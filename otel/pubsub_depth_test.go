@@ -284,3 +284,44 @@ type metadataOnly struct {
 func (m metadataOnly) PublishMessage(ctx context.Context, msg *pubsub.Message) error {
 	return m.pub.PublishMessage(ctx, msg)
 }
+
+// Two plain subscriptions of one pattern share their attributes: their
+// points are one, the sum of both.
+func TestBusDepthGaugesAddUpOnePattern(t *testing.T) {
+	mh := newMeter(t)
+	bus := pubsub.NewMemory()
+	t.Cleanup(func() { _ = bus.Close() })
+	_, err := potel.InstrumentBus(mh.meter, "orders", bus)
+	require.NoError(t, err)
+	started, release := make(chan string, 16), make(chan struct{})
+	defer close(release)
+	blocked := func(ctx context.Context, m *pubsub.Message) error {
+		started <- string(m.Payload)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for range 2 {
+		_, err = bus.Subscribe(bg, "orders.#", blocked)
+		require.NoError(t, err)
+	}
+	for i := range 3 {
+		require.NoError(t, bus.Publish(bg, "orders.created", []byte(strconv.Itoa(i))))
+	}
+	await(t, started)
+	await(t, started)
+	plain := []attribute.KeyValue{name("orders"), potel.AttrSubscription.String("orders.#")}
+	want := depthPoints{depth: 6, lag: 4, inFlight: 2, consumers: 2}
+	var got depthPoints
+	waitUntil(t, func() bool {
+		rm := mh.collect()
+		if points(rm, "patterns.pubsub.queue.depth", plain...) != 1 {
+			return false
+		}
+		got = readDepth(t, rm, plain...)
+		return got == want
+	}, "the two subscriptions' depths add up")
+}

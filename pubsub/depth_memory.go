@@ -16,25 +16,26 @@ func (b *Memory) Depths(ctx context.Context) ([]Depth, error) {
 		return nil, err
 	}
 	b.mu.Lock()
-	seen := make(map[*queue]struct{}, len(b.subs)+len(b.groups))
 	out := make([]Depth, 0, len(b.subs)+len(b.groups))
-	add := func(q *queue) {
-		if _, ok := seen[q]; ok {
-			return
-		}
-		seen[q] = struct{}{}
-		out = append(out, Depth{Group: q.group, Pattern: q.pattern, Consumers: int64(len(q.members)),
-			Queued: int64(len(q.ch)), InFlight: q.inFlight.Load()})
+	// Every group's queue is in b.groups while it lives; a plain
+	// subscription's queue is its own.
+	for _, q := range b.groups {
+		out = append(out, q.depth())
 	}
 	for s := range b.subs {
-		add(s.q)
-	}
-	for _, q := range b.groups {
-		add(q)
+		if s.q.group == "" {
+			out = append(out, s.q.depth())
+		}
 	}
 	b.mu.Unlock()
 	sortDepths(out)
 	return out, nil
+}
+
+// depth reads q's numbers. Memory.mu is held.
+func (q *queue) depth() Depth {
+	return Depth{Group: q.group, Pattern: q.pattern, Consumers: int64(len(q.members)),
+		Queued: int64(len(q.ch)), InFlight: q.inFlight.Load()}
 }
 
 // Depths implements DepthReporter with this process's queues: a Broadcast

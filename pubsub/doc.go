@@ -89,7 +89,11 @@
 // EventRejoined) and ErrNoBinding; WithLogger logs the same events (Error
 // for dead letters and panics, Warn for retries, drops and detaching),
 // never payloads; nil, the default, logs nothing. Stats returns
-// lock-free counters.
+// lock-free counters. Depths (DepthReporter: Memory, Redis, Broadcast)
+// reads each group's backlog, queued and in flight (on Redis its lag and
+// pending entries, one XINFO GROUPS per group, within WithTimeout), for
+// queue-depth and consumer-lag gauges; package
+// github.com/sysdesign/patterns/otel exports them.
 //
 // Handlers must treat *Message as read-only and must not keep it after
 // returning: the memory bus shares one payload and metadata map between all
