@@ -43,9 +43,16 @@ func (b Bound) Eval(ctx context.Context, c redis.Scripter, script *redis.Script,
 	}
 	w := getCall()
 	w.ctx, w.scripter, w.script, w.keys, w.args, w.owner = ctx, c, script, keys, args, owner
+	return b.send(ctx, limit, w, piped)
+}
+
+// send hands w to the coalescer (piped) or a worker, and waits for it
+// within limit.
+func (b Bound) send(ctx context.Context, limit time.Duration, w *call, piped bool) *redis.Cmd {
 	if piped {
 		w.client, w.deadline = b.client, deadlineOf(ctx, limit)
 		if err := b.pipe.submit(w); err != nil {
+			owner := w.owner
 			w.owner = nil
 			w.recycle()
 			return failed(ctx, owner, err)
@@ -112,11 +119,12 @@ type call struct {
 	fn  func(context.Context) error // either fn,
 	err error
 
-	scripter redis.Scripter // or a script
+	scripter redis.Scripter // or a script,
 	script   *redis.Script
 	keys     []string
 	args     []any
 	owner    Releaser
+	command  []any // or a command (on client)
 	cmd      *redis.Cmd
 
 	client   redis.UniversalClient // pipelined calls: the client to pipeline on
@@ -145,7 +153,7 @@ func getCall() *call {
 func (c *call) recycle() {
 	c.ctx, c.fn, c.err = nil, nil, nil
 	c.scripter, c.script, c.keys, c.args, c.owner, c.cmd = nil, nil, nil, nil, nil, nil
-	c.client, c.deadline, c.pipe = nil, time.Time{}, nil
+	c.client, c.deadline, c.pipe, c.command = nil, time.Time{}, nil, nil
 	calls.Put(c)
 }
 
@@ -187,10 +195,13 @@ func (c *call) wait(ctx context.Context, limit time.Duration) error {
 
 // make makes the call on its own; finish then settles it.
 func (c *call) make() {
-	if c.fn != nil {
+	switch {
+	case c.fn != nil:
 		c.err = c.fn(c.ctx)
-	} else {
+	case c.script != nil:
 		c.cmd = c.script.Run(c.ctx, c.scripter, c.keys, c.args...)
+	default:
+		c.cmd = c.client.Do(c.ctx, c.command...)
 	}
 }
 

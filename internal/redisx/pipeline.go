@@ -260,6 +260,10 @@ func (p *coalescer) send(batch []*call) {
 	client := live[0].client
 	pipe := client.Pipeline()
 	for _, w := range live {
+		if w.script == nil {
+			w.cmd = pipe.Do(ctx, w.command...)
+			continue
+		}
 		w.cmd = pipe.EvalSha(ctx, w.script.Hash(), w.keys, w.args...)
 	}
 	_, _ = pipe.Exec(ctx)
@@ -268,7 +272,7 @@ func (p *coalescer) send(batch []*call) {
 
 	var retry redis.Pipeliner
 	for _, w := range live {
-		if redis.HasErrorPrefix(w.cmd.Err(), "NOSCRIPT") {
+		if w.script != nil && redis.HasErrorPrefix(w.cmd.Err(), "NOSCRIPT") {
 			if retry == nil {
 				retry = client.Pipeline()
 			}
