@@ -34,8 +34,8 @@ var benchIDs atomic.Int64
 func nextID() string { return "b" + strconv.FormatInt(benchIDs.Add(1), 10) }
 
 // BenchmarkMemory3Steps: a 3-step saga of no-op steps with the in-memory
-// log on (8 transitions logged, data JSON-encoded), sequential and with
-// one goroutine per core.
+// log on (8 transitions logged), sequential and with one goroutine per
+// core; and sequential with steps that each change the data.
 func BenchmarkMemory3Steps(b *testing.B) {
 	newSaga := func(b *testing.B) *Saga[benchData] {
 		ml, err := NewMemoryLog(WithRetention(benchRetention))
@@ -46,6 +46,29 @@ func BenchmarkMemory3Steps(b *testing.B) {
 	}
 	b.Run("serial", func(b *testing.B) {
 		s := newSaga(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start, cpu := time.Now(), cpuTime()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Execute(ctx, nextID(), benchData{OrderID: "o", Amount: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRates(b, start, cpu)
+	})
+	b.Run("serial-changing-data", func(b *testing.B) {
+		// Each step changes the data, so every transition logs new data.
+		bump := func(_ context.Context, d *benchData) error { d.Amount++; return nil }
+		ml, err := NewMemoryLog(WithRetention(benchRetention))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := mustNew(b, "bench", []Step[benchData]{
+			{Name: "reserve", Action: bump, Compensate: bump},
+			{Name: "charge", Action: bump, Compensate: bump},
+			{Name: "confirm", Action: bump},
+		}, WithLog(ml))
 		ctx := context.Background()
 		b.ReportAllocs()
 		b.ResetTimer()
