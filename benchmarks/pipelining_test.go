@@ -14,6 +14,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sysdesign/patterns/cache"
 	"github.com/sysdesign/patterns/cqrs"
 	"github.com/sysdesign/patterns/ratelimit"
 	"github.com/sysdesign/patterns/saga"
@@ -201,6 +202,55 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 						v, err := s.Append(ctx, streams[w], versions[w], ev)
 						versions[w] = v
 						return err
+					})
+				})
+			}
+		}
+	}
+}
+
+// Cache hits: our Redis cache's Get against a plain go-redis GET on the
+// same client, 1,000 keys of 100 bytes.
+func BenchmarkPipeliningCacheGet(b *testing.B) {
+	ctx := context.Background()
+	value := []byte(strings.Repeat("v", 100))
+	for _, target := range pipeTargets(b) {
+		for _, g := range []int{1, 16, 64} {
+			for _, lib := range []string{"patterns", "go-redis-GET"} {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/lib=%s", target, g, lib), func(b *testing.B) {
+					c := pipeClient(b, target)
+					prefix := benchPrefixFor("cache")
+					rc, err := cache.NewRedis[[]byte](c, cache.WithPrefix(prefix))
+					if err != nil {
+						b.Fatal(err)
+					}
+					keys := make([]string, 1000)
+					for i := range keys {
+						keys[i] = "k" + strconv.Itoa(i)
+						if err := rc.Set(ctx, keys[i], value, time.Minute); err != nil {
+							b.Fatal(err)
+						}
+					}
+					var get func(key string) error
+					if lib == "patterns" {
+						get = func(k string) error {
+							_, ok, err := rc.Get(ctx, k)
+							if err == nil && !ok {
+								err = fmt.Errorf("miss on %s", k)
+							}
+							return err
+						}
+					} else {
+						// the key our cache stores it under
+						raw := func(k string) string { return prefix + "{}v:" + k }
+						if err := c.Get(ctx, raw(keys[0])).Err(); err != nil {
+							b.Fatalf("plain GET of %s: %v", raw(keys[0]), err)
+						}
+						get = func(k string) error { return c.Get(ctx, raw(k)).Err() }
+					}
+					var n atomic.Int64
+					concurrently(b, g, "gets/s", func(int) error {
+						return get(keys[int(n.Add(1))%len(keys)])
 					})
 				})
 			}

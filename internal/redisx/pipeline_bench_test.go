@@ -90,3 +90,33 @@ func BenchmarkPipelinedEval(b *testing.B) {
 		}
 	}
 }
+
+// GETs through Bound.Command, pipelined, against go-redis's plain Get on
+// the same client.
+func BenchmarkPipelinedGet(b *testing.B) {
+	for name, c := range benchClients(b) {
+		ctx := context.Background()
+		keys := make([]string, 1000)
+		for i := range keys {
+			keys[i] = "bench:redisx:get:" + strconv.Itoa(i)
+			if err := c.Set(ctx, keys[i], "0123456789012345678901234567890123456789", time.Minute).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, g := range []int{1, 16, 64} {
+			for _, mode := range []string{"Command", "plain-Get"} {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/mode=%s", name, g, mode), func(b *testing.B) {
+					bound := NewBound(c, time.Second)
+					var n atomic.Int64
+					runConcurrently(b, g, func(int) error {
+						key := keys[int(n.Add(1))%len(keys)]
+						if mode == "plain-Get" {
+							return c.Get(ctx, key).Err()
+						}
+						return bound.Command(ctx, c, "get", key).Err()
+					})
+				})
+			}
+		}
+	}
+}
