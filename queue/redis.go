@@ -55,6 +55,7 @@ type Redis struct {
 	markerTTL string // how long a delivery's marker lives, in ms
 
 	waiters waitlist      // Dequeues of this process that may wait
+	idle    idleHint      // this process saw nothing ready: Dequeues may wait without looking
 	blocked atomic.Int64  // of those, the ones waiting now (the listener runs while > 0)
 	want    chan struct{} // tells the listener a Dequeue started waiting
 }
@@ -167,13 +168,27 @@ func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
-	n, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.jobs, q.k.seq, q.k.marker(d.lease)},
-		[]any{d.lease, newToken(), q.markerTTL}, nil).Int64()
+	gen := q.idle.generation()
+	reply, err := q.bound.Eval(ctx, q.c, ackScript, []string{q.k.leases, q.k.jobs, q.k.seq, q.k.marker(d.lease), q.k.ready, q.k.sched},
+		[]any{d.lease, newToken(), q.markerTTL, q.clockArg()}, nil).Slice()
 	if err != nil {
 		return fmt.Errorf("queue: ack %q: %w", d.ID, err)
 	}
-	if n == 0 {
+	if len(reply) == 0 {
+		return fmt.Errorf("queue: ack %q: %w: %v", d.ID, redisx.ErrBadReply, reply)
+	}
+	kind, err := redisx.Int64(reply[0])
+	if err != nil {
+		return fmt.Errorf("queue: ack %q: %w: %v", d.ID, redisx.ErrBadReply, reply)
+	}
+	if kind == 0 {
 		return q.lost(d)
+	}
+	if kind == 2 && len(reply) == 2 {
+		wait, _ := redisx.Int64(reply[1])
+		q.idle.saw(gen, true, time.Duration(wait)*time.Microsecond)
+	} else {
+		q.idle.saw(gen, false, 0)
 	}
 	q.drop(d.lease)
 	q.stats.acked.Add(1)
@@ -344,6 +359,10 @@ func (q *Redis) dequeue(ctx context.Context, ack *Delivery) (*Delivery, error) {
 			timer.Stop()
 		}
 	}()
+	// The first look may be skipped when this process just saw nothing
+	// ready (idleHint), unless due times come from WithClock, which
+	// moves without telling (only a look notices).
+	mayWait := ack == nil && !q.cfg.clockSet
 	for {
 		if q.closed.Load() {
 			return nil, ErrClosed
@@ -351,11 +370,20 @@ func (q *Redis) dequeue(ctx context.Context, ack *Delivery) (*Delivery, error) {
 		// Registered before the script runs, so that a job arriving
 		// between the script and the wait still wakes this Dequeue.
 		wake := q.waiters.add()
-		d, wait, err := q.try(ctx, wake, ack)
-		ack = nil
-		if err != nil || d != nil {
-			q.leave(wake)
-			return d, err
+		skip, wait := false, time.Duration(0)
+		if mayWait {
+			skip, wait = q.idle.check()
+			mayWait = false
+		}
+		if !skip {
+			var d *Delivery
+			var err error
+			d, wait, err = q.try(ctx, wake, ack)
+			ack = nil
+			if err != nil || d != nil {
+				q.leave(wake)
+				return d, err
+			}
 		}
 		if wait < 0 || wait > q.cfg.poll {
 			wait = q.cfg.poll
@@ -406,6 +434,7 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*De
 		// Not cut short by ctx: the ack must land (WithTimeout bounds it).
 		script, callCtx = nextScript, context.WithoutCancel(ctx)
 	}
+	gen := q.idle.generation()
 	reply, err := q.bound.Eval(callCtx, q.c, script, keys, args, nil).Slice()
 	if err != nil {
 		if ack != nil {
@@ -427,7 +456,11 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*De
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
 	}
-	if left > 0 {
+	switch {
+	case d == nil:
+		q.idle.saw(gen, true, wait)
+	case left > 0:
+		q.idle.saw(gen, false, 0)
 		q.passOn(wake, passOn == "1")
 	}
 	if d != nil {
@@ -491,7 +524,11 @@ func (q *Redis) passOnArg() string {
 // the script left the wake-up to this process (mine) and no Dequeue here
 // can take it, it goes to the other processes.
 func (q *Redis) wakeAfter(mine bool) {
-	if !q.waiters.wakeOne() && mine {
+	if q.waiters.wakeOne() {
+		return
+	}
+	q.idle.spoil()
+	if mine {
 		q.wakeOthers()
 	}
 }
@@ -522,6 +559,7 @@ func (q *Redis) leave(wake chan struct{}) {
 // blocks on (bounded by WithTimeout; a failure costs a consumer at most
 // its poll interval).
 func (q *Redis) wakeOthers() {
+	q.idle.spoil() // a job is waiting that no Dequeue here was woken for
 	_ = q.bound.Eval(q.ctx, q.c, wakeScript, []string{q.k.wake}, []any{wakeTTLArg}, nil).Err()
 }
 

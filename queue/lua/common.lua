@@ -56,6 +56,21 @@ local function queue_job(ready, sched, member, j, now, aging)
   return idle
 end
 
+-- next_wait: with nothing ready, how long until the next scheduled job
+-- is due or the next lease expires, in µs (0 if one already is; -1 if
+-- there is neither).
+local function next_wait(sched, leases, now, srv)
+  local wait = -1
+  local s = redis.call('ZRANGE', sched, 0, 0, 'WITHSCORES')
+  if #s > 0 then wait = math.max(tonumber(s[2]) - now, 0) end
+  local l = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  if #l > 0 then
+    local lw = math.max(tonumber(l[2]) - srv, 0)
+    if wait < 0 or lw < wait then wait = lw end
+  end
+  return wait
+end
+
 -- wake tells blocked Dequeues (of any process) to look again.
 -- At most 16 wake-ups wait in the list: enough to wake a fleet's idle
 -- processes, and a full list costs one command.

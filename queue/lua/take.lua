@@ -53,16 +53,7 @@ local function take()
 
   local top = redis.call('ZPOPMIN', KEYS[1])
   if #top == 0 then
-    local wait = -1
-    local s = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    if #s > 0 then wait = tonumber(s[2]) - now end
-    local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    if #l > 0 then
-      local lw = tonumber(l[2]) - srv
-      if wait < 0 or lw < wait then wait = lw end
-    end
-    if wait < 0 and #s + #l > 0 then wait = 0 end
-    return {0, reclaimed, num(wait)}
+    return {0, reclaimed, num(next_wait(KEYS[2], KEYS[3], now, srv))}
   end
 
   local member = top[1]
