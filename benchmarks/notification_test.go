@@ -474,5 +474,6 @@ func criticalNotifyLatency(b *testing.B, c redis.UniversalClient) {
 	b.ReportMetric(idleP99, "idle-p99-µs")
 	b.ReportMetric(loadedP99, "loaded-p99-µs")
 	b.ReportMetric(loadedP99/max(idleP99, 1), "p99-ratio")
+	b.ReportMetric(float64(idle[len(idle)/2].Microseconds()), "idle-p50-µs")
 	b.ReportMetric(float64(loaded[len(loaded)/2].Microseconds()), "loaded-p50-µs")
 }

@@ -3,6 +3,8 @@ package notify
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sysdesign/patterns/cqrs"
@@ -107,15 +109,18 @@ func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) e
 		if err != nil || !ok {
 			return err // a status without its acceptance cannot happen; nothing to show
 		}
-		v.Channels = copyChannels(v.Channels)
-		cv := v.Channels[s.Channel]
-		if cv == nil {
-			cv = &ChannelView{}
-			v.Channels[s.Channel] = cv
+		// Copy on write: a new map, and a new ChannelView for the channel
+		// that changed; the others are shared with the stored View, which
+		// nothing changes in place.
+		v.Channels = maps.Clone(v.Channels)
+		var cv ChannelView
+		if old := v.Channels[s.Channel]; old != nil {
+			cv = *old
 		}
 		cv.Status, cv.Reason, cv.NextAttemptAt = s.Status, s.Reason, s.NextAt
 		cv.Attempts = max(cv.Attempts, s.Attempt)
-		cv.History = p.appendEntry(cv.History, StatusEntry{Status: s.Status, At: s.At, Attempt: s.Attempt, NextAt: s.NextAt, Reason: s.Reason})
+		cv.History = p.appendEntry(slices.Clip(cv.History), StatusEntry{Status: s.Status, At: s.At, Attempt: s.Attempt, NextAt: s.NextAt, Reason: s.Reason})
+		v.Channels[s.Channel] = &cv
 		tx.Put(id, v)
 	}
 	return nil
@@ -129,18 +134,6 @@ func (p projector) appendEntry(h []StatusEntry, e StatusEntry) []StatusEntry {
 		h = append(h[:1], h[len(h)-p.historyLimit+1:]...)
 	}
 	return h
-}
-
-// copyChannels copies the map and its values, so a stored View is never
-// changed in place.
-func copyChannels(m map[string]*ChannelView) map[string]*ChannelView {
-	out := make(map[string]*ChannelView, len(m))
-	for k, v := range m {
-		c := *v
-		c.History = append([]StatusEntry(nil), v.History...)
-		out[k] = &c
-	}
-	return out
 }
 
 // newAccepted makes the event of an accepted notification, which is
