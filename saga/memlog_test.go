@@ -3,7 +3,6 @@ package saga
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -185,13 +184,14 @@ func TestPooledRunsKeepExecutionsApart(t *testing.T) {
 	}
 }
 
-// On a MemoryLog the Saga's shared beats renew every running saga: a step
-// that outlasts the lease several times keeps it (another Saga on the log
-// cannot take the saga over), and once no saga runs the timer stops.
+// On a MemoryLog the Saga's shared beats renew every running saga: while
+// steps outlast the lease, each saga's lease is extended again and again
+// (another Saga on the log cannot take one over), and once no saga runs
+// the timer stops.
 func TestSharedBeatsKeepLeases(t *testing.T) {
 	ml, err := NewMemoryLog()
 	require.NoError(t, err)
-	const lease = 150 * time.Millisecond // beats every 50ms: room for a loaded machine
+	const lease = 300 * time.Millisecond // beats every 100ms
 	other := mustNew(t, "beat", []Step[plainData]{{Name: "a", Action: func(context.Context, *plainData) error { return nil }}}, WithLog(ml), WithLease(lease))
 	var wg sync.WaitGroup
 	release, started := make(chan struct{}), make(chan struct{}, 3)
@@ -217,18 +217,22 @@ func TestSharedBeatsKeepLeases(t *testing.T) {
 	for range errs {
 		<-started
 	}
-	deadline := time.Now().Add(3 * lease)
-	for time.Now().Before(deadline) {
-		for i := range errs {
-			_, err := other.Execute(context.Background(), fmt.Sprint("id", i), plainData{})
-			if err != nil && !errors.Is(err, ErrRunning) {
-				t.Fatalf("a running saga's lease ran out: %v", err)
-			}
-			if err == nil {
-				t.Fatalf("saga id%d was taken over while it ran", i)
-			}
+	expiry := func(id string) time.Time {
+		sh := ml.shard("beat", id)
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.recs[memKey{"beat", id}].expires
+	}
+	for i := range errs {
+		id := fmt.Sprint("id", i)
+		first := expiry(id)
+		for renewals := 0; renewals < 2; {
+			require.Eventually(t, func() bool { return expiry(id).After(first) }, 10*time.Second, time.Millisecond, "%s is not renewed", id)
+			first = expiry(id)
+			renewals++
 		}
-		time.Sleep(time.Millisecond)
+		_, err := other.Execute(context.Background(), id, plainData{})
+		require.ErrorIs(t, err, ErrRunning, "%s, just renewed, is taken over", id)
 	}
 	close(release)
 	wg.Wait()
@@ -239,5 +243,5 @@ func TestSharedBeatsKeepLeases(t *testing.T) {
 		s.beats.mu.Lock()
 		defer s.beats.mu.Unlock()
 		return !s.beats.armed && s.beats.head == nil
-	}, time.Second, time.Millisecond, "the shared timer stops when no saga runs")
+	}, 5*time.Second, time.Millisecond, "the shared timer stops when no saga runs")
 }
