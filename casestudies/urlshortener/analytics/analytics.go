@@ -23,17 +23,18 @@ const (
 	// DefaultBufferSize is how many recorded clicks may wait for a
 	// publisher; past it Record drops clicks (ErrOverloaded) at once.
 	DefaultBufferSize = 8192
-	// DefaultPublishers is how many goroutines publish buffered clicks.
+	// DefaultPublishers is how many goroutines batch and publish buffered
+	// clicks (see DefaultBatchSize).
 	DefaultPublishers = 4
-	// DefaultPublishPatience is how long a click's publish is retried
-	// (with backoff) before the click is dropped, counted in Counters.Lost
-	// and logged: long enough to ride out a Redis failover or restart,
+	// DefaultPublishPatience is how long a batch's publish is retried
+	// (with backoff) before its clicks are dropped, counted in
+	// Counters.Lost and logged: long enough to ride out a Redis failover or restart,
 	// while the buffer absorbs the clicks meanwhile.
 	DefaultPublishPatience = 10 * time.Second
-	// StoreAttempts is how many deliveries a click gets to be stored
+	// StoreAttempts is how many deliveries a batch gets to be stored
 	// (pubsub.WithMaxAttempts) before the bus dead-letters it.
 	StoreAttempts = pubsub.DefaultMaxAttempts
-	// DefaultConsumers is how many handlers append clicks to the store
+	// DefaultConsumers is how many handlers append batches to the store
 	// concurrently (pubsub.WithWorkers): click order does not matter.
 	DefaultConsumers = 4
 	// Group is the bus group whose members append clicks to the store. On

@@ -36,9 +36,11 @@ const (
 	MaxHostLen = 253
 )
 
-// TopicPrefix is what every click's topic starts with: a click on code C is
-// published to TopicPrefix + C, so a subscriber can follow one link
-// ("urlshortener.click.abc1234") or all of them ("urlshortener.click.*").
+// TopicPrefix is what every click's topic starts with: the clicks on code
+// C are published to TopicPrefix + C, in batches (JSON: {"id", "code",
+// "clicks": [{"at", "ref", "ua", "n"}]}, the data of EventClicks), so a
+// subscriber can follow one link ("urlshortener.click.abc1234") or all of
+// them ("urlshortener.click.*").
 const TopicPrefix = "urlshortener.click."
 
 // clickRecord is one click reduced to what is kept: the referrer reduced

@@ -16,19 +16,42 @@
 //
 // The path of a click:
 //
-//	redirect ─Record→ buffer ─publishers→ bus "urlshortener.click.<code>"
+//	redirect ─Record→ buffer ─publishers (batching)→ bus "urlshortener.click.<code>"
 //	  ─group "urlshortener-analytics"→ event store (stream per link and day)
 //	  ─Runner→ read model (per link: totals, bots, referrers, days, hours)
 //
 // Record costs the redirect a channel send: the click waits in a bounded
-// buffer (DefaultBufferSize) that DefaultPublishers goroutines publish.
+// buffer (DefaultBufferSize) that DefaultPublishers goroutines drain.
 // With a *pubsub.Redis bus the consumers form a durable group: a published
 // click survives any crash, and is stored by whichever instance reads it
-// first. Delivery is at least once, so each click carries an id and is
+// first. Delivery is at least once, so each batch carries an id and is
 // appended with it: a redelivery is stored once (see cqrs.Event.WithID).
 // The projection is a cqrs read model (memory, or Redis when Config.Redis
 // is set, shared by the fleet with its checkpoint), applied exactly once per
 // event.
+//
+// # Batching
+//
+// A click does not travel alone. Each publisher collects the clicks it
+// takes from the buffer, for at most DefaultBatchWindow after the first
+// or until it holds DefaultBatchSize, into one batch per link and UTC day,
+// in which clicks alike (same minute, referrer host and user agent) are one
+// group with a count. A batch is one bus message, one event in the store
+// (EventClicks, in the link's stream of that day) and one update of the
+// link's statistics, however many clicks it holds: under load the pipeline
+// costs per link and batch, not per click, so it does not compete with the
+// redirects for CPU (or Redis). Nothing is lost by it: every click is in a
+// group with its minute, host and user agent, so counts stay exact (stats
+// totals equal the redirects served, once the pipeline drained) and
+// Rebuild computes any statistic of those fields from the whole history.
+// The price is DefaultBatchWindow more delay before a click shows in the
+// statistics, and that a crash loses the batches being collected (at most
+// DefaultPublishers × DefaultBatchSize clicks) besides the buffer.
+//
+// Stores written before batching hold one event per click (EventClicked):
+// the projection counts both types, so Rebuild over such a mixed history
+// counts every click once; single-click messages an older instance still
+// publishes are stored as before.
 //
 // Happy path:
 //
@@ -40,10 +63,11 @@
 //
 // # What is kept
 //
-// Per click: the code, the time, the referrer's host only (a referring URL's
-// path and query may hold tokens) and the user agent truncated to
-// MaxUserAgentLen. Bots (IsBot: a short list of markers that crawlers,
-// link previewers and HTTP libraries announce, and an empty user agent) are
+// Per click: the code, the minute, the referrer's host only (a referring
+// URL's path and query may hold tokens) and the user agent truncated to
+// MaxUserAgentLen; clicks alike in all of those are counted together (see
+// Batching). Bots (IsBot: a short list of markers that crawlers, link
+// previewers and HTTP libraries announce, and an empty user agent) are
 // counted apart; every other statistic counts human clicks. Each link's
 // statistics are bounded: MaxDays days, the last HoursKept hours, and
 // MaxReferrers hosts (further ones count under OtherReferrers).
@@ -59,14 +83,15 @@
 //
 // # Failures and shutdown
 //
-// A bus that fails is retried for DefaultPublishPatience per click, then
-// the click is lost, logged and counted (Counters.Lost); a bus that is down
-// long fills the buffer and Record fails fast with ErrOverloaded, so the
-// redirect never waits for the bus: under overload clicks are dropped,
-// counted (Counters.Overloaded) and reported, rather than redirects slowed. A store that fails has
-// the bus retry the click with backoff, then dead-letter it. Close stops
+// A bus that fails is retried for DefaultPublishPatience per batch, then
+// its clicks are lost, logged and counted (Counters.Lost; Event.Clicks
+// says how many); a bus that is down long fills the buffer and Record
+// fails fast with ErrOverloaded, so the redirect never waits for the bus:
+// under overload clicks are dropped, counted (Counters.Overloaded) and
+// reported, rather than redirects slowed. A store that fails has the bus
+// retry the batch with backoff, then dead-letter it. Close stops
 // recording, publishes the buffer, and on an in-process bus waits until
 // every click is stored: nothing recorded is lost on a graceful shutdown.
-// A crash loses at most the buffer's clicks (and, on the memory bus,
-// everything in flight).
+// A crash loses at most the buffer's clicks and the batches being
+// collected (and, on the memory bus, everything in flight).
 package analytics

@@ -211,7 +211,8 @@ func (t *tour) clicksAndStats() error {
 			return err
 		}
 	}
-	t.say("   5 more redirects answered at once; each click was handed to analytics (a pubsub bus) without waiting for storage.\n")
+	t.say("   5 more redirects answered at once; each click was handed to analytics without waiting for storage:\n")
+	t.say("   batched per link (one pubsub message and one cqrs event per batch, not per click).\n")
 
 	t.step(5, "Statistics")
 	st, err := t.stats(5)
