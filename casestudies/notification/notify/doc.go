@@ -11,7 +11,8 @@
 //   - cqrs: each notification's history is an event stream; GET reads a
 //     projection of it (View) kept by a Runner.
 //   - cache: preferences are read through a cache-aside in front of their
-//     store, invalidated when a PUT changes them.
+//     store, invalidated when a PUT changes them; the invalidation fences
+//     off loads of the old value in flight on every instance.
 //   - breaker: one circuit per channel's provider; while it is open,
 //     deliveries are deferred instead of burning attempts.
 //   - ratelimit: a token bucket per user and channel; over it, deferred.
@@ -24,6 +25,9 @@
 //	PUT    /api/users/{id}/preferences   {"opt_out": ["sms"], "quiet_hours": {"from":"22:00","to":"07:00","tz":"Europe/Berlin"}}
 //	GET    /api/users/{id}/preferences
 //	GET    /healthz                      → 200 once started
+//
+// In process, Service.Submit accepts a Notification with the same checks
+// and guarantees as the POST, without HTTP and JSON.
 //
 // Bad input is a 400 {"field","error"} naming the field; a backend that
 // does not answer (Redis down) is a 503 with Retry-After, never a 500.
