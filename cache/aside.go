@@ -227,8 +227,7 @@ func (a *Aside[V]) countLoad(key string, err error, took time.Duration) {
 
 // store caches a load's outcome: a value for the TTL, ErrNotFound for the
 // negative TTL, anything else not at all. On a fencing cache the store is
-// conditional on fc (see Invalidate), and there is none without a fence.
-// It returns the cache's error.
+// conditional on fc (see Invalidate). It returns the cache's error.
 func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration, fc fence) error {
 	if a.closed.Load() {
 		return nil
@@ -244,9 +243,6 @@ func (a *Aside[V]) store(key string, v V, err error, loadTime time.Duration, fc 
 	}
 	if a.fenced == nil {
 		return a.entries.SetEntry(a.closing, key, e)
-	}
-	if !fc.valid {
-		return nil // the fence could not be read: the next miss loads again
 	}
 	stored, setErr := a.fenced.setFenced(a.closing, key, e, fc)
 	if setErr == nil && !stored {

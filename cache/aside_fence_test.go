@@ -184,3 +184,29 @@ func TestAsideFencedStoreRefusedAfterForeignWrite(t *testing.T) {
 		})
 	})
 }
+
+// TestZeroFenceStoresOnlyWhereNothingIs: a load that could not read its
+// fence (Redis did not answer) stores only where the key holds neither a
+// value nor a tombstone; on an LRU, whose reads cannot fail, not at all.
+func TestZeroFenceStoresOnlyWhereNothingIs(t *testing.T) {
+	e := Entry[string]{Value: "loaded", TTL: time.Minute}
+	lru := mustLRU[string](t, 10)
+	stored, err := lru.setFenced(bg, "k", e, fence{})
+	require.NoError(t, err)
+	assert.False(t, stored)
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		r := mustRedis[string](t, tg, WithPrefix(uniquePrefix(tg)))
+		stored, err := r.setFenced(bg, "absent", e, fence{})
+		require.NoError(t, err)
+		assert.True(t, stored, "nothing there")
+		require.NoError(t, r.Set(bg, "value", "newer", time.Minute))
+		require.NoError(t, r.invalidate(bg, []string{"tombstone"}, time.Minute))
+		for _, key := range []string{"value", "tombstone"} {
+			stored, err := r.setFenced(bg, key, e, fence{})
+			require.NoError(t, err)
+			assert.False(t, stored, key)
+		}
+		v, _, _ := r.Get(bg, "value")
+		assert.Equal(t, "newer", v)
+	})
+}

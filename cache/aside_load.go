@@ -106,9 +106,10 @@ func (r *loadRun[V]) lookAgain(ctx context.Context) (answered bool) {
 
 // readFence is lookAgain on a fencing cache: it reads the fence the
 // store will need (one round trip, as lookAgain's read) and answers from
-// the cache if it holds the key, unless this is a refresh. A load that
-// gets no fence is answered but not stored; so is one whose caller's
-// cache read timed out, which does not try: Redis is not answering.
+// the cache if it holds the key, unless this is a refresh. A load whose
+// caller's cache read timed out does not try (Redis is not answering);
+// without a fence, its store goes only where the key holds nothing, not
+// even an invalidation's tombstone.
 func (r *loadRun[V]) readFence(ctx context.Context) (answered bool) {
 	if r.f.cacheTimedOut {
 		return false

@@ -8,6 +8,10 @@ import (
 // fence is what a load read of its key before calling the loader, so that
 // its store can be made conditional on the key not having been
 // invalidated since (by this process or any other sharing the cache).
+// The zero fence, of a load that could not read one, lets a store through
+// only where the key holds nothing at all (Redis: no value and no
+// tombstone; an LRU, whose reads cannot fail, stores nothing): that can
+// overwrite neither a newer value nor an invalidation.
 type fence struct {
 	valid bool   // read: a fenced store may go ahead if nothing changed
 	gen   uint64 // LRU: the generation of the key's stripe

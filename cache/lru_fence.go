@@ -27,10 +27,13 @@ func (c *LRU[V]) readFence(ctx context.Context, key string) (Entry[V], bool, fen
 }
 
 // setFenced stores e unless key's stripe was invalidated since f was
-// read.
+// read (or f is the zero fence).
 func (c *LRU[V]) setFenced(_ context.Context, key string, e Entry[V], f fence) (bool, error) {
 	if e.TTL < 0 {
 		return false, fmt.Errorf("%w: SetEntry(%q): negative ttl %s", ErrInvalidRequest, key, e.TTL)
+	}
+	if !f.valid {
+		return false, nil
 	}
 	return c.setIf(c.fenceOf(key), f.gen, key, e.Value, e.NotFound, e.LoadTime, e.TTL, e.TTL), nil
 }

@@ -70,7 +70,8 @@ func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, f
 	return e, true, f, nil
 }
 
-// setFenced stores e unless key changed since f was read.
+// setFenced stores e unless key changed since f was read; with the zero
+// fence, only if key holds nothing.
 func (r *Redis[V]) setFenced(ctx context.Context, key string, e Entry[V], f fence) (bool, error) {
 	return r.setFencedPublish(ctx, key, e, f, "", "")
 }
