@@ -252,24 +252,56 @@ func BenchmarkCacheTieredLocalHit(b *testing.B) {
 	})
 }
 
-// BenchmarkCacheHitRatio replays one Zipf(1.01) trace, 1M requests over
-// 100k keys, through each cache at capacity 10k (a miss is followed by a
-// set) and reports the hit ratio; "offline-optimum" is Belady's MIN, which
-// knows the future: no cache can do better.
-func BenchmarkCacheHitRatio(b *testing.B) {
-	const requests, keySpace, capacity = 1_000_000, 100_000, 10_000
-	z := rand.NewZipf(rand.New(rand.NewSource(42)), 1.01, 1, keySpace-1)
-	trace := make([]int, requests)
-	for i := range trace {
-		trace[i] = int(z.Uint64())
+// Hit-ratio traces: 1M requests at capacity 10k. "zipf" is Zipf(1.01)
+// over 100k keys; "zipf-scans" is the same Zipf stream cut every 40k
+// requests by a sequential scan of 20k cold keys read once and never
+// again (a batch job, a crawler), a third of all requests.
+const (
+	ratioRequests = 1_000_000
+	ratioKeySpace = 100_000
+	ratioCapacity = 10_000
+	scanEvery     = 40_000
+	scanLength    = 20_000
+)
+
+// ratioTraces returns both traces and the number of keys they use.
+func ratioTraces() (zipf, scans []int, keys int) {
+	z := rand.NewZipf(rand.New(rand.NewSource(42)), 1.01, 1, ratioKeySpace-1)
+	zipf = make([]int, ratioRequests)
+	for i := range zipf {
+		zipf[i] = int(z.Uint64())
 	}
-	keys := cacheKeyNames(keySpace)
+	cold := ratioKeySpace
+	scans = make([]int, 0, ratioRequests)
+	for i := 0; len(scans) < ratioRequests; i++ {
+		scans = append(scans, zipf[i])
+		if i%scanEvery == scanEvery-1 {
+			for range scanLength {
+				scans = append(scans, cold)
+				cold++
+			}
+		}
+	}
+	return zipf, scans[:ratioRequests], cold
+}
+
+// BenchmarkCacheHitRatio replays each trace through each cache at
+// capacity 10k (a miss is followed by a set) and reports the hit ratio.
+// Two references are not caches: "reference-perfect-lfu" counts every
+// request ever made and keeps the most frequent keys (what frequency
+// alone can do online), and "reference-offline-optimum" is Belady's MIN
+// with bypass, which knows the future: no cache can do better.
+// patterns-wtinylfu is NewLRU with WithTinyLFU (W-TinyLFU, one shard).
+func BenchmarkCacheHitRatio(b *testing.B) {
+	zipf, scans, nkeys := ratioTraces()
+	keys := cacheKeyNames(nkeys)
 	ctx := context.Background()
+	const capacity = ratioCapacity
 	type policy struct {
 		name string
-		run  func() float64
+		run  func(trace []int) float64
 	}
-	replay := func(get func(string) bool, set func(string, int)) float64 {
+	replay := func(trace []int, get func(string) bool, set func(string, int)) float64 {
 		hits := 0
 		for _, k := range trace {
 			if get(keys[k]) {
@@ -280,50 +312,103 @@ func BenchmarkCacheHitRatio(b *testing.B) {
 		}
 		return float64(hits) / float64(len(trace))
 	}
-	patterns := func(opts ...cache.LRUOption) func() float64 {
-		return func() float64 {
+	patterns := func(opts ...cache.LRUOption) func([]int) float64 {
+		return func(trace []int) float64 {
 			c, err := cache.NewLRU[int](capacity, opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return replay(func(k string) bool { _, ok, _ := c.Get(ctx, k); return ok },
+			return replay(trace, func(k string) bool { _, ok, _ := c.Get(ctx, k); return ok },
 				func(k string, v int) { _ = c.Set(ctx, k, v, 0) })
 		}
 	}
-	for _, p := range []policy{
+	policies := []policy{
 		{"lib=patterns-lru-exact", patterns()},
 		{"lib=patterns-lru-shards16-approx", patterns(cache.WithShards(cacheShards))},
-		{"lib=patterns-lru-exact-tinylfu", patterns(cache.WithTinyLFU())},
-		{"lib=golang-lru", func() float64 {
+		{"lib=patterns-wtinylfu", patterns(cache.WithTinyLFU())},
+		{"lib=patterns-wtinylfu-shards16", patterns(cache.WithTinyLFU(), cache.WithShards(cacheShards))},
+		{"lib=golang-lru", func(trace []int) float64 {
 			c, _ := lru.New[string, int](capacity)
-			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
+			return replay(trace, func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
 		}},
-		{"lib=golang-lru-expirable", func() float64 {
+		{"lib=golang-lru-expirable", func(trace []int) float64 {
 			c := expirable.NewLRU[string, int](capacity, nil, time.Hour)
-			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
+			return replay(trace, func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, v int) { c.Add(k, v) })
 		}},
-		{"lib=ttlcache", func() float64 {
+		{"lib=ttlcache", func(trace []int) float64 {
 			c := ttlcache.New[string, int](ttlcache.WithCapacity[string, int](capacity))
-			return replay(func(k string) bool { return c.Get(k) != nil }, func(k string, v int) { c.Set(k, v, ttlcache.NoTTL) })
+			return replay(trace, func(k string) bool { return c.Get(k) != nil }, func(k string, v int) { c.Set(k, v, ttlcache.NoTTL) })
 		}},
-		{"lib=go-redis-cache-tinylfu", func() float64 {
+		{"lib=go-redis-cache-tinylfu", func(trace []int) float64 {
 			c := rediscache.NewTinyLFU(capacity, time.Hour)
-			return replay(func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, _ int) { c.Set(k, []byte{1}) })
+			return replay(trace, func(k string) bool { _, ok := c.Get(k); return ok }, func(k string, _ int) { c.Set(k, []byte{1}) })
 		}},
-		{"lib=offline-optimum", func() float64 { return belady(trace, capacity) }},
-	} {
-		b.Run(p.name, func(b *testing.B) {
-			var ratio float64
-			for b.Loop() {
-				ratio = p.run()
-			}
-			b.ReportMetric(ratio, "hit-ratio")
-		})
+		{"lib=reference-perfect-lfu", func(trace []int) float64 { return perfectLFU(trace, nkeys, capacity) }},
+		{"lib=reference-offline-optimum", func(trace []int) float64 { return belady(trace, capacity) }},
+	}
+	for _, tr := range []struct {
+		name  string
+		trace []int
+	}{{"zipf", zipf}, {"zipf-scans", scans}} {
+		for _, p := range policies {
+			b.Run("trace="+tr.name+"/"+p.name, func(b *testing.B) {
+				var ratio float64
+				for b.Loop() {
+					ratio = p.run(tr.trace)
+				}
+				b.ReportMetric(ratio, "hit-ratio")
+			})
+		}
 	}
 }
 
-// belady returns the hit ratio of Belady's MIN on trace: on a miss with
-// the cache full, evict the key whose next use is farthest away.
+// perfectLFU returns the hit ratio of an LFU that counts every request
+// for every key (cached or not, never forgetting): on a miss with the
+// cache full, the new key replaces the least frequent cached key if it
+// is now strictly more frequent. Keys are below nkeys.
+func perfectLFU(trace []int, nkeys, capacity int) float64 {
+	counts := make([]int, nkeys)
+	cached := make([]bool, nkeys)
+	byCount := map[int]map[int]struct{}{} // count -> the cached keys with it
+	put := func(k int) {
+		if byCount[counts[k]] == nil {
+			byCount[counts[k]] = map[int]struct{}{}
+		}
+		byCount[counts[k]][k] = struct{}{}
+	}
+	size, hits, least := 0, 0, 0
+	for _, k := range trace {
+		if cached[k] {
+			hits++
+			delete(byCount[counts[k]], k)
+			counts[k]++
+			put(k)
+			continue
+		}
+		counts[k]++
+		if size < capacity {
+			cached[k], size = true, size+1
+			put(k)
+			continue
+		}
+		for least = 0; len(byCount[least]) == 0; least++ {
+		}
+		if counts[k] > least {
+			for v := range byCount[least] {
+				delete(byCount[least], v)
+				cached[v] = false
+				break
+			}
+			cached[k] = true
+			put(k)
+		}
+	}
+	return float64(hits) / float64(len(trace))
+}
+
+// belady returns the hit ratio of Belady's MIN with bypass on trace: on a
+// miss with the cache full, evict the key whose next use is farthest away,
+// or store nothing when that is the new key's own.
 func belady(trace []int, capacity int) float64 {
 	next := make([]int, len(trace)) // index of the next request for the same key
 	last := map[int]int{}
@@ -342,13 +427,18 @@ func belady(trace []int, capacity int) float64 {
 		if _, ok := cached[k]; ok {
 			hits++
 		} else if len(cached) == capacity {
-			for { // pop the farthest next use that is still current
-				top := heap.Pop(h).(heapItem)
+			for { // drop stale items: the top is the farthest current next use
+				top := (*h)[0]
 				if cached[top.key] == top.next {
-					delete(cached, top.key)
 					break
 				}
+				heap.Pop(h)
 			}
+			if top := (*h)[0]; next[i] >= top.next {
+				continue // bypass: the new key is needed later than any cached one
+			}
+			top := heap.Pop(h).(heapItem)
+			delete(cached, top.key)
 		}
 		cached[k] = next[i]
 		heap.Push(h, heapItem{key: k, next: next[i]})

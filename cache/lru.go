@@ -17,7 +17,9 @@ import (
 // the least recently used one, and keeps exactly WithMaxCost's budget.
 // WithShards(n) with n > 1 splits it into n such LRUs, each behind its own
 // lock over the keys that hash to it, for parallel throughput at the price
-// of that exactness (see WithShards).
+// of that exactness (see WithShards). WithTinyLFU replaces LRU eviction
+// with W-TinyLFU, which weighs how often keys are asked for as well as how
+// recently (see there).
 //
 // Expired entries are never returned. They are dropped when looked up,
 // when they reach the tail of the list, and by a sweep that each Set
@@ -50,7 +52,7 @@ var _ EntryCache[int] = (*LRU[int])(nil)
 
 // NewLRU returns an exact LRU of at most capacity entries. Options:
 // WithClock, WithShards (opt-in sharding, approximate), WithMaxCost,
-// WithTinyLFU (opt-in admission policy). Errors wrap ErrInvalidConfig.
+// WithTinyLFU (opt-in W-TinyLFU policy). Errors wrap ErrInvalidConfig.
 func NewLRU[V any](capacity int, opts ...LRUOption) (*LRU[V], error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("%w: NewLRU(%d): capacity must be at least 1", ErrInvalidConfig, capacity)
@@ -136,8 +138,8 @@ func (c *LRU[V]) Get(_ context.Context, key string) (V, bool, error) {
 	now := c.nowIfTTLs()
 	s, h := c.shardOf(key)
 	s.mu.Lock()
-	if s.sketch != nil {
-		s.sketch.add(h)
+	if s.wt != nil {
+		s.wt.record(h, s.hits)
 	}
 	if e, slot := s.find(key, h); e >= 0 {
 		en := &s.entries[e]
@@ -147,7 +149,7 @@ func (c *LRU[V]) Get(_ context.Context, key string) (V, bool, error) {
 			s.remove(e, slot)
 		case !en.notFound:
 			s.hits++
-			s.moveToFront(e)
+			s.touch(e)
 			v := en.value
 			s.mu.Unlock()
 			return v, true, nil
@@ -164,14 +166,14 @@ func (c *LRU[V]) GetEntry(_ context.Context, key string) (Entry[V], bool, error)
 	now := c.nowIfTTLs()
 	s, h := c.shardOf(key)
 	s.mu.Lock()
-	if s.sketch != nil {
-		s.sketch.add(h)
+	if s.wt != nil {
+		s.wt.record(h, s.hits)
 	}
 	if e, slot := s.find(key, h); e >= 0 {
 		en := &s.entries[e]
 		if en.expires > now {
 			s.hits++
-			s.moveToFront(e)
+			s.touch(e)
 			out := Entry[V]{Value: en.value, NotFound: en.notFound, LoadTime: time.Duration(en.loadTime)}
 			if en.deadline != never {
 				out.TTL = time.Duration(en.deadline - now)
@@ -189,9 +191,10 @@ func (c *LRU[V]) GetEntry(_ context.Context, key string) (Entry[V], bool, error)
 
 // Set stores v under key for ttl (0: no expiry) as the most recently used
 // entry, evicting the least recently used entries while the cache (with
-// WithShards, key's shard) is full. With WithTinyLFU a new key may be
-// refused instead (counted in Stats.Rejections); so may a value costing
-// more than WithMaxCost allows.
+// WithShards, key's shard) is full; with WithTinyLFU, evicting as
+// W-TinyLFU decides (the new key enters the window; the entry leaving it
+// may be refused the main region, counted in Stats.Rejections). A value
+// costing more than WithMaxCost allows is refused too.
 // The error is non-nil only for a negative ttl.
 func (c *LRU[V]) Set(_ context.Context, key string, v V, ttl time.Duration) error {
 	if ttl < 0 {
@@ -261,46 +264,42 @@ func (c *LRU[V]) setIf(stripe *atomic.Uint64, gen uint64, key string, v V, notFo
 		return true
 	}
 	if e < 0 {
-		if !s.makeRoom(now, h, cost) {
-			s.rejections++
-			return true
-		}
+		s.makeRoom(now, cost)
 		_, slot = s.find(key, h) // evictions may have moved slots
 		s.insert(key, h, slot)
 		e = s.head
 	} else {
-		s.moveToFront(e)
+		s.touch(e)
 	}
 	en := &s.entries[e]
 	en.value, en.notFound, en.loadTime = v, notFound, int64(loadTime)
 	en.expires, en.deadline = expiry(now, ttl), expiry(now, deadlineTTL)
 	s.cost += cost - en.cost
 	en.cost = cost
-	for s.maxCost > 0 && s.cost > s.maxCost && s.tail != e {
-		s.evictTail(now)
+	for s.maxCost > 0 && s.cost > s.maxCost {
+		victim := s.costVictim(e)
+		if victim < 0 {
+			break
+		}
+		s.drop(victim, now, false)
 	}
 	return true
 }
 
-// makeRoom evicts until a new entry of cost fits, or refuses it (false)
-// when the admission policy prefers the entry it would displace.
-func (s *shard[V]) makeRoom(now int64, h uint32, cost int64) bool {
+// makeRoom evicts until a new entry of cost fits: the least recently
+// used entries, or with WithTinyLFU as W-TinyLFU decides (admitRoom).
+// A new key always gets in.
+func (s *shard[V]) makeRoom(now int64, cost int64) {
 	full := func() bool {
 		return s.count >= s.capacity || (s.maxCost > 0 && s.cost+cost > s.maxCost)
 	}
-	if !full() {
-		return true
-	}
-	if s.sketch != nil {
-		victim := &s.entries[s.tail]
-		if victim.expires > now && s.sketch.estimate(h) <= s.sketch.estimate(victim.hash) {
-			return false
-		}
+	if s.wt != nil {
+		s.admitRoom(now, full)
+		return
 	}
 	for full() {
-		s.evictTail(now)
+		s.drop(s.tail, now, false)
 	}
-	return true
 }
 
 // Delete drops keys. The error is always nil.

@@ -23,6 +23,7 @@ type lruEntry[V any] struct {
 	next     int32  // towards the least recently used; -1 at the tail; free list link
 	notFound bool
 	live     bool
+	seg      uint8 // its W-TinyLFU segment (segWindow without WithTinyLFU)
 }
 
 // shard is an exact LRU over the keys that hash to it, behind one lock.
@@ -41,8 +42,8 @@ type shard[V any] struct {
 	tail    int32 // least recently used; -1: empty
 	hits    uint64
 	misses  uint64
-	index   []uint64 // hash<<32 | entry position + 1; 0: empty
-	sketch  *sketch
+	index   []uint64      // hash<<32 | entry position + 1; 0: empty
+	wt      *wtinylfu     // WithTinyLFU's admission and segments; nil: plain LRU
 	entries []lruEntry[V] // written by inserts only: its header may start the next line
 
 	free     int32 // first free entry (chained by next); -1: none
@@ -64,7 +65,7 @@ func (s *shard[V]) init(capacity int, maxCost int64, tinyLFU bool) {
 	s.capacity, s.maxCost = capacity, maxCost
 	s.free, s.head, s.tail = -1, -1, -1
 	if tinyLFU {
-		s.sketch = newSketch(capacity)
+		s.wt = newWTinyLFU(capacity)
 	}
 }
 
@@ -169,15 +170,27 @@ func (s *shard[V]) insert(key string, h uint32, slot int) *lruEntry[V] {
 	}
 	s.index[slot] = uint64(h)<<32 | uint64(e+1)
 	en := &s.entries[e]
-	*en = lruEntry[V]{key: key, hash: h, live: true, prev: -1, next: s.head}
-	if s.head >= 0 {
-		s.entries[s.head].prev = e
-	} else {
-		s.tail = e
+	*en = lruEntry[V]{key: key, hash: h, live: true}
+	s.pushFront(e, segWindow)
+	if s.wt != nil {
+		s.wt.n[segWindow]++
 	}
-	s.head = e
 	s.count++
 	return en
+}
+
+// pushFront links entry e, unlinked, in as the most recently used of
+// segment seg.
+func (s *shard[V]) pushFront(e int32, seg uint8) {
+	head, tail := s.ends(seg)
+	en := &s.entries[e]
+	en.seg, en.prev, en.next = seg, -1, *head
+	if *head >= 0 {
+		s.entries[*head].prev = e
+	} else {
+		*tail = e
+	}
+	*head = e
 }
 
 // remove drops entry e; slot is its index slot, or -1 if not known.
@@ -187,6 +200,9 @@ func (s *shard[V]) remove(e int32, slot int) {
 	}
 	s.unindex(slot)
 	s.unlink(e)
+	if s.wt != nil {
+		s.wt.n[s.entries[e].seg]--
+	}
 	en := &s.entries[e]
 	s.cost -= en.cost
 	*en = lruEntry[V]{next: s.free} // drop references to key and value
@@ -194,44 +210,50 @@ func (s *shard[V]) remove(e int32, slot int) {
 	s.count--
 }
 
+// unlink takes entry e out of its segment's list (segment counts are the
+// caller's).
 func (s *shard[V]) unlink(e int32) {
 	en := &s.entries[e]
+	head, tail := s.ends(en.seg)
 	if en.prev >= 0 {
 		s.entries[en.prev].next = en.next
 	} else {
-		s.head = en.next
+		*head = en.next
 	}
 	if en.next >= 0 {
 		s.entries[en.next].prev = en.prev
 	} else {
-		s.tail = en.prev
+		*tail = en.prev
 	}
 }
 
-func (s *shard[V]) moveToFront(e int32) {
-	if s.head == e {
+// touch marks entry e used: the most recently used of its segment, or,
+// from W-TinyLFU's probation, promoted to protected.
+func (s *shard[V]) touch(e int32) {
+	if s.entries[e].seg == segProbation {
+		s.promote(e)
 		return
 	}
-	s.unlink(e)
-	en := &s.entries[e]
-	en.prev, en.next = -1, s.head
-	s.entries[s.head].prev = e // the list is not empty: e was in it
-	s.head = e
-	if s.tail < 0 {
-		s.tail = e
-	}
+	s.moveToFront(e)
 }
 
-// evictTail drops the least recently used entry, counting it as an
-// expiration if it had expired anyway.
-func (s *shard[V]) evictTail(now int64) {
-	e := s.tail
-	if s.entries[e].expires <= now {
-		s.expirations++
-	} else {
-		s.evictions++
+// moveToFront makes entry e the most recently used of its segment.
+func (s *shard[V]) moveToFront(e int32) {
+	en := &s.entries[e]
+	head, tail := s.ends(en.seg)
+	if *head == e {
+		return
 	}
-	s.remove(e, -1)
+	// e is not the head, so it has a prev; unlink it.
+	s.entries[en.prev].next = en.next
+	if en.next >= 0 {
+		s.entries[en.next].prev = en.prev
+	} else {
+		*tail = en.prev
+	}
+	en.prev, en.next = -1, *head
+	s.entries[*head].prev = e
+	*head = e
 }
 
 // sweepStep looks at up to n entries from the sweep cursor on and drops
@@ -262,4 +284,8 @@ func (s *shard[V]) reset() {
 	s.entries = s.entries[:0]
 	s.free, s.head, s.tail = -1, -1, -1
 	s.count, s.cost, s.cursor = 0, 0, 0
+	if s.wt != nil {
+		s.wt.probation, s.wt.protected = segList{-1, -1}, segList{-1, -1}
+		s.wt.n = [3]int{}
+	}
 }

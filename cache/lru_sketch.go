@@ -19,13 +19,21 @@ type sketch struct {
 }
 
 // sampleFactor × capacity additions make one sample period. Longer periods
-// estimate stable popularity better (on a Zipf(1.01) trace, 10× gives a
-// hit ratio of 0.76, 32× 0.79) and adapt to shifts more slowly.
-const sampleFactor = 32
+// estimate stable popularity better and adapt to shifts more slowly: under
+// W-TinyLFU on a Zipf(1.01) trace (100k keys, capacity 10k), 32× gives a
+// hit ratio of 0.7980, 96× 0.7990 (a perfect LFU that counts every
+// request ever made gets 0.7997 there).
+const sampleFactor = 96
+
+// widthFactor × capacity (rounded up to a power of two) is the width of a
+// row: 4× keeps collisions between the many rare keys from lifting their
+// estimates to those of the keys at the edge of the cache (1× costs 0.004
+// of hit ratio on that trace), for 16 to 32 bytes per entry of capacity.
+const widthFactor = 4
 
 func newSketch(capacity int) *sketch {
 	w := uint32(16)
-	for int(w) < capacity {
+	for int(w) < widthFactor*capacity {
 		w <<= 1
 	}
 	doorBits := uint32(64)
