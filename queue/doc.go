@@ -14,6 +14,22 @@
 //		err = q.Ack(ctx, d)
 //	}
 //
+// A worker loop that only acks on success can let Next do both: it acks
+// the job it is given and takes the next one, on Redis in one round trip
+// where Ack then Dequeue take two:
+//
+//	var done *queue.Delivery
+//	for {
+//		d, err := q.Next(ctx, done) // acks done (nil: nothing to ack), then blocks until a job is due
+//		if err != nil { ... }       // ctx done, ErrClosed, ErrLeaseLost of done, or Redis: back off
+//		done = nil
+//		if err := send(d.Payload); err != nil {
+//			_ = q.Retry(ctx, d, time.Now().Add(time.Second<<d.Attempt))
+//			continue
+//		}
+//		done = d
+//	}
+//
 // Use it for work that one worker must do once (send a notification,
 // render a report, call a webhook), where some work is more urgent than
 // the rest, some must wait until a time, and a failure must be retried or
@@ -70,6 +86,16 @@
 // makes it: run Redis with appendonly yes (appendfsync always loses
 // nothing acknowledged, even on kill -9) and maxmemory-policy noeviction.
 // A restart without persistence, or FLUSHALL, loses every queued job.
+//
+// Costs per job: Enqueue, Dequeue and Ack are one script each, a few
+// Redis commands apiece (a job is one hash field: a short header, then
+// its payload; a lease is one sorted-set member, token and job, which Ack,
+// Retry and Defer remove to prove the lease theirs). Next makes Dequeue
+// and Ack one script. When an Ack finds nothing left ready, the next
+// Dequeue of that process waits for a wake-up without running a script.
+// This key layout replaced the package's first one within this release:
+// keys written by that one (:body and :meta hashes) are neither read nor
+// migrated; drain such a queue before upgrading.
 //
 // A blocked Dequeue does not poll Redis in a loop. One listener per queue
 // value blocks on a short wake-up list (BLPOP) that every Enqueue, Retry,

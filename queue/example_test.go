@@ -44,6 +44,40 @@ func Example() {
 	// ready 0 scheduled 1 leased 0
 }
 
+// A worker loop with Next: each call acks the job before and takes the
+// next (one round trip on Redis).
+func ExampleMemory_Next() {
+	ctx := context.Background()
+	q, err := queue.NewMemory()
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	for _, id := range []string{"a", "b", "c"} {
+		_ = q.Enqueue(ctx, queue.Job{ID: id})
+	}
+
+	stop, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	var done *queue.Delivery
+	for {
+		d, err := q.Next(stop, done) // acks done, then waits for a job
+		if err != nil {
+			fmt.Println(err) // nothing came before stop: the last job is acked all the same
+			break
+		}
+		fmt.Println("handled", d.ID)
+		done = d
+	}
+	fmt.Printf("%+v\n", q.Stats())
+	// Output:
+	// handled a
+	// handled b
+	// handled c
+	// context deadline exceeded
+	// {Enqueued:3 Delivered:3 DeliveredByPriority:[0 0 3 0 0] Acked:3 Retried:0 Deferred:0 Cancelled:0 Reclaimed:0 LeaseLost:0 Released:0}
+}
+
 // A Redis queue is shared by every process that opens its name; here a
 // miniredis stands in for the server.
 func ExampleNewRedis() {
