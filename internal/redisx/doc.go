@@ -44,6 +44,10 @@
 //     node that never saw it) fails with NOSCRIPT in its own slot of the
 //     pipeline only; those calls go again as EVAL, which loads the script
 //     on whichever node each lands on, in one second pipeline;
+//   - go-redis reads a pipeline's replies under one ReadTimeout and, like a
+//     single call, sends it again after a network error (MaxRetries): a
+//     pipeline that times out has the unknown outcome of a timed-out call,
+//     for each call in it;
 //   - at most 8192 calls of one client wait for a pipeline; past that a
 //     call fails at once with ErrOverloaded, so a Redis that stopped
 //     answering cannot grow the queue without bound.
