@@ -43,7 +43,10 @@ type memRec struct {
 	// compares with its own copy, never with a caller's slice, which the
 	// caller may reuse once Append returns.
 	lastData, lastLen int
-	buf               [memRecBuf]byte // log's first backing array: a record is one allocation
+	// dropped: deleted from the map (a record enters it once, when its
+	// key has none, and leaves it once).
+	dropped bool
+	buf     [memRecBuf]byte // log's first backing array: a record is one allocation
 }
 
 // memRecBuf holds the packed log of a short saga (three steps and their
@@ -126,9 +129,10 @@ func unpack(b []byte, n int) []Entry {
 	return es
 }
 
+// memDone is a finished saga, for the sweep to drop after the retention.
 type memDone struct {
 	key memKey
-	at  time.Time
+	rec *memRec
 }
 
 type memShard struct {
@@ -197,6 +201,7 @@ func (l *MemoryLog) claim(ctx context.Context, saga, id string, lease time.Durat
 	r := s.recs[k]
 	if r != nil && r.status != Running && now.Sub(r.finished) >= l.retention {
 		delete(s.recs, k) // past retention: forgotten, as on Redis
+		r.dropped = true
 		r = nil
 	}
 	if r == nil {
@@ -300,14 +305,15 @@ func (l *MemoryLog) write(s *memShard, k memKey, r *memRec, lease time.Duration,
 // held.
 func (l *MemoryLog) finish(s *memShard, k memKey, r *memRec, st Status, now time.Time) {
 	r.status, r.finished, r.expires = st, now, time.Time{}
-	s.done = append(s.done, memDone{k, now})
+	s.done = append(s.done, memDone{k, r})
 	for s.head < len(s.done) {
 		d := s.done[s.head]
-		if now.Sub(d.at) < l.retention {
+		if now.Sub(d.rec.finished) < l.retention {
 			break
 		}
-		if x := s.recs[d.key]; x != nil && x.status != Running && x.finished.Equal(d.at) {
+		if !d.rec.dropped { // then it is still the map's record for its key
 			delete(s.recs, d.key)
+			d.rec.dropped = true
 		}
 		s.done[s.head] = memDone{}
 		s.head++

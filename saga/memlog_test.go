@@ -245,3 +245,28 @@ func TestSharedBeatsKeepLeases(t *testing.T) {
 		return !s.beats.armed && s.beats.head == nil
 	}, 5*time.Second, time.Millisecond, "the shared timer stops when no saga runs")
 }
+
+// A saga id run again after its record's retention is a new record: the
+// sweep that drops the old one (when the new run finishes) leaves the new
+// one be.
+func TestMemoryLogSweepSparesARerunID(t *testing.T) {
+	clock := newFakeClock()
+	ml, err := NewMemoryLog(WithClock(clock.Now), WithRetention(time.Minute))
+	require.NoError(t, err)
+	runs := 0
+	s := mustNew(t, "again", []Step[plainData]{{Name: "a", Action: func(context.Context, *plainData) error { runs++; return nil }}}, WithLog(ml), WithClock(clock.Now))
+	ctx := context.Background()
+	_, err = s.Execute(ctx, "x", plainData{})
+	require.NoError(t, err)
+	clock.Advance(2 * time.Minute)
+	res, err := s.Execute(ctx, "x", plainData{N: 2})
+	require.NoError(t, err)
+	require.False(t, res.Replayed, "past the retention the id is new again")
+	require.Equal(t, 2, runs)
+	got, err := s.Get(ctx, "x")
+	require.NoError(t, err, "the sweep dropped the old record, not the new one")
+	require.Equal(t, 2, got.Data.N)
+	clock.Advance(2 * time.Minute)
+	_, err = ml.Load(ctx, "again", "x")
+	require.ErrorIs(t, err, ErrNotFound, "past its retention the new record is gone too")
+}
