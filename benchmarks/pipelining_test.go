@@ -114,7 +114,10 @@ func BenchmarkPipeliningRateLimit(b *testing.B) {
 						l := redis_rate.Limit{Rate: redisRate, Burst: benchBurst, Period: time.Second}
 						allow = func(k string) error { _, err := lim.Allow(ctx, k, l); return err }
 					} else {
-						opts := []ratelimit.RedisOption{ratelimit.WithPrefix(benchPrefixFor("rl"))}
+						// A 1s bound, not the default 100ms: on a loaded
+						// machine a decision can take longer, which would
+						// fail the benchmark rather than slow it.
+						opts := []ratelimit.RedisOption{ratelimit.WithPrefix(benchPrefixFor("rl")), ratelimit.WithTimeout(time.Second)}
 						if lib == "patterns-unpipelined" {
 							opts = append(opts, ratelimit.WithoutPipelining())
 						}
