@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -427,3 +428,30 @@ func TestEvalStuckCallsDoNotHoldUpLaterOnes(t *testing.T) {
 		}
 	})
 }
+
+// A client's coalescer entry goes once the client is collected: the
+// registry keeps no client alive.
+func TestCoalescerEntryGoesWithItsClient(t *testing.T) {
+	addr := func() uintptr { // the client is unreachable once this returns
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+		defer c.Close()
+		_ = NewBound(c, time.Second)
+		return coalescerKey(c)
+	}()
+	if _, ok := coalescers.Load(addr); !ok {
+		t.Fatal("no entry for a bound's client")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		if _, ok := coalescers.Load(addr); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry still there 5s after its client became unreachable")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func coalescerKey(c *redis.Client) uintptr { return uintptr(unsafe.Pointer(c)) }
