@@ -3,7 +3,9 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,17 +109,112 @@ func TestRedisDequeueAfterAnAckThatEmptiedTheQueueWaitsWithoutLooking(t *testing
 			t.Fatal(err)
 		}
 		empty("c")
-		dropWakeUps()
 		if tg.Mini != nil {
 			tg.Advance(300 * time.Millisecond) // due now on the server; q was told 300ms
 		}
-		start := time.Now()
-		d := dequeueWithin(t, q, 2*time.Second)
-		if d.ID != "later" {
+		// Within 2s, not the 10s poll interval: the wait ends at the due
+		// time the Ack reported (or earlier, at a wake-up the listener
+		// still had).
+		if d := dequeueWithin(t, q, 2*time.Second); d.ID != "later" {
 			t.Fatalf("got %s, want later", d.ID)
 		}
-		if waited := time.Since(start); waited < 200*time.Millisecond {
-			t.Fatalf("the scheduled job came after %v: the Dequeue looked before the due time it was told", waited)
+	})
+}
+
+// TestRedisTricklingJobsNeverWaitForThePollInterval: two processes, each
+// with consumers (Dequeue+Ack on one, a Next loop on the other) and a
+// producer trickling jobs, so the queue empties again and again and
+// Dequeues keep waiting without looking. With a one-minute poll interval,
+// a wake-up lost anywhere would leave a job waiting: every job must be
+// delivered, once, within seconds.
+func TestRedisTricklingJobsNeverWaitForThePollIntervalAcrossProcesses(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		jobs := 200
+		if tg.Mini != nil {
+			jobs = 60 // miniredis compiles every script it runs: slow
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		other, _ := tg.NewClient()
+		procs := []*queue.Redis{
+			newRedisQueue(t, tg, tg.Client, queue.WithPollInterval(time.Minute)),
+			newRedisQueue(t, tg, other, queue.WithPollInterval(time.Minute)),
+		}
+		var (
+			mu   sync.Mutex
+			seen = map[string]int{}
+			wg   sync.WaitGroup
+			errs = make(chan error, 8)
+		)
+		record := func(d *queue.Delivery) {
+			mu.Lock()
+			seen[d.ID]++
+			mu.Unlock()
+		}
+		for i, q := range procs {
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var done *queue.Delivery
+					for {
+						var d *queue.Delivery
+						var err error
+						if i == 1 {
+							d, err = q.Next(ctx, done)
+						} else {
+							d, err = q.Dequeue(ctx)
+						}
+						if err != nil {
+							if ctx.Err() == nil {
+								errs <- err
+							}
+							return
+						}
+						record(d)
+						if i == 1 {
+							done = d
+							continue
+						}
+						if err := q.Ack(context.Background(), d); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+		}
+		for i := range jobs {
+			if err := procs[i%2].Enqueue(ctx, queue.Job{ID: fmt.Sprintf("j%d", i)}); err != nil {
+				t.Fatal(err)
+			}
+			if i%7 == 0 {
+				time.Sleep(time.Duration(i%3) * time.Millisecond) // let the queue run dry now and then
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			n := len(seen)
+			mu.Unlock()
+			if n == jobs {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d jobs delivered within 10s (poll interval 1 minute): a wake-up was lost", n, jobs)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("consumer: %v", err)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s delivered %d times", id, n)
+			}
 		}
 	})
 }
