@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,28 +217,59 @@ func BenchmarkQueueRedis(b *testing.B) {
 // (patterns, patterns-next, asynq, patterns, ...). It reports each one's
 // jobs/s over all its rounds, and ratio (ours with Dequeue+Ack) and
 // ratio-next (ours with a Next loop) over asynq: ≥ 1 means ours is at
-// least as fast. Needs PATTERNS_REDIS_ADDR.
+// least as fast; and the Redis server time each one's jobs cost
+// (INFO commandstats, everything the server ran meanwhile, so run it on a
+// Redis of its own). Needs PATTERNS_REDIS_ADDR.
 func BenchmarkQueueRedisVersus(b *testing.B) {
 	const rounds = 3 // per library
 	libs := []workLib{{"patterns", patternsWork(redisQueue, false)}, {"patterns-next", patternsWork(redisQueue, true)}, {"asynq", asynqWork}}
 	for _, g := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {
 			per := max(b.N/(len(libs)*rounds), 1)
-			spent := make([]float64, len(libs)) // seconds each spent on its rounds
+			spent := make([]float64, len(libs))    // seconds each spent on its rounds
+			serverUs := make([]float64, len(libs)) // Redis command time each caused, in µs
+			stats := benchRedisClient(b)
 			b.ResetTimer()
 			for range rounds {
 				for i, lib := range libs {
+					before := redisCommandUsec(b, stats)
 					spent[i] += float64(per) / workRate(b, lib, g, per)
+					serverUs[i] += redisCommandUsec(b, stats) - before
 				}
 			}
 			b.StopTimer()
 			for i, lib := range libs {
 				b.ReportMetric(float64(per*rounds)/spent[i], lib.name+"-jobs/s")
+				b.ReportMetric(serverUs[i]/float64(per*rounds), lib.name+"-redis-µs/job")
 			}
 			b.ReportMetric(spent[2]/spent[0], "ratio")
 			b.ReportMetric(spent[2]/spent[1], "ratio-next")
 		})
 	}
+}
+
+// redisCommandUsec is the time the server has spent in top-level commands
+// (scripts with their commands inside, BLPOP, ...) since its stats were
+// last reset, in µs, from INFO commandstats.
+func redisCommandUsec(b *testing.B, c *redis.Client) float64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0.0
+	for _, line := range strings.Split(info, "\n") {
+		_, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_info:") {
+			continue
+		}
+		for _, f := range strings.Split(stats, ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				u, _ := strconv.ParseFloat(v, 64)
+				total += u
+			}
+		}
+	}
+	return total
 }
 
 // BenchmarkQueueCriticalLatency measures a Critical job's end-to-end
