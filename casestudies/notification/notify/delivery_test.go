@@ -157,14 +157,14 @@ func testTransientFailuresRetryWithExactBackoff(t *testing.T, opts ...harnessOpt
 	t0 := h.clock.Now()
 	id := h.post(map[string]any{"user_id": "ann", "channels": []string{"email"}, "body": "b"})
 
-	v := h.waitStatus(id, "email", Retrying)
+	v := h.waitAttempt(id, "email", Retrying, 1)
 	require.True(t, t0.Add(2*time.Second).Equal(*v.Channels["email"].NextAttemptAt), "first retry after 2^1 s")
 	h.clock.Advance(2*time.Second - time.Millisecond)
 	stays(t, func() bool { return h.cons["email"].Failed() == 1 }, "retried early")
 	h.clock.Advance(time.Millisecond)
 	eventually(t, func() bool { return h.cons["email"].Failed() == 2 }, "second attempt never ran")
 
-	v = h.waitStatus(id, "email", Retrying)
+	v = h.waitAttempt(id, "email", Retrying, 2)
 	require.True(t, t0.Add(6*time.Second).Equal(*v.Channels["email"].NextAttemptAt), "second retry after 2^2 s")
 	h.clock.Advance(4*time.Second - time.Millisecond)
 	stays(t, func() bool { return h.cons["email"].Sent() == 0 }, "retried early")

@@ -186,6 +186,26 @@ func (h *harness) waitStatus(id, channel string, st Status) View {
 	return v
 }
 
+// waitAttempt waits until the channel's delivery has status st after
+// attempt n: for a status that repeats (retrying, deferred), whose first
+// occurrence would otherwise satisfy the wait. A quick send's "sending" is
+// recorded with its outcome, so a failed second attempt moves the history
+// from the first "retrying" straight to the second: only the attempt
+// count tells them apart.
+func (h *harness) waitAttempt(id, channel string, st Status, n int) View {
+	h.t.Helper()
+	var v View
+	eventually(h.t, func() bool {
+		v = View{}
+		if h.do("GET", "/api/notifications/"+id, nil, &v) != http.StatusOK {
+			return false
+		}
+		cv := v.Channels[channel]
+		return cv != nil && cv.Status == st && cv.Attempts == n
+	}, "%s %s never became %s after attempt %d", id, channel, st, n)
+	return v
+}
+
 // sent returns the successful sends so far.
 func (h *harness) sent() []senders.Message {
 	h.mu.Lock()
