@@ -13,41 +13,67 @@ import (
 	"github.com/sysdesign/patterns/queue"
 )
 
-// work is one worker: dequeue, deliver, repeat until pull ends; each
-// delivery runs under run, which outlives pull so that a shutdown lets it
-// finish. A queue that fails (Redis down) is retried with a capped
-// backoff, so workers resume by themselves when it returns.
+// work is one worker: take a job, deliver it, repeat until pull ends;
+// each delivery runs under run, which outlives pull so that a shutdown
+// lets it finish. A delivery that ends in an ack is acked by the Next
+// that takes the following job: on Redis one script for both. A queue
+// that fails (Redis down) is retried with a capped backoff, the ack
+// still pending included, so workers resume by themselves when it
+// returns.
 func (s *Service) work(pull, run context.Context) {
 	failures := 0
+	var done *queue.Delivery // delivered, to be acked by the next Next
 	for {
-		d, err := s.queue.Dequeue(pull)
+		d, err := s.queue.Next(pull, done)
 		if err != nil {
-			if pull.Err() != nil || errors.Is(err, queue.ErrClosed) {
+			if errors.Is(err, queue.ErrClosed) {
+				return
+			}
+			if done != nil && errors.Is(err, queue.ErrLeaseLost) {
+				// Another worker owns the job now; or an earlier Next's
+				// ack landed and only its answer was lost.
+				done = nil
+				continue
+			}
+			if pull.Err() != nil {
+				s.ackLast(run, done, err)
 				return
 			}
 			failures++
-			s.log.Warn("notify: dequeue failed", "err", err, "failures", failures)
+			s.log.Warn("notify: taking a job failed", "err", err, "failures", failures, "pending_ack", done != nil)
 			if backoff.Sleep(pull, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
+				s.ackLast(run, done, err)
 				return
 			}
-			continue
+			continue // with done: its ack outcome is unknown, so it is acked again
 		}
 		failures = 0
-		s.deliver(run, d)
+		done = s.deliver(run, d)
 	}
+}
+
+// ackLast makes sure a worker that stops leaves its last delivery acked:
+// Next acks even when its ctx is done, so only an ack that failed (err is
+// not the ctx's) is retried here, as long as run lasts.
+func (s *Service) ackLast(run context.Context, done *queue.Delivery, err error) {
+	if done == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	s.settle(run, done, func(ctx context.Context) error { return s.queue.Ack(ctx, done) })
 }
 
 // deliver runs one delivery through the checks, in order — opt-out (then
 // skipped), quiet hours (non-critical: deferred to their end), the
 // provider's circuit (open: deferred until it may half-open), the user's
 // rate limit (deferred until allowed) — then sends it through the
-// channel's breaker and settles the job: Ack, Retry or Defer.
-func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
+// channel's breaker. It settles a job that goes back to the queue (Retry,
+// Defer) and returns d when the job is to be acked: the worker's next
+// Next does that.
+func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.Delivery) {
 	t, err := decodeTask(d.Payload)
 	if err != nil || s.cfg.Senders[t.Channel] == nil {
 		s.log.Error("notify: dropping an unreadable job", "job", d.ID, "err", err)
-		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
-		return
+		return d
 	}
 	now := s.cfg.Clock()
 	prefs, err := s.prefView.Get(ctx, t.UserID)
@@ -58,22 +84,19 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
 		s.log.Warn("notify: preferences unavailable; delivery deferred", "job", d.ID, "err", err)
 		_ = backoff.Sleep(ctx, DefaultUnavailableWait)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, time.Time{}) })
-		return
+		return nil
 	}
 	if prefs.optedOut(t.Channel) {
-		s.finish(ctx, d, t, change{status: Skipped, attempt: d.Attempt - 1, reason: "user opted out of " + t.Channel})
-		return
+		return s.finish(ctx, d, t, change{status: Skipped, attempt: d.Attempt - 1, reason: "user opted out of " + t.Channel})
 	}
 	if !t.critical() {
 		if until, quiet := prefs.QuietHours.quietUntil(now); quiet {
-			s.postpone(ctx, d, t, until, "quiet hours until "+until.Format("15:04 MST"))
-			return
+			return s.postpone(ctx, d, t, until, "quiet hours until "+until.Format("15:04 MST"))
 		}
 	}
 	b := s.breakers[t.Channel]
 	if b.State() == breaker.Open {
-		s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
-		return
+		return s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
 	}
 	if s.limiter != nil {
 		dec, err := s.limiter.Allow(ctx, t.UserID+":"+t.Channel)
@@ -83,16 +106,15 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) {
 			// protects users from floods, not the service from failure.
 			s.log.Warn("notify: rate limiter failed; delivering", "job", d.ID, "err", err)
 		case !dec.Allowed:
-			s.postpone(ctx, d, t, now.Add(max(dec.RetryAfter, time.Millisecond)), "rate limit")
-			return
+			return s.postpone(ctx, d, t, now.Add(max(dec.RetryAfter, time.Millisecond)), "rate limit")
 		}
 	}
-	s.send(ctx, d, t, b)
+	return s.send(ctx, d, t, b)
 }
 
 // send hands the delivery to the provider through its breaker and acts on
-// the outcome.
-func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) {
+// the outcome; it returns d when the job is to be acked.
+func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) *queue.Delivery {
 	attempt := d.Attempt
 	msg := senders.Message{ID: jobID(t.NotificationID, t.Channel), Channel: t.Channel, To: t.UserID,
 		Priority: t.Priority, Subject: t.Subject, Body: t.Body, Attempt: attempt}
@@ -109,25 +131,27 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 	var open *breaker.OpenError
 	switch {
 	case err == nil:
-		s.finish(ctx, d, t, append(sending, change{status: Sent, attempt: attempt})...)
+		return s.finish(ctx, d, t, append(sending, change{status: Sent, attempt: attempt})...)
 	case errors.As(err, &open):
-		s.postpone(ctx, d, t, maxTime(open.Until, now.Add(time.Millisecond)), "provider circuit open")
+		return s.postpone(ctx, d, t, maxTime(open.Until, now.Add(time.Millisecond)), "provider circuit open")
 	case errors.Is(err, breaker.ErrOpen):
-		s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
+		return s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
 	case errors.Is(err, breaker.ErrTooManyCalls):
-		s.postpone(ctx, d, t, now.Add(s.cfg.ProbeWait), "provider circuit half-open: another delivery is probing")
+		return s.postpone(ctx, d, t, now.Add(s.cfg.ProbeWait), "provider circuit half-open: another delivery is probing")
 	case ctx.Err() != nil:
 		// Shutting down: the queue's Close releases the lease and the
 		// delivery runs again later (it may have reached the provider).
+		return nil
 	case senders.IsPermanent(err):
-		s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})...)
+		return s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})...)
 	case attempt >= s.cfg.MaxAttempts:
-		s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, err: err,
+		return s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, err: err,
 			reason: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)})...)
 	default:
 		next := now.Add(s.retryDelay(attempt))
 		s.note(ctx, t, append(sending, change{status: Retrying, at: now, attempt: attempt, next: next, reason: err.Error(), err: err})...)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Retry(ctx, d, next) })
+		return nil
 	}
 }
 
@@ -154,17 +178,19 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // postpone records a deferral and puts the job back, due at until, without
-// using an attempt.
-func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until time.Time, reason string) {
+// using an attempt. It returns nil: nothing to ack.
+func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until time.Time, reason string) *queue.Delivery {
 	s.note(ctx, t, change{status: Deferred, attempt: d.Attempt - 1, next: until, reason: reason})
 	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, until) })
+	return nil
 }
 
 // finish records the changes that end a delivery, the final status last,
-// and removes the job.
-func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, cs ...change) {
+// and returns d: the job is removed by the ack that follows, once the
+// history says how it ended.
+func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, cs ...change) *queue.Delivery {
 	s.note(ctx, t, cs...)
-	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Ack(ctx, d) })
+	return d
 }
 
 // note records cs, retrying a failing store a few times: the delivery has
