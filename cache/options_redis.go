@@ -9,9 +9,10 @@ import (
 
 // redisConfig is what NewRedis's options set.
 type redisConfig struct {
-	prefix  string
-	codec   Codec // nil: JSON, or raw for []byte and string values
-	timeout time.Duration
+	prefix      string
+	codec       Codec // nil: JSON, or raw for []byte and string values
+	timeout     time.Duration
+	unpipelined bool
 }
 
 type redisOptionFunc func(*redisConfig) error
@@ -97,6 +98,20 @@ func WithTimeout(d time.Duration) RedisAndFleetLockOption {
 // WithoutTimeout turns the per-call bound of WithTimeout off: only the
 // caller's ctx and the client's own timeouts limit a Redis call.
 func WithoutTimeout() RedisAndFleetLockOption { return timeoutOption(0) }
+
+// WithoutPipelining sends each of a Redis cache's calls in a round trip
+// of its own. By default, calls made concurrently on one client (Gets,
+// entry reads and fenced stores, by this cache or any other package's
+// Redis type on that client) ride pipelines together, each still bounded
+// on its own; a call with nothing else in flight goes straight out, so a
+// lone caller waits for no company. Opt out where each call must be its
+// own request on the wire.
+func WithoutPipelining() RedisOption {
+	return redisOptionFunc(func(rc *redisConfig) error {
+		rc.unpipelined = true
+		return nil
+	})
+}
 
 // WithCodec sets how Redis encodes values (default JSON; []byte and string
 // values are stored as they are).

@@ -72,6 +72,9 @@ func NewRedis[V any](c redis.UniversalClient, opts ...RedisOption) (*Redis[V], e
 		}
 	}
 	r.bound = redisx.NewBound(c, o.timeout)
+	if o.unpipelined {
+		r.bound = r.bound.WithoutPipelining()
+	}
 	return r, nil
 }
 
@@ -83,9 +86,10 @@ func (r *Redis[V]) redisKey(key string) string { return r.entries + key }
 // nil). An error is Redis failing or a value that does not decode.
 func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	var zero V
-	data, err := redisx.Do(ctx, r.bound, func(ctx context.Context) ([]byte, error) {
-		return r.client.Get(ctx, r.redisKey(key)).Bytes()
-	})
+	// One command through the bound, so that concurrent Gets on a client
+	// ride pipelines together (WithoutPipelining opts out).
+	s, err := r.bound.Command(ctx, r.client, "get", r.redisKey(key)).Text()
+	data := []byte(s)
 	if errors.Is(err, redis.Nil) || err == nil && isTombstone(data) {
 		r.misses.Add(1)
 		return zero, false, nil
