@@ -190,10 +190,11 @@ type busConfig struct {
 	timeout   time.Duration
 
 	// Redis
-	maxLen     int64
-	visibility time.Duration
-	readBlock  time.Duration
-	batch      int
+	maxLen      int64
+	visibility  time.Duration
+	readBlock   time.Duration
+	batch       int
+	unpipelined bool
 }
 
 type subConfig struct {
@@ -492,6 +493,20 @@ func WithReadBlock(d time.Duration) RedisOption {
 			return fmt.Errorf("%w: WithReadBlock(%s): must be between 1ms and %s", ErrInvalidConfig, d, MaxTimeout)
 		}
 		c.readBlock = d
+		return nil
+	})
+}
+
+// WithoutPipelining sends each of the Redis bus's script calls in a
+// round trip of its own. By default, calls made concurrently on one client
+// (publishes, acks, heartbeats, by this bus or any other package's Redis
+// type on that client) ride pipelines together, each still bounded on its
+// own; a call with nothing else in flight goes straight out, so a lone
+// publisher waits for no company. Opt out where each call must be its own
+// request on the wire.
+func WithoutPipelining() RedisOption {
+	return redisOption(func(c *busConfig) error {
+		c.unpipelined = true
 		return nil
 	})
 }

@@ -86,7 +86,17 @@ func (b *Redis) streamKey(group string) string { return b.base + "s:" + group }
 func (b *Redis) leaseKey(group string) string  { return b.base + "lease:" + group }
 
 // bound limits one call to the bus's timeout.
-func (b *Redis) bound() redisx.Bound { return redisx.NewBound(b.client, b.cfg.timeout) }
+func (b *Redis) bound() redisx.Bound { return b.boundOf(b.cfg.timeout) }
+
+// boundOf limits one call to d, pipelined with the client's other calls
+// unless WithoutPipelining said otherwise.
+func (b *Redis) boundOf(d time.Duration) redisx.Bound {
+	bound := redisx.NewBound(b.client, d)
+	if b.cfg.unpipelined {
+		bound = bound.WithoutPipelining()
+	}
+	return bound
+}
 
 // left limits a call that is part of an operation started at start to
 // what remains of the operation's timeout, so that the operation as a
@@ -96,7 +106,7 @@ func (b *Redis) left(start time.Time) (redisx.Bound, error) {
 	if rest <= 0 {
 		return redisx.Bound{}, context.DeadlineExceeded
 	}
-	return redisx.NewBound(b.client, rest), nil
+	return b.boundOf(rest), nil
 }
 
 // Publish implements Bus: it returns once the message is in the stream of

@@ -110,7 +110,7 @@ func (s *redisSub) handBack(e entry, counted bool) {
 	b := s.b
 	ctx, bound := s.ctx, b.bound()
 	if ctx.Err() != nil {
-		ctx, bound = context.Background(), redisx.NewBound(b.client, shutdownGrace)
+		ctx, bound = context.Background(), b.boundOf(shutdownGrace)
 	}
 	err := bound.Eval(ctx, b.client, handbackScript, []string{s.stream},
 		[]any{s.group, s.consumer, e.id, b.cfg.visibility.Milliseconds(), uncount(counted)}, nil).Err()
