@@ -212,18 +212,24 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 	}
 }
 
-// Cache hits: our Redis cache's Get against a plain go-redis GET on the
-// same client, 1,000 keys of 100 bytes.
+// Cache hits: our Redis cache's Get (pipelined, and WithoutPipelining)
+// against a plain go-redis GET on the same client, 1,000 keys of 100 bytes.
 func BenchmarkPipeliningCacheGet(b *testing.B) {
 	ctx := context.Background()
 	value := []byte(strings.Repeat("v", 100))
 	for _, target := range pipeTargets(b) {
 		for _, g := range []int{1, 16, 64} {
-			for _, lib := range []string{"patterns", "go-redis-GET"} {
+			for _, lib := range []string{"patterns", "patterns-unpipelined", "go-redis-GET"} {
 				b.Run(fmt.Sprintf("target=%s/goroutines=%d/lib=%s", target, g, lib), func(b *testing.B) {
 					c := pipeClient(b, target)
 					prefix := benchPrefixFor("cache")
-					rc, err := cache.NewRedis[[]byte](c, cache.WithPrefix(prefix))
+					// A 1s bound (default 100ms), as for the limiter: the
+					// plain GET loop has none at all.
+					opts := []cache.RedisOption{cache.WithPrefix(prefix), cache.WithTimeout(time.Second)}
+					if lib == "patterns-unpipelined" {
+						opts = append(opts, cache.WithoutPipelining())
+					}
+					rc, err := cache.NewRedis[[]byte](c, opts...)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -235,7 +241,7 @@ func BenchmarkPipeliningCacheGet(b *testing.B) {
 						}
 					}
 					var get func(key string) error
-					if lib == "patterns" {
+					if lib != "go-redis-GET" {
 						get = func(k string) error {
 							_, ok, err := rc.Get(ctx, k)
 							if err == nil && !ok {
