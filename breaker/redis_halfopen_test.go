@@ -34,6 +34,9 @@ func TestFleetHalfOpenIsReportedWithoutACall(t *testing.T) {
 		eventuallyState(t, b.Breaker, Closed)
 		want := []string{"dep:closed->open", "dep:open->half-open", "dep:half-open->closed"}
 		require.Equal(t, want, a.hooks.get())
+		// b adopted the close from the fleet's news: its hooks run just
+		// after the state changed, outside the lock, on the listener.
+		require.Eventually(t, func() bool { return len(b.hooks.get()) == len(want) }, 5*time.Second, 2*time.Millisecond)
 		require.Equal(t, want, b.hooks.get())
 	})
 }
