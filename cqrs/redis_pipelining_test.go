@@ -2,29 +2,22 @@ package cqrs
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sysdesign/patterns/internal/redistest"
-	"github.com/sysdesign/patterns/internal/redisx"
+	"github.com/sysdesign/patterns/internal/redistest/pipelining"
 )
 
 // Concurrent appends ride pipelines by default and go alone with
 // WithoutPipelining; every stream ends at the same version either way.
 func TestRedisStorePipeliningOptOut(t *testing.T) {
-	for _, optOut := range []bool{false, true} {
-		tg := redistest.New(t, redistest.Mini)
-		// Not tg.NewClient's 1s read timeout: a pipeline of slow scripts
-		// (miniredis under -race on a loaded machine) could pass it, and
-		// go-redis would then send the pipeline again.
-		c := redis.NewClient(&redis.Options{Addr: tg.Mini.Addr(), ReadTimeout: 30 * time.Second, MaxRetries: -1})
-		defer c.Close()
-		// A generous bound: miniredis under -race on a loaded machine is slow.
-		opts := []Option{WithPrefix(tg.Key("cqrs:")), WithTimeout(30 * time.Second)}
+	const goroutines, appends = 16, 10
+	pipelining.CheckOptOut(t, goroutines, appends, func(t *testing.T, c *redis.Client, prefix string, optOut bool) pipelining.Work {
+		opts := []Option{WithPrefix(prefix), WithTimeout(pipelining.Timeout)}
 		if optOut {
 			opts = append(opts, WithoutPipelining())
 		}
@@ -32,31 +25,27 @@ func TestRedisStorePipeliningOptOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		for g := range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				stream, v := "acc-"+strconv.Itoa(g), int64(0)
-				for range 10 {
-					var err error
-					if v, err = s.Append(context.Background(), stream, v, Event{Type: "deposited", Data: []byte(`{}`)}); err != nil {
-						t.Error(err)
-						return
+		var mu sync.Mutex
+		versions := make([]int64, goroutines) // goroutine g's stream's version
+		return pipelining.Work{
+			Call: func(g, _ int) error {
+				mu.Lock()
+				v := versions[g]
+				mu.Unlock()
+				v, err := s.Append(context.Background(), "acc-"+strconv.Itoa(g), v, Event{Type: "deposited", Data: []byte(`{}`)})
+				mu.Lock()
+				versions[g] = v
+				mu.Unlock()
+				return err
+			},
+			Verify: func() error {
+				for g, v := range versions {
+					if v != appends {
+						return fmt.Errorf("acc-%d at version %d, want %d", g, v, appends)
 					}
 				}
-				if v != 10 {
-					t.Errorf("%s at version %d, want 10", stream, v)
-				}
-			}()
+				return nil
+			},
 		}
-		wg.Wait()
-		pipelines, _ := redisx.PipelineStats(c)
-		if optOut && pipelines != 0 {
-			t.Fatalf("WithoutPipelining: %d pipelines sent", pipelines)
-		}
-		if !optOut && pipelines == 0 {
-			t.Fatal("default: no pipeline for 160 concurrent appends")
-		}
-	}
+	})
 }
