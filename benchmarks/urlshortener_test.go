@@ -66,7 +66,7 @@ func BenchmarkURLShortenerRedirect(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			srv := be.start(b)
 			code := createLink(b, srv.URL, urlTarget)
-			client := loopbackClient()
+			client := keepAliveClient(2 * urlParallelism)
 			target, control := srv.URL+"/"+code, bare.URL+"/"+code
 			// Warm the local tier: the redirect under test is a cached one.
 			if _, err := redirectOnce(client, target); err != nil {
@@ -112,7 +112,7 @@ func BenchmarkURLShortenerCreate(b *testing.B) {
 	for _, be := range urlBackends() {
 		b.Run(be.name, func(b *testing.B) {
 			srv := be.start(b)
-			client := loopbackClient()
+			client := keepAliveClient(2 * urlParallelism)
 			run := randomHex(4)
 			var next atomic.Int64
 			var lat latencies
@@ -188,47 +188,11 @@ func serveShortener(b *testing.B, c redis.UniversalClient) *httptest.Server {
 			b.Errorf("shutdown: %v", err)
 		}
 		if c != nil {
-			deleteKeys(b, c, prefix)
+			deleteRunKeys(b, c, prefix)
 			_ = c.Close()
 		}
 	})
 	return hs
-}
-
-// deleteKeys removes what a run wrote (on every master of a Cluster).
-func deleteKeys(b *testing.B, c redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	del := func(ctx context.Context, n *redis.Client) error {
-		iter := n.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := n.Del(ctx, iter.Val()).Err(); err != nil {
-				return err
-			}
-		}
-		return iter.Err()
-	}
-	var err error
-	switch c := c.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, del)
-	case *redis.Client:
-		err = del(ctx, c)
-	}
-	if err != nil {
-		b.Logf("deleting the run's keys: %v", err)
-	}
-}
-
-// loopbackClient keeps a connection per request in flight and never
-// follows a redirect.
-func loopbackClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{MaxIdleConns: 2 * urlParallelism, MaxIdleConnsPerHost: 2 * urlParallelism},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-		Timeout: 10 * time.Second,
-	}
 }
 
 // drive sends n redirects to url, urlParallelism at a time.
@@ -315,14 +279,7 @@ func (l *latencies) add(b *testing.B, r round) {
 func (l *latencies) perSecond() float64 { return float64(len(l.all)) / l.wall.Seconds() }
 
 // quantile returns the q-quantile in microseconds.
-func (l *latencies) quantile(q float64) float64 {
-	if len(l.all) == 0 {
-		return 0
-	}
-	s := slices.Clone(l.all)
-	slices.Sort(s)
-	return float64(s[min(len(s)-1, int(q*float64(len(s))))].Nanoseconds()) / 1e3
-}
+func (l *latencies) quantile(q float64) float64 { return quantileMicros(slices.Clone(l.all), q) }
 
 // awaitClicks polls the link's statistics until they count want human
 // clicks; more is a double count, and a minute without reaching want is a
