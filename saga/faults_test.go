@@ -276,7 +276,7 @@ func TestFaultsSaga(t *testing.T) {
 			r := newFaultRun(t, f)
 			for i := 0; i < 4; i++ {
 				if id := r.execute("before"); r.outcome(id).res == nil || r.outcome(id).res.Status == Running {
-					t.Fatalf("before the fault: %s: %+v", id, r.outcome(id))
+					t.Fatalf("before the fault: %s: %+v (%v)", id, r.outcome(id), r.outcome(id).err)
 				}
 			}
 			release, held := r.hold(4)

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -84,6 +83,8 @@ type RedisLog struct {
 	prefix    string
 	shards    uint32
 	retention string // ms
+	// retentionArg is retention, boxed once.
+	retentionArg any
 
 	// Tests only: take "now" from this clock instead of the server's.
 	testNow func() time.Time
@@ -109,6 +110,7 @@ func NewRedisLog(c redis.UniversalClient, opts ...LogOption) (*RedisLog, error) 
 		shards:    uint32(o.shards),
 		retention: strconv.FormatInt(o.retention.Milliseconds(), 10),
 	}
+	l.retentionArg = l.retention
 	if o.unpipelined {
 		l.bound = l.bound.WithoutPipelining()
 	}
@@ -120,10 +122,9 @@ func (l *RedisLog) shardBase(saga string, shard uint32) string {
 }
 
 func (l *RedisLog) keys(saga, id string) []string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(id))
-	base := l.shardBase(saga, h.Sum32()%l.shards)
-	return []string{base + "h:" + id, base + "e:" + id, base + "run"}
+	var a redisArgs
+	a.reset(l, saga, id)
+	return a.keys
 }
 
 func (l *RedisLog) now() string {
@@ -131,6 +132,14 @@ func (l *RedisLog) now() string {
 		return ""
 	}
 	return strconv.FormatInt(l.testNow().UnixMilli(), 10)
+}
+
+// nowArg is now, boxed: "" (the server's clock) allocates nothing.
+func (l *RedisLog) nowArg() any {
+	if l.testNow == nil {
+		return emptyArg
+	}
+	return l.now()
 }
 
 func ms(d time.Duration) string {
@@ -141,29 +150,24 @@ func ms(d time.Duration) string {
 	return strconv.FormatInt(m, 10)
 }
 
-// finalStatus is the status argument of a write of entries.
-func finalStatus(entries []Entry) string {
-	if n := len(entries); n > 0 && entries[n-1].Kind == Finished {
-		return entries[n-1].Status.String()
-	}
-	return ""
-}
-
 // Claim implements Log.
 func (l *RedisLog) Claim(ctx context.Context, saga, id string, lease time.Duration, entries []Entry) (Claim, error) {
 	if err := checkLogKey(saga, id); err != nil {
 		return Claim{}, err
 	}
-	args := make([]any, 0, 5+len(entries))
-	args = append(args, l.now(), ms(lease), id, finalStatus(entries), l.retention)
-	for i := range entries {
-		b, err := encodeEntry(&entries[i])
-		if err != nil {
-			return Claim{}, err
-		}
-		args = append(args, b)
+	var a redisArgs
+	a.reset(l, saga, id)
+	return l.claim(ctx, saga, id, &a, ms(lease), entries, false)
+}
+
+// claim is Claim with the saga's keys and arguments in a (see redisArgs),
+// the lease in ms, boxed; trusted as for redisArgs.encode.
+func (l *RedisLog) claim(ctx context.Context, saga, id string, a *redisArgs, lease any, entries []Entry, trusted bool) (Claim, error) {
+	a.args = append(a.args[:0], l.nowArg(), lease, a.id, finalStatusArg(entries), l.retentionArg)
+	if err := a.encode(entries, trusted); err != nil {
+		return Claim{}, err
 	}
-	reply, err := l.bound.Eval(ctx, l.client, claimScript, l.keys(saga, id), args, nil).Slice()
+	reply, err := l.bound.Eval(ctx, l.client, claimScript, a.keys, a.args, nil).Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("saga: redis log: claim %s/%s: %w", saga, id, err)
 	}
@@ -202,16 +206,18 @@ func (l *RedisLog) write(ctx context.Context, saga, id string, token int64, leas
 	if err := checkLogKey(saga, id); err != nil {
 		return err
 	}
-	args := make([]any, 0, 6+len(entries))
-	args = append(args, l.now(), ms(lease), id, strconv.FormatInt(token, 10), finalStatus(entries), l.retention)
-	for i := range entries {
-		b, err := encodeEntry(&entries[i])
-		if err != nil {
-			return err
-		}
-		args = append(args, b)
+	var a redisArgs
+	a.reset(l, saga, id)
+	return l.writeWith(ctx, saga, id, &a, token, ms(lease), entries, false)
+}
+
+// writeWith is write with the saga's keys and arguments in a, as claim.
+func (l *RedisLog) writeWith(ctx context.Context, saga, id string, a *redisArgs, token int64, lease any, entries []Entry, trusted bool) error {
+	a.args = append(a.args[:0], l.nowArg(), lease, a.id, a.tokenArg(token), finalStatusArg(entries), l.retentionArg)
+	if err := a.encode(entries, trusted); err != nil {
+		return err
 	}
-	code, err := l.bound.Eval(ctx, l.client, appendScript, l.keys(saga, id), args, nil).Int64()
+	code, err := l.bound.Eval(ctx, l.client, appendScript, a.keys, a.args, nil).Int64()
 	if err != nil {
 		return fmt.Errorf("saga: redis log: write %s/%s: %w", saga, id, err)
 	}

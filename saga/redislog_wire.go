@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// wireEntry is an Entry as JSON in Redis.
+// wireEntry is an Entry as JSON in Redis: appendEntryJSON writes it,
+// decodeRecord reads it with encoding/json.
 type wireEntry struct {
 	Kind     string            `json:"k"`
 	Step     int               `json:"s"`
@@ -18,19 +19,6 @@ type wireEntry struct {
 	At       int64             `json:"t"`
 	Data     json.RawMessage   `json:"data,omitempty"`
 	Meta     map[string]string `json:"m,omitempty"`
-}
-
-func encodeEntry(e *Entry) (string, error) {
-	w := wireEntry{Kind: e.Kind.String(), Step: e.Step, StepName: e.StepName, Attempts: e.Attempts,
-		Duration: int64(e.Duration), Err: e.Err, At: e.At.UnixNano(), Data: e.Data, Meta: e.Metadata}
-	if e.Kind == Finished {
-		w.Status = e.Status.String()
-	}
-	b, err := json.Marshal(&w)
-	if err != nil {
-		return "", fmt.Errorf("saga: redis log: encoding entry: %w", err)
-	}
-	return string(b), nil
 }
 
 func decodeRecord(saga, id string, status, entries any) (*Record, error) {

@@ -28,6 +28,7 @@ type run[T any] struct {
 	t     time.Time       // the clock as of the latest transition
 	hb    *heartbeat
 	hold  memHold     // the saga in the Saga's MemoryLog, when this run created it
+	ra    *redisArgs  // the saga's keys and arguments in the Saga's RedisLog
 	tries []stepCtx   // each action's first try's context, when the execution has room
 	renw  func() bool // r.renew, made once per pooled run
 
@@ -42,7 +43,7 @@ type run[T any] struct {
 	pendBuf    [2]Entry
 	pendErrBuf [2]error
 	data       []byte // JSON of res.Data, valid unless dirty
-	spare      []byte // MemoryLog only: the buffer data moves to when it changes (see json)
+	spare      []byte // MemoryLog or RedisLog only: the buffer data moves to when it changes (see json)
 	buf        bytes.Buffer
 	enc        *json.Encoder
 	dirty      bool
@@ -93,14 +94,24 @@ func (s *Saga[T]) newRun(ctx context.Context, id string) *run[T] {
 		r.logc = context.WithoutCancel(ctx)
 	}
 	r.pending, r.pendingErr = r.pendBuf[:0], r.pendErrBuf[:0]
-	if s.mem != nil {
-		r.data = r.data[:0] // the MemoryLog copies what it keeps: the buffer is ours
+	if s.rlog != nil {
+		if r.ra == nil {
+			r.ra = &redisArgs{}
+		}
+		r.ra.reset(s.rlog, s.name, id)
+	}
+	if s.ownsData() {
+		r.data = r.data[:0] // the log copies what it keeps: the buffer is ours
 	} else {
 		r.data = nil // another Log may keep the slices it was given
 	}
 	r.t = s.now()
 	return r
 }
+
+// ownsData reports that the log copies the data it is given before the
+// call returns, so that a run may reuse its data buffers.
+func (s *Saga[T]) ownsData() bool { return s.mem != nil || s.rlog != nil }
 
 // close ends the run and hands it back to the Saga's pool: nothing refers
 // to it any more once the heartbeat has stopped.
@@ -118,6 +129,11 @@ func (r *run[T]) close() {
 	r.ctx, r.fwd, r.logc, r.cancelFwd, r.bg, r.cancelBg, r.lost = nil, nil, nil, nil, nil, nil, nil
 	clear(r.pendBuf[:])
 	clear(r.pendErrBuf[:])
+	if r.stopped {
+		// A write given up on at its deadline may still be read by
+		// go-redis: its buffers are not ours to reuse.
+		r.ra = nil
+	}
 	r.snap, r.encErr, r.stopped, r.meta = zero, nil, false, nil
 	s.runs.Put(r)
 }
@@ -183,7 +199,7 @@ func (r *run[T]) renew() bool {
 
 // json returns the JSON of the data, encoding it again only after a step
 // may have changed it, and sharing the previous bytes when it did not.
-// On a MemoryLog, which copies what it keeps, the bytes live in two
+// On a MemoryLog or RedisLog, which copy what they keep, the bytes live in two
 // buffers of the run's, used in turn; another Log gets a fresh copy each
 // time the data changes, since it may keep it.
 func (r *run[T]) json() []byte {
@@ -198,7 +214,7 @@ func (r *run[T]) json() []byte {
 	b := bytes.TrimSuffix(r.buf.Bytes(), []byte("\n"))
 	switch {
 	case bytes.Equal(b, r.data):
-	case r.s.mem != nil:
+	case r.s.ownsData():
 		r.data, r.spare = append(r.spare[:0], b...), r.data
 	default:
 		r.data = bytes.Clone(b)
@@ -257,6 +273,8 @@ func (r *run[T]) flush() bool {
 	var err error
 	if r.hold.rec != nil {
 		err = r.s.mem.appendHeld(r.logc, r.hold, r.token, r.s.lease, r.pending, r.logTime())
+	} else if r.ra != nil {
+		err = r.s.rlog.writeWith(r.logc, r.s.name, r.id, r.ra, r.token, r.s.leaseArg, r.pending, true)
 	} else {
 		err = r.s.log.Append(r.logc, r.s.name, r.id, r.token, r.s.lease, r.pending)
 	}

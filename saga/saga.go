@@ -33,6 +33,8 @@ type Saga[T any] struct {
 	stats    counters
 
 	mem        *MemoryLog // log, when it is a MemoryLog: its writes take a shortcut (see memHold)
+	rlog       *RedisLog  // log, when it is a RedisLog: its writes reuse one redisArgs per run
+	leaseArg   any        // with rlog: the lease in ms, boxed once
 	beats      *beats     // with mem: the heartbeats of all running sagas
 	logClock   bool       // with mem: its clock is now, so it takes the time of each transition instead of reading it again
 	comparable bool       // see comparableJSON
@@ -124,6 +126,9 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 		s.beats = &beats{every: s.beat}
 		s.logClock = madeLog || (s.mem.realClock && isTimeNow(s.now))
 	}
+	if s.rlog, _ = c.log.(*RedisLog); s.rlog != nil {
+		s.leaseArg = ms(s.lease)
+	}
 	s.comparable = comparableJSON(reflect.TypeFor[T]())
 	return s, nil
 }
@@ -191,6 +196,8 @@ func (s *Saga[T]) Execute(ctx context.Context, id string, data T) (*Result[T], e
 	if s.mem != nil {
 		// The names were checked once, by New and above.
 		c, r.hold, err = s.mem.claim(ctx, s.name, id, s.lease, r.pending, r.logTime())
+	} else if r.ra != nil {
+		c, err = s.rlog.claim(ctx, s.name, id, r.ra, s.leaseArg, r.pending, true)
 	} else {
 		c, err = s.log.Claim(ctx, s.name, id, s.lease, r.pending)
 	}

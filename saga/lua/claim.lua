@@ -1,6 +1,7 @@
 -- Claim: create a saga, or take over one whose lease expired.
--- KEYS[1]: the saga's hash {s = status, t = fencing token, x = lease expiry ms}
+-- KEYS[1]: the saga's hash {s = status, t = fencing token, x = lease expiry ms as of the last Claim or Renew}
 -- KEYS[2]: the saga's entries (a list of JSON)   KEYS[3]: the shard's index of running sagas (zset id -> lease expiry)
+-- A running saga's lease expiry is its score in the index, which every write extends (see append.lua).
 -- ARGV: now ms ('' = server TIME), lease ms, id, final status ('' = running), retention ms, entries...
 -- Returns {0} not found, {1, token} created, {2, 0, status, entries} finished,
 -- {3, ms left} running elsewhere, {4, token, 'running', entries} taken over.
@@ -9,8 +10,8 @@ if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local st = redis.call('HMGET', KEYS[1], 's', 'x')
-if not st[1] then
+local st = redis.call('HGET', KEYS[1], 's')
+if not st then
   if #ARGV < 6 then return {0} end
   redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
   if ARGV[4] ~= '' then
@@ -24,11 +25,13 @@ if not st[1] then
   end
   return {1, 1}
 end
-if st[1] ~= 'running' then
-  return {2, 0, st[1], redis.call('LRANGE', KEYS[2], 0, -1)}
+if st ~= 'running' then
+  return {2, 0, st, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
-local exp = tonumber(st[2])
-if exp > now then return {3, exp - now} end
+-- The index holds every running saga; were its entry lost, the hash's x
+-- (the last Claim or Renew) stands in.
+local exp = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[3]) or redis.call('HGET', KEYS[1], 'x'))
+if exp and exp > now then return {3, exp - now} end
 local tok = redis.call('HINCRBY', KEYS[1], 't', 1)
 exp = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'x', exp)
