@@ -40,6 +40,7 @@ var (
 	_ Header     = (*MemoryStore)(nil)
 
 	_ PositionAppender = (*MemoryStore)(nil)
+	_ BatchAppender    = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty in-memory event store. It takes no
@@ -75,11 +76,20 @@ func (s *MemoryStore) append(ctx context.Context, streamID string, expected int6
 	if err := checkAppend(streamID, expected, events); err != nil {
 		return Appended{}, err
 	}
-	// Copy what the caller could change later, outside the lock.
 	var buf [1]Event
-	evs := buf[:0]
-	if len(events) > 1 {
-		evs = make([]Event, 0, len(events))
+	evs := copyEvents(buf[:0], streamID, events)
+	now := s.now().Round(0)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendLocked(streamID, expected, evs, now)
+}
+
+// copyEvents appends to dst copies of events, for stream streamID, that
+// the caller cannot change later (made outside the lock).
+func copyEvents(dst []Event, streamID string, events []Event) []Event {
+	if len(events) > cap(dst)-len(dst) {
+		dst = append(make([]Event, 0, len(dst)+len(events)), dst...)
 	}
 	for i := range events {
 		e := events[i]
@@ -88,12 +98,13 @@ func (s *MemoryStore) append(ctx context.Context, streamID string, expected int6
 			e.Data = append([]byte(nil), e.Data...)
 		}
 		e.Metadata = cloneMeta(e.Metadata)
-		evs = append(evs, e)
+		dst = append(dst, e)
 	}
-	now := s.now().Round(0)
+	return dst
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// appendLocked appends evs (checked copies) to the stream; s.mu is held.
+func (s *MemoryStore) appendLocked(streamID string, expected int64, evs []Event, now time.Time) (Appended, error) {
 	st := s.streams[streamID]
 	var cur int64
 	if st != nil {
@@ -147,6 +158,43 @@ func (s *MemoryStore) append(ctx context.Context, streamID string, expected int6
 		s.wake = nil
 	}
 	return Appended{Version: cur, Position: s.head}, nil
+}
+
+// AppendBatch implements BatchAppender: the whole batch under one lock,
+// so no other append interleaves with it (see the function AppendBatch).
+func (s *MemoryStore) AppendBatch(ctx context.Context, batch []StreamAppend) ([]AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]AppendResult, len(batch))
+	copies := make([][]Event, len(batch))
+	total := 0
+	for i := range batch {
+		total += len(batch[i].Events)
+	}
+	all := make([]Event, 0, total) // one allocation for every item's copies
+	for i := range batch {
+		it := &batch[i]
+		if out[i].Err = checkAppend(it.StreamID, it.ExpectedVersion, it.Events); out[i].Err != nil {
+			continue
+		}
+		n := len(all)
+		all = copyEvents(all, it.StreamID, it.Events)
+		copies[i] = all[n:len(all):len(all)]
+	}
+	now := s.now().Round(0)
+
+	s.mu.Lock()
+	for i := range batch {
+		if out[i].Err == nil {
+			out[i].Appended, out[i].Err = s.appendLocked(batch[i].StreamID, batch[i].ExpectedVersion, copies[i], now)
+		}
+	}
+	s.mu.Unlock()
+	for i := range out {
+		s.stats.count(len(batch[i].Events), out[i].Err)
+	}
+	return out, nil
 }
 
 // retry reports whether evs is an exact retry of an earlier append (see

@@ -30,7 +30,9 @@ var (
 // fleet. Each Append is one Lua script, one round trip, atomic on the
 // server: it checks the expected version and the event ids, takes the
 // global positions and writes the events, so the global order has no gaps
-// and never shows an append in part. Load and ReadAll are one script each.
+// and never shows an append in part. AppendBatch sends the appends of
+// many streams as one such script call, one round trip, each item atomic
+// by itself. Load and ReadAll are one script each.
 // RecordedAt comes from the server's clock (TIME).
 //
 // Keys, for prefix P (WithPrefix, default "cqrs:") and T = P without its
@@ -88,6 +90,7 @@ var (
 	_ Header     = (*RedisStore)(nil)
 
 	_ PositionAppender = (*RedisStore)(nil)
+	_ BatchAppender    = (*RedisStore)(nil)
 )
 
 // NewRedisStore returns an event store on c (a *redis.Client,
@@ -127,38 +130,12 @@ func (s *RedisStore) append(ctx context.Context, streamID string, expected int64
 	if err := checkAppend(streamID, expected, events); err != nil {
 		return Appended{}, err
 	}
-	keys := []string{s.seqKey(), s.evKey(), s.base + "s:" + streamID, s.base + "id:" + streamID, s.tailKey()}
-	args := make([]any, 0, 2+2*len(events))
-	args = append(args, expected, len(events))
-	for i := range events {
-		args = append(args, events[i].ID(), encodeBody(streamID, &events[i]))
-	}
-	reply, err := s.call.eval(ctx, appendScript, keys, args...).Slice()
-	if err != nil {
+	item := [1]StreamAppend{{StreamID: streamID, ExpectedVersion: expected, Events: events}}
+	var res [1]AppendResult
+	if err := s.appendItems(ctx, item[:], res[:]); err != nil {
 		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
 	}
-	if len(reply) < 2 {
-		return Appended{}, errBadReply
-	}
-	code, _ := reply[0].(int64)
-	v, _ := reply[1].(int64)
-	switch code {
-	case 0, 1:
-		if len(reply) < 3 {
-			return Appended{}, errBadReply
-		}
-		pos, _ := reply[2].(int64)
-		return Appended{Version: v, Position: pos}, nil
-	case 2:
-		return Appended{}, &ConflictError{StreamID: streamID, Expected: expected, Actual: v}
-	case 3:
-		id := ""
-		if len(reply) > 2 {
-			id, _ = reply[2].(string)
-		}
-		return Appended{}, fmt.Errorf("%w: %q in stream %q", ErrDuplicateEventID, id, streamID)
-	}
-	return Appended{}, errBadReply
+	return res[0].Appended, res[0].Err
 }
 
 var errBadReply = errors.New("cqrs: redis store: malformed script reply")

@@ -19,6 +19,18 @@ func TestEventStoreConformance(t *testing.T) {
 			return cqrstest.Backend{Store: cqrs.NewMemoryStore()}
 		})
 	})
+	// A store without a batch append of its own: AppendBatch appends one
+	// item at a time, with the same results.
+	t.Run("unbatched", func(t *testing.T) {
+		cqrstest.TestEventStore(t, cqrstest.Features{}, func(t *testing.T) cqrstest.Backend {
+			s := cqrs.NewMemoryStore()
+			return cqrstest.Backend{Store: struct {
+				cqrs.EventStore
+				cqrs.Header
+				cqrs.Waiter
+			}{s, s, s}}
+		})
+	})
 	// With no upcasters registered, the wrapper is transparent.
 	t.Run("upcasting", func(t *testing.T) {
 		cqrstest.TestEventStore(t, cqrstest.Features{}, func(t *testing.T) cqrstest.Backend {

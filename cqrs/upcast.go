@@ -165,6 +165,7 @@ var (
 	_ Header     = (*UpcastingStore)(nil)
 
 	_ PositionAppender = (*UpcastingStore)(nil)
+	_ BatchAppender    = (*UpcastingStore)(nil)
 )
 
 // NewUpcastingStore wraps store with the upcasters of up, which must
@@ -189,6 +190,24 @@ func (s *UpcastingStore) Append(ctx context.Context, streamID string, expected i
 // AppendWithPosition).
 func (s *UpcastingStore) AppendWithPosition(ctx context.Context, streamID string, expected int64, events ...Event) (Appended, error) {
 	return AppendWithPosition(ctx, s.store, streamID, expected, s.stamp(events)...)
+}
+
+// AppendBatch implements BatchAppender, with the latest schema versions
+// stamped as Append stamps them, through the wrapped store's AppendBatch
+// when it has one (else one append per item: see the function
+// AppendBatch).
+func (s *UpcastingStore) AppendBatch(ctx context.Context, batch []StreamAppend) ([]AppendResult, error) {
+	stamped := batch
+	for i := range batch {
+		evs := s.stamp(batch[i].Events)
+		if len(evs) > 0 && &evs[0] != &batch[i].Events[0] {
+			if &stamped[0] == &batch[0] {
+				stamped = append([]StreamAppend(nil), batch...)
+			}
+			stamped[i].Events = evs
+		}
+	}
+	return AppendBatch(ctx, s.store, stamped)
 }
 
 // stamp returns events with the latest schema version stamped on those

@@ -31,6 +31,8 @@ var Cases = []Case{
 	{"large batch", largeBatch},
 	{"wait wakes on an append", waitWakes},
 	{"cancelled context", cancelledContext},
+	{"batch append: items checked one by one, in order", batchItems},
+	{"batch append: retried whole, cancelled, empty", batchRetry},
 	{"racing appends: exactly one wins", racingAppends},
 	{"global order under concurrent writers", globalOrder},
 }

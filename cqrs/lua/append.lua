@@ -1,89 +1,144 @@
--- Append events to one stream, taking their global positions in the same
--- atomic step.
--- KEYS[1] seq (string: the last position)    KEYS[2] ev (hash: position -> event)
--- KEYS[3] the stream (list: version v at index v-1 holds its position)
--- KEYS[4] the stream's event ids (hash: id -> version)   KEYS[5] tail (stream: wake-ups)
--- ARGV: expected version (-1 any, -2 exists, else exact), n, then n pairs (event id or '', body).
--- Returns {0, new version, position} appended, {1, version, position} an
--- exact retry (nothing written), {2, actual} wrong expected version,
--- {3, actual, id} duplicate id. position: the global position of the
--- stream's event at the version returned (0: none).
+-- Append to one or more streams (a batch: RedisStore.Append is a batch of
+-- one), each item atomic by itself and checked on its own, the events
+-- taking their global positions in batch order.
+-- KEYS[1] seq (string: the last position)   KEYS[2] ev (hash: position -> event)
+-- KEYS[3] tail (stream: an entry per write, id = its last position, for Wait)
+-- KEYS[2+2j] item j's stream (list: version v at index v-1 holds its position)
+-- KEYS[3+2j] item j's event ids (hash: id -> version)
+-- ARGV[1] m, the number of items; then per item: expected version (-1 any,
+-- -2 exists, else exact), n, then n pairs (event id or '', body).
+-- Returns 3 values per item: {0, new version, position} appended,
+-- {1, version, position} an exact retry (nothing written), {2, actual, 0}
+-- wrong expected version, {3, actual, id} duplicate id. position: the
+-- global position of the stream's event at the version returned (0: none).
+--
+-- Cost: a lone single-event append without ids runs GET, LLEN, TIME, HSET,
+-- XADD, SET, RPUSH; a batch shares the GET, TIME, XADD and SET. Nothing is
+-- read back that the checks do not need.
+--
 -- Numbers go to Redis as strings made by str ('%.0f'): Lua's '..' and
 -- tostring use '%.14g', which turns 1e14 into "1e+14".
 local function str(x) return string.format('%.0f', x) end
 
-local exp = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local cur = redis.call('LLEN', KEYS[3])
+local CHUNK = 500 -- unpack() has a stack limit: write in chunks
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0') -- last position written
+local taken = seq -- last position taken by an accepted item
+local pending = {} -- accepted items not written yet: {k = key index, a = ARGV index, cur, n}
+local written = {} -- stream key -> true while an item of it is pending
+local stamp -- ' <unix µs> ', read once, at the first write
 
 -- The global position of the stream's event at version v (0: none).
-local function position(v)
+local function position(ks, v)
   if v < 1 then return 0 end
-  return tonumber(redis.call('LINDEX', KEYS[3], v - 1) or '0')
+  return tonumber(redis.call('LINDEX', ks, v - 1) or '0')
 end
 
--- An exact retry of an earlier append: every id present, consecutive, in order.
-if n > 0 and ARGV[3] ~= '' then
-  local first = redis.call('HGET', KEYS[4], ARGV[3])
-  if first then
-    first = tonumber(first)
-    local same = exp == -1 or exp == -2 or exp == first - 1
-    local i = 2
-    while same and i <= n do
-      local id = ARGV[1 + 2 * i]
-      same = id ~= '' and tonumber(redis.call('HGET', KEYS[4], id) or '-1') == first + i - 1
-      i = i + 1
+-- Write the pending items. Scripts do not roll back, so the order matters:
+-- every check ran before (LLEN and the id reads type-check the stream's
+-- keys); the first write, to ev, fails whole (a key of another type, OOM)
+-- with nothing written; an XADD refused (the tail ahead of seq) leaves
+-- only ev fields past seq, invisible and overwritten by the next write.
+local function flush()
+  if #pending == 0 then return end
+  if not stamp then
+    local t = redis.call('TIME')
+    stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
+  end
+  -- Every string is made once, in this loop; the writes below only unpack.
+  local fields, pos = {}, seq
+  for _, p in ipairs(pending) do
+    p.positions, p.ids = {}, {}
+    for i = 1, p.n do
+      pos = pos + 1
+      local sp, sv = str(pos), str(p.cur + i)
+      fields[#fields + 1] = sp
+      fields[#fields + 1] = sv .. stamp .. ARGV[p.a + 2 * i + 1]
+      if #fields == 2 * CHUNK then
+        redis.call('HSET', KEYS[2], unpack(fields))
+        fields = {}
+      end
+      p.positions[#p.positions + 1] = sp
+      local id = ARGV[p.a + 2 * i]
+      if id ~= '' then
+        p.ids[#p.ids + 1] = id
+        p.ids[#p.ids + 1] = sv
+      end
     end
-    if same then return {1, first + n - 1, position(first + n - 1)} end
   end
-end
-
-if exp == -2 then
-  if cur == 0 then return {2, cur} end
-elseif exp ~= -1 and exp ~= cur then
-  return {2, cur}
-end
-
-local ids = {}
-for i = 1, n do
-  local id = ARGV[1 + 2 * i]
-  if id ~= '' then
-    if redis.call('HEXISTS', KEYS[4], id) == 1 then return {3, cur, id} end
-    ids[#ids + 1] = id
-    ids[#ids + 1] = str(cur + i)
+  if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end
+  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', '100', str(taken) .. '-0', 'p', str(taken))
+  if type(added) == 'table' and added.err then
+    return redis.error_reply('ERR cqrs: the tail stream refused position ' .. str(taken) ..
+      ' (ahead of the position counter, or not a stream): ' .. added.err)
   end
-end
-if n == 0 then return {0, cur, position(cur)} end
-
--- Scripts do not roll back: everything that can fail runs before the
--- first write. Reading each key checks its type; the tail's last entry
--- must be below the new position, or XADD would refuse its id.
-local last = tonumber(redis.call('GET', KEYS[1]) or '0') + n
-redis.call('HLEN', KEYS[2])
-local top = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)[1]
-if top and tonumber(string.match(top[1], '^(%d+)')) >= last then
-  return redis.error_reply('ERR cqrs: the tail stream is ahead of the position counter')
-end
-local t = redis.call('TIME')
-local stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
-
--- unpack() has a stack limit: write in chunks.
-local CHUNK = 500
-local fields, positions = {}, {}
-redis.call('SET', KEYS[1], str(last))
-for i = 1, n do
-  local pos = str(last - n + i)
-  fields[#fields + 1] = pos
-  fields[#fields + 1] = str(cur + i) .. stamp .. ARGV[2 + 2 * i]
-  positions[#positions + 1] = pos
-  if #positions == CHUNK or i == n then
-    redis.call('HSET', KEYS[2], unpack(fields))
-    redis.call('RPUSH', KEYS[3], unpack(positions))
-    fields, positions = {}, {}
+  redis.call('SET', KEYS[1], str(taken))
+  for _, p in ipairs(pending) do
+    for i = 1, #p.positions, CHUNK do
+      redis.call('RPUSH', KEYS[p.k], unpack(p.positions, i, math.min(i + CHUNK - 1, #p.positions)))
+    end
+    for i = 1, #p.ids, 2 * CHUNK do
+      redis.call('HSET', KEYS[p.k + 1], unpack(p.ids, i, math.min(i + 2 * CHUNK - 1, #p.ids)))
+    end
   end
+  seq, pending, written = taken, {}, {}
 end
-for i = 1, #ids, 2 * CHUNK do
-  redis.call('HSET', KEYS[4], unpack(ids, i, math.min(i + 2 * CHUNK - 1, #ids)))
+
+-- Check item j (its key index k, its arguments from ARGV[a]) and accept
+-- it into pending; returns its three reply values.
+local function check(k, a)
+  local ks, kid = KEYS[k], KEYS[k + 1]
+  local exp, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local cur = redis.call('LLEN', ks)
+  local firstKnown = false
+  -- An exact retry of an earlier append: every id present, consecutive, in order.
+  if n > 0 and ARGV[a + 2] ~= '' then
+    local first = redis.call('HGET', kid, ARGV[a + 2])
+    if first then
+      firstKnown = true
+      first = tonumber(first)
+      local same = exp == -1 or exp == -2 or exp == first - 1
+      local i = 2
+      while same and i <= n do
+        local id = ARGV[a + 2 * i]
+        same = id ~= '' and tonumber(redis.call('HGET', kid, id) or '-1') == first + i - 1
+        i = i + 1
+      end
+      if same then return 1, first + n - 1, position(ks, first + n - 1) end
+    end
+  end
+  if exp == -2 then
+    if cur == 0 then return 2, cur, 0 end
+  elseif exp ~= -1 and exp ~= cur then
+    return 2, cur, 0
+  end
+  if firstKnown then return 3, cur, ARGV[a + 2] end
+  for i = 1, n do
+    local id = ARGV[a + 2 * i]
+    if id ~= '' and redis.call('HEXISTS', kid, id) == 1 then return 3, cur, id end
+  end
+  if n == 0 then return 0, cur, position(ks, cur) end
+  pending[#pending + 1] = {k = k, a = a, cur = cur, n = n}
+  written[ks] = true
+  taken = taken + n
+  return 0, cur + n, taken
 end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100', str(last) .. '-0', 'p', str(last))
-return {0, cur + n, last}
+
+local out = {}
+local a = 2
+for j = 1, tonumber(ARGV[1]) do
+  local k = 2 + 2 * j
+  -- A stream appended to earlier in the batch: write that first, so this
+  -- item's checks see it.
+  if written[KEYS[k]] then
+    local err = flush()
+    if err then return err end
+  end
+  local code, v, third = check(k, a)
+  out[#out + 1] = code
+  out[#out + 1] = v
+  out[#out + 1] = third
+  a = a + 2 + 2 * tonumber(ARGV[a + 1])
+end
+local err = flush()
+if err then return err end
+return out
