@@ -76,6 +76,7 @@ func (s *Service) buildRedis() error {
 		return err
 	}
 	s.store, s.head = store, store.Head
+	s.history = newHistoryWriter(store)
 	model, err := cqrs.NewRedisReadModel(c, "notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply,
 		cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout))
 	if err != nil {

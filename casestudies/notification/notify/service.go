@@ -30,6 +30,7 @@ type Service struct {
 
 	queue    queue.Queue
 	store    cqrs.EventStore
+	history  *historyWriter // group commit of the history appends on Redis; nil in memory
 	head     func(context.Context) (int64, error)
 	views    viewReader
 	runner   *cqrs.Runner

@@ -1,0 +1,192 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/cqrs"
+)
+
+// batchStore records the batches it is given; the first one waits for
+// gate (if set), and fail decides an item's own error.
+type batchStore struct {
+	cqrs.EventStore // only AppendBatch is called
+
+	gate    chan struct{}
+	entered chan struct{} // closed when the first batch arrives
+	once    sync.Once
+	fail    func(cqrs.StreamAppend) error
+	callErr error
+
+	mu      sync.Mutex
+	batches [][]string
+}
+
+func newBatchStore() *batchStore { return &batchStore{entered: make(chan struct{})} }
+
+func (b *batchStore) AppendBatch(_ context.Context, batch []cqrs.StreamAppend) ([]cqrs.AppendResult, error) {
+	first := false
+	b.once.Do(func() { first = true; close(b.entered) })
+	if first && b.gate != nil {
+		<-b.gate
+	}
+	ids := make([]string, len(batch))
+	out := make([]cqrs.AppendResult, len(batch))
+	for i, it := range batch {
+		ids[i] = it.StreamID
+		if b.fail != nil {
+			out[i].Err = b.fail(it)
+		}
+	}
+	b.mu.Lock()
+	b.batches = append(b.batches, ids)
+	b.mu.Unlock()
+	if b.callErr != nil {
+		return nil, b.callErr
+	}
+	return out, nil
+}
+
+func (b *batchStore) sizes() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n []int
+	for _, ids := range b.batches {
+		n = append(n, len(ids))
+	}
+	return n
+}
+
+func pendingLen(w *historyWriter) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending)
+}
+
+// appendAll starts n appends to streams s0…s(n-1) and returns their errors
+// once all are back.
+func appendAll(ctx context.Context, w *historyWriter, from, n int) <-chan map[string]error {
+	out := make(chan map[string]error, 1)
+	go func() {
+		var mu sync.Mutex
+		errs := map[string]error{}
+		var wg sync.WaitGroup
+		for i := from; i < from+n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("s%d", i)
+				err := w.append(ctx, id, cqrs.StreamExists)
+				mu.Lock()
+				errs[id] = err
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		out <- errs
+	}()
+	return out
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
+}
+
+func TestHistoryWriterFlushesALoneAppendAtOnce(t *testing.T) {
+	store := newBatchStore()
+	w := newHistoryWriter(store)
+	require.NoError(t, w.append(context.Background(), "s", cqrs.StreamExists))
+	assert.Equal(t, []int{1}, store.sizes())
+	assert.False(t, w.flushing, "the flusher handed nothing on and stopped")
+}
+
+// Appends made while a flush is in flight go together in the next one, at
+// most maxHistoryBatch at a time, and each caller gets its own outcome.
+func TestHistoryWriterGroupsConcurrentAppends(t *testing.T) {
+	store := newBatchStore()
+	store.gate = make(chan struct{})
+	bad := errors.New("conflict")
+	store.fail = func(it cqrs.StreamAppend) error {
+		if it.StreamID == "s7" {
+			return bad
+		}
+		return nil
+	}
+	w := newHistoryWriter(store)
+	ctx := context.Background()
+	first := appendAll(ctx, w, 0, 1)
+	<-store.entered
+	const waiting = maxHistoryBatch + 10
+	rest := appendAll(ctx, w, 1, waiting)
+	waitFor(t, func() bool { return pendingLen(w) == waiting }, "the appends never queued up behind the flush")
+	close(store.gate)
+
+	errs := <-first
+	for id, err := range <-rest {
+		errs[id] = err
+	}
+	require.Len(t, errs, waiting+1)
+	for id, err := range errs {
+		if id == "s7" {
+			assert.ErrorIs(t, err, bad, "an item's own error goes to its caller")
+		} else {
+			assert.NoError(t, err, id)
+		}
+	}
+	assert.Equal(t, []int{1, maxHistoryBatch, 10}, store.sizes())
+	assert.False(t, w.flushing)
+}
+
+// A failure of the batch as a whole is every item's.
+func TestHistoryWriterCallErrorReachesEveryItem(t *testing.T) {
+	store := newBatchStore()
+	store.gate = make(chan struct{})
+	store.callErr = errors.New("redis down")
+	w := newHistoryWriter(store)
+	first := appendAll(context.Background(), w, 0, 1)
+	<-store.entered
+	rest := appendAll(context.Background(), w, 1, 5)
+	waitFor(t, func() bool { return pendingLen(w) == 5 }, "the appends never queued up")
+	close(store.gate)
+	for id, err := range <-first {
+		assert.ErrorIs(t, err, store.callErr, id)
+	}
+	for id, err := range <-rest {
+		assert.ErrorIs(t, err, store.callErr, id)
+	}
+}
+
+// A caller whose ctx ends while its append waits its turn withdraws it:
+// it is never written; the others still are.
+func TestHistoryWriterWithdrawsAWaitingAppendWhoseCtxEnds(t *testing.T) {
+	store := newBatchStore()
+	store.gate = make(chan struct{})
+	w := newHistoryWriter(store)
+	first := appendAll(context.Background(), w, 0, 1)
+	<-store.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := appendAll(ctx, w, 1, 1)
+	stays := appendAll(context.Background(), w, 2, 1)
+	waitFor(t, func() bool { return pendingLen(w) == 2 }, "the appends never queued up")
+	cancel()
+	assert.ErrorIs(t, (<-gone)["s1"], context.Canceled)
+	close(store.gate)
+	assert.NoError(t, (<-first)["s0"])
+	assert.NoError(t, (<-stays)["s2"])
+	assert.Equal(t, []int{1, 1}, store.sizes())
+	store.mu.Lock()
+	assert.Equal(t, []string{"s2"}, store.batches[1])
+	store.mu.Unlock()
+}
