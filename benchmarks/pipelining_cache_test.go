@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,31 +10,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sysdesign/patterns/cache"
 )
 
-// Cache hits: our Redis cache's Get (pipelined, and WithoutPipelining)
-// against a plain go-redis GET on the same client, 1,000 keys of 100 bytes.
+// pipeCacheKeys is how many keys the cache benchmarks spread over, each
+// holding a value of 100 bytes.
+const pipeCacheKeys = 1000
+
+// pipeCache is our Redis cache on c under prefix, with a 1s bound (default
+// 100ms, as for the limiter: the plain go-redis loops have none at all),
+// pipelined unless unpipelined.
+func pipeCache(b *testing.B, c redis.UniversalClient, prefix string, unpipelined bool) *cache.Redis[[]byte] {
+	opts := []cache.RedisOption{cache.WithPrefix(prefix), cache.WithTimeout(time.Second)}
+	if unpipelined {
+		opts = append(opts, cache.WithoutPipelining())
+	}
+	rc, err := cache.NewRedis[[]byte](c, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rc
+}
+
+// pipeCacheRaw is the Redis key our cache stores key under with prefix,
+// for the plain go-redis loops to use the same keys.
+func pipeCacheRaw(prefix, key string) string { return prefix + "{}v:" + key }
+
+// Cache hits: our Redis cache's Get (pipelined, and WithoutPipelining) and
+// an Aside over it (its Get reads the entry with its TTL: one script
+// call) against a plain go-redis GET loop on the same client, 1,000 keys
+// of 100 bytes. Issue 13's targets: patterns and patterns-aside at
+// goroutines=64 at least 3× go-redis-GET.
 func BenchmarkPipeliningCacheGet(b *testing.B) {
 	ctx := context.Background()
 	value := []byte(strings.Repeat("v", 100))
 	for _, target := range pipeTargets(b) {
 		for _, g := range []int{1, 16, 64} {
-			for _, lib := range []string{"patterns", "patterns-unpipelined", "go-redis-GET"} {
+			for _, lib := range []string{"patterns", "patterns-unpipelined", "patterns-aside", "go-redis-GET"} {
 				b.Run(fmt.Sprintf("target=%s/goroutines=%d/lib=%s", target, g, lib), func(b *testing.B) {
 					c := pipeClient(b, target)
 					prefix := benchPrefixFor("cache")
-					// A 1s bound (default 100ms), as for the limiter: the
-					// plain GET loop has none at all.
-					opts := []cache.RedisOption{cache.WithPrefix(prefix), cache.WithTimeout(time.Second)}
-					if lib == "patterns-unpipelined" {
-						opts = append(opts, cache.WithoutPipelining())
-					}
-					rc, err := cache.NewRedis[[]byte](c, opts...)
-					if err != nil {
-						b.Fatal(err)
-					}
-					keys := make([]string, 1000)
+					rc := pipeCache(b, c, prefix, lib == "patterns-unpipelined")
+					keys := make([]string, pipeCacheKeys)
 					for i := range keys {
 						keys[i] = "k" + strconv.Itoa(i)
 						if err := rc.Set(ctx, keys[i], value, time.Minute); err != nil {
@@ -41,7 +61,26 @@ func BenchmarkPipeliningCacheGet(b *testing.B) {
 						}
 					}
 					var get func(key string) error
-					if lib != "go-redis-GET" {
+					switch lib {
+					case "go-redis-GET":
+						if err := c.Get(ctx, pipeCacheRaw(prefix, keys[0])).Err(); err != nil {
+							b.Fatalf("plain GET of %s: %v", pipeCacheRaw(prefix, keys[0]), err)
+						}
+						get = func(k string) error { return c.Get(ctx, pipeCacheRaw(prefix, k)).Err() }
+					case "patterns-aside":
+						load := func(ctx context.Context, key string) ([]byte, error) {
+							return nil, errors.New("loader called: every key is cached")
+						}
+						a, err := cache.NewAside[[]byte](rc, load)
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer a.Close()
+						get = func(k string) error {
+							_, err := a.Get(ctx, k)
+							return err
+						}
+					default:
 						get = func(k string) error {
 							_, ok, err := rc.Get(ctx, k)
 							if err == nil && !ok {
@@ -49,17 +88,41 @@ func BenchmarkPipeliningCacheGet(b *testing.B) {
 							}
 							return err
 						}
-					} else {
-						// the key our cache stores it under
-						raw := func(k string) string { return prefix + "{}v:" + k }
-						if err := c.Get(ctx, raw(keys[0])).Err(); err != nil {
-							b.Fatalf("plain GET of %s: %v", raw(keys[0]), err)
-						}
-						get = func(k string) error { return c.Get(ctx, raw(k)).Err() }
 					}
 					var n atomic.Int64
 					concurrently(b, g, "gets/s", func(int) error {
 						return get(keys[int(n.Add(1))%len(keys)])
+					})
+				})
+			}
+		}
+	}
+}
+
+// Cache writes: our Redis cache's Set (pipelined, and WithoutPipelining)
+// against a plain go-redis SET loop with the same TTL on the same client,
+// 1,000 keys of 100 bytes.
+func BenchmarkPipeliningCacheSet(b *testing.B) {
+	ctx := context.Background()
+	value := []byte(strings.Repeat("v", 100))
+	for _, target := range pipeTargets(b) {
+		for _, g := range []int{1, 16, 64} {
+			for _, lib := range []string{"patterns", "patterns-unpipelined", "go-redis-SET"} {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/lib=%s", target, g, lib), func(b *testing.B) {
+					c := pipeClient(b, target)
+					prefix := benchPrefixFor("cache-set")
+					rc := pipeCache(b, c, prefix, lib == "patterns-unpipelined")
+					keys := make([]string, pipeCacheKeys)
+					for i := range keys {
+						keys[i] = "k" + strconv.Itoa(i)
+					}
+					set := func(k string) error { return rc.Set(ctx, k, value, time.Minute) }
+					if lib == "go-redis-SET" {
+						set = func(k string) error { return c.Set(ctx, pipeCacheRaw(prefix, k), value, time.Minute).Err() }
+					}
+					var n atomic.Int64
+					concurrently(b, g, "sets/s", func(int) error {
+						return set(keys[int(n.Add(1))%len(keys)])
 					})
 				})
 			}

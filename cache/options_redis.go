@@ -101,8 +101,8 @@ func WithoutTimeout() RedisAndFleetLockOption { return timeoutOption(0) }
 
 // WithoutPipelining sends each of a Redis cache's calls in a round trip
 // of its own. By default, calls made concurrently on one client (Gets,
-// entry reads and fenced stores, by this cache or any other package's
-// Redis type on that client) ride pipelines together, each still bounded
+// Sets, one-key Deletes, entry reads and fenced stores, by this cache or
+// any other package's Redis type on that client) ride pipelines together, each still bounded
 // on its own; a call with nothing else in flight goes straight out, so a
 // lone caller waits for no company. Opt out where each call must be its
 // own request on the wire.

@@ -178,10 +178,20 @@ func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel
 		return fmt.Errorf("cache: encoding %q: %w", key, err)
 	}
 	ttl := wholeMillis(e.TTL)
-	_, err = redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
-		if channel == "" {
-			return struct{}{}, r.client.Set(ctx, r.redisKey(key), data, ttl).Err()
+	if channel == "" {
+		// One command through the bound, as Get: concurrent Sets ride
+		// pipelines together (WithoutPipelining opts out).
+		args := []any{"set", r.redisKey(key), data}
+		if ttl > 0 {
+			args = append(args, "px", ttl.Milliseconds())
 		}
+		if err := r.bound.Command(ctx, r.client, args...).Err(); err != nil {
+			r.errs.Add(1)
+			return fmt.Errorf("cache: redis SET %q: %w", key, err)
+		}
+		return nil
+	}
+	_, err = redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, r.redisKey(key), data, ttl)
 			p.Publish(ctx, channel, msg)
@@ -196,8 +206,10 @@ func (r *Redis[V]) setEntry(ctx context.Context, key string, e Entry[V], channel
 	return nil
 }
 
-// Delete drops keys, one DEL each in one pipeline (so keys in different
-// cluster slots work).
+// Delete drops keys. One key is one DEL through the bound, pipelined with
+// the client's concurrent calls as Get and Set are; several keys go as one
+// DEL each in a pipeline of their own (so keys in different Cluster slots
+// work).
 func (r *Redis[V]) Delete(ctx context.Context, keys ...string) error {
 	return r.delete(ctx, keys, "", "")
 }
@@ -208,10 +220,26 @@ func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg strin
 	if len(keys) == 0 && channel == "" {
 		return nil
 	}
+	var err error
+	if len(keys) == 1 && channel == "" {
+		// One command through the bound, as Get: concurrent one-key
+		// Deletes ride pipelines together (WithoutPipelining opts out).
+		err = r.bound.Command(ctx, r.client, "del", r.redisKey(keys[0])).Err()
+	} else {
+		err = r.deletePipelined(ctx, keys, channel, msg)
+	}
+	if err != nil {
+		r.errs.Add(1)
+		return fmt.Errorf("cache: redis DEL %q: %w", keys, err)
+	}
+	return nil
+}
+
+// deletePipelined drops several keys, and publishes msg on channel when it
+// is not "", in one bounded pipeline of its own: a multi-key DEL would fail
+// across Cluster slots.
+func (r *Redis[V]) deletePipelined(ctx context.Context, keys []string, channel, msg string) error {
 	_, err := redisx.Do(ctx, r.bound, func(ctx context.Context) (struct{}, error) {
-		if len(keys) == 1 && channel == "" {
-			return struct{}{}, r.client.Del(ctx, r.redisKey(keys[0])).Err()
-		}
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				p.Del(ctx, r.redisKey(k))
@@ -223,11 +251,7 @@ func (r *Redis[V]) delete(ctx context.Context, keys []string, channel, msg strin
 		})
 		return struct{}{}, err
 	})
-	if err != nil {
-		r.errs.Add(1)
-		return fmt.Errorf("cache: redis DEL %q: %w", keys, err)
-	}
-	return nil
+	return err
 }
 
 // Stats returns Hits, Misses and CacheErrors (failed calls and values that
