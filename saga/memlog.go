@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"reflect"
 	"sync"
 	"time"
@@ -22,7 +23,8 @@ import (
 // inline, when sagas finish.
 type MemoryLog struct {
 	now       func() time.Time
-	realClock bool // now is time.Now
+	epoch     time.Time // records keep their times as offsets from it (see memRec)
+	realClock bool      // now is time.Now
 	retention time.Duration
 	seed      maphash.Seed
 	shards    [memShards]memShard
@@ -32,13 +34,27 @@ const memShards = 64
 
 type memKey struct{ saga, id string }
 
+// memRec is one saga's record. It holds no pointer, and the shard's map
+// holds it by a 64-bit hash of its key, so the garbage collector scans
+// next to nothing of what a log retains (at a high rate, most of the
+// process's heap): the record keeps its own key (saga and id, at the
+// start of buf), its times as offsets from the log's epoch (a time.Time
+// holds a pointer), and a log that outgrows buf moves to the shard's
+// spilled map.
 type memRec struct {
 	status   Status
 	token    int64
-	expires  time.Time // lease expiry while running
-	finished time.Time // when it finished
-	n        int       // entries in log
-	log      []byte    // the entries, packed (see appendEntry)
+	expires  time.Duration // lease expiry while running, since the epoch
+	finished time.Duration // when it finished, since the epoch
+	hash     uint64        // of the key (see memHash)
+	sagaLen  int           // the key is log[:sagaLen] and log[sagaLen:keyLen]
+	keyLen   int           // and the packed entries follow it
+	n        int           // entries in the log
+	size     int           // bytes of the log (see memShard.log)
+	spilled  bool          // the log is in the shard's spilled map, not in buf
+	// collided: the record is in the shard's collided map, since another
+	// key with its hash held its place in recs when it came.
+	collided bool
 	// The last entry's data is log[lastData:lastData+lastLen]: the log
 	// compares with its own copy, never with a caller's slice, which the
 	// caller may reuse once Append returns.
@@ -46,27 +62,104 @@ type memRec struct {
 	// dropped: deleted from the map (a record enters it once, when its
 	// key has none, and leaves it once).
 	dropped bool
-	buf     [memRecBuf]byte // log's first backing array: a record is one allocation
+	buf     [memRecBuf]byte // the key and packed entries (see appendEntry), unless spilled
 }
 
-// memRecBuf holds the packed log of a short saga (three steps and their
-// data take about 250 bytes), so that most records never grow.
-const memRecBuf = 320
+// memRecBuf holds the key and packed log of a short saga (three steps
+// and their data take about 250 bytes), so that most records never grow.
+const memRecBuf = 336
 
-func (r *memRec) append(es []Entry) {
-	for i := range es {
-		d := es[i].Data
-		same := r.n > 0 && bytes.Equal(d, r.log[r.lastData:r.lastData+r.lastLen])
-		r.log = appendEntry(r.log, &es[i], same)
-		if !same {
-			r.lastData, r.lastLen = len(r.log)-len(d), len(d)
-		}
-		r.n++
+// log returns r's key and packed entries; s.mu is held.
+func (s *memShard) log(r *memRec) []byte {
+	if r.spilled {
+		return s.spilled[r]
+	}
+	return r.buf[:r.size]
+}
+
+// is reports whether r is the record of (saga, id); s.mu is held.
+func (s *memShard) is(r *memRec, saga, id string) bool {
+	k := s.log(r)
+	return r.sagaLen == len(saga) && r.keyLen-r.sagaLen == len(id) &&
+		string(k[:r.sagaLen]) == saga && string(k[r.sagaLen:r.keyLen]) == id
+}
+
+// key returns r's saga and id, as new strings; s.mu is held.
+func (s *memShard) key(r *memRec) memKey {
+	k := s.log(r)
+	return memKey{string(k[:r.sagaLen]), string(k[r.sagaLen:r.keyLen])}
+}
+
+// newRec makes the record of (saga, id), hashed h, and puts it in the
+// map; s.mu is held and the map has no record of the key.
+func (s *memShard) newRec(h uint64, saga, id string) *memRec {
+	r := &memRec{hash: h, sagaLen: len(saga), keyLen: len(saga) + len(id)}
+	log := append(append(r.buf[:0], saga...), id...)
+	s.store(r, log)
+	if s.recs[h] == nil {
+		s.recs[h] = r
+		return r
+	}
+	if s.collided == nil {
+		s.collided = make(map[memKey]*memRec)
+	}
+	r.collided = true
+	s.collided[memKey{saga, id}] = r
+	return r
+}
+
+// find returns the record of (saga, id), hashed h, or nil; s.mu is held.
+func (s *memShard) find(h uint64, saga, id string) *memRec {
+	if r := s.recs[h]; r != nil && s.is(r, saga, id) {
+		return r
+	}
+	if len(s.collided) > 0 {
+		return s.collided[memKey{saga, id}]
+	}
+	return nil
+}
+
+// drop deletes r from the map; s.mu is held.
+func (s *memShard) drop(r *memRec) {
+	if r.collided {
+		delete(s.collided, s.key(r))
+	} else {
+		delete(s.recs, r.hash)
+	}
+	r.dropped = true
+	if r.spilled {
+		delete(s.spilled, r)
 	}
 }
 
-func (r *memRec) record(saga, id string) *Record {
-	return &Record{Saga: saga, ID: id, Status: r.status, Entries: unpack(r.log, r.n)}
+// store makes log r's log; s.mu is held.
+func (s *memShard) store(r *memRec, log []byte) {
+	r.size = len(log)
+	if r.spilled || len(log) > len(r.buf) {
+		if s.spilled == nil {
+			s.spilled = make(map[*memRec][]byte)
+		}
+		r.spilled, s.spilled[r] = true, log
+	}
+}
+
+// append packs es onto r's log; s.mu is held.
+func (s *memShard) append(r *memRec, es []Entry) {
+	log := s.log(r)
+	for i := range es {
+		d := es[i].Data
+		same := r.n > 0 && bytes.Equal(d, log[r.lastData:r.lastData+r.lastLen])
+		log = appendEntry(log, &es[i], same)
+		if !same {
+			r.lastData, r.lastLen = len(log)-len(d), len(d)
+		}
+		r.n++
+	}
+	s.store(r, log)
+}
+
+func (s *memShard) record(r *memRec, saga, id string) *Record {
+	return &Record{Saga: saga, ID: id, Status: r.status, Entries: unpack(s.log(r)[r.keyLen:], r.n)}
 }
 
 // appendEntry packs e onto b. The log keeps its entries so, in one
@@ -129,18 +222,17 @@ func unpack(b []byte, n int) []Entry {
 	return es
 }
 
-// memDone is a finished saga, for the sweep to drop after the retention.
-type memDone struct {
-	key memKey
-	rec *memRec
-}
-
 type memShard struct {
 	mu   sync.Mutex
-	recs map[memKey]*memRec
-	done []memDone // finished sagas in the order they finished
-	head int       // done[:head] are swept
-	_    [64]byte  // keep shards' locks on separate cache lines
+	recs map[uint64]*memRec // by memHash
+	// collided holds the records whose hash another key's record held
+	// in recs when they came: next to never.
+	collided map[memKey]*memRec
+	done     []*memRec // finished sagas in the order they finished
+	// spilled holds the logs that outgrew their record's buf.
+	spilled map[*memRec][]byte
+	head    int      // done[:head] are swept
+	_       [64]byte // keep shards' locks on separate cache lines
 }
 
 var _ Log = (*MemoryLog)(nil)
@@ -153,15 +245,18 @@ func NewMemoryLog(opts ...MemoryLogOption) (*MemoryLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &MemoryLog{now: c.now, realClock: isTimeNow(c.now), retention: c.retention, seed: maphash.MakeSeed()}
+	l := &MemoryLog{now: c.now, epoch: c.now(), realClock: isTimeNow(c.now), retention: c.retention, seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].recs = make(map[memKey]*memRec)
+		l.shards[i].recs = make(map[uint64]*memRec)
 	}
 	return l, nil
 }
 
-func (l *MemoryLog) shard(_, id string) *memShard {
-	return &l.shards[maphash.String(l.seed, id)%memShards]
+// locate returns the shard of (saga, id) and the key's hash there.
+func (l *MemoryLog) locate(saga, id string) (*memShard, uint64) {
+	hid := maphash.String(l.seed, id)
+	h := hid ^ bits.RotateLeft64(maphash.String(l.seed, saga), 17)
+	return &l.shards[hid%memShards], h
 }
 
 // Claim implements Log.
@@ -181,7 +276,7 @@ func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Durat
 type memHold struct {
 	shard *memShard
 	rec   *memRec
-	key   memKey
+	key   memKey // for messages
 }
 
 // claim is Claim without the names' validation, returning the hold on a
@@ -190,42 +285,40 @@ func (l *MemoryLog) claim(ctx context.Context, saga, id string, lease time.Durat
 	if err := ctx.Err(); err != nil {
 		return Claim{}, memHold{}, err
 	}
-	k := memKey{saga, id}
-	s := l.shard(saga, id)
+	s, h := l.locate(saga, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := at
 	if now.IsZero() {
 		now = l.now()
 	}
-	r := s.recs[k]
-	if r != nil && r.status != Running && now.Sub(r.finished) >= l.retention {
-		delete(s.recs, k) // past retention: forgotten, as on Redis
-		r.dropped = true
+	off := l.since(now)
+	r := s.find(h, saga, id)
+	if r != nil && r.status != Running && off-r.finished >= l.retention {
+		s.drop(r) // past retention: forgotten, as on Redis
 		r = nil
 	}
 	if r == nil {
 		if len(entries) == 0 {
 			return Claim{}, memHold{}, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
 		}
-		r = &memRec{token: 1, expires: now.Add(lease)}
-		r.log = r.buf[:0]
-		r.append(entries)
-		s.recs[k] = r
+		r = s.newRec(h, saga, id)
+		r.token, r.expires = 1, off+lease
+		s.append(r, entries)
 		if last := &entries[len(entries)-1]; last.Kind == Finished {
-			l.finish(s, k, r, last.Status, now)
+			l.finish(s, r, last.Status, now)
 		}
-		return Claim{Token: 1, Created: true}, memHold{s, r, k}, nil
+		return Claim{Token: 1, Created: true}, memHold{s, r, memKey{saga, id}}, nil
 	}
 	if r.status != Running {
-		return Claim{Record: r.record(saga, id)}, memHold{}, nil
+		return Claim{Record: s.record(r, saga, id)}, memHold{}, nil
 	}
-	if now.Before(r.expires) {
-		return Claim{}, memHold{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, r.expires.Sub(now))
+	if off < r.expires {
+		return Claim{}, memHold{}, fmt.Errorf("%w: saga %s/%s (lease for %s more)", ErrRunning, saga, id, r.expires-off)
 	}
 	r.token++
-	r.expires = now.Add(lease)
-	return Claim{Token: r.token, Record: r.record(saga, id)}, memHold{}, nil
+	r.expires = off + lease
+	return Claim{Token: r.token, Record: s.record(r, saga, id)}, memHold{}, nil
 }
 
 // appendHeld is Append to a held saga: the same checks, in the same
@@ -246,9 +339,13 @@ func (l *MemoryLog) appendHeld(ctx context.Context, h memHold, token int64, leas
 	if at.IsZero() {
 		at = l.now()
 	}
-	l.write(s, h.key, r, lease, entries, at)
+	l.write(s, r, lease, entries, at)
 	return nil
 }
+
+// since is t as an offset from the log's epoch: by the monotonic clock
+// when both have a reading of it, as time.Time's own comparisons are.
+func (l *MemoryLog) since(t time.Time) time.Duration { return t.Sub(l.epoch) }
 
 // isTimeNow reports whether now is time.Now itself. Only then can two
 // clocks be known to be one: two method values or closures may share code
@@ -258,8 +355,8 @@ func isTimeNow(now func() time.Time) bool {
 }
 
 // check finds the running saga held with token; s.mu is held.
-func (s *memShard) check(saga, id string, token int64) (*memRec, error) {
-	r := s.recs[memKey{saga, id}]
+func (s *memShard) check(h uint64, saga, id string, token int64) (*memRec, error) {
+	r := s.find(h, saga, id)
 	switch {
 	case r == nil:
 		return nil, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
@@ -279,43 +376,43 @@ func (l *MemoryLog) Append(ctx context.Context, saga, id string, token int64, le
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s := l.shard(saga, id)
+	s, h := l.locate(saga, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.check(saga, id, token)
+	r, err := s.check(h, saga, id, token)
 	if err != nil {
 		return err
 	}
-	l.write(s, memKey{saga, id}, r, lease, entries, l.now())
+	l.write(s, r, lease, entries, l.now())
 	return nil
 }
 
 // write appends entries to the running saga r and extends its lease, or
 // finishes it, as of now; s.mu is held.
-func (l *MemoryLog) write(s *memShard, k memKey, r *memRec, lease time.Duration, entries []Entry, now time.Time) {
-	r.append(entries)
+func (l *MemoryLog) write(s *memShard, r *memRec, lease time.Duration, entries []Entry, now time.Time) {
+	s.append(r, entries)
 	if n := len(entries); n > 0 && entries[n-1].Kind == Finished {
-		l.finish(s, k, r, entries[n-1].Status, now)
+		l.finish(s, r, entries[n-1].Status, now)
 		return
 	}
-	r.expires = now.Add(lease)
+	r.expires = l.since(now) + lease
 }
 
 // finish marks r finished and sweeps the shard's expired sagas; s.mu is
 // held.
-func (l *MemoryLog) finish(s *memShard, k memKey, r *memRec, st Status, now time.Time) {
-	r.status, r.finished, r.expires = st, now, time.Time{}
-	s.done = append(s.done, memDone{k, r})
+func (l *MemoryLog) finish(s *memShard, r *memRec, st Status, now time.Time) {
+	at := l.since(now)
+	r.status, r.finished, r.expires = st, at, 0
+	s.done = append(s.done, r)
 	for s.head < len(s.done) {
 		d := s.done[s.head]
-		if now.Sub(d.rec.finished) < l.retention {
+		if at-d.finished < l.retention {
 			break
 		}
-		if !d.rec.dropped { // then it is still the map's record for its key
-			delete(s.recs, d.key)
-			d.rec.dropped = true
+		if !d.dropped { // then it is still the map's record for its key
+			s.drop(d)
 		}
-		s.done[s.head] = memDone{}
+		s.done[s.head] = nil
 		s.head++
 	}
 	if s.head > 1024 && s.head*2 > len(s.done) {
@@ -332,14 +429,14 @@ func (l *MemoryLog) Renew(ctx context.Context, saga, id string, token int64, lea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s := l.shard(saga, id)
+	s, h := l.locate(saga, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.check(saga, id, token)
+	r, err := s.check(h, saga, id, token)
 	if err != nil {
 		return err
 	}
-	r.expires = l.now().Add(lease)
+	r.expires = l.since(l.now()) + lease
 	return nil
 }
 
@@ -351,14 +448,14 @@ func (l *MemoryLog) Load(ctx context.Context, saga, id string) (*Record, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := l.shard(saga, id)
+	s, h := l.locate(saga, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.recs[memKey{saga, id}]
-	if r == nil || (r.status != Running && l.now().Sub(r.finished) >= l.retention) {
+	r := s.find(h, saga, id)
+	if r == nil || (r.status != Running && l.since(l.now())-r.finished >= l.retention) {
 		return nil, fmt.Errorf("%w: saga %s/%s", ErrNotFound, saga, id)
 	}
-	return r.record(saga, id), nil
+	return s.record(r, saga, id), nil
 }
 
 // Abandoned implements Log.
@@ -370,19 +467,35 @@ func (l *MemoryLog) Abandoned(ctx context.Context, saga string, max int) ([]stri
 		return nil, err
 	}
 	var ids []string
-	now := l.now()
+	now := l.since(l.now())
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		for k, r := range s.recs {
+		for _, r := range s.recs {
 			if len(ids) >= max {
 				break
 			}
-			if r.status == Running && k.saga == saga && !now.Before(r.expires) {
-				ids = append(ids, k.id)
+			ids = s.appendAbandoned(ids, r, saga, now)
+		}
+		for _, r := range s.collided {
+			if len(ids) >= max {
+				break
 			}
+			ids = s.appendAbandoned(ids, r, saga, now)
 		}
 		s.mu.Unlock()
 	}
 	return ids, nil
+}
+
+// appendAbandoned appends r's id if r is a saga named saga running
+// under a lease expired as of now; s.mu is held.
+func (s *memShard) appendAbandoned(ids []string, r *memRec, saga string, now time.Duration) []string {
+	if r.status != Running || now < r.expires {
+		return ids
+	}
+	if k := s.log(r); string(k[:r.sagaLen]) == saga {
+		ids = append(ids, string(k[r.sagaLen:r.keyLen]))
+	}
+	return ids
 }

@@ -218,10 +218,10 @@ func TestSharedBeatsKeepLeases(t *testing.T) {
 		<-started
 	}
 	expiry := func(id string) time.Time {
-		sh := ml.shard("beat", id)
+		sh, h := ml.locate("beat", id)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		return sh.recs[memKey{"beat", id}].expires
+		return ml.epoch.Add(sh.find(h, "beat", id).expires)
 	}
 	for i := range errs {
 		id := fmt.Sprint("id", i)
