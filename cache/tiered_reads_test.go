@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,15 +50,7 @@ func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 // readWaiters is how many readers wait for the Redis read of key in flight.
 func readWaiters[V any](t *Tiered[V], key string) int {
-	rs := &t.reads
-	rs.once.Do(func() { rs.seed = maphash.MakeSeed() })
-	sh := &rs.shards[maphash.String(rs.seed, key)%readShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if r := sh.reads[key]; r != nil {
-		return r.waiters
-	}
-	return 0
+	return t.reads.group.Waiters(readKey{key, t.stripe(key).Load()})
 }
 
 // TestTieredCollapsesRemoteReads: N concurrent Gets of a key only Redis
