@@ -118,8 +118,9 @@ func WithTimeout(d time.Duration) RedisOption {
 // checkpoints, by this type or any other package's Redis type on that
 // client) ride pipelines together, each still bounded on its own; a call
 // with nothing else in flight goes straight out, so a lone caller waits
-// for no company. Opt out where each call must be its own request on the
-// wire.
+// for no company. RedisStore also merges concurrent Appends into batch
+// script calls (see RedisStore); this option turns that off too. Opt out
+// where each call must be its own request on the wire.
 func WithoutPipelining() RedisOption {
 	return redisOption(func(o *options) error {
 		o.unpipelined = true

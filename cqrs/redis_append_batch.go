@@ -43,24 +43,49 @@ func (s *RedisStore) AppendBatch(ctx context.Context, batch []StreamAppend) ([]A
 	return out, nil
 }
 
-// appendItems runs the append script for items (checked already) and
-// fills res, one result per item; the error is the call's.
+// encodedAppend is one checked append, encoded for the script: made on
+// the caller's goroutine, so that a call sent later (a coalesced batch)
+// never reads the caller's events.
+type encodedAppend struct {
+	streamID string
+	expected int64
+	n        int   // events
+	pairs    []any // per event: its id ('' for none), its body
+}
+
+func encodeAppend(it *StreamAppend) encodedAppend {
+	pairs := make([]any, 0, 2*len(it.Events))
+	for j := range it.Events {
+		pairs = append(pairs, it.Events[j].ID(), encodeBody(it.StreamID, &it.Events[j]))
+	}
+	return encodedAppend{streamID: it.StreamID, expected: it.ExpectedVersion, n: len(it.Events), pairs: pairs}
+}
+
+// appendItems encodes items (checked already), runs the append script for
+// them and fills res, one result per item; the error is the call's.
 func (s *RedisStore) appendItems(ctx context.Context, items []StreamAppend, res []AppendResult) error {
+	enc := make([]encodedAppend, len(items))
+	for i := range items {
+		enc[i] = encodeAppend(&items[i])
+	}
+	return s.appendEncoded(ctx, enc, res)
+}
+
+// appendEncoded runs the append script for items and fills res, one
+// result per item; the error is the call's.
+func (s *RedisStore) appendEncoded(ctx context.Context, items []encodedAppend, res []AppendResult) error {
 	keys := make([]string, 3, 3+2*len(items))
 	keys[0], keys[1], keys[2] = s.seqKey(), s.evKey(), s.tailKey()
 	nargs := 1
 	for i := range items {
-		keys = append(keys, s.base+"s:"+items[i].StreamID, s.base+"id:"+items[i].StreamID)
-		nargs += 2 + 2*len(items[i].Events)
+		keys = append(keys, s.base+"s:"+items[i].streamID, s.base+"id:"+items[i].streamID)
+		nargs += 2 + len(items[i].pairs)
 	}
 	args := make([]any, 0, nargs)
 	args = append(args, len(items))
 	for i := range items {
-		it := &items[i]
-		args = append(args, it.ExpectedVersion, len(it.Events))
-		for j := range it.Events {
-			args = append(args, it.Events[j].ID(), encodeBody(it.StreamID, &it.Events[j]))
-		}
+		args = append(args, items[i].expected, items[i].n)
+		args = append(args, items[i].pairs...)
 	}
 	reply, err := s.call.eval(ctx, appendScript, keys, args...).Slice()
 	if err != nil {
@@ -70,7 +95,7 @@ func (s *RedisStore) appendItems(ctx context.Context, items []StreamAppend, res 
 		return errBadReply
 	}
 	for i := range items {
-		res[i] = appendResult(items[i].StreamID, items[i].ExpectedVersion, reply[3*i:3*i+3])
+		res[i] = appendResult(items[i].streamID, items[i].expected, reply[3*i:3*i+3])
 	}
 	return nil
 }

@@ -33,6 +33,14 @@ var (
 // and never shows an append in part. AppendBatch sends the appends of
 // many streams as one such script call, one round trip, each item atomic
 // by itself. Load and ReadAll are one script each.
+//
+// Group commit: Appends made concurrently on one RedisStore are merged
+// into such batch calls. An append that finds fewer than three of the
+// store's script calls in flight goes straight out alone (a lone caller
+// waits for nothing); the others queue and leave together, as one script
+// call, when a call in flight comes back. Each keeps its own result, its
+// own bound (WithTimeout or its ctx deadline) and, when it gives up before
+// its batch leaves, is not sent at all. WithoutPipelining turns this off.
 // RecordedAt comes from the server's clock (TIME).
 //
 // Keys, for prefix P (WithPrefix, default "cqrs:") and T = P without its
@@ -77,11 +85,13 @@ var (
 // are ahead of the store (Runner reports ErrStoreBehind and rebuilds
 // them). The store keeps working on the empty Redis at once.
 type RedisStore struct {
-	call  caller
-	wait  redisx.Bound // the block of Wait's XREAD plus the timeout
-	base  string
-	block time.Duration
-	stats storeStats
+	call    caller
+	group   *appendGroup // nil: WithoutPipelining
+	timeout time.Duration
+	wait    redisx.Bound // the block of Wait's XREAD plus the timeout
+	base    string
+	block   time.Duration
+	stats   storeStats
 }
 
 var (
@@ -104,8 +114,12 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{call: newCaller(c, o), wait: redisx.NewBound(c, o.block+o.timeout),
-		base: tagged(o.prefix, ""), block: o.block}, nil
+	s := &RedisStore{call: newCaller(c, o), wait: redisx.NewBound(c, o.block+o.timeout),
+		base: tagged(o.prefix, ""), block: o.block, timeout: o.timeout}
+	if !o.unpipelined {
+		s.group = &appendGroup{}
+	}
+	return s, nil
 }
 
 func (s *RedisStore) seqKey() string  { return s.base + "seq" }
@@ -130,10 +144,18 @@ func (s *RedisStore) append(ctx context.Context, streamID string, expected int64
 	if err := checkAppend(streamID, expected, events); err != nil {
 		return Appended{}, err
 	}
-	item := [1]StreamAppend{{StreamID: streamID, ExpectedVersion: expected, Events: events}}
+	item := encodeAppend(&StreamAppend{StreamID: streamID, ExpectedVersion: expected, Events: events})
+	if s.group != nil {
+		return s.group.append(ctx, s, item)
+	}
+	return s.appendAlone(ctx, item)
+}
+
+// appendAlone runs one append as a script call of its own.
+func (s *RedisStore) appendAlone(ctx context.Context, item encodedAppend) (Appended, error) {
 	var res [1]AppendResult
-	if err := s.appendItems(ctx, item[:], res[:]); err != nil {
-		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", streamID, err)
+	if err := s.appendEncoded(ctx, []encodedAppend{item}, res[:]); err != nil {
+		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", item.streamID, err)
 	}
 	return res[0].Appended, res[0].Err
 }
