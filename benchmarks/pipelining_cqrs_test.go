@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sysdesign/patterns/cqrs"
 )
@@ -38,6 +39,47 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 					})
 				})
 			}
+		}
+	}
+}
+
+// AppendBatch of 16 checked single-event items (16 streams per
+// goroutine), one call per batch: appends/s counts the items.
+func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
+	ctx := context.Background()
+	const items = 16
+	for _, target := range pipeTargets(b) {
+		for _, g := range []int{1, 16, 64} {
+			b.Run(fmt.Sprintf("target=%s/goroutines=%d", target, g), func(b *testing.B) {
+				c := pipeClient(b, target)
+				s, err := cqrs.NewRedisStore(c, cqrs.WithPrefix(benchPrefixFor("cqrs-batch")))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ev := cqrs.Event{Type: "deposited", Data: []byte(`{"amount":1}`)}
+				batches := make([][]cqrs.StreamAppend, g)
+				for w := range batches {
+					batches[w] = make([]cqrs.StreamAppend, items)
+					for i := range batches[w] {
+						batches[w][i] = cqrs.StreamAppend{StreamID: fmt.Sprintf("acc-%d-%d", w, i), Events: []cqrs.Event{ev}}
+					}
+				}
+				start := time.Now()
+				concurrently(b, g, "batches/s", func(w int) error {
+					res, err := cqrs.AppendBatch(ctx, s, batches[w])
+					if err != nil {
+						return err
+					}
+					for i := range res {
+						if res[i].Err != nil {
+							return res[i].Err
+						}
+						batches[w][i].ExpectedVersion = res[i].Version
+					}
+					return nil
+				})
+				b.ReportMetric(float64(b.N*items)/time.Since(start).Seconds(), "appends/s")
+			})
 		}
 	}
 }
