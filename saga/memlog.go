@@ -32,6 +32,9 @@ type MemoryLog struct {
 
 const memShards = 64
 
+// memFree is the most swept records a shard keeps for reuse.
+const memFree = 256
+
 type memKey struct{ saga, id string }
 
 // memRec is one saga's record. It holds no pointer, and the shard's map
@@ -62,7 +65,10 @@ type memRec struct {
 	// dropped: deleted from the map (a record enters it once, when its
 	// key has none, and leaves it once).
 	dropped bool
-	buf     [memRecBuf]byte // the key and packed entries (see appendEntry), unless spilled
+	// life counts the sagas the record has held: a swept record is
+	// reused (see memShard.free), and a hold names the life it holds.
+	life uint32
+	buf  [memRecBuf]byte // the key and packed entries (see appendEntry), unless spilled
 }
 
 // memRecBuf holds the key and packed log of a short saga (three steps
@@ -93,7 +99,17 @@ func (s *memShard) key(r *memRec) memKey {
 // newRec makes the record of (saga, id), hashed h, and puts it in the
 // map; s.mu is held and the map has no record of the key.
 func (s *memShard) newRec(h uint64, saga, id string) *memRec {
-	r := &memRec{hash: h, sagaLen: len(saga), keyLen: len(saga) + len(id)}
+	var r *memRec
+	if n := len(s.free); n > 0 {
+		r, s.free[n-1], s.free = s.free[n-1], nil, s.free[:n-1]
+		// Every field but buf, which is written before it is read.
+		r.status, r.token, r.expires, r.finished, r.n = Running, 0, 0, 0, 0
+		r.spilled, r.collided, r.lastData, r.lastLen, r.dropped = false, false, 0, 0, false
+		r.life++
+		r.hash, r.sagaLen, r.keyLen = h, len(saga), len(saga)+len(id)
+	} else {
+		r = &memRec{hash: h, sagaLen: len(saga), keyLen: len(saga) + len(id)}
+	}
 	log := append(append(r.buf[:0], saga...), id...)
 	s.store(r, log)
 	if s.recs[h] == nil {
@@ -229,6 +245,9 @@ type memShard struct {
 	// in recs when they came: next to never.
 	collided map[memKey]*memRec
 	done     []*memRec // finished sagas in the order they finished
+	// free holds swept records for new sagas to reuse (at most memFree):
+	// a busy log then allocates no record, and an idle one keeps few.
+	free []*memRec
 	// spilled holds the logs that outgrew their record's buf.
 	spilled map[*memRec][]byte
 	head    int      // done[:head] are swept
@@ -271,11 +290,13 @@ func (l *MemoryLog) Claim(ctx context.Context, saga, id string, lease time.Durat
 // memHold is a Saga's hold on a saga it created in its MemoryLog: the
 // record itself, so that its writes need no map lookup and no second
 // validation of the names. A record leaves the map only once finished,
-// and a finished record refuses writes, so the pointer never outlives
-// the saga it holds.
+// and a finished record refuses writes; once swept it may be reused for
+// another saga, which life tells apart, so a write through a stale hold
+// never reaches another saga.
 type memHold struct {
 	shard *memShard
 	rec   *memRec
+	life  uint32 // rec's life when it was created (see memRec.life)
 	key   memKey // for messages
 }
 
@@ -308,7 +329,7 @@ func (l *MemoryLog) claim(ctx context.Context, saga, id string, lease time.Durat
 		if last := &entries[len(entries)-1]; last.Kind == Finished {
 			l.finish(s, r, last.Status, now)
 		}
-		return Claim{Token: 1, Created: true}, memHold{s, r, memKey{saga, id}}, nil
+		return Claim{Token: 1, Created: true}, memHold{s, r, r.life, memKey{saga, id}}, nil
 	}
 	if r.status != Running {
 		return Claim{Record: s.record(r, saga, id)}, memHold{}, nil
@@ -331,6 +352,11 @@ func (l *MemoryLog) appendHeld(ctx context.Context, h memHold, token int64, leas
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case r.life != h.life:
+		// Taken over, finished by the other process and swept (only a
+		// finished record is swept, and the holder writes none after
+		// its own Finished): the record holds another saga now.
+		return fmt.Errorf("%w: saga %s/%s: taken over, finished and past its retention", ErrLeaseLost, h.key.saga, h.key.id)
 	case r.token != token:
 		return fmt.Errorf("%w: saga %s/%s: token %d, current %d", ErrLeaseLost, h.key.saga, h.key.id, token, r.token)
 	case r.status != Running:
@@ -411,6 +437,11 @@ func (l *MemoryLog) finish(s *memShard, r *memRec, st Status, now time.Time) {
 		}
 		if !d.dropped { // then it is still the map's record for its key
 			s.drop(d)
+		}
+		// Leaving done, the record leaves the log: only a hold may still
+		// point at it, and a hold checks the record's life.
+		if len(s.free) < memFree {
+			s.free = append(s.free, d)
 		}
 		s.done[s.head] = nil
 		s.head++

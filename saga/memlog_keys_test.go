@@ -2,6 +2,7 @@ package saga
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,50 @@ func TestMemoryLogSpillsLongLogs(t *testing.T) {
 	sh.mu.Unlock()
 	assert.True(t, old.dropped)
 	assert.False(t, spilled, "the dropped record's spilled log is still held")
+}
+
+// A swept record is reused for a new saga; a process that still holds
+// the old saga (it was taken over, finished by the other process and
+// swept while a step ran) is refused with ErrLeaseLost and writes nothing
+// into the new saga.
+func TestMemoryLogReusedRecordRefusesAStaleHold(t *testing.T) {
+	clock := newFakeClock()
+	ml, err := NewMemoryLog(WithClock(clock.Now), WithRetention(time.Minute))
+	require.NoError(t, err)
+	ctx := context.Background()
+	lease := 30 * time.Second
+	begun := []Entry{{Kind: Started, Step: -1}, {Kind: StepBegun, Step: 0, StepName: "a"}}
+	_, hold, err := ml.claim(ctx, "s", "x", lease, begun, time.Time{})
+	require.NoError(t, err)
+	require.NotNil(t, hold.rec)
+
+	clock.Advance(2 * lease) // the holder looks dead: another process takes over and finishes
+	c, err := ml.Claim(ctx, "s", "x", lease, nil)
+	require.NoError(t, err)
+	require.NoError(t, ml.Append(ctx, "s", "x", c.Token, lease, []Entry{{Kind: Finished, Step: -1, Status: Compensated}}))
+
+	// Ids in x's shard, to sweep it and then take its record.
+	sameShard := func(prefix string) string {
+		for i := 0; ; i++ {
+			id := fmt.Sprint(prefix, i)
+			if s, _ := ml.locate("s", id); s == hold.shard {
+				return id
+			}
+		}
+	}
+	clock.Advance(2 * time.Minute)
+	done := append(begun[:1:1], Entry{Kind: Finished, Step: -1, Status: Completed})
+	_, _, err = ml.claim(ctx, "s", sameShard("sweeper"), lease, done, time.Time{})
+	require.NoError(t, err)
+	newID := sameShard("new")
+	_, fresh, err := ml.claim(ctx, "s", newID, lease, begun, time.Time{})
+	require.NoError(t, err)
+	require.Same(t, hold.rec, fresh.rec, "the swept record is reused")
+
+	err = ml.appendHeld(ctx, hold, 1, lease, []Entry{{Kind: StepDone, Step: 0, StepName: "a"}}, time.Time{})
+	require.ErrorIs(t, err, ErrLeaseLost)
+	rec, err := ml.Load(ctx, "s", newID)
+	require.NoError(t, err)
+	require.Len(t, rec.Entries, 2, "the stale write reached the new saga")
+	require.NoError(t, ml.appendHeld(ctx, fresh, 1, lease, []Entry{{Kind: StepDone, Step: 0, StepName: "a"}}, time.Time{}))
 }
