@@ -13,7 +13,8 @@ import (
 type MemoryOption interface{ applyMemory(*config) error }
 
 // RedisOption configures NewRedis: the options of MemoryOption plus
-// WithName, WithPrefix, WithTimeout and WithVisibilityTimeout. Each
+// WithName, WithPrefix, WithTimeout, WithVisibilityTimeout and
+// WithoutPipelining. Each
 // constructor takes its own option type, so an option that does not fit
 // it is a compile error.
 type RedisOption interface{ applyRedis(*config) error }
@@ -35,6 +36,8 @@ type config struct {
 	prefix     string
 	timeout    time.Duration
 	visibility time.Duration
+	// unpipelined sends each Redis call on its own (WithoutPipelining).
+	unpipelined bool
 }
 
 func defaults() config {
@@ -170,6 +173,21 @@ func WithVisibilityTimeout(d time.Duration) RedisOption {
 			return fmt.Errorf("%w: WithVisibilityTimeout(%s): must be at least 30ms", ErrInvalidConfig, d)
 		}
 		c.visibility = d
+		return nil
+	})
+}
+
+// WithoutPipelining sends each of the queue's Redis calls (enqueues,
+// dequeues, acks, renewals, reclaims) in a round trip of its own. By
+// default, calls made concurrently on one client (by this queue's
+// consumers and producers, or by any other package's Redis type on that
+// client) ride pipelines together, each still bounded by WithTimeout on its
+// own; a call with nothing else in flight goes straight out, so a lone
+// consumer waits for no company. Opt out where each call must be its own
+// request on the wire. The wake-up listener's BLPOP is never pipelined.
+func WithoutPipelining() RedisOption {
+	return redisOption(func(c *config) error {
+		c.unpipelined = true
 		return nil
 	})
 }

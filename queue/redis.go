@@ -96,6 +96,9 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 		want:      make(chan struct{}, 1),
 		markerTTL: strconv.FormatInt((cfg.timeout + markerGrace).Milliseconds(), 10),
 	}
+	if cfg.unpipelined {
+		q.bound = q.bound.WithoutPipelining()
+	}
 	q.done.Add(2)
 	go q.renewLoop()
 	go q.listen()

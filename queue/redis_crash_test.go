@@ -198,74 +198,16 @@ func holdAndRenew(t *testing.T, tg *redistest.Target, name string, vis time.Dura
 
 func TestRedisTwoProcessesDeliverEveryJobOnce(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		const perProcess = 3
 		jobs := 300
 		if tg.Mini != nil {
 			jobs = 60 // miniredis compiles every script it runs: slow, and only correctness is at stake
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		other, _ := tg.NewClient()
-		procs := []*queue.Redis{newRedisQueue(t, tg, tg.Client), newRedisQueue(t, tg, other)}
-		var (
-			mu   sync.Mutex
-			seen = map[string]int{}
-			wg   sync.WaitGroup
-			errs = make(chan error, 2*perProcess)
-		)
-		for _, q := range procs {
-			for range perProcess {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						d, err := q.Dequeue(ctx)
-						if err != nil {
-							if ctx.Err() == nil {
-								errs <- err
-							}
-							return
-						}
-						mu.Lock()
-						seen[d.ID]++
-						mu.Unlock()
-						if err := q.Ack(context.Background(), d); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-		}
-		for i := range jobs {
-			if err := procs[i%2].Enqueue(context.Background(), queue.Job{ID: fmt.Sprintf("j%d", i), Priority: queue.Priority(1 + i%4)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if n == jobs {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d jobs delivered", n, jobs)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("consumer: %v", err)
-		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Fatalf("%s delivered %d times", id, n)
-			}
-		}
+		twoProcesses{
+			jobs: jobs, consumers: 3,
+			job:    func(i int) queue.Job { return queue.Job{ID: fmt.Sprintf("j%d", i), Priority: queue.Priority(1 + i%4)} },
+			within: 30 * time.Second,
+			late:   "jobs lost between the processes",
+		}.run(t, tg)
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,88 +132,18 @@ func TestRedisTricklingJobsNeverWaitForThePollIntervalAcrossProcesses(t *testing
 		if tg.Mini != nil {
 			jobs = 60 // miniredis compiles every script it runs: slow
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		other, _ := tg.NewClient()
-		procs := []*queue.Redis{
-			newRedisQueue(t, tg, tg.Client, queue.WithPollInterval(time.Minute)),
-			newRedisQueue(t, tg, other, queue.WithPollInterval(time.Minute)),
-		}
-		var (
-			mu   sync.Mutex
-			seen = map[string]int{}
-			wg   sync.WaitGroup
-			errs = make(chan error, 8)
-		)
-		record := func(d *queue.Delivery) {
-			mu.Lock()
-			seen[d.ID]++
-			mu.Unlock()
-		}
-		for i, q := range procs {
-			for range 3 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var done *queue.Delivery
-					for {
-						var d *queue.Delivery
-						var err error
-						if i == 1 {
-							d, err = q.Next(ctx, done)
-						} else {
-							d, err = q.Dequeue(ctx)
-						}
-						if err != nil {
-							if ctx.Err() == nil {
-								errs <- err
-							}
-							return
-						}
-						record(d)
-						if i == 1 {
-							done = d
-							continue
-						}
-						if err := q.Ack(context.Background(), d); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-		}
-		for i := range jobs {
-			if err := procs[i%2].Enqueue(ctx, queue.Job{ID: fmt.Sprintf("j%d", i)}); err != nil {
-				t.Fatal(err)
-			}
-			if i%7 == 0 {
-				time.Sleep(time.Duration(i%3) * time.Millisecond) // let the queue run dry now and then
-			}
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if n == jobs {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d jobs delivered within 10s (poll interval 1 minute): a wake-up was lost", n, jobs)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("consumer: %v", err)
-		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Fatalf("%s delivered %d times", id, n)
-			}
-		}
+		twoProcesses{
+			jobs: jobs, consumers: 3,
+			opts:    []queue.RedisOption{queue.WithPollInterval(time.Minute)},
+			useNext: func(proc int) bool { return proc == 1 },
+			job:     func(i int) queue.Job { return queue.Job{ID: fmt.Sprintf("j%d", i)} },
+			pause: func(i int) {
+				if i%7 == 0 {
+					time.Sleep(time.Duration(i%3) * time.Millisecond) // let the queue run dry now and then
+				}
+			},
+			within: 10 * time.Second,
+			late:   "a wake-up was lost (poll interval 1 minute)",
+		}.run(t, tg)
 	})
 }
