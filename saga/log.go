@@ -133,7 +133,10 @@ type Entry struct {
 	Step     int
 	StepName string
 	// Attempts and Duration: the tries made and the time they took, from
-	// the first try's start to the last's end (backoff waits included), on
+	// the first try's start to the last's end (backoff waits included; a
+	// Saga on a MemoryLog times from the StepBegun or CompensationBegun
+	// entry's At, the instant before the first try, to save a clock
+	// read), on
 	// StepDone, StepFailed, CompensationDone and CompensationFailed.
 	Attempts int
 	Duration time.Duration

@@ -36,9 +36,15 @@ var (
 //
 // Keys, for saga name S, id I and prefix P (WithPrefix, default DefaultPrefix):
 //
-//	P{S:n}:h:I   hash: status, fencing token, lease expiry
+//	P{S:n}:h:I   hash: status, fencing token, lease expiry as of the last Claim or Renew
 //	P{S:n}:e:I   list: the saga's entries, JSON
 //	P{S:n}:run   sorted set: the shard's running sagas by lease expiry
+//
+// The index's score is the lease that counts: every write extends it.
+// The hash's copy is extended by Claim and Renew only (a heartbeat renews
+// within a third of a lease), so a step's write is one command shorter,
+// and a process of an earlier version, which reads the hash's copy, still
+// never takes over a live saga.
 //
 // where n = FNV-1a(I) mod the shard count (WithShards, default DefaultShards). The
 // hash tag {S:n} puts a saga's keys and its index shard in one hash slot,
