@@ -75,7 +75,7 @@ func (g *appendGroup) append(ctx context.Context, s *RedisStore, item encodedApp
 	}
 	if len(g.queue) >= groupMaxQueue {
 		g.mu.Unlock()
-		return Appended{}, errGroupFull
+		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", item.streamID, errGroupFull)
 	}
 	deadline := time.Now().Add(s.timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -87,14 +87,17 @@ func (g *appendGroup) append(ctx context.Context, s *RedisStore, item encodedApp
 
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
+	var gaveUp error
 	select {
 	case <-q.done:
 	case <-ctx.Done():
-		q.gone.Store(true)
-		return Appended{}, ctx.Err()
+		gaveUp = ctx.Err()
 	case <-timer.C:
+		gaveUp = context.DeadlineExceeded
+	}
+	if gaveUp != nil {
 		q.gone.Store(true)
-		return Appended{}, context.DeadlineExceeded
+		return Appended{}, fmt.Errorf("cqrs: redis store: append to %q: %w", item.streamID, gaveUp)
 	}
 	if q.err != nil {
 		return Appended{}, q.err
