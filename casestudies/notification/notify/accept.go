@@ -63,7 +63,7 @@ func (s *Service) accept(ctx context.Context, id string, a accepted) error {
 	}
 	data := acceptedData{ID: id, UserID: a.userID, Channels: a.channels, Priority: a.priority.String(),
 		Subject: a.subject, SendAt: sendAt, At: now}
-	if err := s.appendHistory(ctx, streamID(id), cqrs.NoStream, newAccepted(data, first)); err != nil {
+	if err := s.appendHistory(ctx, a.priority == queue.Critical, streamID(id), cqrs.NoStream, newAccepted(data, first)); err != nil {
 		return fmt.Errorf("%w: history: %w", ErrUnavailable, err)
 	}
 	for i, ch := range a.channels {

@@ -135,9 +135,11 @@ func (w *historyWriter) flush(ctx context.Context) {
 
 // appendHistory appends evs to a notification's history stream: through
 // the group commit on Redis (s.history), directly in memory, where an
-// append is one short lock and there is no round trip to share.
-func (s *Service) appendHistory(ctx context.Context, stream string, expected int64, evs ...cqrs.Event) error {
-	if s.history != nil {
+// append is one short lock and there is no round trip to share. A
+// critical notification's appends (urgent) go directly too: they wait
+// behind no one's batch.
+func (s *Service) appendHistory(ctx context.Context, urgent bool, stream string, expected int64, evs ...cqrs.Event) error {
+	if s.history != nil && !urgent {
 		return s.history.append(ctx, stream, expected, evs...)
 	}
 	_, err := s.store.Append(ctx, stream, expected, evs...)

@@ -27,6 +27,7 @@ type batchStore struct {
 
 	mu      sync.Mutex
 	batches [][]string
+	direct  []string // streams appended to one by one
 }
 
 func newBatchStore() *batchStore { return &batchStore{entered: make(chan struct{})} }
@@ -189,4 +190,40 @@ func TestHistoryWriterWithdrawsAWaitingAppendWhoseCtxEnds(t *testing.T) {
 	store.mu.Lock()
 	assert.Equal(t, []string{"s2"}, store.batches[1])
 	store.mu.Unlock()
+}
+
+func (b *batchStore) Append(_ context.Context, stream string, _ int64, _ ...cqrs.Event) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.direct = append(b.direct, stream)
+	return 1, nil
+}
+
+// A critical notification's append waits behind no one's batch: it lands
+// while a group commit is held up.
+func TestUrgentAppendSkipsTheGroupCommit(t *testing.T) {
+	store := newBatchStore()
+	store.gate = make(chan struct{})
+	defer close(store.gate)
+	s := &Service{store: store, history: newHistoryWriter(store)}
+	ctx := context.Background()
+	held := make(chan error, 1)
+	go func() { held <- s.appendHistory(ctx, false, "normal", cqrs.StreamExists) }()
+	<-store.entered
+	done := make(chan error, 1)
+	go func() { done <- s.appendHistory(ctx, true, "critical", cqrs.StreamExists) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the urgent append waited for the group commit")
+	}
+	store.mu.Lock()
+	assert.Equal(t, []string{"critical"}, store.direct)
+	store.mu.Unlock()
+	select {
+	case <-held:
+		t.Fatal("the held batch returned before its store did")
+	default:
+	}
 }

@@ -253,7 +253,7 @@ func (s *Service) record(ctx context.Context, t task, cs ...change) error {
 		}
 		evs = append(evs, newStatusEvent(data[i]))
 	}
-	if err := s.appendHistory(ctx, streamID(t.NotificationID), cqrs.StreamExists, evs...); err != nil {
+	if err := s.appendHistory(ctx, t.critical(), streamID(t.NotificationID), cqrs.StreamExists, evs...); err != nil {
 		return err
 	}
 	for i, c := range cs {
