@@ -272,7 +272,7 @@ func (p *coalescer) send(batch []*call) {
 
 	var retry redis.Pipeliner
 	for _, w := range live {
-		if w.script != nil && redis.HasErrorPrefix(w.cmd.Err(), "NOSCRIPT") {
+		if w.script != nil && noScript(w.cmd.Err()) {
 			if retry == nil {
 				retry = client.Pipeline()
 			}
@@ -310,4 +310,11 @@ func PipelineStats(c redis.UniversalClient) (pipelines, calls int64) {
 		return 0, 0
 	}
 	return p.pipelines.Load(), p.piped.Load()
+}
+
+// noScript reports whether err is Redis's NOSCRIPT (a script the node
+// does not have). go-redis's HasErrorPrefix allocates even for a nil
+// error, so nil is tested first: one allocation less per pipelined call.
+func noScript(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
