@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -326,4 +327,41 @@ func patternsRedis(b *testing.B, c *redis.Client, opts ...ratelimit.RedisOption)
 	}
 	ctx := context.Background()
 	return func(k string) error { _, err := lim.Allow(ctx, k); return err }
+}
+
+// Leased (leases of 64) against the plain Redis limiter it spends, one
+// busy key per goroutine: the cost per decision of a lease hit plus one
+// Redis call per 64 decisions, against one Redis call per decision.
+//
+//	cd benchmarks && ../scripts/with-redis.sh go test -run '^$' -bench 'RateLimitLeased' -benchtime 1s -count 3
+func BenchmarkRateLimitLeased(b *testing.B) {
+	ctx := context.Background()
+	limit := ratelimit.Limit{Rate: redisRate, Period: time.Second, Burst: 100_000}
+	for _, target := range pipeTargets(b) {
+		for _, g := range []int{1, 16, 64} {
+			for _, lib := range []string{"leased", "redis"} {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/lib=%s", target, g, lib), func(b *testing.B) {
+					c := pipeClient(b, target)
+					var lim ratelimit.Limiter
+					lim, err := ratelimit.NewRedis(c, ratelimit.TokenBucket, limit, ratelimit.WithPrefix(benchPrefixFor("rll")), ratelimit.WithTimeout(time.Second))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if lib == "leased" {
+						if lim, err = ratelimit.NewLeased(lim, limit); err != nil {
+							b.Fatal(err)
+						}
+					}
+					keys := make([]string, g)
+					for i := range keys {
+						keys[i] = "k" + strconv.Itoa(i)
+					}
+					concurrently(b, g, "decisions/s", func(w int) error {
+						_, err := lim.Allow(ctx, keys[w])
+						return err
+					})
+				})
+			}
+		}
+	}
 }

@@ -28,12 +28,13 @@ type MemoryOption interface{ applyMemory(*memoryConfig) error }
 type RedisOption interface{ applyRedis(*redisConfig) error }
 
 // LimiterOption is an option every limiter constructor takes: NewMemory,
-// NewRedis and the wrappers (Fallback, FailOpen, FailClosed). WithObserver
+// NewRedis, NewLeased and the wrappers (Fallback, FailOpen, FailClosed). WithObserver
 // and WithLogger are LimiterOptions.
 type LimiterOption interface {
 	MemoryOption
 	RedisOption
 	WrapOption
+	LeaseOption
 }
 
 // Option is the Redis limiter's option type under its old name.
@@ -79,19 +80,36 @@ type hookOption func(*hooks) error
 func (f hookOption) applyMemory(c *memoryConfig) error { return f(&c.hooks) }
 func (f hookOption) applyRedis(c *redisConfig) error   { return f(&c.hooks) }
 func (f hookOption) applyWrap(c *wrapConfig) error     { return f(&c.hooks) }
+func (f hookOption) applyLease(c *leaseConfig) error   { return f(&c.hooks) }
 
-// WithClock sets the memory limiter's clock (default time.Now). Tests use it
-// to step time exactly. The Redis limiter always uses the Redis server's
-// clock, so that app servers with skewed clocks share one limit: it takes
-// no clock.
-func WithClock(now func() time.Time) MemoryOption {
-	return memoryOption(func(c *memoryConfig) error {
-		if now == nil {
-			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)
-		}
-		c.now = now
-		return nil
-	})
+// ClockOption is WithClock's option: it fits NewMemory and NewLeased,
+// whose time is the process's, and not NewRedis, whose time is the
+// server's.
+type ClockOption interface {
+	MemoryOption
+	LeaseOption
+}
+
+type clockOption func() time.Time
+
+func (f clockOption) applyMemory(c *memoryConfig) error { c.now = f; return nil }
+func (f clockOption) applyLease(c *leaseConfig) error   { c.now = f; return nil }
+
+// badOption is an option that fails with err wherever it is given.
+type badOption struct{ err error }
+
+func (o badOption) applyMemory(*memoryConfig) error { return o.err }
+func (o badOption) applyLease(*leaseConfig) error   { return o.err }
+
+// WithClock sets the clock of the memory limiter and of Leased's lease
+// expiry (default time.Now). Tests use it to step time exactly. The Redis
+// limiter always uses the Redis server's clock, so that app servers with
+// skewed clocks share one limit: it takes no clock.
+func WithClock(now func() time.Time) ClockOption {
+	if now == nil {
+		return badOption{fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)}
+	}
+	return clockOption(now)
 }
 
 // WithPrefix sets the Redis key prefix (default DefaultPrefix). Give each

@@ -25,7 +25,7 @@ func (s *Server) routes() (http.Handler, error) {
 		limit := ratelimit.PerMinute(perMinute)
 		l, err := s.be.limiter(name, limit)
 		if err == nil && leased {
-			l, err = newLeasedLimiter(l, limit, s.cfg.Clock)
+			l, err = ratelimit.NewLeased(l, limit, ratelimit.WithClock(s.cfg.Clock))
 		}
 		if err != nil {
 			return nil, err
@@ -40,8 +40,8 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	// On Redis the redirect limit is spent in leases (leasedLimiter): a
-	// Redis call per MaxRedirectLease redirects of a client, not per
+	// On Redis the redirect limit is spent in leases (ratelimit.Leased): a
+	// Redis call per lease of up to 64 redirects of a client, not per
 	// redirect. Creates are few and their limit is tight: exact per call.
 	redirectLimit, err := limited("redirect", s.cfg.RedirectRate, s.cfg.Redis != nil)
 	if err != nil {
