@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,7 +18,7 @@ import (
 // fields (e.g. for health checks).
 //
 // Every limited response carries the RateLimit and RateLimit-Policy header
-// fields of the IETF httpapi draft (see writeRateLimitFields), and the
+// fields of the IETF httpapi draft (see writeFields), and the
 // legacy X-RateLimit-* set with WithLegacyHeaders. A denied request is answered
 // 429 Too Many Requests with Retry-After in whole seconds rounded up, so a
 // client that waits that long is allowed (if nothing else used the quota
@@ -69,6 +70,8 @@ type middleware struct {
 	onDeny  func(w http.ResponseWriter, r *http.Request, d Decision)
 	onError func(w http.ResponseWriter, r *http.Request, err error) bool
 	onFull  func(r *http.Request, key string) // WithOnTooManyKeys
+
+	policies atomic.Pointer[policyFields] // of the last decision's limit
 }
 
 // newMiddleware applies every option, even after one fails, so that an
@@ -149,9 +152,8 @@ func (h *limitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			m.onFull(r, key)
 		}
 	}
-	writeRateLimitFields(w.Header(), m.policy, d, m.legacy)
+	m.writeFields(w.Header(), d)
 	if !d.Allowed {
-		w.Header().Set("Retry-After", retryAfterSeconds(d))
 		if m.onDeny != nil {
 			m.onDeny(w, r, d)
 			return
