@@ -16,14 +16,20 @@
 -- XADD, SET, RPUSH; a batch shares the GET, TIME, XADD and SET. Nothing is
 -- read back that the checks do not need.
 --
--- Numbers go to Redis as strings made by str ('%.0f'): Lua's '..' and
--- tostring use '%.14g', which turns 1e14 into "1e+14".
-local function str(x) return string.format('%.0f', x) end
+-- Numbers go to Redis as strings made by str: Lua's '..' and tostring use
+-- '%.14g', exact for integers below 1e14 but "1e+14" past them, where str
+-- uses '%.0f' (string.format costs about three tostrings in Redis's Lua).
+local function str(x)
+  if x < 1e14 then return tostring(x) end
+  return string.format('%.0f', x)
+end
 
+-- Lua tables cost more here than the Redis calls: pending items live in
+-- flat arrays, reused, not in a table each.
 local CHUNK = 500 -- unpack() has a stack limit: write in chunks
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0') -- last position written
 local taken = seq -- last position taken by an accepted item
-local pending = {} -- accepted items not written yet: {k = key index, a = ARGV index, cur, n}
+local np, pk, pa, pcur, pn = 0, {}, {}, {}, {} -- accepted items not written yet: key index, ARGV index, version, events
 local written = {} -- stream key -> true while an item of it is pending
 local stamp -- ' <unix µs> ', read once, at the first write
 
@@ -39,48 +45,59 @@ end
 -- with nothing written; an XADD refused (the tail ahead of seq) leaves
 -- only ev fields past seq, invisible and overwritten by the next write.
 local function flush()
-  if #pending == 0 then return end
+  if np == 0 then return end
   if not stamp then
     local t = redis.call('TIME')
     stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
   end
-  -- Every string is made once, in this loop; the writes below only unpack.
-  local fields, pos = {}, seq
-  for _, p in ipairs(pending) do
-    p.positions, p.ids = {}, {}
-    for i = 1, p.n do
+  local fields, nf, ps, pos = {}, 0, {}, seq
+  for j = 1, np do
+    local a, cur = pa[j], pcur[j]
+    for i = 1, pn[j] do
       pos = pos + 1
-      local sp, sv = str(pos), str(p.cur + i)
-      fields[#fields + 1] = sp
-      fields[#fields + 1] = sv .. stamp .. ARGV[p.a + 2 * i + 1]
-      if #fields == 2 * CHUNK then
-        redis.call('HSET', KEYS[2], unpack(fields))
-        fields = {}
-      end
-      p.positions[#p.positions + 1] = sp
-      local id = ARGV[p.a + 2 * i]
-      if id ~= '' then
-        p.ids[#p.ids + 1] = id
-        p.ids[#p.ids + 1] = sv
+      local sp = str(pos)
+      ps[pos - seq] = sp
+      fields[nf + 1] = sp
+      fields[nf + 2] = str(cur + i) .. stamp .. ARGV[a + 2 * i + 1]
+      nf = nf + 2
+      if nf == 2 * CHUNK then
+        redis.call('HSET', KEYS[2], unpack(fields, 1, nf))
+        nf = 0
       end
     end
   end
-  if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end
+  if nf > 0 then redis.call('HSET', KEYS[2], unpack(fields, 1, nf)) end
   local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', '100', str(taken) .. '-0', 'p', str(taken))
   if type(added) == 'table' and added.err then
     return redis.error_reply('ERR cqrs: the tail stream refused position ' .. str(taken) ..
       ' (ahead of the position counter, or not a stream): ' .. added.err)
   end
   redis.call('SET', KEYS[1], str(taken))
-  for _, p in ipairs(pending) do
-    for i = 1, #p.positions, CHUNK do
-      redis.call('RPUSH', KEYS[p.k], unpack(p.positions, i, math.min(i + CHUNK - 1, #p.positions)))
+  local from = 1
+  for j = 1, np do
+    local n, a, cur = pn[j], pa[j], pcur[j]
+    local last = from + n - 1
+    for i = from, last, CHUNK do
+      redis.call('RPUSH', KEYS[pk[j]], unpack(ps, i, math.min(i + CHUNK - 1, last)))
     end
-    for i = 1, #p.ids, 2 * CHUNK do
-      redis.call('HSET', KEYS[p.k + 1], unpack(p.ids, i, math.min(i + 2 * CHUNK - 1, #p.ids)))
+    local ids, ni = nil, 0
+    for i = 1, n do
+      local id = ARGV[a + 2 * i]
+      if id ~= '' then
+        ids = ids or {}
+        ids[ni + 1] = id
+        ids[ni + 2] = str(cur + i)
+        ni = ni + 2
+        if ni == 2 * CHUNK then
+          redis.call('HSET', KEYS[pk[j] + 1], unpack(ids, 1, ni))
+          ni = 0
+        end
+      end
     end
+    if ni > 0 then redis.call('HSET', KEYS[pk[j] + 1], unpack(ids, 1, ni)) end
+    from = last + 1
   end
-  seq, pending, written = taken, {}, {}
+  seq, np, written = taken, 0, {}
 end
 
 -- Check item j (its key index k, its arguments from ARGV[a]) and accept
@@ -117,7 +134,8 @@ local function check(k, a)
     if id ~= '' and redis.call('HEXISTS', kid, id) == 1 then return 3, cur, id end
   end
   if n == 0 then return 0, cur, position(ks, cur) end
-  pending[#pending + 1] = {k = k, a = a, cur = cur, n = n}
+  np = np + 1
+  pk[np], pa[np], pcur[np], pn[np] = k, a, cur, n
   written[ks] = true
   taken = taken + n
   return 0, cur + n, taken
