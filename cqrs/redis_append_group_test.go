@@ -130,3 +130,30 @@ func TestRedisAppendGroupGivesUp(t *testing.T) {
 		t.Errorf("%d appends batched, want none (the queued one was abandoned)", b)
 	}
 }
+
+// TestRedisAppendGroupFull: with groupMaxQueue appends already waiting,
+// another fails at once instead of growing the queue.
+func TestRedisAppendGroupFull(t *testing.T) {
+	tg := redistest.New(t, redistest.Mini)
+	s, err := NewRedisStore(tg.Client, WithPrefix(tg.Prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.group
+	g.mu.Lock()
+	g.out, g.queue = groupMaxOut, make([]*queuedAppend, groupMaxQueue)
+	g.mu.Unlock()
+	_, err = s.Append(context.Background(), "full", NoStream, deposited(1))
+	if !errors.Is(err, errGroupFull) {
+		t.Fatalf("append on a full queue: %v", err)
+	}
+	g.mu.Lock()
+	g.out, g.queue = 0, nil
+	g.mu.Unlock()
+	if evs := mustLoad(t, s, "full", 1); len(evs) != 0 {
+		t.Fatalf("the refused append wrote %d events", len(evs))
+	}
+	if st := s.Stats(); st.Errors != 1 {
+		t.Errorf("stats: %+v, want the refusal counted as an error", st)
+	}
+}
