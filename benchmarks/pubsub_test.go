@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sysdesign/patterns/pubsub"
 )
@@ -115,21 +113,35 @@ func BenchmarkPubSubMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkPubSubRedis: 8 publishers, one consumer group with one
-// consumer, end to end on the server of PATTERNS_REDIS_ADDR.
+// BenchmarkPubSubRedis: publish-to-delivery on Redis (issue 13), ours and
+// watermill-redisstream side by side: g publishing goroutines, one
+// consumer group with one subscriber, end to end, on one Redis and on the
+// 3-master Cluster, each library on a client of its own built alike
+// (ContextTimeoutEnabled, pool of 32). allocs/op counts both ends of a
+// message, publish and delivery. Run with scripts/with-redis.sh:
+//
+//	cd benchmarks && go test -run '^$' -bench 'PubSubRedis' -benchtime 2s -count 3
 func BenchmarkPubSubRedis(b *testing.B) {
-	addr := os.Getenv("PATTERNS_REDIS_ADDR")
-	if addr == "" {
-		b.Skip("PATTERNS_REDIS_ADDR not set: run through make bench-compare, which starts a redis-server")
-	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	run := hex.EncodeToString(rnd[:])
-	libs := []busLib{
+	for _, target := range pipeTargets(b) {
+		for _, g := range []int{1, 16, 64} {
+			for _, lib := range redisBusLibs(target, run) {
+				b.Run(fmt.Sprintf("target=%s/goroutines=%d/%s", target, g, lib.name), func(b *testing.B) {
+					runBus(b, lib, 1, g)
+				})
+			}
+		}
+	}
+}
+
+func redisBusLibs(target, run string) []busLib {
+	return []busLib{
 		{"patterns", func(b *testing.B, _ int, onMsg func()) (func([]byte) error, func()) {
-			client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 32})
+			client := pipeClient(b, target)
 			bus, err := pubsub.NewRedis(client, pubsub.WithNamespace("bench-"+run+strconv.Itoa(b.N)),
-				pubsub.WithReadBlock(50*time.Millisecond), pubsub.WithBatch(128))
+				pubsub.WithReadBlock(50*time.Millisecond))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -141,11 +153,10 @@ func BenchmarkPubSubRedis(b *testing.B) {
 			return func(p []byte) error { return bus.Publish(ctx, "orders.created", p) }, func() {
 				_ = bus.Close()
 				_ = bus.DeleteGroup(ctx, "bench")
-				_ = client.Close()
 			}
 		}},
 		{"watermill-redisstream", func(b *testing.B, _ int, onMsg func()) (func([]byte) error, func()) {
-			client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 32})
+			client := pipeClient(b, target)
 			topic := "wm-bench-" + run + strconv.Itoa(b.N)
 			pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: client}, watermill.NopLogger{})
 			if err != nil {
@@ -170,11 +181,7 @@ func BenchmarkPubSubRedis(b *testing.B) {
 				_ = sub.Close()
 				_ = pub.Close()
 				client.Del(context.Background(), topic)
-				_ = client.Close()
 			}
 		}},
-	}
-	for _, lib := range libs {
-		b.Run(lib.name, func(b *testing.B) { runBus(b, lib, 1, 8) })
 	}
 }

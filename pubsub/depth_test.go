@@ -126,9 +126,10 @@ func TestBroadcastDepths(t *testing.T) {
 	})
 }
 
-// Redis, reading one entry at a time: the worker holds one, the reader a
-// second (waiting for the worker), the rest are the group's lag; a plain
-// subscription reports no group name; a publisher reports nothing.
+// Redis, reading one entry at a time: the worker holds one, the queue to
+// the workers a second, the reader a third (waiting for room in the
+// queue), the rest are the group's lag; a plain subscription reports no
+// group name; a publisher reports nothing.
 func TestRedisDepths(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		b := newTestRedis(t, tg, tg.Client, WithBatch(1))
@@ -142,8 +143,8 @@ func TestRedisDepths(t *testing.T) {
 		recvOrFail(t, started)
 		recvOrFail(t, started)
 		waitDepths(t, b, []Depth{
-			{Pattern: "d.x", Consumers: 1, Queued: 4, InFlight: 2},
-			{Group: "workers", Pattern: "d.*", Consumers: 1, Queued: 4, InFlight: 2},
+			{Pattern: "d.x", Consumers: 1, Queued: 3, InFlight: 3},
+			{Group: "workers", Pattern: "d.*", Consumers: 1, Queued: 3, InFlight: 3},
 		})
 		ds, err := pub.Depths(context.Background())
 		require.NoError(t, err)
@@ -218,6 +219,6 @@ func TestRedisDepthsCountWithoutLag(t *testing.T) {
 			require.NoError(t, err)
 		}
 		recvOrFail(t, started)
-		waitDepths(t, b, []Depth{{Group: "g", Pattern: "d.*", Consumers: 1, Queued: DepthCountLimit, QueuedUnknown: true, InFlight: 2}})
+		waitDepths(t, b, []Depth{{Group: "g", Pattern: "d.*", Consumers: 1, Queued: DepthCountLimit, QueuedUnknown: true, InFlight: 3}})
 	})
 }

@@ -139,8 +139,10 @@
 // (XACK, batched); a failure stays pending while the worker backs off and
 // then claims it again. A consumer holds an entry from the moment a read
 // or claim returns it until it is acknowledged or dead-lettered: waiting
-// for a free worker, in the handler, in backoff, and in the XACK batch;
-// it heartbeats every entry it holds every third of
+// for a free worker, in the handler, in backoff, and in the XACK batch
+// (so it holds what its workers handle, up to a read queued for them and
+// the next read, waiting for room in that queue); it heartbeats every
+// entry it holds every third of
 // WithVisibilityTimeout (default 30s; at most every 10s), so a live
 // consumer's entries are never reclaimed, however long they wait or
 // their handlers run. Entries of a consumer that stopped heartbeating for
@@ -251,13 +253,19 @@
 // subscription begins to stop, and returning an error wrapping
 // ErrHandBack then releases its message at once (on Redis, for another
 // consumer to claim now; in memory, to another member of its group, or
-// dropped when none is left). Both return by their deadline (plus at most
-// 10ms for cancelled handlers to return), however Redis fares: a Redis
-// bus unbinds its subscriptions concurrently, within what is left of the
-// deadline. Every goroutine the bus started has stopped when they return,
-// except a handler that ignores its context and, on Redis, a read under
-// way at the deadline, which ends by itself within the read block plus
-// the timeout.
+// dropped when none is left). On Redis, messages a subscription had read
+// but not started when it began to stop (the rest of a WithBatch read, or
+// a read that returned after the stop) are handed back at once too, in
+// one call, their delivery not counted: another consumer of the group
+// takes them within a second, not after the visibility timeout. Only a
+// read given up on at the deadline (its reply never seen) leaves what it
+// took for the visibility timeout. Both return by their deadline (plus
+// at most 10ms for cancelled handlers to return), however Redis fares: a
+// Redis bus unbinds its subscriptions concurrently, within what is left
+// of the deadline. Every goroutine the bus started has stopped when they
+// return, except a handler that ignores its context and, on Redis, a
+// read under way at the deadline, which ends by itself within the read
+// block plus the timeout.
 //
 // # Trade-offs
 //

@@ -29,6 +29,8 @@ type Redis struct {
 	client    redis.UniversalClient
 	cfg       busConfig
 	readBound redisx.Bound // one blocking read: the read block plus the timeout
+	callBound redisx.Bound // one call: the timeout (made once: NewBound looks the client's coalescer up)
+	maxLenArg any          // cfg.maxLen, boxed once for the publish script
 
 	base     string // prefix + "{namespace}:"
 	regKey   string
@@ -68,7 +70,8 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 		return nil, err
 	}
 	b := &Redis{client: c, cfg: cfg, subs: make(map[*redisSub]struct{}),
-		readBound: redisx.NewBound(c, cfg.readBlock+cfg.timeout)}
+		readBound: redisx.NewBound(c, cfg.readBlock+cfg.timeout), maxLenArg: cfg.maxLen}
+	b.callBound = b.boundOf(cfg.timeout)
 	b.base = cfg.prefix + redisx.Tag(cfg.namespace) + ":"
 	b.regKey, b.verKey, b.ephKey, b.deadKey = b.base+"reg", b.base+"ver", b.base+"eph", b.base+"dead"
 	var rnd [4]byte
@@ -86,7 +89,7 @@ func (b *Redis) streamKey(group string) string { return b.base + "s:" + group }
 func (b *Redis) leaseKey(group string) string  { return b.base + "lease:" + group }
 
 // bound limits one call to the bus's timeout.
-func (b *Redis) bound() redisx.Bound { return b.boundOf(b.cfg.timeout) }
+func (b *Redis) bound() redisx.Bound { return b.callBound }
 
 // boundOf limits one call to d, pipelined with the client's other calls
 // unless WithoutPipelining said otherwise.
@@ -96,6 +99,17 @@ func (b *Redis) boundOf(d time.Duration) redisx.Bound {
 		bound = bound.WithoutPipelining()
 	}
 	return bound
+}
+
+// remaining is left for an operation whose first Redis call was made at
+// *start, or, when *start is zero, for its first call, whose time it
+// notes: the operation's timeout runs from its first call.
+func (b *Redis) remaining(start *time.Time) (redisx.Bound, error) {
+	if start.IsZero() {
+		*start = time.Now()
+		return b.callBound, nil
+	}
+	return b.left(*start)
 }
 
 // left limits a call that is part of an operation started at start to
@@ -148,11 +162,12 @@ func (b *Redis) PublishMessage(ctx context.Context, m *Message) error {
 		return err
 	}
 	id := b.idBase + strconv.FormatUint(b.seq.Add(1), 10)
-	fields, err := encodeFields(id, m.Topic, m.Payload, m.Metadata, b.cfg.now())
+	args := make([]any, 2, 2+encodedFields) // the publish script's version and MAXLEN, then the fields
+	args, err := appendFields(args, id, m.Topic, m.Payload, m.Metadata, b.cfg.now())
 	if err != nil {
 		return err
 	}
-	if err := b.route(ctx, m.Topic, nil, fields); err != nil {
+	if err := b.route(ctx, m.Topic, nil, args); err != nil {
 		return fmt.Errorf("pubsub: publish %s: %w", m.Topic, err)
 	}
 	b.stats.published.Add(1)
@@ -163,20 +178,17 @@ func (b *Redis) PublishMessage(ctx context.Context, m *Message) error {
 // (dead = {stream, group, entry id}) with the streams the registry routes
 // topic to, re-routing when the registry changed meanwhile, all within
 // the bus's timeout. It refuses (ErrNoBinding) to route a message away
-// from a group that must get it (see Publish).
-func (b *Redis) route(ctx context.Context, topic string, dead []string, fields []any) error {
-	start := time.Now()
+// from a group that must get it (see Publish). A publish's args are the
+// fields behind two free slots, which route fills.
+func (b *Redis) route(ctx context.Context, topic string, dead []string, args []any) error {
+	var start time.Time
 	for try := 0; try < 20; try++ {
 		if try >= 3 { // subscriptions are churning: let them settle
 			if err := backoff.Sleep(ctx, time.Duration(try)*100*time.Microsecond); err != nil {
 				return err
 			}
 		}
-		bound, err := b.left(start)
-		if err != nil {
-			return err
-		}
-		rt, loaded, err := b.currentRoutes(ctx, bound)
+		rt, loaded, err := b.currentRoutes(ctx, &start)
 		if err != nil {
 			return err
 		}
@@ -192,20 +204,22 @@ func (b *Redis) route(ctx context.Context, topic string, dead []string, fields [
 			b.cfg.emit(Event{Kind: EventNoBinding, Topic: topic, Group: group, Err: err})
 			return err
 		}
-		if bound, err = b.left(start); err != nil {
+		bound, err := b.remaining(&start)
+		if err != nil {
 			return err
 		}
 		var res int64
 		if dead == nil {
 			keys := append(make([]string, 0, 1+len(streams)), b.verKey)
 			keys = append(keys, streams...)
-			args := append(make([]any, 0, 2+len(fields)), rt.version, b.cfg.maxLen)
-			res, err = bound.Eval(ctx, b.client, publishScript, keys, append(args, fields...), nil).Int64()
+			// Reused by the next try: a try that did not return is over.
+			args[0], args[1] = rt.versionArg, b.maxLenArg
+			res, err = bound.Eval(ctx, b.client, publishScript, keys, args, nil).Int64()
 		} else {
 			keys := append(make([]string, 0, 3+len(streams)), b.verKey, dead[0], b.deadKey)
 			keys = append(keys, streams...)
-			args := append(make([]any, 0, 4+len(fields)), rt.version, dead[1], dead[2], b.cfg.maxLen)
-			res, err = bound.Eval(ctx, b.client, deadScript, keys, append(args, fields...), nil).Int64()
+			deadArgs := append(make([]any, 0, 4+len(args)), rt.versionArg, dead[1], dead[2], b.maxLenArg)
+			res, err = bound.Eval(ctx, b.client, deadScript, keys, append(deadArgs, args[2:]...), nil).Int64()
 		}
 		if err != nil {
 			return err
@@ -218,9 +232,11 @@ func (b *Redis) route(ctx context.Context, topic string, dead []string, fields [
 	return errors.New("the group registry kept changing; try again")
 }
 
-// encodeFields lays a message out as stream entry fields.
-func encodeFields(id, topic string, payload []byte, md map[string]string, at time.Time) ([]any, error) {
-	f := make([]any, 0, 10)
+// encodedFields is how many values appendFields appends at most.
+const encodedFields = 10
+
+// appendFields lays a message out as stream entry fields, appended to f.
+func appendFields(f []any, id, topic string, payload []byte, md map[string]string, at time.Time) ([]any, error) {
 	f = append(f, "id", id, "topic", topic, "payload", payload, "ts", at.UnixMilli())
 	if len(md) > 0 {
 		j, err := json.Marshal(md)
@@ -233,23 +249,23 @@ func encodeFields(id, topic string, payload []byte, md map[string]string, at tim
 }
 
 // decodeFields reads a stream entry's fields back into a Message.
-func decodeFields(get func(string) (string, bool)) (*Message, error) {
+func decodeFields(e *entry) (*Message, error) {
 	m := &Message{}
 	var ok bool
-	if m.ID, ok = get("id"); !ok {
+	if m.ID, ok = e.field("id"); !ok {
 		return nil, errors.New("pubsub: stream entry without id")
 	}
-	if m.Topic, ok = get("topic"); !ok {
+	if m.Topic, ok = e.field("topic"); !ok {
 		return nil, errors.New("pubsub: stream entry without topic")
 	}
-	p, _ := get("payload")
+	p, _ := e.field("payload")
 	m.Payload = []byte(p)
-	if ts, ok := get("ts"); ok {
+	if ts, ok := e.field("ts"); ok {
 		if n, err := strconv.ParseInt(ts, 10, 64); err == nil {
 			m.PublishedAt = time.UnixMilli(n)
 		}
 	}
-	if j, ok := get("meta"); ok && j != "" {
+	if j, ok := e.field("meta"); ok && j != "" {
 		if err := json.Unmarshal([]byte(j), &m.Metadata); err != nil {
 			return nil, fmt.Errorf("pubsub: stream entry metadata: %w", err)
 		}
@@ -384,7 +400,11 @@ func (b *Redis) Close() error {
 // has stopped when it returns, except workers whose handler ignores its
 // cancelled context, and readers whose read was under way when ctx ran
 // out (it ends by itself within the read block plus the timeout; what it
-// returns stays pending, for redelivery). Redis calls given up on end by
+// returns is handed back, or, if the client cut the read at ctx's
+// deadline, stays pending until the visibility timeout). Messages read
+// but not started when the bus began to stop are handed back at once,
+// for another consumer to take without waiting for the visibility
+// timeout. Redis calls given up on end by
 // the client's read timeout; their results are dropped. The client is
 // not closed. Calling it again returns nil.
 func (b *Redis) Shutdown(ctx context.Context) error {

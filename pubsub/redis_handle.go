@@ -55,6 +55,10 @@ func (s *redisSub) worker() {
 			if !ok {
 				return
 			}
+			if s.stopped() { // stopping starts nothing new: hand back what waits
+				s.handBackEntries(append(s.takeQueued(), e), false)
+				continue
+			}
 			s.handle(e)
 		case <-s.ctx.Done():
 			return
@@ -88,7 +92,7 @@ func (s *redisSub) release(ids ...string) {
 // handle delivers e through the shared delivery loop, whose settler
 // methods below release it (the ack goroutine, once its XACK is done).
 func (s *redisSub) handle(e entry) {
-	m, err := decodeFields(e.get)
+	m, err := decodeFields(&e)
 	if err != nil {
 		// Undeliverable: dead-letter it at once, as far as it can be read.
 		s.giveUp(e, &Message{ID: e.id, Topic: "unknown"}, e.attempt, err)
@@ -102,26 +106,42 @@ func (s *redisSub) handle(e entry) {
 func (s *redisSub) acked(e entry) { s.acks <- e.id }
 
 // handBack implements settler: e stays pending, claimable by another
-// consumer at once (lua/handback.lua). Once the drain ran out of time the
-// call gets shutdownGrace, so that it does not hold the shutdown; if it
-// fails, e is reclaimed after the visibility timeout instead.
+// consumer at once (see handBackEntries).
 func (s *redisSub) handBack(e entry, counted bool) {
-	s.release(e.id) // first, so that no heartbeat refreshes it afterwards
+	s.handBackEntries([]entry{e}, counted)
+}
+
+// handBackEntries releases entries this consumer holds, unfinished: they
+// stay pending, claimable by another consumer at once (lua/handback.lua),
+// in one call. Once the drain ran out of time the call gets
+// shutdownGrace, so that it does not hold the shutdown; if it fails, the
+// entries are reclaimed after the visibility timeout instead.
+func (s *redisSub) handBackEntries(es []entry, counted bool) {
+	if len(es) == 0 {
+		return
+	}
+	args := make([]any, 0, 4+len(es))
+	args = append(args, s.group, s.consumer, s.b.cfg.visibility.Milliseconds(), uncount(counted))
+	for _, e := range es {
+		s.release(e.id) // first, so that no heartbeat refreshes it afterwards
+		args = append(args, e.id)
+	}
 	b := s.b
 	ctx, bound := s.ctx, b.bound()
 	if ctx.Err() != nil {
 		ctx, bound = context.Background(), b.boundOf(shutdownGrace)
 	}
-	err := bound.Eval(ctx, b.client, handbackScript, []string{s.stream},
-		[]any{s.group, s.consumer, e.id, b.cfg.visibility.Milliseconds(), uncount(counted)}, nil).Err()
+	err := bound.Eval(ctx, b.client, handbackScript, []string{s.stream}, args, nil).Err()
 	if err != nil {
 		b.stats.errors.Add(1)
 	}
-	b.stats.handedBack.Add(1)
-	b.cfg.emit(Event{Kind: EventHandedBack, Group: s.name(), MessageID: e.id, Attempt: e.attempt, Err: err})
+	b.stats.handedBack.Add(uint64(len(es)))
+	for _, e := range es {
+		b.cfg.emit(Event{Kind: EventHandedBack, Group: s.name(), MessageID: e.id, Attempt: e.attempt, Err: err})
+	}
 }
 
-// uncount is handback.lua's ARGV[5]: "1" takes the delivery back from the
+// uncount is handback.lua's ARGV[4]: "1" takes the delivery back from the
 // entry's delivery count.
 func uncount(counted bool) string {
 	if counted {
@@ -168,7 +188,7 @@ func (s *redisSub) deadLetter(e entry, m *Message, attempts int, cause error) {
 		return
 	}
 	name := s.name()
-	fields, err := encodeFields(b.idBase+strconv.FormatUint(b.seq.Add(1), 10), b.cfg.deadTopic, m.Payload,
+	fields, err := appendFields(make([]any, 2, 2+encodedFields), b.idBase+strconv.FormatUint(b.seq.Add(1), 10), b.cfg.deadTopic, m.Payload,
 		deadMetadata(m, name, attempts, cause), b.cfg.now())
 	if err == nil {
 		err = b.route(s.ctx, b.cfg.deadTopic, []string{s.stream, s.group, e.id}, fields)

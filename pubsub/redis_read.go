@@ -12,10 +12,14 @@ import (
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
-// read feeds the workers until stop, then closes work.
+// read feeds the workers until stop, then hands back what they did not
+// start and closes work.
 func (s *redisSub) read() {
 	defer s.wg.Done()
-	defer close(s.work)
+	defer func() {
+		s.handBackEntries(s.takeQueued(), false)
+		close(s.work)
+	}()
 	b := s.b
 	ctx := s.ctx
 	// Entries this consumer name held when it last stopped.
@@ -50,10 +54,7 @@ func (s *redisSub) read() {
 				}
 			}
 		}
-		res, err := redisx.Do(ctx, b.readBound, func(ctx context.Context) ([]redis.XStream, error) {
-			return b.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: s.group, Consumer: s.consumer,
-				Streams: []string{s.stream, ">"}, Count: int64(b.cfg.batch), Block: b.cfg.readBlock}).Result()
-		})
+		es, err := s.readNew(ctx)
 		if err != nil {
 			if errors.Is(err, redis.Nil) {
 				b.callAnswered()
@@ -76,17 +77,78 @@ func (s *redisSub) read() {
 			continue
 		}
 		b.callAnswered()
-		for _, st := range res {
-			es := make([]entry, len(st.Messages))
-			for i, xm := range st.Messages {
-				es[i] = entry{id: xm.ID, get: mapGetter(xm.Values), attempt: 1}
-			}
-			s.hold(es)
-			if !s.dispatch(es) {
-				return
+		s.hold(es)
+		if !s.dispatch(es) {
+			return
+		}
+	}
+}
+
+// readNew reads up to a batch of new entries (redis.Nil: none within the
+// read block). While entries keep coming it reads without blocking, as a
+// plain command whose reply is parsed without a map per entry; only when
+// that finds none does it block, for the read block, as XREADGROUP with
+// BLOCK (which go-redis gives a read timeout of the block plus the
+// client's, so that a long block never times out on a client that
+// ignores ctx deadlines).
+func (s *redisSub) readNew(ctx context.Context) ([]entry, error) {
+	b := s.b
+	raw, err := redisx.Do(ctx, b.bound(), func(ctx context.Context) (any, error) {
+		return b.client.Do(ctx, "XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", b.cfg.batch,
+			"STREAMS", s.stream, ">").Result()
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if err == nil {
+		if es := parseReadReply(raw); len(es) > 0 {
+			return es, nil
+		}
+	}
+	res, err := redisx.Do(ctx, b.readBound, func(ctx context.Context) ([]redis.XStream, error) {
+		return b.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: s.group, Consumer: s.consumer,
+			Streams: []string{s.stream, ">"}, Count: int64(b.cfg.batch), Block: b.cfg.readBlock}).Result()
+	})
+	if err != nil {
+		return nil, err
+	}
+	var es []entry
+	for _, st := range res {
+		for _, xm := range st.Messages {
+			es = append(es, entry{id: xm.ID, values: xm.Values, attempt: 1})
+		}
+	}
+	return es, nil
+}
+
+// parseReadReply reads the entries of a one-stream XREADGROUP reply: a
+// map of stream to entries (RESP3) or a list of {stream, entries}
+// (RESP2), each entry {id, {field, value, …}}.
+func parseReadReply(raw any) []entry {
+	var list []any
+	switch r := raw.(type) {
+	case map[any]any:
+		for _, v := range r {
+			list, _ = v.([]any)
+		}
+	case []any:
+		if len(r) > 0 {
+			if st, ok := r[0].([]any); ok && len(st) == 2 {
+				list, _ = st[1].([]any)
 			}
 		}
 	}
+	es := make([]entry, 0, len(list))
+	for _, x := range list {
+		m, ok := x.([]any)
+		if !ok || len(m) != 2 {
+			continue
+		}
+		id, _ := m[0].(string)
+		fields, _ := m[1].([]any)
+		es = append(es, entry{id: id, fields: fields, attempt: 1})
+	}
+	return es
 }
 
 // reclaimed reports entries the reclaim pass took over from consumers
@@ -114,40 +176,40 @@ func (s *redisSub) tidy(ctx context.Context) {
 	}
 }
 
-func mapGetter(v map[string]any) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		x, ok := v[k]
-		if !ok {
-			return "", false
-		}
-		str, ok := x.(string)
-		return str, ok
-	}
-}
-
-func listGetter(v []any) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		for i := 0; i+1 < len(v); i += 2 {
-			if f, _ := v[i].(string); f == k {
-				str, ok := v[i+1].(string)
-				return str, ok
-			}
-		}
-		return "", false
-	}
-}
-
-// dispatch hands entries to the workers one by one; false when stopping
-// (the rest stay pending in Redis).
+// dispatch queues entries for the workers; false when stopping. The
+// entries not started by then (the rest of a batch, or all of a read that
+// returned after the stop) are handed back at once, in one call, for
+// another consumer to take without waiting for the visibility timeout.
 func (s *redisSub) dispatch(es []entry) bool {
-	for _, e := range es {
+	for i, e := range es {
+		if s.stopped() { // preferred to a free worker: stopping starts nothing new
+			s.handBackEntries(es[i:], false)
+			return false
+		}
 		select {
 		case s.work <- e:
 		case <-s.stop:
+			s.handBackEntries(es[i:], false)
 			return false
 		}
 	}
 	return true
+}
+
+// takeQueued takes the entries queued for the workers, without waiting.
+func (s *redisSub) takeQueued() []entry {
+	var es []entry
+	for {
+		select {
+		case e, ok := <-s.work:
+			if !ok {
+				return es
+			}
+			es = append(es, e)
+		default:
+			return es
+		}
+	}
 }
 
 // claim runs the claim script in mode own, dead or retry.
@@ -170,7 +232,7 @@ func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []en
 		id, _ := t[0].(string)
 		fields, _ := t[1].([]any)
 		n, _ := t[2].(int64)
-		es = append(es, entry{id: id, get: listGetter(fields), attempt: int(n)})
+		es = append(es, entry{id: id, fields: fields, attempt: int(n)})
 	}
 	return next, es, nil
 }

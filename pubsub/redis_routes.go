@@ -16,14 +16,15 @@ import (
 // group stream keys (and the bindings it was built from), and the
 // registry version it reflects.
 type routes struct {
-	version  string
-	ver      regVersion
-	bindings map[string][]string // pattern -> stream keys
-	r        router[string]
+	version    string
+	versionArg any // version, boxed once for the publish script
+	ver        regVersion
+	bindings   map[string][]string // pattern -> stream keys
+	r          router[string]
 }
 
 func newRoutes(version string, bindings map[string][]string) *routes {
-	rt := &routes{version: version, ver: parseVersion(version), bindings: bindings}
+	rt := &routes{version: version, versionArg: version, ver: parseVersion(version), bindings: bindings}
 	rt.r.replace(bindings)
 	return rt
 }
@@ -83,9 +84,11 @@ type lostRoutes struct {
 
 func (g *registry) invalidate(rt *routes) { g.cur.CompareAndSwap(rt, nil) }
 
-// currentRoutes returns the cached registry, loading it (within bound) if
-// there is none; loaded says whether it was loaded by this call.
-func (b *Redis) currentRoutes(ctx context.Context, bound redisx.Bound) (rt *routes, loaded bool, err error) {
+// currentRoutes returns the cached registry, loading it if there is none
+// (within what remains of the timeout of the operation whose first Redis
+// call was made at *start, see remaining); loaded says whether it was
+// loaded by this call.
+func (b *Redis) currentRoutes(ctx context.Context, start *time.Time) (rt *routes, loaded bool, err error) {
 	if rt := b.reg.cur.Load(); rt != nil {
 		return rt, false, nil
 	}
@@ -93,6 +96,10 @@ func (b *Redis) currentRoutes(ctx context.Context, bound redisx.Bound) (rt *rout
 	defer b.reg.mu.Unlock()
 	if rt := b.reg.cur.Load(); rt != nil {
 		return rt, false, nil
+	}
+	bound, err := b.remaining(start)
+	if err != nil {
+		return nil, false, err
 	}
 	vals, err := bound.Eval(ctx, b.client, loadScript, []string{b.regKey, b.verKey}, nil, nil).StringSlice()
 	if err != nil {

@@ -46,7 +46,7 @@ type redisSub struct {
 	stopFn  context.CancelFunc
 	stop    <-chan struct{} // stopCtx.Done(): stop reading
 	drained chan struct{}   // closed once the workers ended and their acks were sent
-	work    chan entry
+	work    chan entry      // up to a read's batch, so that the reader hands it over without waiting
 	acks    chan string
 	wg      sync.WaitGroup // every goroutine
 	wwg     sync.WaitGroup // the workers
@@ -65,10 +65,35 @@ type redisSub struct {
 	held map[string]struct{}
 }
 
+// entry is a stream entry a consumer holds. Its fields come either as a
+// flat field/value list (a raw or scripted reply) or as a map (a typed
+// XREADGROUP reply).
+// maxQueuedEntries caps the entries a consumer queues for its workers
+// (up to a read's batch): the queue lets the reader hand a read over
+// without a goroutine switch per entry, and is allocated whole.
+const maxQueuedEntries = 256
+
 type entry struct {
 	id      string
-	get     func(string) (string, bool)
+	fields  []any
+	values  map[string]any
 	attempt int
+}
+
+// field returns the entry's field k.
+func (e *entry) field(k string) (string, bool) {
+	if e.values != nil {
+		v, _ := e.values[k].(string)
+		_, ok := e.values[k]
+		return v, ok
+	}
+	for i := 0; i+1 < len(e.fields); i += 2 {
+		if f, _ := e.fields[i].(string); f == k {
+			v, ok := e.fields[i+1].(string)
+			return v, ok
+		}
+	}
+	return "", false
 }
 
 func randHex(n int) string {
@@ -79,7 +104,7 @@ func randHex(n int) string {
 
 func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
 	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer,
-		drained: make(chan struct{}), work: make(chan entry), finished: make(chan struct{}),
+		drained: make(chan struct{}), work: make(chan entry, min(b.cfg.batch, maxQueuedEntries)), finished: make(chan struct{}),
 		acks: make(chan string, 256), held: make(map[string]struct{}), stopFollowingCtx: func() bool { return false }}
 	if s.group == "" {
 		s.group, s.ephemeral = "~"+randHex(8), true
