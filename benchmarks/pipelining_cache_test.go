@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,4 +129,104 @@ func BenchmarkPipeliningCacheSet(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkPipeliningCacheGetRatio measures issue 13's cache targets as
+// ratios within one run, at 64 goroutines: each iteration runs a round of
+// pipeCacheRound hits through our Redis cache's Get, through an Aside
+// over it, and through a plain go-redis GET loop on the same client, in
+// an order that rotates, so that a shared machine's load changes weigh on
+// all three alike. It reports each side's gets/s over the rounds and the
+// ratios patterns/go-redis and aside/go-redis (targets: at least 3).
+func BenchmarkPipeliningCacheGetRatio(b *testing.B) {
+	const goroutines = 64
+	ctx := context.Background()
+	value := []byte(strings.Repeat("v", 100))
+	for _, target := range pipeTargets(b) {
+		b.Run(fmt.Sprintf("target=%s/goroutines=%d", target, goroutines), func(b *testing.B) {
+			c := pipeClient(b, target)
+			prefix := benchPrefixFor("cache-ratio")
+			rc := pipeCache(b, c, prefix, false)
+			a, err := cache.NewAside[[]byte](rc, func(ctx context.Context, key string) ([]byte, error) {
+				return nil, errors.New("loader called: every key is cached")
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			keys := make([]string, pipeCacheKeys)
+			for i := range keys {
+				keys[i] = "k" + strconv.Itoa(i)
+				if err := rc.Set(ctx, keys[i], value, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sides := []struct {
+				name string
+				get  func(key string) error
+			}{
+				{"patterns", func(k string) error {
+					_, ok, err := rc.Get(ctx, k)
+					if err == nil && !ok {
+						err = fmt.Errorf("miss on %s", k)
+					}
+					return err
+				}},
+				{"aside", func(k string) error { _, err := a.Get(ctx, k); return err }},
+				{"go-redis", func(k string) error { return c.Get(ctx, pipeCacheRaw(prefix, k)).Err() }},
+			}
+			took := make([]time.Duration, len(sides))
+			round := 0
+			for b.Loop() {
+				for j := range sides {
+					i := (round + j) % len(sides)
+					start := time.Now()
+					if err := pipeCacheRound(goroutines, keys, sides[i].get); err != nil {
+						b.Fatalf("%s: %v", sides[i].name, err)
+					}
+					took[i] += time.Since(start)
+				}
+				round++
+			}
+			rate := func(i int) float64 { return float64(round*pipeCacheRoundCalls) / took[i].Seconds() }
+			for i, s := range sides {
+				b.ReportMetric(rate(i), s.name+"-gets/s")
+			}
+			b.ReportMetric(rate(0)/rate(2), "patterns/go-redis")
+			b.ReportMetric(rate(1)/rate(2), "aside/go-redis")
+		})
+	}
+}
+
+// pipeCacheRoundCalls is how many calls one round of
+// BenchmarkPipeliningCacheGetRatio makes per side.
+const pipeCacheRoundCalls = 8192
+
+// pipeCacheRound makes pipeCacheRoundCalls calls of get over keys from g
+// goroutines and returns the first error.
+func pipeCacheRound(g int, keys []string, get func(string) error) error {
+	var next atomic.Int64
+	var first atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1)
+				if n > pipeCacheRoundCalls {
+					return
+				}
+				if err := get(keys[int(n)%len(keys)]); err != nil {
+					first.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if p := first.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
