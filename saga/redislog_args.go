@@ -28,7 +28,10 @@ type redisArgs struct {
 // entryArg hands go-redis one encoded entry as a pointer, which boxes into
 // an interface without allocating (a []byte would not); go-redis writes a
 // BinaryMarshaler's bytes as they are.
-type entryArg struct{ b []byte }
+type entryArg struct {
+	b []byte
+	n int // the entry's length in buf
+}
 
 func (a *entryArg) MarshalBinary() ([]byte, error) { return a.b, nil }
 
@@ -89,19 +92,18 @@ func (a *redisArgs) encode(entries []Entry, trusted bool) error {
 		a.ents = make([]entryArg, len(entries))
 	}
 	a.ents = a.ents[:len(entries)]
-	var err error
-	ends := 0
 	for i := range entries {
+		start := len(a.buf)
+		var err error
 		if a.buf, err = appendEntryJSON(a.buf, &entries[i], trusted); err != nil {
 			return err
 		}
-		// buf may move while it grows: slice it once it is whole.
-		a.ents[i].b = a.buf[ends:len(a.buf):len(a.buf)]
-		ends = len(a.buf)
+		a.ents[i].n = len(a.buf) - start
 	}
+	// buf may have moved while it grew: slice it once it is whole.
 	start := 0
 	for i := range a.ents {
-		end := start + len(a.ents[i].b)
+		end := start + a.ents[i].n
 		a.ents[i].b = a.buf[start:end:end]
 		a.args = append(a.args, &a.ents[i])
 		start = end
