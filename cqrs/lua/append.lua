@@ -29,8 +29,10 @@ end
 local CHUNK = 500 -- unpack() has a stack limit: write in chunks
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0') -- last position written
 local taken = seq -- last position taken by an accepted item
-local np, pk, pa, pcur, pn = 0, {}, {}, {}, {} -- accepted items not written yet: key index, ARGV index, version, events
-local written = {} -- stream key -> true while an item of it is pending
+-- Accepted items not written yet, 4 slots each: key index, ARGV index,
+-- version before, events.
+local np, pend = 0, {}
+local written -- stream key -> true while an item of it is pending (batches of 2+ only)
 local stamp -- ' <unix µs> ', read once, at the first write
 
 -- The global position of the stream's event at version v (0: none).
@@ -51,9 +53,9 @@ local function flush()
     stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
   end
   local fields, nf, ps, pos = {}, 0, {}, seq
-  for j = 1, np do
-    local a, cur = pa[j], pcur[j]
-    for i = 1, pn[j] do
+  for j = 0, 4 * (np - 1), 4 do
+    local a, cur = pend[j + 2], pend[j + 3]
+    for i = 1, pend[j + 4] do
       pos = pos + 1
       local sp = str(pos)
       ps[pos - seq] = sp
@@ -74,11 +76,11 @@ local function flush()
   end
   redis.call('SET', KEYS[1], str(taken))
   local from = 1
-  for j = 1, np do
-    local n, a, cur = pn[j], pa[j], pcur[j]
+  for j = 0, 4 * (np - 1), 4 do
+    local k, a, cur, n = pend[j + 1], pend[j + 2], pend[j + 3], pend[j + 4]
     local last = from + n - 1
     for i = from, last, CHUNK do
-      redis.call('RPUSH', KEYS[pk[j]], unpack(ps, i, math.min(i + CHUNK - 1, last)))
+      redis.call('RPUSH', KEYS[k], unpack(ps, i, math.min(i + CHUNK - 1, last)))
     end
     local ids, ni = nil, 0
     for i = 1, n do
@@ -89,15 +91,16 @@ local function flush()
         ids[ni + 2] = str(cur + i)
         ni = ni + 2
         if ni == 2 * CHUNK then
-          redis.call('HSET', KEYS[pk[j] + 1], unpack(ids, 1, ni))
+          redis.call('HSET', KEYS[k + 1], unpack(ids, 1, ni))
           ni = 0
         end
       end
     end
-    if ni > 0 then redis.call('HSET', KEYS[pk[j] + 1], unpack(ids, 1, ni)) end
+    if ni > 0 then redis.call('HSET', KEYS[k + 1], unpack(ids, 1, ni)) end
     from = last + 1
   end
-  seq, np, written = taken, 0, {}
+  seq, np = taken, 0
+  if written then written = {} end
 end
 
 -- Check item j (its key index k, its arguments from ARGV[a]) and accept
@@ -134,20 +137,21 @@ local function check(k, a)
     if id ~= '' and redis.call('HEXISTS', kid, id) == 1 then return 3, cur, id end
   end
   if n == 0 then return 0, cur, position(ks, cur) end
+  local j = 4 * np
+  pend[j + 1], pend[j + 2], pend[j + 3], pend[j + 4] = k, a, cur, n
   np = np + 1
-  pk[np], pa[np], pcur[np], pn[np] = k, a, cur, n
-  written[ks] = true
+  if written then written[ks] = true end
   taken = taken + n
   return 0, cur + n, taken
 end
 
-local out = {}
-local a = 2
-for j = 1, tonumber(ARGV[1]) do
+local out, a, m = {}, 2, tonumber(ARGV[1])
+if m > 1 then written = {} end
+for j = 1, m do
   local k = 2 + 2 * j
   -- A stream appended to earlier in the batch: write that first, so this
   -- item's checks see it.
-  if written[KEYS[k]] then
+  if written and written[KEYS[k]] then
     local err = flush()
     if err then return err end
   end
