@@ -56,6 +56,11 @@
 // error; Fallback (to a local Memory limiter), FailOpen and FailClosed
 // decide what the caller gets instead.
 //
+// For a hot key, NewLeased spends a shared (Redis) limiter's tokens in
+// leases of up to DefaultMaxLease: one round trip per lease instead of
+// one per decision, at the price of at most a lease less one admitted
+// beyond the limit per process (see Leased for the exact bound).
+//
 // # When Redis fails
 //
 // Fallback(redisLimiter, memoryLimiter) answers from a local limiter (give
@@ -75,8 +80,9 @@
 // Each constructor takes its own option type, so an option that does not
 // fit it does not compile: NewMemory takes MemoryOptions (WithClock,
 // WithMaxKeys), NewRedis RedisOptions (WithPrefix, WithTimeout,
-// WithoutTimeout), the wrappers WrapOptions (WithCooldown, WithOnDegrade),
-// and all of them the LimiterOptions WithObserver and WithLogger.
+// WithoutTimeout), NewLeased LeaseOptions (WithLeaseSize, WithLeaseKeys,
+// WithClock), the wrappers WrapOptions (WithCooldown, WithOnDegrade), and
+// all of them the LimiterOptions WithObserver and WithLogger.
 // Defaults are the Default… constants.
 //
 // WithObserver receives an Event for what an operator needs to know:
