@@ -113,36 +113,15 @@ func (s *Service) buildRedis() error {
 	return nil
 }
 
-// prefLocalEntries bounds the preferences each instance keeps in memory.
-const prefLocalEntries = 10_000
-
-// redisPrefCache is the preference cache: a local tier in each instance
-// in front of the one the instances share in Redis (cache.Tiered), so a
-// dispatch for a user whose preferences this instance holds costs no
-// Redis call. A PUT's invalidation fences the shared tier (a load of the
-// old value in flight anywhere cannot put it back) and, in the same
-// script, publishes the key to every instance, which drops its local
-// copy when the message arrives. The window: a dispatch on another
-// instance that reads its local copy after the PUT was answered but
-// before that message reached it (loopback pub/sub: well under a
-// millisecond; a subscription that drops flushes the whole local tier)
-// still sees the old preferences. Every local copy also expires after
-// PreferenceTTL, as the shared one does.
-func (s *Service) redisPrefCache() (cache.Cache[Preferences], error) {
-	remote, err := cache.NewRedis[Preferences](s.cfg.Redis, cache.WithPrefix(s.cfg.Prefix+"cache:"), cache.WithTimeout(s.cfg.RedisTimeout))
-	if err != nil {
-		return nil, err
-	}
-	local, err := cache.NewLRU[Preferences](prefLocalEntries)
-	if err != nil {
-		return nil, err
-	}
-	tiered, err := cache.NewTiered(local, remote, cache.WithLocalTTL(s.cfg.PreferenceTTL), cache.WithLogger(s.cfg.Logger))
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, tiered.Close)
-	return tiered, nil
+// redisPrefCache is the preference cache the instances share. It has no
+// local tier (cache.Tiered): a Tiered drops other instances' local copies
+// by pub/sub, after the PUT that changed them was answered — on a Cluster
+// the message crosses the cluster bus and arrives milliseconds later — so
+// a dispatch on another instance just after a PUT could use the old
+// preferences (TestTwoInstancesShareOneRedis caught it on the Cluster).
+// A dispatch must see every update made before it began.
+func (s *Service) redisPrefCache() (*cache.Redis[Preferences], error) {
+	return cache.NewRedis[Preferences](s.cfg.Redis, cache.WithPrefix(s.cfg.Prefix+"cache:"), cache.WithTimeout(s.cfg.RedisTimeout))
 }
 
 // breakerStore shares the breakers through Redis when configured, so the
