@@ -116,10 +116,8 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
-	slices.Sort(lat)
-	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
-	b.ReportMetric(pct(0.5), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
+	b.ReportMetric(quantileMicros(lat, 0.5), "p50-µs")
+	b.ReportMetric(quantileMicros(lat, 0.99), "p99-µs")
 }
 
 // notifyChannels are the first n of the service's channels.
@@ -151,7 +149,7 @@ func newNotifyService(b *testing.B, c redis.UniversalClient, send senders.Sender
 			b.Errorf("shutdown: %v", err)
 		}
 		if c != nil {
-			deleteNotifyKeys(b, c, cfg.Prefix)
+			deleteRunKeys(b, c, cfg.Prefix)
 		}
 	}
 }
@@ -169,8 +167,7 @@ func inProcess(svc *notify.Service) submitter {
 
 func overHTTP(svc *notify.Service) (submitter, func()) {
 	srv := httptest.NewServer(svc.Handler())
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: notifyClients, MaxIdleConnsPerHost: notifyClients},
-		Timeout: 10 * time.Second}
+	client := keepAliveClient(notifyClients)
 	url := srv.URL + "/api/notifications"
 	submit := func(_ context.Context, i int, channels []string) error {
 		body := fmt.Appendf(nil, `{"user_id":"u%d","channels":["%s"],"body":"%d"}`,
@@ -368,30 +365,6 @@ func asynqRound(b *testing.B, addr string, n int) (float64, *notifySink) {
 	return rate, sink
 }
 
-// deleteNotifyKeys removes what a run wrote.
-func deleteNotifyKeys(b *testing.B, c redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	del := func(ctx context.Context, n *redis.Client) error {
-		iter := n.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := n.Unlink(ctx, iter.Val()).Err(); err != nil {
-				return err
-			}
-		}
-		return iter.Err()
-	}
-	var err error
-	switch c := c.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, del)
-	case *redis.Client:
-		err = del(ctx, c)
-	}
-	if err != nil {
-		b.Logf("deleting the run's keys: %v", err)
-	}
-}
-
 // BenchmarkNotifyCriticalLatency: a critical notification's latency, from
 // Submit to its send returning, idle and under a saturating flood of
 // normal ones, side by side in one run; target loaded p99 ≤ 2× idle p99.
@@ -506,11 +479,7 @@ func criticalNotifyLatency(b *testing.B, c redis.UniversalClient) {
 	cancel()
 	wg.Wait()
 
-	p99 := func(lat []time.Duration) float64 {
-		slices.Sort(lat)
-		return float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())
-	}
-	idleP99, loadedP99 := p99(idle), p99(loaded)
+	idleP99, loadedP99 := quantileMicros(idle, 0.99), quantileMicros(loaded, 0.99)
 	b.ReportMetric(idleP99, "idle-p99-µs")
 	b.ReportMetric(loadedP99, "loaded-p99-µs")
 	b.ReportMetric(loadedP99/max(idleP99, 1), "p99-ratio")
