@@ -18,7 +18,10 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 			for _, mode := range pipeModes {
 				b.Run(fmt.Sprintf("target=%s/goroutines=%d/mode=%s", target, g, mode), func(b *testing.B) {
 					c := pipeClient(b, target)
-					opts := []cqrs.Option{cqrs.WithPrefix(benchPrefixFor("cqrs"))}
+					// A 2s bound, not the default: on a loaded machine an append
+					// can take longer, which would fail the benchmark rather
+					// than slow it.
+					opts := []cqrs.Option{cqrs.WithPrefix(benchPrefixFor("cqrs")), cqrs.WithTimeout(2 * time.Second)}
 					if mode == "unpipelined" {
 						opts = append(opts, cqrs.WithoutPipelining())
 					}
@@ -52,7 +55,7 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 		for _, g := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("target=%s/goroutines=%d", target, g), func(b *testing.B) {
 				c := pipeClient(b, target)
-				s, err := cqrs.NewRedisStore(c, cqrs.WithPrefix(benchPrefixFor("cqrs-batch")))
+				s, err := cqrs.NewRedisStore(c, cqrs.WithPrefix(benchPrefixFor("cqrs-batch")), cqrs.WithTimeout(2*time.Second))
 				if err != nil {
 					b.Fatal(err)
 				}
