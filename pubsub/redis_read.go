@@ -36,6 +36,7 @@ func (s *redisSub) read() {
 		cursor = next
 	}
 	lastReclaim, cursor := time.Time{}, "0-0"
+	busy := false // the last read found entries: more are likely waiting
 	for !s.stopped() {
 		if time.Since(lastReclaim) >= s.reclaimEvery() {
 			next, es, err := s.claim(ctx, "dead", cursor)
@@ -54,7 +55,8 @@ func (s *redisSub) read() {
 				}
 			}
 		}
-		es, err := s.readNew(ctx)
+		es, err := s.readNew(ctx, busy)
+		busy = len(es) > 0
 		if err != nil {
 			if errors.Is(err, redis.Nil) {
 				b.callAnswered()
@@ -85,24 +87,29 @@ func (s *redisSub) read() {
 }
 
 // readNew reads up to a batch of new entries (redis.Nil: none within the
-// read block). While entries keep coming it reads without blocking, as a
-// plain command whose reply is parsed without a map per entry; only when
-// that finds none does it block, for the read block, as XREADGROUP with
-// BLOCK (which go-redis gives a read timeout of the block plus the
-// client's, so that a long block never times out on a client that
-// ignores ctx deadlines).
-func (s *redisSub) readNew(ctx context.Context) ([]entry, error) {
+// read block). While entries keep coming (busy: the last read found some)
+// it reads without blocking, as a plain command whose reply is parsed
+// without a map per entry; otherwise, or when that finds none, it blocks,
+// for the read block, as XREADGROUP with BLOCK (which go-redis gives a
+// read timeout of the block plus the client's, so that a long block never
+// times out on a client that ignores ctx deadlines). A busy subscription
+// rarely blocks: Redis wakes a blocked reader for every entry added, which
+// costs the server (and so the publishers) more than a read that finds
+// several waiting; an idle one makes one read per read block.
+func (s *redisSub) readNew(ctx context.Context, busy bool) ([]entry, error) {
 	b := s.b
-	raw, err := redisx.Do(ctx, b.bound(), func(ctx context.Context) (any, error) {
-		return b.client.Do(ctx, "XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", b.cfg.batch,
-			"STREAMS", s.stream, ">").Result()
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	if err == nil {
-		if es := parseReadReply(raw); len(es) > 0 {
-			return es, nil
+	if busy {
+		raw, err := redisx.Do(ctx, b.bound(), func(ctx context.Context) (any, error) {
+			return b.client.Do(ctx, "XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", b.cfg.batch,
+				"STREAMS", s.stream, ">").Result()
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if err == nil {
+			if es := parseReadReply(raw); len(es) > 0 {
+				return es, nil
+			}
 		}
 	}
 	res, err := redisx.Do(ctx, b.readBound, func(ctx context.Context) ([]redis.XStream, error) {
