@@ -93,8 +93,8 @@ func decodeStatus(data []byte) (statusData, error) {
 // decodeStatusFast reads exactly the shape newStatusEvent writes when no
 // string needs an escape; ok false sends anything else to encoding/json.
 func decodeStatusFast(data []byte) (s statusData, ok bool) {
-	ok = walkObject(data, func(key string, p []byte) ([]byte, bool) {
-		switch key {
+	ok = walkObject(data, func(key []byte, p []byte) ([]byte, bool) {
+		switch string(key) { // compared without making a string
 		case "channel":
 			return cutString(p, &s.Channel)
 		case "status":
@@ -118,7 +118,7 @@ func decodeStatusFast(data []byte) (s statusData, ok bool) {
 // what follows its colon; field consumes the value and returns the rest.
 // It reports false for anything but a non-empty object without
 // whitespace, or when field does.
-func walkObject(data []byte, field func(key string, p []byte) ([]byte, bool)) bool {
+func walkObject(data []byte, field func(key []byte, p []byte) ([]byte, bool)) bool {
 	p := data
 	if len(p) < 2 || p[0] != '{' || p[len(p)-1] != '}' {
 		return false
@@ -126,7 +126,7 @@ func walkObject(data []byte, field func(key string, p []byte) ([]byte, bool)) bo
 	p = p[1 : len(p)-1]
 	seen := 0
 	for len(p) > 0 {
-		key, rest, ok := cutJSONString(p)
+		key, rest, ok := cutJSONBytes(p)
 		if !ok || len(rest) == 0 || rest[0] != ':' {
 			return false
 		}
@@ -150,14 +150,14 @@ func cutString(p []byte, v *string) ([]byte, bool) {
 	return rest, ok
 }
 
+// cutTime reads an RFC 3339 time straight from the bytes (no string is
+// made of them: the projection reads two or three times per event).
 func cutTime(p []byte, v *time.Time) ([]byte, bool) {
-	s, rest, ok := cutJSONString(p)
+	raw, rest, ok := cutJSONBytes(p)
 	if !ok {
 		return nil, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	*v = t
-	return rest, err == nil
+	return rest, v.UnmarshalText(raw) == nil
 }
 
 func cutInt(p []byte, v *int) ([]byte, bool) {
@@ -202,23 +202,74 @@ func cutStrings(p []byte, v *[]string) ([]byte, bool) {
 
 // cutJSONString reads a JSON string without escapes at the start of p.
 func cutJSONString(p []byte) (string, []byte, bool) {
-	if len(p) < 2 || p[0] != '"' {
+	v, rest, ok := cutJSONBytes(p)
+	if !ok {
 		return "", nil, false
+	}
+	return internName(v), rest, true
+}
+
+// cutJSONBytes reads a JSON string without escapes at the start of p and
+// returns its contents, sharing p's memory.
+func cutJSONBytes(p []byte) ([]byte, []byte, bool) {
+	if len(p) < 2 || p[0] != '"' {
+		return nil, nil, false
 	}
 	end := bytes.IndexByte(p[1:], '"')
 	if end < 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	v := p[1 : 1+end]
 	if bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
-		return "", nil, false
+		return nil, nil, false
 	}
 	for _, c := range v {
 		if c < 0x20 {
-			return "", nil, false
+			return nil, nil, false
 		}
 	}
-	return string(v), p[2+end:], true
+	return v, p[2+end:], true
+}
+
+// internName returns v as a string, without allocating for the names
+// nearly every event repeats: statuses, priorities and the usual channel
+// names. Anything else is copied as usual.
+func internName(v []byte) string {
+	switch string(v) { // the compiler compares without making a string
+	case string(Queued):
+		return string(Queued)
+	case string(Scheduled):
+		return string(Scheduled)
+	case string(Deferred):
+		return string(Deferred)
+	case string(Sending):
+		return string(Sending)
+	case string(Sent):
+		return string(Sent)
+	case string(Retrying):
+		return string(Retrying)
+	case string(Failed):
+		return string(Failed)
+	case string(Skipped):
+		return string(Skipped)
+	case string(Cancelled):
+		return string(Cancelled)
+	case "critical":
+		return "critical"
+	case "high":
+		return "high"
+	case "normal":
+		return "normal"
+	case "low":
+		return "low"
+	case "email":
+		return "email"
+	case "sms":
+		return "sms"
+	case "push":
+		return "push"
+	}
+	return string(v)
 }
 
 // newAcceptedEvent returns the history event of a.
@@ -260,8 +311,8 @@ func newAcceptedEvent(a acceptedData) cqrs.Event {
 // decodeAccepted reads an acceptance event's payload.
 func decodeAccepted(data []byte) (acceptedData, error) {
 	var a acceptedData
-	ok := walkObject(data, func(key string, p []byte) ([]byte, bool) {
-		switch key {
+	ok := walkObject(data, func(key []byte, p []byte) ([]byte, bool) {
+		switch string(key) { // compared without making a string
 		case "id":
 			return cutString(p, &a.ID)
 		case "user_id":

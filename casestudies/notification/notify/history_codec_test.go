@@ -157,3 +157,24 @@ func FuzzAcceptedDecodeAgreesWithJSON(f *testing.F) {
 		assert.True(t, want.At.Equal(got.At))
 	})
 }
+
+// The projection decodes every event: a status event of the usual shape
+// costs at most one allocation (its NextAt), since statuses, priorities and
+// the usual channel names are interned and times are parsed from the bytes.
+func TestStatusDecodeAllocatesLittle(t *testing.T) {
+	data := newStatusEvent(statusData{Channel: "email", Status: Sent, Attempt: 1, At: time.Now()}).Data
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := decodeStatus(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 0.0, "allocations per decode")
+	s, err := decodeStatus(data)
+	require.NoError(t, err)
+	assert.Equal(t, "email", s.Channel)
+	assert.Equal(t, Sent, s.Status)
+	// A channel not among the usual names still reads (as a copy).
+	other, err := decodeStatus(newStatusEvent(statusData{Channel: "pager", Status: Sent, At: time.Now()}).Data)
+	require.NoError(t, err)
+	assert.Equal(t, "pager", other.Channel)
+}

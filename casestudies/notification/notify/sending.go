@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sysdesign/patterns/queue"
@@ -15,38 +16,72 @@ import (
 // moment after it began.
 const sendingRecordDelay = 50 * time.Millisecond
 
-// sendingMark is the "sending" change of a send in progress, recorded by a
-// timer if the send outlasts sendingRecordDelay.
+// sendingMark is the "sending" change of a send in progress, recorded by
+// its timer if the send outlasts sendingRecordDelay. Marks are reused
+// through sendingMarks, timer included: a fresh time.AfterFunc per
+// delivery (timer, closure, channel) was a measurable share of the
+// in-memory delivery cost, and a stopped timer can simply be re-armed.
 type sendingMark struct {
-	c     change
 	timer *time.Timer
-	done  chan struct{} // closed once the timer's record has ended
+	fired chan struct{} // receives once per arming whose record ran
+
+	mu sync.Mutex // guards what the timer's goroutine reads
+	s  *Service
+	// ctx is the delivery's: the record is made on it. Cleared on release
+	// so an idle mark keeps nothing alive.
+	ctx context.Context
+	d   *queue.Delivery
+	t   task
+	c   change
 }
 
-// markSending notes that a send begins now and arms the timer.
+var sendingMarks = sync.Pool{New: func() any {
+	m := &sendingMark{fired: make(chan struct{}, 1)}
+	m.timer = time.AfterFunc(time.Hour, m.record)
+	m.timer.Stop()
+	return m
+}}
+
+// markSending notes that a send begins now and arms a mark's timer.
 func (s *Service) markSending(ctx context.Context, d *queue.Delivery, t task, c change) *sendingMark {
 	c.at = s.cfg.Clock()
-	m := &sendingMark{c: c, done: make(chan struct{})}
-	m.timer = time.AfterFunc(sendingRecordDelay, func() {
-		defer close(m.done)
-		if err := s.record(ctx, t, c); err != nil {
-			s.log.Warn("notify: sending not recorded", "job", d.ID, "err", err)
-		}
-	})
+	m := sendingMarks.Get().(*sendingMark)
+	m.mu.Lock()
+	m.s, m.ctx, m.d, m.t, m.c = s, ctx, d, t, c
+	m.mu.Unlock()
+	m.timer.Reset(sendingRecordDelay)
 	return m
+}
+
+// record is the timer's function: the send outlasted the delay.
+func (m *sendingMark) record() {
+	m.mu.Lock()
+	s, ctx, d, t, c := m.s, m.ctx, m.d, m.t, m.c
+	m.mu.Unlock()
+	if err := s.record(ctx, t, c); err != nil {
+		s.log.Warn("notify: sending not recorded", "job", d.ID, "err", err)
+	}
+	m.fired <- struct{}{}
 }
 
 // stop ends the mark when the send has returned: it returns the change if
 // it is still to be recorded, or waits for the timer's record (so that the
-// outcome is appended after it) and returns none. A nil mark (the send
-// never began) has none.
+// outcome is appended after it) and returns none. Either way the mark goes
+// back to the pool: its timer can fire no more for this send. A nil mark
+// (the send never began) has none.
 func (m *sendingMark) stop() []change {
 	if m == nil {
 		return nil
 	}
+	var pending []change
 	if m.timer.Stop() {
-		return []change{m.c}
+		pending = append(make([]change, 0, 2), m.c) // room for the outcome
+	} else {
+		<-m.fired
 	}
-	<-m.done
-	return nil
+	m.mu.Lock()
+	m.s, m.ctx, m.d, m.t, m.c = nil, nil, nil, task{}, change{}
+	m.mu.Unlock()
+	sendingMarks.Put(m)
+	return pending
 }
