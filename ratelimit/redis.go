@@ -32,7 +32,7 @@ var (
 		SlidingWindowLog:     redis.NewScript(slidingLogLua),
 	}
 	keyTags = map[Algorithm]string{
-		TokenBucket: "tb", LeakyBucket: "lb", FixedWindow: "fw",
+		TokenBucket: "tb2", LeakyBucket: "lb2", FixedWindow: "fw",
 		SlidingWindowCounter: "swc", SlidingWindowLog: "swl",
 	}
 )
@@ -49,6 +49,14 @@ var (
 // "=" keeps the tag from being empty for an empty key). Every key carries a
 // TTL of the time until it is idle again (plus 1 ms), so Redis memory
 // follows active keys only.
+//
+// Upgrading: TokenBucket and LeakyBucket keep one string per key, "debt
+// last", under the algorithm tags tb2 and lb2; earlier versions kept a
+// hash under tb and lb (see CHANGELOG). The new tag means processes on the
+// old and the new version never read each other's state (no WRONGTYPE, no
+// misread), but while a fleet is half upgraded the two halves keep
+// separate buckets, so a key may admit up to twice its burst until the
+// rollout ends. The old keys expire by themselves.
 //
 // Failure: when Redis errs, is unreachable or does not answer within the
 // WithTimeout bound (default DefaultTimeout) or ctx's deadline, whichever is
@@ -226,7 +234,7 @@ func (r *Redis) run(ctx context.Context, key string, n int) (Decision, error) {
 	reply, err := r.bound.Eval(ctx, r.client, r.script, c.keys[:c.keyc], c.args[:c.argc], c).Text()
 	if err == nil {
 		var o outcome
-		if o, err = parseOutcome(reply); err == nil {
+		if o, err = r.parseReply(reply, n); err == nil {
 			return r.spec.decision(o), nil
 		}
 	} else {
@@ -254,7 +262,19 @@ func (r *Redis) now() string {
 
 var errBadReply = errors.New("ratelimit: malformed script reply")
 
-// parseOutcome decodes the scripts' "allowed remaining retry reset delay".
+// parseReply decodes the reply of r's script to a call for n units.
+func (r *Redis) parseReply(reply string, n int) (outcome, error) {
+	if !r.spec.alg.bucket() {
+		return parseOutcome(reply)
+	}
+	allowed, debt, err := parseBucketReply(reply)
+	if err != nil {
+		return outcome{}, err
+	}
+	return r.spec.bucketOutcome(allowed, debt, int64(n)), nil
+}
+
+// parseOutcome decodes the window scripts' "allowed remaining retry reset delay".
 func parseOutcome(s string) (outcome, error) {
 	var v [5]int64
 	for i := range v {
