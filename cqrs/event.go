@@ -151,7 +151,7 @@ func checkAppend(streamID string, expected int64, events []Event) error {
 		if e.StreamID != "" && e.StreamID != streamID {
 			return fmt.Errorf("%w: event %d names stream %q, appended to %q", ErrInvalidArgument, i, e.StreamID, streamID)
 		}
-		if len(e.Data) > 0 && !json.Valid(e.Data) {
+		if len(e.Data) > 0 && !validJSON(e.Data) {
 			return fmt.Errorf("%w: event %d (%s) of %q: Data is not JSON", ErrInvalidArgument, i, e.Type, streamID)
 		}
 		if e.Metadata == nil {
