@@ -91,10 +91,12 @@ func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) e
 		v := View{ID: a.ID, UserID: a.UserID, Priority: a.Priority, Subject: a.Subject, CreatedAt: a.At,
 			SendAt: a.SendAt, Channels: make(map[string]*ChannelView, len(a.Channels))}
 		for _, ch := range a.Channels {
-			cv := &ChannelView{History: []StatusEntry{}}
+			cv := &ChannelView{}
 			if a.First != "" {
 				cv.Status, cv.NextAttemptAt = a.First, a.SendAt
 				cv.History = []StatusEntry{{Status: a.First, At: a.At, NextAt: a.SendAt}}
+			} else {
+				cv.History = []StatusEntry{}
 			}
 			v.Channels[ch] = cv
 		}

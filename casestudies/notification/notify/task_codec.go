@@ -39,25 +39,31 @@ var errBadTask = errors.New("notify: unreadable job payload")
 
 // decodeTask reads a payload written by task.encode, or a JSON one.
 func decodeTask(p []byte) (task, error) {
-	var t task
 	if len(p) > 0 && p[0] == '{' {
+		var t task
 		err := json.Unmarshal(p, &t)
 		return t, err
 	}
 	if len(p) == 0 || p[0] != taskFormat {
-		return t, errBadTask
-	}
-	p = p[1:]
-	for _, f := range t.fields() {
-		n, size := binary.Uvarint(p)
-		if size <= 0 || n > uint64(len(p)-size) {
-			return task{}, errBadTask
-		}
-		*f = string(p[size : size+int(n)])
-		p = p[size+int(n):]
-	}
-	if len(p) != 0 {
 		return task{}, errBadTask
 	}
-	return t, nil
+	// One string holds every field (each is a slice of it): one
+	// allocation per delivery instead of one per field.
+	all := string(p[1:])
+	at := 0
+	var fields [6]string // in fields' order; not t's fields, which would move t to the heap
+	for i := range fields {
+		n, size := binary.Uvarint(p[1+at:])
+		if size <= 0 || n > uint64(len(all)-at-size) {
+			return task{}, errBadTask
+		}
+		at += size
+		fields[i] = all[at : at+int(n)]
+		at += int(n)
+	}
+	if at != len(all) {
+		return task{}, errBadTask
+	}
+	return task{NotificationID: fields[0], UserID: fields[1], Channel: fields[2], Priority: fields[3],
+		Subject: fields[4], Body: fields[5]}, nil
 }

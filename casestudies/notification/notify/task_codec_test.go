@@ -44,3 +44,14 @@ func TestTaskCodecRejectsGarbage(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+// Every delivery decodes its task: one allocation holds all its fields.
+func TestTaskDecodeAllocatesOnce(t *testing.T) {
+	p := task{NotificationID: "n1", UserID: "ann", Channel: "email", Priority: "high", Subject: "s", Body: "b"}.encode()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := decodeTask(p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0, "allocations per decode")
+}
