@@ -12,10 +12,15 @@ import (
 )
 
 // blocked is a handler that signals each call on started and returns once
-// release is closed.
+// release is closed, or when the bus stops it: a handler that could not
+// signal (nobody reads started any more) must not outlive its bus.
 func blocked(started chan<- string, release <-chan struct{}) Handler {
 	return func(ctx context.Context, m *Message) error {
-		started <- string(m.Payload)
+		select {
+		case started <- string(m.Payload):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		select {
 		case <-release:
 			return nil
