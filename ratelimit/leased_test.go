@@ -136,7 +136,12 @@ func TestLeasedIsExactUnderConcurrency(t *testing.T) {
 		mem, err := ratelimit.NewMemory(ratelimit.TokenBucket, plenty)
 		require.NoError(t, err)
 		calls := run(t, mem, plenty, 50, 64, 50*64)
-		assert.LessOrEqual(t, calls, int64(2*50), "one renewal per lease, not one per waiting request")
+		// 50 leases of 64 would do; a request that waited for
+		// leaseWaits renewals and found each emptied by others asks for
+		// one token itself, and how often that happens is up to the
+		// scheduler (113 calls in a loaded CI run). A renewal per waiting
+		// request would be thousands.
+		assert.LessOrEqual(t, calls, int64(50*64/8), "renewals shared by waiting requests, not one each")
 		mem, err = ratelimit.NewMemory(ratelimit.TokenBucket, tight)
 		require.NoError(t, err)
 		run(t, mem, tight, 50, 40, 1000)
