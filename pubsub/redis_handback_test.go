@@ -69,12 +69,12 @@ func TestRedisStopHandsBackUnstartedMessages(t *testing.T) {
 				c := newCollector()
 				next := newTestRedis(t, tg, tg.Client)
 				mustSub(t, next, "jobs.#", c.handler("next"), WithGroup(group))
-				got := c.wait(t, n-1)
+				c.wait(t, n-1)
 				elapsed := time.Since(stopped)
 				require.Less(t, elapsed, DefaultVisibility/6,
 					"handed back at once, not after the visibility timeout (%v)", DefaultVisibility)
 				settle()
-				got = c.all()
+				got := c.all()
 				require.Len(t, got, n-1, "none lost, none twice")
 				var payloads []string
 				for _, g := range got {
