@@ -49,6 +49,7 @@ func BenchmarkRedisAppendGroup(b *testing.B) {
 						defer wg.Done()
 						stream, v := "acc-"+strconv.Itoa(w), int64(0)
 						for next.Add(1) <= int64(b.N) {
+							var err error // each goroutine's own: the outer err is shared
 							if v, err = s.Append(ctx, stream, v, e); err != nil {
 								b.Error(err)
 								return
