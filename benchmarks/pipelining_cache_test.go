@@ -40,8 +40,8 @@ func pipeCache(b *testing.B, c redis.UniversalClient, prefix string, unpipelined
 func pipeCacheRaw(prefix, key string) string { return prefix + "{}v:" + key }
 
 // Cache hits: our Redis cache's Get (pipelined, and WithoutPipelining) and
-// an Aside over it (its Get reads the entry with its TTL: one script
-// call) against a plain go-redis GET loop on the same client, 1,000 keys
+// an Aside over it (its Get reads the entry with its TTL: one GET too,
+// the TTL left being in the value's header) against a plain go-redis GET loop on the same client, 1,000 keys
 // of 100 bytes. Issue 13's targets: patterns and patterns-aside at
 // goroutines=64 at least 3× go-redis-GET.
 func BenchmarkPipeliningCacheGet(b *testing.B) {

@@ -122,5 +122,8 @@
 // Tiered wakes nothing.
 //
 // Time: the LRU and Aside take time from WithClock (for tests); Redis TTLs
-// run on the server's clock.
+// run on the server's clock. A Redis read is one GET: each value carries
+// its expiry deadline, written on the writer's clock, from which GetEntry
+// reports the TTL left, so clock skew between processes shifts early
+// refresh and Tiered's local TTL cap by as much, never a value's expiry.
 package cache

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"reflect"
@@ -14,18 +13,22 @@ import (
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
-//go:embed lua/get_entry.lua
-var getEntryLua string
-
-var getEntryScript = redis.NewScript(getEntryLua)
-
 // Redis is a Cache on a Redis server, shared by every process that uses the
 // same server and prefix. Values go through a Codec (JSON by default;
-// []byte and string values are stored as they are) behind a one-byte
-// header that carries an entry's metadata (see EntryCache). TTLs are set
-// in milliseconds (SET … PX), so a TTL is kept to the millisecond; one
-// with a fraction of a millisecond is rounded up. Every command touches
-// one key, so Redis Cluster works as is.
+// []byte and string values are stored as they are) behind a small header
+// that carries an entry's metadata (see EntryCache) and its expiry
+// deadline, so that every read, Get or GetEntry, is one plain GET. TTLs
+// are set in milliseconds (SET … PX), so a TTL is kept to the
+// millisecond; one with a fraction of a millisecond is rounded up. Every
+// command touches one key, so Redis Cluster works as is.
+//
+// Redis expires entries by their TTL on its own clock; the TTL left that
+// GetEntry reports is read from the deadline in the header, which the
+// writer computed on its clock, so clock skew between processes shifts
+// it (and with it Aside's early refresh and Tiered's local TTL cap), never
+// when a value expires. Values written by older versions of this package
+// are still read, and a mixed-version fleet serves no wrong value: see
+// the format notes in redis_format.go and the CHANGELOG.
 //
 // A key is stored under prefix + "{}v:" + key: a namespace no
 // other name of this package (fleet locks, channels) can reach whatever
@@ -45,6 +48,7 @@ type Redis[V any] struct {
 	entries string // prefix + entryMarker: what every key is stored under
 	codec   Codec
 	bound   redisx.Bound
+	now     func() time.Time // the clock of entries' deadlines (see redis_format.go)
 
 	hits, misses, errs atomic.Uint64
 }
@@ -62,7 +66,7 @@ func NewRedis[V any](c redis.UniversalClient, opts ...RedisOption) (*Redis[V], e
 	if err := apply(&o, opts, RedisOption.applyRedis); err != nil {
 		return nil, err
 	}
-	r := &Redis[V]{client: c, prefix: o.prefix, codec: o.codec}
+	r := &Redis[V]{client: c, prefix: o.prefix, codec: o.codec, now: time.Now}
 	r.entries = r.prefix + entryMarker
 	if r.codec == nil {
 		r.codec = JSON
@@ -86,10 +90,7 @@ func (r *Redis[V]) redisKey(key string) string { return r.entries + key }
 // nil). An error is Redis failing or a value that does not decode.
 func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	var zero V
-	// One command through the bound, so that concurrent Gets on a client
-	// ride pipelines together (WithoutPipelining opts out).
-	s, err := r.bound.Command(ctx, r.client, "get", r.redisKey(key)).Text()
-	data := []byte(s)
+	data, err := r.getRaw(ctx, key)
 	if errors.Is(err, redis.Nil) || err == nil && isTombstone(data) {
 		r.misses.Add(1)
 		return zero, false, nil
@@ -98,7 +99,7 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 		r.errs.Add(1)
 		return zero, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
 	}
-	e, err := r.decode(data)
+	e, _, err := r.decode(data)
 	if err != nil {
 		r.errs.Add(1)
 		return zero, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
@@ -111,20 +112,25 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 	return e.Value, true, nil
 }
 
-// GetEntry returns key's entry with its remaining TTL, read together in
-// one round trip (a script: GET and PTTL).
+// GetEntry returns key's entry with its remaining TTL, in one round trip:
+// a plain GET (pipelined with the client's concurrent calls, as Get), the
+// TTL being read from the entry's header (see redis_format.go) on this
+// process's clock. An entry written by a version of this package from
+// before that header field is a hit too, its TTL asked of Redis by a
+// PTTL that follows the GET; should that PTTL fail, the entry is
+// returned with TTL 0 (unknown: no early refresh) rather than failing
+// the read.
 func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
-	got, err := r.getEntry(ctx, key)
-	if errors.Is(err, redis.Nil) || err == nil && isTombstone(got.data) {
+	data, err := r.getRaw(ctx, key)
+	if errors.Is(err, redis.Nil) || err == nil && isTombstone(data) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, nil
 	}
 	if err == nil {
 		var e Entry[V]
-		if e, err = r.decode(got.data); err == nil {
-			if got.pttl > 0 {
-				e.TTL = time.Duration(got.pttl) * time.Millisecond
-			}
+		var h header
+		if e, h, err = r.decode(data); err == nil {
+			e.TTL = r.ttlLeft(ctx, key, h)
 			r.hits.Add(1)
 			return e, true, nil
 		}
@@ -133,28 +139,39 @@ func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 	return Entry[V]{}, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
 }
 
-// rawEntry is an entry as stored, with its remaining TTL in ms (-1: none).
-type rawEntry struct {
-	data []byte
-	pttl int64
+// getRaw reads key's stored bytes with one bounded GET, pipelined with
+// the client's concurrent calls unless WithoutPipelining; a miss is
+// redis.Nil.
+func (r *Redis[V]) getRaw(ctx context.Context, key string) ([]byte, error) {
+	s, err := r.bound.Command(ctx, r.client, "get", r.redisKey(key)).Text()
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
 }
 
-// getEntry reads key's stored bytes and TTL with one bounded script call;
-// a miss is redis.Nil.
-func (r *Redis[V]) getEntry(ctx context.Context, key string) (rawEntry, error) {
-	reply, err := r.bound.Eval(ctx, r.client, getEntryScript, []string{r.entries + key}, nil, nil).Slice()
-	if err != nil {
-		return rawEntry{}, err
+// ttlLeft is the TTL an entry read under key with header h has left: from
+// its deadline, or for a legacy entry (no deadline) from a PTTL of key.
+func (r *Redis[V]) ttlLeft(ctx context.Context, key string, h header) time.Duration {
+	if !h.legacy {
+		return h.ttlLeft(r.now())
 	}
-	if len(reply) != 2 {
-		return rawEntry{}, fmt.Errorf("%w: script reply of %d items", ErrCorrupt, len(reply))
+	return r.legacyTTL(ctx, key)
+}
+
+// legacyTTL asks Redis for the TTL left of key, which holds a value
+// written before entries carried their deadline: 0 for none or when the
+// PTTL fails (the read is not failed for it), at least 1ms when the key
+// has just gone (a hit was read).
+func (r *Redis[V]) legacyTTL(ctx context.Context, key string) time.Duration {
+	ms, err := r.bound.Command(ctx, r.client, "pttl", r.redisKey(key)).Int64()
+	switch {
+	case err != nil || ms == -1:
+		return 0
+	case ms < 1:
+		return time.Millisecond
 	}
-	s, ok := reply[0].(string)
-	pttl, err := redisx.Int64(reply[1])
-	if !ok || err != nil {
-		return rawEntry{}, fmt.Errorf("%w: script reply %T, %T", ErrCorrupt, reply[0], reply[1])
-	}
-	return rawEntry{[]byte(s), pttl}, nil
+	return time.Duration(ms) * time.Millisecond
 }
 
 // Set stores v under key for ttl (0: no expiry), to the millisecond.

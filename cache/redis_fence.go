@@ -39,10 +39,11 @@ func isTombstone(data []byte) bool {
 	return len(data) == 1+tombstoneSize && data[0] == hdrBase|hdrTombstone
 }
 
-// readFence reads key in one round trip (the script GetEntry runs) and
-// returns the fence of what it found.
+// readFence reads key with one GET, as GetEntry, and returns the fence
+// of what it found: the SHA-1 of the bytes, which the fenced store's
+// script compares with what the key holds then.
 func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, fence, error) {
-	got, err := r.getEntry(ctx, key)
+	data, err := r.getRaw(ctx, key)
 	if errors.Is(err, redis.Nil) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, fence{valid: true}, nil
@@ -51,21 +52,19 @@ func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, f
 		r.errs.Add(1)
 		return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
 	}
-	sum := sha1.Sum(got.data)
+	sum := sha1.Sum(data)
 	f := fence{valid: true, sum: hex.EncodeToString(sum[:])}
-	if isTombstone(got.data) {
+	if isTombstone(data) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, f, nil
 	}
-	e, err := r.decode(got.data)
+	e, h, err := r.decode(data)
 	if err != nil {
 		// Undecodable: a miss, so that the load replaces it.
 		r.errs.Add(1)
 		return Entry[V]{}, false, f, nil
 	}
-	if got.pttl > 0 {
-		e.TTL = time.Duration(got.pttl) * time.Millisecond
-	}
+	e.TTL = r.ttlLeft(ctx, key, h)
 	r.hits.Add(1)
 	return e, true, f, nil
 }

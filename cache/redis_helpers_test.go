@@ -26,7 +26,8 @@ func mustRedis[V any](t testing.TB, tg *redistest.Target, opts ...RedisOption) *
 }
 
 // mustTiered returns a Tiered on client (one "process") under prefix, with
-// a local tier on clk (nil: the real clock), subscribed before it returns.
+// a local tier and a Redis tier whose deadlines are on clk (nil: the real
+// clock), subscribed before it returns.
 func mustTiered(t testing.TB, tg *redistest.Target, client redisClient, clk *fakeClock, prefix string, opts ...TieredOption) *Tiered[string] {
 	t.Helper()
 	var lopts []LRUOption
@@ -36,6 +37,9 @@ func mustTiered(t testing.TB, tg *redistest.Target, client redisClient, clk *fak
 	local := mustLRU[string](t, 1000, lopts...)
 	remote, err := NewRedis[string](client, WithPrefix(prefix), WithTimeout(time.Second))
 	require.NoError(t, err)
+	if clk != nil {
+		remote.now = clk.Now // entries' deadlines on the clock the test moves
+	}
 	tc, err := NewTiered(local, remote, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tc.Close() })

@@ -31,9 +31,12 @@ func TestRedisCodecs(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, ok)
 			assert.Equal(t, u, got)
-			raw, err := tg.Client.Get(bg, r.redisKey("u7")).Result()
+			raw, err := tg.Client.Get(bg, r.redisKey("u7")).Bytes()
 			require.NoError(t, err)
-			assert.Equal(t, "\x80"+`{"id":7,"name":"Ada","tags":["x"]}`, raw, "a header byte, then the JSON")
+			h, payload, err := parseHeader(raw)
+			require.NoError(t, err)
+			assert.Equal(t, `{"id":7,"name":"Ada","tags":["x"]}`, string(payload), "a header, then the JSON")
+			assert.InDelta(t, time.Now().Add(time.Minute).UnixMilli(), h.deadline, float64(time.Second/time.Millisecond), "the deadline")
 		})
 		t.Run("raw bytes", func(t *testing.T) {
 			r := mustRedis[[]byte](t, tg)
@@ -45,13 +48,13 @@ func TestRedisCodecs(t *testing.T) {
 			assert.Equal(t, b, got)
 			raw, err := tg.Client.Get(bg, r.redisKey("b")).Bytes()
 			require.NoError(t, err)
-			assert.Equal(t, append([]byte{0x80}, b...), raw, "stored as is, not base64 JSON")
+			assert.Equal(t, append([]byte{0x88, 0}, b...), raw, "a header without deadline, then the bytes as they are, not base64 JSON")
 		})
 		t.Run("custom codec", func(t *testing.T) {
 			r := mustRedis[string](t, tg, WithCodec(upperCodec{}))
 			require.NoError(t, r.Set(bg, "k", "hello", 0))
 			raw, _ := tg.Client.Get(bg, r.redisKey("k")).Result()
-			assert.Equal(t, "\x80HELLO", raw)
+			assert.Equal(t, "\x88\x00HELLO", raw)
 			got, _, err := r.Get(bg, "k")
 			require.NoError(t, err)
 			assert.Equal(t, "hello", got)
@@ -214,19 +217,40 @@ func TestWholeMillis(t *testing.T) {
 }
 
 func TestRedisFormatRoundTrip(t *testing.T) {
-	r := &Redis[string]{codec: rawCodec{}}
+	now := time.UnixMilli(1_700_000_000_123)
+	r := &Redis[string]{codec: rawCodec{}, now: func() time.Time { return now }}
 	for _, e := range []Entry[string]{
 		{Value: "x"}, {Value: ""}, {NotFound: true}, {Value: "y", LoadTime: 1234 * time.Microsecond},
-		{NotFound: true, LoadTime: time.Second},
+		{NotFound: true, LoadTime: time.Second}, {Value: "z", TTL: time.Minute},
+		{NotFound: true, LoadTime: time.Millisecond, TTL: 1500 * time.Microsecond},
 	} {
 		data, err := r.encode(&e)
 		require.NoError(t, err)
-		got, err := r.decode(data)
+		got, h, err := r.decode(data)
 		require.NoError(t, err)
-		assert.Equal(t, e, got)
+		assert.False(t, h.legacy)
+		got.TTL = h.ttlLeft(now)
+		want := e
+		want.TTL = wholeMillis(e.TTL)
+		assert.Equal(t, want, got)
 	}
-	for _, bad := range [][]byte{nil, {}, {0x00}, {0x84}, {0x82}, {0x82, 0xff}, {0x81, 'x'}} {
-		_, err := r.decode(bad)
+	for _, bad := range [][]byte{
+		nil, {}, {0x00}, {0x84}, {0x82}, {0x82, 0xff}, {0x81, 'x'}, {0x88}, {0x88, 0xff},
+		{0x89, 0, 'x'}, {0x90, 0}, {0xc8, 0}, {0x8c, 0},
+		{0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // deadline overflows
+	} {
+		_, _, err := r.decode(bad)
 		assert.True(t, errors.Is(err, ErrCorrupt), "%x", bad)
 	}
+}
+
+// The TTL left is read from the deadline on the reader's clock: a reader
+// ahead of the writer sees less left, down to a millisecond while Redis
+// still holds the entry (never 0, which would mean no expiry).
+func TestRedisDeadlineSkew(t *testing.T) {
+	h := header{deadline: 10_000}
+	assert.Equal(t, 4*time.Second, h.ttlLeft(time.UnixMilli(6_000)))
+	assert.Equal(t, time.Millisecond, h.ttlLeft(time.UnixMilli(10_000)))
+	assert.Equal(t, time.Millisecond, h.ttlLeft(time.UnixMilli(99_000)))
+	assert.Equal(t, time.Duration(0), header{}.ttlLeft(time.UnixMilli(99_000)), "no deadline: no expiry")
 }

@@ -136,7 +136,7 @@ func (t *Tiered[V]) Get(ctx context.Context, key string) (V, bool, error) {
 }
 
 // GetEntry is Get with the entry's metadata (TTL: what it has left in
-// Redis), negative entries included.
+// Redis, as Redis.GetEntry reports it), negative entries included.
 func (t *Tiered[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
 	if e, ok, _ := t.local.GetEntry(ctx, key); ok && t.localServable() {
 		return e, true, nil
