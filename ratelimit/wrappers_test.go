@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sysdesign/patterns/internal/redistest"
@@ -294,11 +295,24 @@ func TestFallbackRedisOutage(t *testing.T) {
 	})
 }
 
+// TestFailOpenAndFailClosedRedisOutage: while Redis is cut off FailOpen
+// allows and FailClosed denies, each reporting the outage once; once
+// Redis is back and the cooldown is over, Redis decides again, with the
+// counts it kept. The timing of a cut-off call is TestWrappersRedisHang's
+// and the fault suite's business, not this test's: here every call that
+// reaches Redis must be answered by Redis, so the bound is generous (a
+// process stalled for 50ms at load 20 must not turn a healthy call into
+// an outage), and a cut call fails at once (one dial, no retry) rather
+// than after go-redis's dial retries.
 func TestFailOpenAndFailClosedRedisOutage(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		ctx := context.Background()
-		r, err := NewRedis(tg.Client, FixedWindow, PerHour(1), WithPrefix(tg.Prefix), WithTimeout(50*time.Millisecond))
+		r, err := NewRedis(failFastClient(t, tg), FixedWindow, PerHour(1), WithPrefix(tg.Prefix), WithTimeout(2*time.Second))
 		require.NoError(t, err)
+		// Mid-window on a fixed clock: a real server's hour boundary
+		// passing during the test would give "k" a fresh window.
+		now := time.Unix(1_700_000_000, 0).Truncate(time.Hour).Add(30 * time.Minute)
+		SetRedisClock(r, func() time.Time { return now })
 		var hook degradeCounter
 		open, closed := FailOpen(r, hook.option()), FailClosed(r, hook.option())
 		openClock, closedClock := wrapperClock(t, open), wrapperClock(t, closed)
@@ -325,6 +339,7 @@ func TestFailOpenAndFailClosedRedisOutage(t *testing.T) {
 		tg.Heal()
 		openClock.Advance(DefaultCooldown)
 		closedClock.Advance(DefaultCooldown)
+		start := time.Now()
 		d, err = open.Allow(ctx, "k")
 		require.NoError(t, err)
 		require.False(t, d.Allowed, "Redis decides again: the key is still exhausted")
@@ -332,7 +347,35 @@ func TestFailOpenAndFailClosedRedisOutage(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, d.Allowed, "Redis decides again: the fresh key is allowed")
 		require.EqualValues(t, 2, hook.n.Load())
+		// Generous is not unbounded: reconnecting and two decisions on a
+		// healthy Redis take well under the 2s bound, beyond what the
+		// process itself stood still.
+		if elapsed, late := redistest.Late(start, time.Second); late {
+			t.Fatalf("two decisions after the outage took %v", elapsed)
+		}
 	})
+}
+
+// failFastClient is another client of tg behind tg's faults, on which a
+// call to a cut Redis fails at once: one dial attempt, no retries.
+func failFastClient(t *testing.T, tg *redistest.Target) redis.UniversalClient {
+	t.Helper()
+	var c redis.UniversalClient
+	switch tc := tg.Client.(type) {
+	case *redis.Client:
+		o := *tc.Options()
+		o.DialerRetries, o.MaxRetries = 1, -1
+		c = redis.NewClient(&o)
+	case *redis.ClusterClient:
+		o := *tc.Options()
+		o.DialerRetries, o.MaxRetries = 1, -1
+		c = redis.NewClusterClient(&o)
+	default:
+		t.Fatalf("unexpected client %T", tg.Client)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.Ping(context.Background()).Err())
+	return c
 }
 
 // A Redis that swallows commands costs each call the limiter's timeout, not
