@@ -1,12 +1,8 @@
 package saga
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"strconv"
-	"unicode/utf8"
 )
 
 // redisArgs are the keys and script arguments of one saga's writes. A
@@ -109,73 +105,4 @@ func (a *redisArgs) encode(entries []Entry, trusted bool) error {
 		start = end
 	}
 	return nil
-}
-
-// appendEntryJSON appends e as the JSON object wireEntry describes (the
-// same fields, names and omissions as json.Marshal of a wireEntry, which
-// decodeRecord reads back), without reflection.
-func appendEntryJSON(b []byte, e *Entry, trusted bool) ([]byte, error) {
-	b = append(b, `{"k":`...)
-	b = appendJSONString(b, e.Kind.String())
-	b = append(b, `,"s":`...)
-	b = strconv.AppendInt(b, int64(e.Step), 10)
-	if e.StepName != "" {
-		b = append(b, `,"n":`...)
-		b = appendJSONString(b, e.StepName)
-	}
-	if e.Attempts != 0 {
-		b = append(b, `,"a":`...)
-		b = strconv.AppendInt(b, int64(e.Attempts), 10)
-	}
-	if e.Duration != 0 {
-		b = append(b, `,"d":`...)
-		b = strconv.AppendInt(b, int64(e.Duration), 10)
-	}
-	if e.Err != "" {
-		b = append(b, `,"e":`...)
-		b = appendJSONString(b, e.Err)
-	}
-	if e.Kind == Finished {
-		b = append(b, `,"st":`...)
-		b = appendJSONString(b, e.Status.String())
-	}
-	b = append(b, `,"t":`...)
-	b = strconv.AppendInt(b, e.At.UnixNano(), 10)
-	if len(e.Data) > 0 {
-		b = append(b, `,"data":`...)
-		if trusted {
-			b = append(b, e.Data...)
-		} else {
-			buf := bytes.NewBuffer(b)
-			if err := json.Compact(buf, e.Data); err != nil {
-				return b, fmt.Errorf("saga: redis log: encoding entry: data is not JSON: %w", err)
-			}
-			b = buf.Bytes()
-		}
-	}
-	if len(e.Metadata) > 0 {
-		m, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return b, fmt.Errorf("saga: redis log: encoding entry: %w", err)
-		}
-		b = append(b, `,"m":`...)
-		b = append(b, m...)
-	}
-	return append(b, '}'), nil
-}
-
-// appendJSONString appends s quoted. Printable ASCII without quote or
-// backslash (names, most error messages) is copied as it is; anything
-// else goes through json.Marshal, which escapes control characters and
-// replaces invalid UTF-8.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
