@@ -92,6 +92,44 @@ func FuzzStatusDecodeAgreesWithJSON(f *testing.F) {
 		assert.Equal(t, want.Attempt, fast.Attempt)
 		assert.Equal(t, want.Reason, fast.Reason)
 		assert.True(t, want.At.Equal(fast.At))
+		assertSameTime(t, want.NextAt, fast.NextAt)
+	})
+}
+
+func assertSameTime(t *testing.T, want, got *time.Time) {
+	t.Helper()
+	if want == nil {
+		assert.Nil(t, got)
+		return
+	}
+	require.NotNil(t, got)
+	assert.True(t, want.Equal(*got), "want %v, got %v", want, got)
+}
+
+// Whatever strings a status carries, the hand-written encoder writes valid
+// JSON that both decoders read back as encoding/json's own encoding of
+// the same status reads (invalid UTF-8 becomes U+FFFD either way).
+func FuzzStatusEncodeAgreesWithJSON(f *testing.F) {
+	for _, s := range statusSamples() {
+		f.Add(s.Channel, string(s.Status), s.Attempt, s.Reason, s.At.UnixNano())
+	}
+	f.Fuzz(func(t *testing.T, channel, status string, attempt int, reason string, atNanos int64) {
+		at := time.Unix(0, atNanos).UTC()
+		in := statusData{Channel: channel, Status: Status(status), Attempt: attempt, At: at, NextAt: &at, Reason: reason}
+		e := newStatusEvent(in)
+		require.True(t, json.Valid(e.Data), "%q", e.Data)
+		raw, err := json.Marshal(in)
+		require.NoError(t, err)
+		var want statusData
+		require.NoError(t, json.Unmarshal(raw, &want))
+		got, err := decodeStatus(e.Data)
+		require.NoError(t, err)
+		assert.Equal(t, want.Channel, got.Channel)
+		assert.Equal(t, want.Status, got.Status)
+		assert.Equal(t, want.Attempt, got.Attempt)
+		assert.Equal(t, want.Reason, got.Reason)
+		assert.True(t, want.At.Equal(got.At))
+		assertSameTime(t, want.NextAt, got.NextAt)
 	})
 }
 
@@ -154,7 +192,11 @@ func FuzzAcceptedDecodeAgreesWithJSON(f *testing.F) {
 		assert.Equal(t, want.Subject, got.Subject)
 		assert.Equal(t, want.First, got.First)
 		assert.Equal(t, len(want.Channels), len(got.Channels))
+		for i := range min(len(want.Channels), len(got.Channels)) {
+			assert.Equal(t, want.Channels[i], got.Channels[i])
+		}
 		assert.True(t, want.At.Equal(got.At))
+		assertSameTime(t, want.SendAt, got.SendAt)
 	})
 }
 
