@@ -41,13 +41,28 @@ func quantileMicros(lat []time.Duration, q float64) float64 {
 func deleteRunKeys(b interface{ Logf(string, ...any) }, c redis.UniversalClient, prefix string) {
 	ctx := context.Background()
 	del := func(ctx context.Context, n *redis.Client) error {
-		iter := n.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := n.Unlink(ctx, iter.Val()).Err(); err != nil {
+		// One pipeline per SCAN page: a round trip per key would cost the
+		// server more than the run it cleans up after (its CPU is measured).
+		var cursor uint64
+		for {
+			keys, next, err := n.Scan(ctx, cursor, prefix+"*", 1000).Result()
+			if err != nil {
 				return err
 			}
+			if len(keys) > 0 {
+				if _, err := n.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range keys {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
 		}
-		return iter.Err()
 	}
 	var err error
 	switch c := c.(type) {
