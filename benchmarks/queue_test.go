@@ -159,6 +159,11 @@ func runWork(b *testing.B, lib workLib, g int) {
 // returns the jobs done per second, from the first enqueue to the last job
 // done.
 func workRate(b *testing.B, lib workLib, g, n int) float64 {
+	return workRateFrom(b, lib, g, n, producers)
+}
+
+// workRateFrom is workRate with p producers.
+func workRateFrom(b *testing.B, lib workLib, g, n, p int) float64 {
 	var finished atomic.Int64
 	all := make(chan struct{})
 	enqueue, stop := lib.setup(b, g, func() {
@@ -171,7 +176,7 @@ func workRate(b *testing.B, lib workLib, g, n int) float64 {
 	var next atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range producers {
+	for range p {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -246,6 +251,42 @@ func BenchmarkQueueRedisVersus(b *testing.B) {
 			b.ReportMetric(spent[2]/spent[1], "ratio-next")
 		})
 	}
+}
+
+// BenchmarkQueueRedisCost measures what a job costs the Redis server,
+// the notification service's shape without its other packages: 32
+// producers enqueue no-op jobs that 16 consumers take and acknowledge
+// (ours with a Next loop, asynq's handlers), interleaved round by round on
+// one Redis. It reports each one's jobs/s, the server's CPU time per job
+// (INFO cpu, user + system: everything the server did, so run it on a
+// Redis of its own) and the scripts it ran per job (EVAL and EVALSHA), and
+// ratio (ours over asynq's jobs/s). Needs PATTERNS_REDIS_ADDR.
+func BenchmarkQueueRedisCost(b *testing.B) {
+	const rounds, costProducers, costConsumers = 3, 32, 16
+	libs := []workLib{{"patterns", patternsWork(redisQueue, true)}, {"asynq", asynqWork}}
+	per := max(b.N/(len(libs)*rounds), 1)
+	spent := make([]float64, len(libs))
+	cpu := make([]float64, len(libs))
+	scripts := make([]float64, len(libs))
+	stats := benchRedisClient(b)
+	b.ResetTimer()
+	for range rounds {
+		for i, lib := range libs {
+			cpu0, scripts0 := redisServerWork(b, stats)
+			spent[i] += float64(per) / workRateFrom(b, lib, costConsumers, per, costProducers)
+			cpu1, scripts1 := redisServerWork(b, stats)
+			cpu[i] += cpu1 - cpu0
+			scripts[i] += scripts1 - scripts0
+		}
+	}
+	b.StopTimer()
+	n := float64(per * rounds)
+	for i, lib := range libs {
+		b.ReportMetric(n/spent[i], lib.name+"-jobs/s")
+		b.ReportMetric(cpu[i]*1e6/n, lib.name+"-redis-cpu-µs/job")
+		b.ReportMetric(scripts[i]/n, lib.name+"-scripts/job")
+	}
+	b.ReportMetric(spent[1]/spent[0], "ratio")
 }
 
 // redisCommandUsec is the time the server has spent in top-level commands

@@ -7,3 +7,7 @@ func (q *Redis) StopRenewingForTest() { q.stopRenewing() }
 // CrashForTest stops q as a killed process stops: no more calls, and the
 // leases it holds are not released (they expire).
 func (q *Redis) CrashForTest() { q.stop() }
+
+// EnqueuedInBatchesForTest is how many jobs q sent in batches of
+// concurrent Enqueues (not alone).
+func (q *Redis) EnqueuedInBatchesForTest() uint64 { return q.enqueues.batched.Load() }

@@ -54,6 +54,8 @@ type Redis struct {
 
 	markerTTL string // how long a delivery's marker lives, in ms
 
+	enqueues enqueueGroup // concurrent Enqueues, sent as batches
+
 	waiters waitlist      // Dequeues of this process that may wait
 	idle    idleHint      // this process saw nothing ready: Dequeues may wait without looking
 	blocked atomic.Int64  // of those, the ones waiting now (the listener runs while > 0)
@@ -136,7 +138,9 @@ func (q *Redis) agingArg() string { return strconv.FormatInt(q.cfg.aging.Microse
 var wakeTTLArg = strconv.FormatInt(wakeTTL.Milliseconds(), 10)
 
 // Enqueue implements Queue. A call that timed out has an unknown outcome:
-// enqueue again, and ErrDuplicate tells you it had landed.
+// enqueue again, and ErrDuplicate tells you it had landed. Concurrent
+// Enqueues on one value go to Redis together, as one script call (see
+// enqueueGroup), unless WithoutPipelining was given.
 func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 	p, err := j.validate()
 	if err != nil {
@@ -149,17 +153,59 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
+	item := enqueueItem{id: j.ID, payload: j.Payload, prio: p, due: due}
+	if q.cfg.unpipelined {
+		errs := []error{nil}
+		if err := q.enqueueBatch(ctx, []enqueueItem{item}, errs); err != nil {
+			return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
+		}
+		return errs[0]
+	}
+	return q.enqueues.enqueue(ctx, q, item)
+}
+
+// enqueueBatch runs the enqueue script for items and sets errs[i] to nil
+// or ErrDuplicate for each; the error is the call's, for all of them.
+func (q *Redis) enqueueBatch(ctx context.Context, items []enqueueItem, errs []error) error {
+	return q.runEnqueue(ctx, items, q.enqueueArgs(items), errs)
+}
+
+// enqueueArgs are the enqueue script's arguments for items, each with a
+// nonce of its own (so that a second run of the call acts once).
+func (q *Redis) enqueueArgs(items []enqueueItem) []any {
+	args := make([]any, 4, 4+5*len(items))
+	args[0], args[1], args[2], args[3] = q.agingArg(), q.clockArg(), wakeTTLArg, q.passOnArg()
+	for _, it := range items {
+		args = append(args, it.id, it.payload, int(it.prio), it.due, newToken())
+	}
+	return args
+}
+
+// runEnqueue runs the enqueue script with args (enqueueArgs of items).
+func (q *Redis) runEnqueue(ctx context.Context, items []enqueueItem, args []any, errs []error) error {
 	k := q.k
-	n, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.jobs, k.seq, k.wake},
-		[]any{j.ID, j.Payload, int(p), due, q.agingArg(), q.clockArg(), wakeTTLArg, newToken(), q.passOnArg()}, nil).Int64()
+	answers, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.jobs, k.seq, k.wake}, args, nil).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
+		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("%w: %q", ErrDuplicate, j.ID)
+	if len(answers) != len(items)+1 {
+		return fmt.Errorf("%w: enqueue reply %v", redisx.ErrBadReply, answers)
 	}
-	q.stats.enqueued.Add(1)
-	q.wakeAfter(n == 2)
+	accepted := 0
+	for i, a := range answers[1:] {
+		if a == 0 {
+			errs[i] = fmt.Errorf("%w: %q", ErrDuplicate, items[i].id)
+			continue
+		}
+		accepted++
+	}
+	q.stats.enqueued.Add(uint64(accepted))
+	for range accepted {
+		if !q.waiters.wakeOne() {
+			q.wakeAfter(answers[0] == 2)
+			break
+		}
+	}
 	return nil
 }
 

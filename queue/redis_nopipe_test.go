@@ -51,6 +51,9 @@ func TestRedisPipeliningOptOut(t *testing.T) {
 				case !optOut && sent == 0:
 					t.Fatalf("no pipeline sent by %d goroutines at once", goroutines)
 				}
+				if batched := q.EnqueuedInBatchesForTest(); optOut && batched != 0 {
+					t.Fatalf("WithoutPipelining: %d jobs enqueued in batches", batched)
+				}
 			})
 		}
 	})
