@@ -13,10 +13,18 @@ import (
 // RedisStore into batch script calls (group commit): one EVALSHA for many
 // appends shares the script's fixed work (the position counter, the
 // clock, the tail entry) and its round trip. It is adaptive, like the
-// pipelining under it: an append that finds fewer than groupMaxOut of the
-// store's script calls in flight goes straight out on its own, so a lone
-// caller waits for no company and no timer; the others queue, and the
-// queue leaves as one batch when a call in flight comes back.
+// pipelining under it: an append that finds none of the store's script
+// calls in flight goes straight out on its own, so a lone caller waits
+// for no company and no timer; the others queue, and the queue leaves as
+// one batch when a call in flight comes back. While appends are not
+// contended (no batch since the last lone append came back to an empty
+// queue), up to groupMaxOut lone appends go out side by side, riding the
+// redisx pipeline; once they are, every append that finds a call in
+// flight queues, so a deep queue leaves as one large batch rather than
+// several small ones: on a busy store the script's fixed cost (the call,
+// its keys and arguments, GET, TIME, XADD, SET) is paid once per batch,
+// which measured 15–20 µs of Redis CPU per append at 32 goroutines
+// against 19–31 µs with three small batches in flight.
 //
 // Each queued caller still waits on its own bound (its ctx deadline or
 // the store's timeout, whichever is sooner). One that gives up before its
@@ -28,15 +36,17 @@ type appendGroup struct {
 	mu    sync.Mutex
 	out   int // the group's script calls in flight
 	queue []*queuedAppend
+	// contended: appends have queued since a lone append last came back
+	// to an empty queue; while it holds, only out == 0 sends one alone.
+	contended bool
 
 	batched atomic.Uint64 // appends sent in batches (for tests)
 }
 
 const (
-	// groupMaxOut is how many script calls of one store may be in
-	// flight before appends queue for a batch: three, so that a batch
-	// is on the server while another's replies are read, and the third
-	// rides the redisx pipeline of the two.
+	// groupMaxOut is how many lone appends of one uncontended store
+	// may be in flight before appends queue for a batch: three, so that
+	// a few callers at a time never wait for one another.
 	groupMaxOut = 3
 	// groupMaxItems and groupMaxEvents cap one batch (a caller's
 	// append always fits, however large).
@@ -64,11 +74,11 @@ type queuedAppend struct {
 // append runs item (checked and encoded) alone or in a batch.
 func (g *appendGroup) append(ctx context.Context, s *RedisStore, item encodedAppend) (Appended, error) {
 	g.mu.Lock()
-	if g.out < groupMaxOut && len(g.queue) == 0 {
+	if len(g.queue) == 0 && (g.out == 0 || (!g.contended && g.out < groupMaxOut)) {
 		g.out++
 		g.mu.Unlock()
 		a, err := s.appendAlone(ctx, item)
-		if next := g.finish(); next != nil {
+		if next := g.finish(true); next != nil {
 			go g.run(s, next)
 		}
 		return a, err
@@ -105,9 +115,10 @@ func (g *appendGroup) append(ctx context.Context, s *RedisStore, item encodedApp
 	return q.res.Appended, q.res.Err
 }
 
-// finish ends a script call of the group: it returns the next batch to
-// send (the caller keeps the call's slot for it) or nil.
-func (g *appendGroup) finish() []*queuedAppend {
+// finish ends a script call of the group (lone: an append sent alone): it
+// returns the next batch to send (the caller keeps the call's slot for
+// it) or nil.
+func (g *appendGroup) finish(lone bool) []*queuedAppend {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
@@ -127,6 +138,14 @@ func (g *appendGroup) finish() []*queuedAppend {
 	n := copy(g.queue, g.queue[taken:])
 	clear(g.queue[n:])
 	g.queue = g.queue[:n]
+	switch {
+	case len(batch) > 0:
+		g.contended = true
+	case taken == 0 && lone:
+		// A batch's callers come back together, right after it: only a
+		// lone append that finds no one waiting shows the rush is over.
+		g.contended = false
+	}
 	if len(batch) == 0 {
 		g.out--
 	}
@@ -137,7 +156,7 @@ func (g *appendGroup) finish() []*queuedAppend {
 func (g *appendGroup) run(s *RedisStore, batch []*queuedAppend) {
 	for batch != nil {
 		g.send(s, batch)
-		batch = g.finish()
+		batch = g.finish(false)
 	}
 }
 

@@ -73,8 +73,15 @@ var (
 // timed out has an unknown outcome (a frozen Redis applies it when it
 // resumes): retry it with the same event ids (Event.WithID), which makes
 // the retry exact — appended once, whichever way the first try went. A
-// Redis out of memory refuses appends whole (the script writes nothing
-// before its checks pass).
+// Redis out of memory refuses appends whole (Redis refuses a script's
+// first write, and nothing else comes before it). A script call that
+// fails part-way — a key of the store's turned into another type, the
+// tail refusing its entry — takes back every stream entry and id it
+// wrote, so no item of it is left in part; a stale expected version
+// pushes the stream's positions and trims them back in the same atomic
+// step (the check reads the version from RPUSH's reply: one Redis call
+// per item on the common path), which only replicas and keyspace
+// notifications see.
 //
 // Persistence: the log is as durable as Redis. With appendonly yes and
 // appendfsync always, every append Redis acknowledged survives a crash

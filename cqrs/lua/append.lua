@@ -12,9 +12,13 @@
 -- wrong expected version, {3, actual, id} duplicate id. position: the
 -- global position of the stream's event at the version returned (0: none).
 --
--- Cost: a lone single-event append without ids runs GET, LLEN, TIME, HSET,
--- XADD, SET, RPUSH; a batch shares the GET, TIME, XADD and SET. Nothing is
--- read back that the checks do not need.
+-- Cost: an item of events without ids makes one call, an RPUSH of its
+-- positions, whose reply is the stream's new length: the version before
+-- it is that minus n, so the check needs no read (a stale expected
+-- version pushes, then trims back: same data, no read on the common
+-- path). A script makes GET, TIME, HSET, XADD and SET once, however many
+-- items it carries: a lone single-event append runs 6 calls, a batch of
+-- m such items 5 + m.
 --
 -- Numbers go to Redis as strings made by str: Lua's '..' and tostring use
 -- '%.14g', exact for integers below 1e14 but "1e+14" past them, where str
@@ -24,16 +28,19 @@ local function str(x)
   return string.format('%.0f', x)
 end
 
--- Lua tables cost more here than the Redis calls: pending items live in
--- flat arrays, reused, not in a table each.
 local CHUNK = 500 -- unpack() has a stack limit: write in chunks
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0') -- last position written
 local taken = seq -- last position taken by an accepted item
--- Accepted items not written yet, 4 slots each: key index, ARGV index,
--- version before, events.
-local np, pend = 0, {}
-local written -- stream key -> true while an item of it is pending (batches of 2+ only)
-local stamp -- ' <unix µs> ', read once, at the first write
+local stamp -- ' <unix µs> ', read once, before the first write
+local fields, nf = {}, 0 -- ev fields not written yet: position, event
+-- What undo needs, 3 slots per accepted item: key index, version
+-- before, ARGV index of its arguments.
+local done, nd = {}, 0
+
+local function writeEvents()
+  if nf > 0 then redis.call('HSET', KEYS[2], unpack(fields, 1, nf)) end
+  nf = 0
+end
 
 -- The global position of the stream's event at version v (0: none).
 local function position(ks, v)
@@ -41,80 +48,38 @@ local function position(ks, v)
   return tonumber(redis.call('LINDEX', ks, v - 1) or '0')
 end
 
--- Write the pending items. Scripts do not roll back, so the order matters:
--- every check ran before (LLEN and the id reads type-check the stream's
--- keys); the first write, to ev, fails whole (a key of another type, OOM)
--- with nothing written; an XADD refused (the tail ahead of seq) leaves
--- only ev fields past seq, invisible and overwritten by the next write.
-local function flush()
-  if np == 0 then return end
-  if not stamp then
-    local t = redis.call('TIME')
-    stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
+-- Cut the stream back to version v.
+local function trim(ks, v)
+  if v == 0 then
+    redis.call('DEL', ks)
+  else
+    redis.call('LTRIM', ks, 0, v - 1)
   end
-  local fields, nf, ps, pos = {}, 0, {}, seq
-  for j = 0, 4 * (np - 1), 4 do
-    local a, cur = pend[j + 2], pend[j + 3]
-    for i = 1, pend[j + 4] do
-      pos = pos + 1
-      local sp = str(pos)
-      ps[pos - seq] = sp
-      fields[nf + 1] = sp
-      fields[nf + 2] = str(cur + i) .. stamp .. ARGV[a + 2 * i + 1]
-      nf = nf + 2
-      if nf == 2 * CHUNK then
-        redis.call('HSET', KEYS[2], unpack(fields, 1, nf))
-        nf = 0
-      end
-    end
-  end
-  if nf > 0 then redis.call('HSET', KEYS[2], unpack(fields, 1, nf)) end
-  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', '100', str(taken) .. '-0', 'p', str(taken))
-  if type(added) == 'table' and added.err then
-    return redis.error_reply('ERR cqrs: the tail stream refused position ' .. str(taken) ..
-      ' (ahead of the position counter, or not a stream): ' .. added.err)
-  end
-  redis.call('SET', KEYS[1], str(taken))
-  local from = 1
-  for j = 0, 4 * (np - 1), 4 do
-    local k, a, cur, n = pend[j + 1], pend[j + 2], pend[j + 3], pend[j + 4]
-    local last = from + n - 1
-    for i = from, last, CHUNK do
-      redis.call('RPUSH', KEYS[k], unpack(ps, i, math.min(i + CHUNK - 1, last)))
-    end
-    local ids, ni = nil, 0
-    for i = 1, n do
-      local id = ARGV[a + 2 * i]
-      if id ~= '' then
-        ids = ids or {}
-        ids[ni + 1] = id
-        ids[ni + 2] = str(cur + i)
-        ni = ni + 2
-        if ni == 2 * CHUNK then
-          redis.call('HSET', KEYS[k + 1], unpack(ids, 1, ni))
-          ni = 0
-        end
-      end
-    end
-    if ni > 0 then redis.call('HSET', KEYS[k + 1], unpack(ids, 1, ni)) end
-    from = last + 1
-  end
-  seq, np = taken, 0
-  if written then written = {} end
 end
 
--- Check item j (its key index k, its arguments from ARGV[a]) and accept
--- it into pending; returns its three reply values.
-local function check(k, a)
+local function stale(exp, cur)
+  return (exp == -2 and cur == 0) or (exp >= 0 and exp ~= cur)
+end
+
+-- Not appended: a stale expected version wins over a duplicate id.
+local function refuse(ks, exp, id)
+  local cur = redis.call('LLEN', ks)
+  if stale(exp, cur) then return 2, cur, 0 end
+  return 3, cur, id
+end
+
+-- Check item j (its key index k, its arguments from ARGV[a]) and write
+-- its stream and ids (its events go to ev with the batch's); returns its
+-- three reply values.
+local function append(k, a)
   local ks, kid = KEYS[k], KEYS[k + 1]
   local exp, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local cur = redis.call('LLEN', ks)
-  local firstKnown = false
+  local from = 1 -- the first id HEXISTS checks
   -- An exact retry of an earlier append: every id present, consecutive, in order.
   if n > 0 and ARGV[a + 2] ~= '' then
+    from = 2
     local first = redis.call('HGET', kid, ARGV[a + 2])
     if first then
-      firstKnown = true
       first = tonumber(first)
       local same = exp == -1 or exp == -2 or exp == first - 1
       local i = 2
@@ -124,43 +89,100 @@ local function check(k, a)
         i = i + 1
       end
       if same then return 1, first + n - 1, position(ks, first + n - 1) end
+      return refuse(ks, exp, ARGV[a + 2])
     end
   end
-  if exp == -2 then
-    if cur == 0 then return 2, cur, 0 end
-  elseif exp ~= -1 and exp ~= cur then
+  local ids = from == 2
+  for i = from, n do
+    local id = ARGV[a + 2 * i]
+    if id ~= '' then
+      ids = true
+      if redis.call('HEXISTS', kid, id) == 1 then return refuse(ks, exp, id) end
+    end
+  end
+  if n == 0 then
+    local cur = redis.call('LLEN', ks)
+    if stale(exp, cur) then return 2, cur, 0 end
+    return 0, cur, position(ks, cur)
+  end
+  if not stamp then
+    local t = redis.call('TIME')
+    stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
+  end
+  local ps, len = {}, 0
+  for i = 1, n do ps[i] = str(taken + i) end
+  for i = 1, n, CHUNK do
+    len = redis.call('RPUSH', ks, unpack(ps, i, math.min(i + CHUNK - 1, n)))
+  end
+  local cur = len - n
+  if stale(exp, cur) then
+    trim(ks, cur)
     return 2, cur, 0
   end
-  if firstKnown then return 3, cur, ARGV[a + 2] end
-  for i = 1, n do
-    local id = ARGV[a + 2 * i]
-    if id ~= '' and redis.call('HEXISTS', kid, id) == 1 then return 3, cur, id end
+  done[nd + 1], done[nd + 2], done[nd + 3] = k, cur, a
+  nd = nd + 3
+  if ids then
+    local hs, nh = {}, 0
+    for i = 1, n do
+      local id = ARGV[a + 2 * i]
+      if id ~= '' then
+        hs[nh + 1], hs[nh + 2] = id, str(cur + i)
+        nh = nh + 2
+        if nh == 2 * CHUNK then
+          redis.call('HSET', kid, unpack(hs, 1, nh))
+          nh = 0
+        end
+      end
+    end
+    if nh > 0 then redis.call('HSET', kid, unpack(hs, 1, nh)) end
   end
-  if n == 0 then return 0, cur, position(ks, cur) end
-  local j = 4 * np
-  pend[j + 1], pend[j + 2], pend[j + 3], pend[j + 4] = k, a, cur, n
-  np = np + 1
-  if written then written[ks] = true end
+  for i = 1, n do
+    fields[nf + 1] = ps[i]
+    fields[nf + 2] = str(cur + i) .. stamp .. ARGV[a + 2 * i + 1]
+    nf = nf + 2
+    if nf == 2 * CHUNK then writeEvents() end
+  end
   taken = taken + n
   return 0, cur + n, taken
 end
 
-local out, a, m = {}, 2, tonumber(ARGV[1])
-if m > 1 then written = {} end
-for j = 1, m do
-  local k = 2 + 2 * j
-  -- A stream appended to earlier in the batch: write that first, so this
-  -- item's checks see it.
-  if written and written[KEYS[k]] then
-    local err = flush()
-    if err then return err end
+-- Take back every accepted item's stream and ids, last first (an item
+-- may follow another on the same stream). ev fields past seq stay: no
+-- reader looks past seq, and the next append overwrites them.
+local function undo()
+  for j = nd - 2, 1, -3 do
+    local k, cur, a = done[j], done[j + 1], done[j + 2]
+    trim(KEYS[k], cur)
+    for i = 1, tonumber(ARGV[a + 1]) do
+      local id = ARGV[a + 2 * i]
+      if id ~= '' then redis.call('HDEL', KEYS[k + 1], id) end
+    end
   end
-  local code, v, third = check(k, a)
-  out[#out + 1] = code
-  out[#out + 1] = v
-  out[#out + 1] = third
-  a = a + 2 + 2 * tonumber(ARGV[a + 1])
 end
-local err = flush()
-if err then return err end
-return out
+
+local out = {}
+local ok, err = pcall(function()
+  local a = 2
+  for j = 1, tonumber(ARGV[1]) do
+    local code, v, third = append(2 + 2 * j, a)
+    out[#out + 1] = code
+    out[#out + 1] = v
+    out[#out + 1] = third
+    a = a + 2 + 2 * tonumber(ARGV[a + 1])
+  end
+  if taken == seq then return end
+  writeEvents()
+  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', '100', str(taken) .. '-0', 'p', str(taken))
+  if type(added) == 'table' and added.err then
+    error({err = 'ERR cqrs: the tail stream refused position ' .. str(taken) ..
+      ' (ahead of the position counter, or not a stream): ' .. added.err})
+  end
+  redis.call('SET', KEYS[1], str(taken))
+end)
+if ok then return out end
+-- Scripts do not roll back: a call that failed (a key of another type, a
+-- Redis out of memory at the first write, the tail refusing the XADD)
+-- leaves the script's writes in place unless it takes them back.
+undo()
+if type(err) == 'table' and err.err then return redis.error_reply(err.err) end
+return redis.error_reply('ERR cqrs: append script: ' .. tostring(err))
