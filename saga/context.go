@@ -23,28 +23,53 @@ type StepInfo struct {
 
 type infoKey struct{}
 
-// stepCtx is the context of one try of a step: its parent plus the
-// StepInfo, in one allocation.
+// sagaSteps names a Saga and its steps, for step contexts: made once by
+// New, never changed.
+type sagaSteps struct {
+	saga  string
+	steps []string
+}
+
+// stepExec is what the step contexts of one execution share. It lives in
+// the execution's allocation, never in a pooled run: a step may keep its
+// context.
+type stepExec struct {
+	names *sagaSteps
+	id    string
+	meta  map[string]string
+}
+
+// stepCtx is the context of one try of a step: its parent plus where it
+// runs, in a few words rather than a StepInfo (the first tries' contexts
+// are part of every execution's allocation); Info builds the StepInfo.
 type stepCtx struct {
 	context.Context
-	info StepInfo
+	x       *stepExec
+	index   int32
+	attempt int32
+	comp    bool
 }
 
 func (c *stepCtx) Value(key any) any {
 	if _, ok := key.(infoKey); ok {
-		return &c.info
+		return c
 	}
 	return c.Context.Value(key)
+}
+
+func (c *stepCtx) info() StepInfo {
+	return StepInfo{Saga: c.x.names.saga, ID: c.x.id, Step: c.x.names.steps[c.index], Index: int(c.index),
+		Attempt: int(c.attempt), Compensating: c.comp, Metadata: c.x.meta}
 }
 
 // Info returns the StepInfo of the step ctx was handed to, and false
 // outside a saga step.
 func Info(ctx context.Context) (StepInfo, bool) {
-	i, ok := ctx.Value(infoKey{}).(*StepInfo)
+	c, ok := ctx.Value(infoKey{}).(*stepCtx)
 	if !ok {
 		return StepInfo{}, false
 	}
-	return *i, true
+	return c.info(), true
 }
 
 // StepKey returns "saga/id/step", a key unique to this step of this saga
@@ -56,9 +81,9 @@ func Info(ctx context.Context) (StepInfo, bool) {
 // (saga, id, step) never share a key, whatever the id holds. It is ""
 // outside a saga step.
 func StepKey(ctx context.Context) string {
-	i, ok := ctx.Value(infoKey{}).(*StepInfo)
+	c, ok := ctx.Value(infoKey{}).(*stepCtx)
 	if !ok {
 		return ""
 	}
-	return i.Saga + "/" + i.ID + "/" + i.Step
+	return c.x.names.saga + "/" + c.x.id + "/" + c.x.names.steps[c.index]
 }

@@ -8,13 +8,17 @@ import (
 // heartbeat calls renew every interval until stop or until renew returns
 // false. It holds no goroutine between beats, and stop waits for a beat in
 // progress, so nothing outlives its run. Its beats come from a timer of
-// its own or, on a MemoryLog, from the Saga's shared beats.
+// its own or, on a MemoryLog, from the Saga's shared beats. Once stopped
+// it may be started again (a pooled run's next execution): a beat of an
+// earlier start that fires late sees the generation changed and does
+// nothing.
 type heartbeat struct {
 	mu      sync.Mutex
 	t       *time.Timer
 	every   time.Duration
 	renew   func() bool
 	stopped bool
+	gen     uint64 // of the current start; stop moves it on
 	busy    sync.WaitGroup
 
 	shared     *beats     // non-nil: beaten by shared, listed there
@@ -22,17 +26,18 @@ type heartbeat struct {
 	listed     bool
 }
 
-// start begins the beats; a zero heartbeat is ready to start, once.
+// start begins the beats, on a zero heartbeat or a stopped one.
 func (h *heartbeat) start(every time.Duration, renew func() bool) {
 	h.mu.Lock()
-	h.every, h.renew = every, renew
-	h.t = time.AfterFunc(every, h.beat)
+	h.every, h.renew, h.stopped = every, renew, false
+	gen := h.gen
+	h.t = time.AfterFunc(every, func() { h.beat(gen) })
 	h.mu.Unlock()
 }
 
-func (h *heartbeat) beat() {
+func (h *heartbeat) beat(gen uint64) {
 	h.mu.Lock()
-	if h.stopped {
+	if h.stopped || h.gen != gen {
 		h.mu.Unlock()
 		return
 	}
@@ -43,7 +48,7 @@ func (h *heartbeat) beat() {
 		return
 	}
 	h.mu.Lock()
-	if !h.stopped {
+	if !h.stopped && h.gen == gen {
 		h.t.Reset(h.every)
 	}
 	h.mu.Unlock()
@@ -59,6 +64,7 @@ func (h *heartbeat) stop() {
 	}
 	h.mu.Lock()
 	h.stopped = true
+	h.gen++
 	if h.t != nil {
 		h.t.Stop()
 	}

@@ -26,11 +26,13 @@ type run[T any] struct {
 	fwd   context.Context // ctx, cancelled too if the lease is lost: actions
 	logc  context.Context // without ctx's cancellation: log writes (see newRun)
 	t     time.Time       // the clock as of the latest transition
-	hb    *heartbeat
-	hold  memHold     // the saga in the Saga's MemoryLog, when this run created it
-	ra    *redisArgs  // the saga's keys and arguments in the Saga's RedisLog
-	tries []stepCtx   // each action's first try's context, when the execution has room
-	renw  func() bool // r.renew, made once per pooled run
+	hb    *heartbeat      // &hbuf
+	hbuf  heartbeat       // reused by the next run once stopped (see heartbeat.stop)
+	x     *stepExec       // the execution's, shared by its steps' contexts
+	hold  memHold         // the saga in the Saga's MemoryLog, when this run created it
+	ra    *redisArgs      // the saga's keys and arguments in the Saga's RedisLog
+	tries []stepCtx       // each action's first try's context, when the execution has room
+	renw  func() bool     // r.renew, made once per pooled run
 
 	mu        sync.Mutex
 	cancelFwd context.CancelCauseFunc
@@ -54,14 +56,14 @@ type run[T any] struct {
 }
 
 // execution is what one Execute allocates: its Result and, for short
-// sagas, the result's steps, the heartbeat and the contexts of the
-// actions' first tries, in one allocation. A caller may keep the Result
+// sagas, the result's steps and the contexts of the actions' first tries
+// with what they share, in one allocation. A caller may keep the Result
 // and a step its context; neither is ever reused.
 type execution[T any] struct {
 	res   Result[T]
 	steps [4]StepResult
 	tries [4]stepCtx
-	hb    heartbeat
+	x     stepExec
 }
 
 func (s *Saga[T]) newRun(ctx context.Context, id string) *run[T] {
@@ -73,7 +75,9 @@ func (s *Saga[T]) newRun(ctx context.Context, id string) *run[T] {
 	}
 	e := &execution[T]{}
 	r.s, r.id, r.dirty = s, id, true
-	r.res, r.hb = &e.res, &e.hb
+	r.res, r.hb = &e.res, &r.hbuf
+	e.x.names, e.x.id = &s.named, id
+	r.x = &e.x
 	r.res.Saga, r.res.ID = s.name, id
 	if n := len(s.steps); n <= len(e.steps) {
 		r.res.Steps = e.steps[:n:n]
@@ -125,7 +129,7 @@ func (r *run[T]) close() {
 	r.mu.Unlock()
 	s := r.s
 	var zero T
-	r.s, r.id, r.token, r.res, r.hb, r.hold, r.tries = nil, "", 0, nil, nil, memHold{}, nil
+	r.s, r.id, r.token, r.res, r.hb, r.hold, r.tries, r.x = nil, "", 0, nil, nil, memHold{}, nil, nil
 	r.ctx, r.fwd, r.logc, r.cancelFwd, r.bg, r.cancelBg, r.lost = nil, nil, nil, nil, nil, nil, nil
 	clear(r.pendBuf[:])
 	clear(r.pendErrBuf[:])
@@ -413,14 +417,17 @@ func (r *run[T]) try(k int, comp bool) (int, time.Duration, error) {
 		// a short saga's time), with another log a round trip ago.
 		start = r.tick()
 	}
+	r.x.meta = r.meta // set by now, for the whole execution
 	for a := 1; ; a++ {
-		info := StepInfo{Saga: r.s.name, ID: r.id, Step: st.Name, Index: k, Attempt: a, Compensating: comp, Metadata: r.meta}
+		sc := stepCtx{Context: base, x: r.x, index: int32(k), attempt: int32(a), comp: comp}
 		var ctx context.Context
 		if !comp && a == 1 && k < len(r.tries) {
-			r.tries[k] = stepCtx{base, info}
+			r.tries[k] = sc
 			ctx = &r.tries[k]
 		} else {
-			ctx = &stepCtx{base, info}
+			p := new(stepCtx)
+			*p = sc
+			ctx = p
 		}
 		var cancel context.CancelFunc
 		if pol.Timeout > 0 {

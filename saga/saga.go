@@ -19,7 +19,8 @@ type Saga[T any] struct {
 	name     string
 	steps    []Step[T]
 	names    []string
-	act      []Policy // per step, resolved
+	named    sagaSteps // name and names, for step contexts
+	act      []Policy  // per step, resolved
 	comp     []Policy
 	log      Log
 	now      func() time.Time
@@ -118,6 +119,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 			}
 		}
 	}
+	s.named = sagaSteps{saga: s.name, steps: s.names}
 	s.log, s.now, s.lease, s.recovery = c.log, c.now, c.lease, c.recovery
 	s.observer, s.onFailed, s.logger = c.observer, c.onFailed, c.logger
 	s.metadata = c.metadata
