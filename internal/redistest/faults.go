@@ -5,10 +5,15 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrCut is the error a cut connection reports.
 var ErrCut = errors.New("redistest: connection cut")
+
+// ErrReplyLost is the error a connection reports once Deafen has thrown
+// away a reply it carried: what follows on it can no longer be parsed.
+var ErrReplyLost = errors.New("redistest: a reply was lost on this connection")
 
 type faultMode int
 
@@ -16,6 +21,7 @@ const (
 	healthy faultMode = iota
 	cut               // connections closed, dials refused
 	hung              // commands swallowed: replies never come
+	deaf              // commands run, replies thrown away
 )
 
 // Faults breaks one client's connections to Redis on demand, as a network
@@ -49,11 +55,33 @@ func (f *Faults) Hang() {
 	f.mode = hung
 }
 
+// Deafen lets every command through to the server, which runs it, and
+// throws its reply away, from now until Heal: calls time out (at the
+// client's read timeout or their ctx deadline) with an outcome the client
+// cannot know, as when a reply is lost on the way or arrives after its
+// caller stopped waiting. A connection that lost a reply fails from then
+// on (ErrReplyLost), so the client drops it. go-redis sends a call again
+// after such a timeout unless the client has MaxRetries -1: each try runs
+// on the server.
+func (f *Faults) Deafen() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = deaf
+}
+
 // Heal lets connections work again; the client reconnects by itself.
+// Connections that Deafen held are closed: the calls waiting on them fail
+// at once, their replies lost.
 func (f *Faults) Heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mode = healthy
+	for c := range f.conns {
+		if c.deafened.Load() {
+			_ = c.Conn.Close()
+			delete(f.conns, c)
+		}
+	}
 }
 
 func (f *Faults) current() faultMode {
@@ -84,10 +112,15 @@ func (f *Faults) dial(ctx context.Context, network, addr string) (net.Conn, erro
 
 type faultConn struct {
 	net.Conn
-	f *Faults
+	f        *Faults
+	lost     atomic.Bool // Deafen threw a reply away: the stream is out of step
+	deafened atomic.Bool // a read waited under Deafen: Heal closes it
 }
 
 func (c *faultConn) Write(b []byte) (int, error) {
+	if c.lost.Load() {
+		return 0, ErrReplyLost
+	}
 	switch c.f.current() {
 	case cut:
 		return 0, ErrCut
@@ -98,10 +131,34 @@ func (c *faultConn) Write(b []byte) (int, error) {
 }
 
 func (c *faultConn) Read(b []byte) (int, error) {
-	if c.f.current() == cut {
+	if c.lost.Load() {
+		return 0, ErrReplyLost
+	}
+	switch c.f.current() {
+	case cut:
 		return 0, ErrCut
+	case deaf:
+		c.deafened.Store(true)
+		return c.discard(b)
 	}
 	return c.Conn.Read(b)
+}
+
+// discard reads and throws away what the server sends until the read
+// fails (the client's read deadline, or a close).
+func (c *faultConn) discard(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if n > 0 {
+			c.lost.Store(true)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if c.f.current() != deaf {
+			return 0, ErrReplyLost
+		}
+	}
 }
 
 func (c *faultConn) Close() error {

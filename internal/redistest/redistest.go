@@ -118,10 +118,32 @@ func WithContextTimeouts() ClientOption {
 	return func(c *clientConfig) { c.contextTimeouts = true }
 }
 
+// The clients redistest hands out never send a call again (MaxRetries
+// -1). go-redis's default sends a call again after a read timeout or a
+// network error (three times more): a reply that comes late on a loaded
+// machine would then run a script that is not idempotent (a rate-limit
+// decision, an append) twice or more, and a pipeline's every call with
+// it. A test client must show what a call did once; whether a package
+// copes with a client that retries is for that package's own tests (a
+// hook that runs each script twice).
+const (
+	// targetReadTimeout is a Target client's read timeout: go-redis's
+	// default, so that a reply slowed by a loaded CI machine under -race
+	// (over 1s at times) still arrives; a hung connection holds a call
+	// (abandoned by its bound) that long.
+	targetReadTimeout = 3 * time.Second
+	// serverReadTimeout is a private Server's clients' read timeout:
+	// short, so that a call that ignores its bound on a frozen server is
+	// obvious in a fault suite, and ends soon.
+	serverReadTimeout = time.Second
+	// dialTimeout and writeTimeout are every client's.
+	dialTimeout, writeTimeout = time.Second, time.Second
+)
+
 // NewClient returns another client of the same target with faults of its
 // own: a second "process" that can lose Redis while the first keeps it. It
-// is closed when the test ends. Clients use 1s dial, read and write
-// timeouts.
+// is closed when the test ends. Clients use 1s dial and write timeouts, a
+// 3s read timeout, and never send a call again (MaxRetries -1).
 func (tg *Target) NewClient(opts ...ClientOption) (redis.UniversalClient, *Faults) {
 	var cfg clientConfig
 	for _, o := range opts {
@@ -136,10 +158,13 @@ func (tg *Target) NewClient(opts ...ClientOption) (redis.UniversalClient, *Fault
 			addr = tg.Mini.Addr()
 		}
 		c = redis.NewClient(&redis.Options{Addr: addr, Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
-			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+			MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: targetReadTimeout, WriteTimeout: writeTimeout})
 	case Cluster:
+		// A cluster client sends a command again after a timeout as often
+		// as it follows MOVED (MaxRedirects), whatever MaxRetries says: the
+		// test cluster's slots never move, so it follows none.
 		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(), Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
-			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+			MaxRetries: -1, MaxRedirects: -1, DialTimeout: dialTimeout, ReadTimeout: targetReadTimeout, WriteTimeout: writeTimeout})
 	}
 	tg.t.Cleanup(func() { _ = c.Close() })
 	warm(c)

@@ -59,3 +59,26 @@ func TestAdvanceMovesMiniredisClock(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, start.Add(time.Second).Unix(), server.Unix())
 }
+
+// Deafen: the server runs what it is sent and the replies are lost, so a
+// call fails at the read timeout with its effect done once (the clients
+// never send a call again, MaxRetries -1); Heal frees the connections at
+// once and the client works again.
+func TestFaultsDeafenRunsCommandsAndLosesReplies(t *testing.T) {
+	Each(t, func(t *testing.T, tg *Target) {
+		ctx := context.Background()
+		c, faults := tg.NewClient()
+		key := tg.Key("n")
+		require.NoError(t, c.Incr(ctx, key).Err())
+
+		faults.Deafen()
+		require.Error(t, c.Incr(ctx, key).Err(), "a deaf client gets no reply")
+		require.Equal(t, "2", tg.Client.Get(ctx, key).Val(), "the server ran the command once, not again on a retry")
+
+		start := time.Now()
+		faults.Heal()
+		require.Eventually(t, func() bool { return c.Incr(ctx, key).Err() == nil }, 3*time.Second, 5*time.Millisecond)
+		require.Less(t, time.Since(start), 2*time.Second, "Heal frees the deafened connections")
+		require.Equal(t, "3", tg.Client.Get(ctx, key).Val())
+	})
+}

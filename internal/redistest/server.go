@@ -151,8 +151,8 @@ func (s *Server) stop() {
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 // Client returns a client of the server (closed when the test ends) with
-// 1s dial, read and write timeouts, as Target's clients have, and faults of
-// its own.
+// 1s dial, read and write timeouts, faults of its own, and, as Target's
+// clients, no retries (MaxRetries -1).
 func (s *Server) Client(opts ...ClientOption) (redis.UniversalClient, *Faults) {
 	var cfg clientConfig
 	for _, o := range opts {
@@ -160,7 +160,7 @@ func (s *Server) Client(opts ...ClientOption) (redis.UniversalClient, *Faults) {
 	}
 	f := newFaults()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+		MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: serverReadTimeout, WriteTimeout: writeTimeout})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c, f
 }

@@ -64,3 +64,27 @@ func TestServerWithAOFKeepsAcknowledgedWrites(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Ping(ctx).Err() == nil }, 3*time.Second, 10*time.Millisecond)
 	require.Equal(t, int64(100), c.LLen(ctx, "l").Val(), "every acknowledged write survives kill -9")
 }
+
+// slowScript counts its runs in KEYS[1], then keeps the server busy for
+// ARGV[1] ms: a reply that comes after the client's read timeout.
+const slowScript = `redis.call('INCR', KEYS[1])
+local function now() local t = redis.call('TIME') return t[1] * 1000 + t[2] / 1000 end
+local stop = now() + tonumber(ARGV[1])
+while now() < stop do end
+return 1`
+
+// The clients redistest hands out never send a call again: a reply that
+// comes after the read timeout fails the call, whose script ran once
+// (go-redis's default, MaxRetries 3, runs it four times: a rate-limit
+// decision charged four times).
+func TestClientsNeverSendACallAgain(t *testing.T) {
+	s := StartServer(t)
+	c, _ := s.Client()
+	ctx := context.Background()
+	slow := (serverReadTimeout + 200*time.Millisecond).Milliseconds()
+	err := c.Eval(ctx, slowScript, []string{"runs"}, slow).Err()
+	require.Error(t, err, "the reply came after the read timeout")
+	s.AwaitAnswer()
+	admin, _ := s.Client()
+	require.Equal(t, "1", admin.Get(ctx, "runs").Val(), "the script ran more than once")
+}

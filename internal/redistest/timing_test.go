@@ -23,10 +23,13 @@ func TestOnTime(t *testing.T) {
 		t.Fatal("an instant call was not on time")
 	}
 	calls := 0
+	began := time.Now()
 	if _, ok := OnTime(20*time.Millisecond, func() { calls++; time.Sleep(60 * time.Millisecond) }); ok {
 		t.Fatal("a 60ms call kept a 20ms limit")
 	}
-	if calls != 1 {
+	// A retry is right only after the process itself stood still (a
+	// loaded machine), which the whole process's watch sees too.
+	if calls != 1 && Stalled(began, time.Now()) < StallExcuse {
 		t.Fatalf("a late call without a stall was tried %d times, want 1", calls)
 	}
 }
