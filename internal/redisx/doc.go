@@ -52,6 +52,30 @@
 //     call fails at once with ErrOverloaded, so a Redis that stopped
 //     answering cannot grow the queue without bound.
 //
+// # Who may touch a call's keys and args, and when
+//
+// A call's keys and args (and whatever they point to) belong to the call
+// until it is done with them; go-redis copies the arg values into its
+// command, but reads keys and args again for the EVAL that follows a
+// NOSCRIPT, and a call given up on at its deadline (queued for a pipeline,
+// riding one, or running on a worker) is still sent, or sent again, after
+// its caller got its error. So:
+//
+//   - Eval's keys and args must not be modified until its owner (a
+//     Releaser; may be nil) is released. Owner is released exactly once:
+//     before Eval returns, unless Eval returns because the caller's ctx or
+//     the bound ran out; then possibly later, when go-redis is done. A caller that pools its keys
+//     and args pools them in Release, never at return; one that does not
+//     pool them passes a nil owner and fresh slices.
+//   - Command's args and Do's and Run's closures have no owner: give them
+//     values that nothing modifies afterwards (a fresh slice per call).
+//
+// Reusing a given-up call's args at return makes the call run with
+// whatever was written there, and a pooled slice reused by another call
+// makes that other call's answer wrong too (TestEvalArgsAreNotReadAfterRelease
+// checks the rule under -race, with deadlines expiring mid-pipeline and
+// SCRIPT FLUSH; breaking it fails there at once).
+//
 // Only Eval is pipelined: Do and Run take arbitrary functions, which may
 // send several commands or block (XREAD, BLMOVE), and stay plain calls.
 // A pipelined call runs under the pipeline's ctx, not the caller's: values

@@ -15,8 +15,10 @@ type Releaser interface{ Release() }
 
 // Eval runs script with keys and args within the bound, as script.Run
 // does (EVALSHA, then EVAL on NOSCRIPT). keys and args must stay unchanged
-// until owner (which may be nil) is released: a call given up on at its
-// deadline still reads them until go-redis is done. On a bound made with
+// until owner (which may be nil) is released, exactly once: before Eval
+// returns, unless it returns ctx's error or context.DeadlineExceeded; then
+// possibly later, since a call given up on still reads them until go-redis
+// is done (see the package doc). On a bound made with
 // NewBound for a *redis.Client or *redis.ClusterClient, and given that
 // client, concurrent Evals ride pipelines together (see the package doc);
 // script must then come from redis.NewScript. On a client that does not

@@ -20,7 +20,7 @@ type countingOwner struct{ n atomic.Int32 }
 func (o *countingOwner) Release() { o.n.Add(1) }
 
 // Eval returns the script's reply, releases its owner once, and returns by
-// the bound (not the client's 1s read timeout) on a hung connection, on
+// the bound (not the client's read timeout) on a hung connection, on
 // every target and client kind.
 func TestEvalBoundedOnEveryClient(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
@@ -49,8 +49,8 @@ func TestEvalBoundedOnEveryClient(t *testing.T) {
 					t.Fatalf("took %v, bound 50ms (+50ms slack)", elapsed)
 				}
 				// The abandoned call still releases its owner once go-redis
-				// gives up (the client's read timeout, 1s, times the
-				// cluster client's retries).
+				// gives up (the client's read timeout, 3s; redistest's
+				// clients never send it again).
 				deadline := time.Now().Add(10 * time.Second)
 				for owner.n.Load() == 0 && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)

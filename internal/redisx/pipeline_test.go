@@ -189,7 +189,7 @@ func TestEvalPipelinedBoundHoldsOnAFrozenServer(t *testing.T) {
 				}
 			}()
 			var wg sync.WaitGroup
-			var slowest atomic.Int64
+			var lateBy atomic.Int64 // the latest short call's duration, if one was late
 			shortErrs := make(chan error, 8)
 			longErrs := make(chan error, 8)
 			for i := range 16 {
@@ -199,8 +199,10 @@ func TestEvalPipelinedBoundHoldsOnAFrozenServer(t *testing.T) {
 					if i%2 == 0 {
 						start := time.Now()
 						err := short.Eval(context.Background(), c, echo, []string{"k"}, []any{"s"}, nil).Err()
-						if d := time.Since(start); int64(d) > slowest.Load() {
-							slowest.Store(int64(d))
+						// The bound plus 100ms, excusing only the time the
+						// test process itself stood still (a loaded machine).
+						if d, late := redistest.Late(start, 100*time.Millisecond); late {
+							lateBy.Store(int64(d))
 						}
 						shortErrs <- err
 						return
@@ -217,8 +219,8 @@ func TestEvalPipelinedBoundHoldsOnAFrozenServer(t *testing.T) {
 					t.Errorf("short call: %v, want DeadlineExceeded", err)
 				}
 			}
-			if d := time.Duration(slowest.Load()); d > 150*time.Millisecond {
-				t.Errorf("a short call took %v, bound 50ms (+100ms slack)", d)
+			if d := time.Duration(lateBy.Load()); d > 0 {
+				t.Errorf("a short call took %v, bound 50ms (+100ms slack, and the process's own stalls)", d)
 			}
 			s.Thaw()
 			thawed = true
