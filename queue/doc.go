@@ -91,10 +91,15 @@
 // Redis commands apiece (a job is one hash field: a short header, then
 // its payload; a lease is one sorted-set member, token and job, which Ack,
 // Retry and Defer remove to prove the lease theirs). Next makes Dequeue
-// and Ack one script. Enqueues made at once on one Redis value go out
-// together, as one script call that answers each job on its own (group
-// commit: no timer; a lone Enqueue goes straight out; WithoutPipelining
-// turns it off). When an Ack finds nothing left ready, the next
+// and Ack one script. Calls made at once on one Redis value go out
+// together (group commit): concurrent Enqueues as one script call that
+// answers each job on its own, concurrent Dequeues and Nexts as one that
+// acks and leases for each caller in turn (one ZPOPMIN, HMGET and ZADD
+// for all, the reclaim and schedule scans once). There is no timer: a
+// call with too few others in flight goes straight out, the rest leave
+// together when one comes back; each caller keeps its own bound; a
+// batch's error is every caller's; WithoutPipelining turns it off. When
+// an Ack finds nothing left ready, the next
 // Dequeue of that process waits for a wake-up without running a script.
 // This key layout replaced the package's first one within this release:
 // keys written by that one (:body and :meta hashes) are neither read nor

@@ -11,3 +11,7 @@ func (q *Redis) CrashForTest() { q.stop() }
 // EnqueuedInBatchesForTest is how many jobs q sent in batches of
 // concurrent Enqueues (not alone).
 func (q *Redis) EnqueuedInBatchesForTest() uint64 { return q.enqueues.batched.Load() }
+
+// TakenInBatchesForTest is how many Dequeues and Nexts q sent in batches
+// (not alone).
+func (q *Redis) TakenInBatchesForTest() uint64 { return q.takes.batched.Load() }

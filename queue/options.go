@@ -183,8 +183,11 @@ func WithVisibilityTimeout(d time.Duration) RedisOption {
 // consumers and producers, or by any other package's Redis type on that
 // client) ride pipelines together, each still bounded by WithTimeout on its
 // own; a call with nothing else in flight goes straight out, so a lone
-// consumer waits for no company. Opt out where each call must be its own
-// request on the wire. The wake-up listener's BLPOP is never pipelined.
+// consumer waits for no company. Concurrent Enqueues, and concurrent
+// Dequeues and Nexts, are also merged into one script call each (group
+// commit, see the package doc). Opt out where each call must be its own
+// request and script on the wire. The wake-up listener's BLPOP is never
+// pipelined.
 func WithoutPipelining() RedisOption {
 	return redisOption(func(c *config) error {
 		c.unpipelined = true

@@ -54,7 +54,8 @@ type Redis struct {
 
 	markerTTL string // how long a delivery's marker lives, in ms
 
-	enqueues enqueueGroup // concurrent Enqueues, sent as batches
+	enqueues *batcher[enqueueItem, error]   // concurrent Enqueues, sent as batches
+	takes    *batcher[takeItem, takeAnswer] // concurrent Dequeues and Nexts, sent as batches
 
 	waiters waitlist      // Dequeues of this process that may wait
 	idle    idleHint      // this process saw nothing ready: Dequeues may wait without looking
@@ -101,6 +102,8 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 	if cfg.unpipelined {
 		q.bound = q.bound.WithoutPipelining()
 	}
+	q.enqueues = newEnqueueBatcher(q)
+	q.takes = newTakeBatcher(q)
 	q.done.Add(2)
 	go q.renewLoop()
 	go q.listen()
@@ -136,78 +139,6 @@ func (q *Redis) dueArg(at time.Time) (string, error) {
 func (q *Redis) agingArg() string { return strconv.FormatInt(q.cfg.aging.Microseconds(), 10) }
 
 var wakeTTLArg = strconv.FormatInt(wakeTTL.Milliseconds(), 10)
-
-// Enqueue implements Queue. A call that timed out has an unknown outcome:
-// enqueue again, and ErrDuplicate tells you it had landed. Concurrent
-// Enqueues on one value go to Redis together, as one script call (see
-// enqueueGroup), unless WithoutPipelining was given.
-func (q *Redis) Enqueue(ctx context.Context, j Job) error {
-	p, err := j.validate()
-	if err != nil {
-		return err
-	}
-	if q.closed.Load() {
-		return ErrClosed
-	}
-	due, err := q.dueArg(j.RunAt)
-	if err != nil {
-		return err
-	}
-	item := enqueueItem{id: j.ID, payload: j.Payload, prio: p, due: due}
-	if q.cfg.unpipelined {
-		errs := []error{nil}
-		if err := q.enqueueBatch(ctx, []enqueueItem{item}, errs); err != nil {
-			return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)
-		}
-		return errs[0]
-	}
-	return q.enqueues.enqueue(ctx, q, item)
-}
-
-// enqueueBatch runs the enqueue script for items and sets errs[i] to nil
-// or ErrDuplicate for each; the error is the call's, for all of them.
-func (q *Redis) enqueueBatch(ctx context.Context, items []enqueueItem, errs []error) error {
-	return q.runEnqueue(ctx, items, q.enqueueArgs(items), errs)
-}
-
-// enqueueArgs are the enqueue script's arguments for items, each with a
-// nonce of its own (so that a second run of the call acts once).
-func (q *Redis) enqueueArgs(items []enqueueItem) []any {
-	args := make([]any, 4, 4+5*len(items))
-	args[0], args[1], args[2], args[3] = q.agingArg(), q.clockArg(), wakeTTLArg, q.passOnArg()
-	for _, it := range items {
-		args = append(args, it.id, it.payload, int(it.prio), it.due, newToken())
-	}
-	return args
-}
-
-// runEnqueue runs the enqueue script with args (enqueueArgs of items).
-func (q *Redis) runEnqueue(ctx context.Context, items []enqueueItem, args []any, errs []error) error {
-	k := q.k
-	answers, err := q.bound.Eval(ctx, q.c, enqueueScript, []string{k.ready, k.sched, k.jobs, k.seq, k.wake}, args, nil).Int64Slice()
-	if err != nil {
-		return err
-	}
-	if len(answers) != len(items)+1 {
-		return fmt.Errorf("%w: enqueue reply %v", redisx.ErrBadReply, answers)
-	}
-	accepted := 0
-	for i, a := range answers[1:] {
-		if a == 0 {
-			errs[i] = fmt.Errorf("%w: %q", ErrDuplicate, items[i].id)
-			continue
-		}
-		accepted++
-	}
-	q.stats.enqueued.Add(uint64(accepted))
-	for range accepted {
-		if !q.waiters.wakeOne() {
-			q.wakeAfter(answers[0] == 2)
-			break
-		}
-	}
-	return nil
-}
 
 // Ack implements Queue.
 func (q *Redis) Ack(ctx context.Context, d *Delivery) error {
@@ -462,100 +393,6 @@ func (q *Redis) dequeue(ctx context.Context, ack *Delivery) (*Delivery, error) {
 			return nil, err
 		}
 	}
-}
-
-// try runs the dequeue script once (the next script when ack is not nil:
-// ack's ack first): a delivery, or how long until the next job may be due
-// (negative: nothing scheduled or leased).
-func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*Delivery, time.Duration, error) {
-	k := q.k
-	token := newToken()
-	// With none of this process's Dequeues blocked, the script itself
-	// passes the wake-up for jobs it leaves ready on to other processes,
-	// which saves a round trip on a busy consumer's every job.
-	passOn := q.passOnArg()
-	keys := []string{k.ready, k.sched, k.leases, k.jobs, k.marker(token), k.wake}
-	args := []any{q.clockArg(), q.cfg.visibility.Microseconds(), token, q.agingArg(), reclaimBatch, q.markerTTL, wakeTTLArg, passOn}
-	script, callCtx := dequeueScript, ctx
-	if ack != nil {
-		keys = append(keys, k.seq, k.marker(ack.lease))
-		args = append(args, ack.lease, newToken())
-		// Not cut short by ctx: the ack must land (WithTimeout bounds it).
-		script, callCtx = nextScript, context.WithoutCancel(ctx)
-	}
-	gen := q.idle.generation()
-	reply, err := q.bound.Eval(callCtx, q.c, script, keys, args, nil).Slice()
-	if err != nil {
-		if ack != nil {
-			return nil, 0, fmt.Errorf("queue: next: ack %q: %w", ack.ID, err)
-		}
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
-	}
-	if ack != nil {
-		if len(reply) == 1 { // {-1}: the acked delivery's lease is lost
-			return nil, 0, q.lost(ack)
-		}
-		q.drop(ack.lease)
-		q.stats.acked.Add(1)
-	}
-	d, wait, left, err := q.parseDequeue(reply, token)
-	if err != nil {
-		return nil, 0, fmt.Errorf("queue: dequeue: %w", err)
-	}
-	switch {
-	case d == nil:
-		q.idle.saw(gen, true, wait)
-	case left > 0:
-		q.idle.saw(gen, false, 0)
-		q.passOn(wake, passOn == "1")
-	}
-	if d != nil {
-		q.hold(d.ID, d.lease)
-		q.stats.deliveredOne(d.Priority)
-	}
-	return d, wait, nil
-}
-
-func (q *Redis) parseDequeue(reply []any, token string) (d *Delivery, wait time.Duration, left int64, err error) {
-	bad := fmt.Errorf("%w: dequeue reply %v", redisx.ErrBadReply, reply)
-	if len(reply) < 3 {
-		return nil, 0, 0, bad
-	}
-	kind, err := redisx.Int64(reply[0])
-	if err != nil {
-		return nil, 0, 0, bad
-	}
-	if rec, ok := reply[1].([]any); ok {
-		q.reclaimed(rec)
-	}
-	if kind == 0 {
-		us, err := redisx.Int64(reply[2])
-		if err != nil {
-			return nil, 0, 0, bad
-		}
-		if us < 0 {
-			return nil, -1, 0, nil
-		}
-		return nil, time.Duration(us) * time.Microsecond, 0, nil
-	}
-	if len(reply) != 5 {
-		return nil, 0, 0, bad
-	}
-	member, _ := reply[2].(string)
-	record, _ := reply[3].(string)
-	if len(member) <= seqLen {
-		return nil, 0, 0, bad
-	}
-	d, err = parseRecord(member[seqLen:], record)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%w: %w", redisx.ErrBadReply, err)
-	}
-	d.lease = token + member
-	left, _ = redisx.Int64(reply[4])
-	return d, 0, left, nil
 }
 
 // passOnArg tells a script whether it is to pass a wake-up on to other

@@ -123,3 +123,81 @@ func TestRedisFaultsQueuedEnqueuesReturnByTheirBound(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRedisConcurrentTakesGoTogetherEachWithItsJob: consumers taking jobs
+// at once (Next: ack the last, take the next) are sent as batches, and
+// each still gets a job of its own: every job is delivered and acked once.
+func TestRedisConcurrentTakesGoTogetherEachWithItsJob(t *testing.T) {
+	const consumers = 16
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		jobs := 400
+		if tg.Mini != nil {
+			jobs = 80 // miniredis compiles every script it runs: slow
+		}
+		c, _ := tg.NewClient()
+		q := newRedisQueue(t, tg, c, queue.WithName("takes"), queue.WithTimeout(30*time.Second))
+		ctx := context.Background()
+		for i := range jobs {
+			if err := q.Enqueue(ctx, queue.Job{ID: fmt.Sprintf("t%d", i), Priority: queue.Priority(1 + i%4)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		// Ends when every job was seen (Next acks its last delivery first),
+		// or after a minute.
+		run, stop := context.WithTimeout(ctx, time.Minute)
+		defer stop()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		errs := make(chan error, consumers)
+		for range consumers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				var done *queue.Delivery
+				for {
+					d, err := q.Next(run, done)
+					if errors.Is(err, context.Canceled) {
+						return
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					seen[d.ID]++
+					if len(seen) == jobs {
+						stop()
+					}
+					mu.Unlock()
+					done = d
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(seen) != jobs {
+			t.Fatalf("%d of %d jobs delivered", len(seen), jobs)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s delivered %d times", id, n)
+			}
+		}
+		if q.TakenInBatchesForTest() == 0 {
+			t.Fatalf("%d consumers at once: no take went in a batch", consumers)
+		}
+		if st := q.Stats(); st.Acked != uint64(jobs) || st.Delivered != uint64(jobs) {
+			t.Fatalf("Stats: %d delivered, %d acked; want %d each", st.Delivered, st.Acked, jobs)
+		}
+		if ready, scheduled, leased, err := q.Len(ctx); err != nil || ready+scheduled+leased != 0 {
+			t.Fatalf("left: %d ready, %d scheduled, %d leased (%v)", ready, scheduled, leased, err)
+		}
+	})
+}

@@ -13,10 +13,6 @@ var (
 	enqueueLua string
 	//go:embed lua/take.lua
 	takeLua string
-	//go:embed lua/dequeue.lua
-	dequeueLua string
-	//go:embed lua/next.lua
-	nextLua string
 	//go:embed lua/ack.lua
 	ackLua string
 	//go:embed lua/requeue.lua
@@ -33,8 +29,7 @@ var (
 	wakeLua string
 
 	enqueueScript = redis.NewScript(commonLua + enqueueLua)
-	dequeueScript = redis.NewScript(commonLua + takeLua + dequeueLua)
-	nextScript    = redis.NewScript(commonLua + takeLua + nextLua)
+	takeScript    = redis.NewScript(commonLua + takeLua)
 	ackScript     = redis.NewScript(commonLua + ackLua)
 	requeueScript = redis.NewScript(commonLua + requeueLua)
 	cancelScript  = redis.NewScript(commonLua + cancelLua)

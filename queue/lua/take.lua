@@ -1,32 +1,55 @@
--- leased_before: a second run of the same call (its reply was lost)
--- returns the job the first one leased, instead of leasing another to
--- nobody; nil when this is the first run (or that lease has ended).
-local function leased_before()
-  local prev = redis.call('GET', KEYS[5])
-  if prev and redis.call('ZSCORE', KEYS[3], ARGV[3] .. prev) then
-    return {1, {}, prev, redis.call('HGET', KEYS[4], id_of(prev)) or '', 0}
-  end
-  return nil
-end
+-- Take: Dequeue and Next, for one caller or a batch of concurrent ones
+-- (see batcher): ack the delivery each caller finished (Next), reclaim
+-- expired leases and move due scheduled jobs to ready (once for the
+-- batch), then lease the best ready jobs to the callers in turn.
+-- KEYS: ready, sched, leases, jobs, wake, seq, then two per caller: the
+--       marker of its new lease token, and the marker of the delivery it
+--       acks (its own marker again when it acks none)
+-- ARGV: now_us ('' = server TIME), visibility_us, aging_us, batch, marker_ttl_ms, wake_ttl_ms,
+--       pass_on ('1': no Dequeue of the caller's process is blocked, so jobs left ready wake other processes),
+--       then three per caller: lease token, lease member it acks ('' = none), ack nonce
+-- Returns {reclaimed, ready_left, answer of caller 1, ...}, where reclaimed
+-- lists id, attempt of each job taken back from an expired lease and an
+-- answer is {1, member, record} (leased), {0, wait_us} (nothing ready;
+-- wait_us: until the next scheduled job is due or the next lease expires,
+-- -1 if neither) or {-1} (the delivery to ack lost its lease: nothing is
+-- taken for this caller).
+local n = (#ARGV - 7) / 3
+local function marker(i) return KEYS[5 + 2 * i] end
+local function acked_marker(i) return KEYS[6 + 2 * i] end
+local function token(i) return ARGV[5 + 3 * i] end
 
--- take is Dequeue's work, shared by dequeue.lua and next.lua: reclaim
--- expired leases, move due scheduled jobs to ready, and lease the best
--- ready job.
--- KEYS 1-6: ready, sched, leases, jobs, marker, wake
--- ARGV 1-8: now_us ('' = server TIME), visibility_us, token, aging_us, batch, marker_ttl_ms, wake_ttl_ms,
---       pass_on ('1': no Dequeue of the caller's process is blocked, so jobs left ready wake other processes)
--- Returns {1, reclaimed, member, record, ready_left}
--- or {0, reclaimed, wait_us} (wait_us: until the next scheduled job is due
--- or the next lease expires; -1 if neither), where reclaimed lists
--- id, attempt of each job taken back from an expired lease.
-local function take()
+local answers, takers, acked = {}, {}, false
+for i = 1, n do
+  -- A second run of this very call (its reply was lost) answers what the
+  -- first run leased, instead of leasing another job to nobody; its ack
+  -- was done by that run too.
+  local prev = redis.call('GET', marker(i))
+  local lease, nonce = ARGV[6 + 3 * i], ARGV[7 + 3 * i]
+  if prev and redis.call('ZSCORE', KEYS[3], token(i) .. prev) then
+    answers[i] = {1, prev, redis.call('HGET', KEYS[4], id_of(prev)) or ''}
+  elseif lease == '' then
+    takers[#takers + 1] = i
+  elseif redis.call('ZREM', KEYS[3], lease) == 1 then
+    mark(acked_marker(i), 'done:' .. nonce, ARGV[5])
+    redis.call('HDEL', KEYS[4], id_of(member_of(lease)))
+    acked = true
+    takers[#takers + 1] = i
+  elseif ended_before(acked_marker(i), nonce) then
+    takers[#takers + 1] = i
+  else
+    answers[i] = {-1}
+  end
+end
+if acked then forget_seq(KEYS[4], KEYS[6]) end
+
+local reclaimed, left = {}, 0
+if #takers > 0 then
   local srv = server_us()
   local now = tonumber(ARGV[1]) or srv
-  local token = ARGV[3]
-  local aging = tonumber(ARGV[4])
-  local batch = tonumber(ARGV[5])
+  local aging = tonumber(ARGV[3])
+  local batch = tonumber(ARGV[4])
 
-  local reclaimed = {}
   for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', num(srv), 'LIMIT', 0, batch)) do
     redis.call('ZREM', KEYS[3], lease)
     local member = member_of(lease)
@@ -51,20 +74,40 @@ local function take()
     if j then redis.call('ZADD', KEYS[1], ready_score(j, aging), member) end
   end
 
-  local top = redis.call('ZPOPMIN', KEYS[1])
-  if #top == 0 then
-    return {0, reclaimed, num(next_wait(KEYS[2], KEYS[3], now, srv))}
+  -- One ZPOPMIN, one HMGET and one ZADD lease the jobs of every taker.
+  local top = redis.call('ZPOPMIN', KEYS[1], #takers)
+  local got = #top / 2
+  local raws = {}
+  if got > 0 then
+    local ids = {}
+    for k = 1, got do ids[k] = id_of(top[2 * k - 1]) end
+    raws = redis.call('HMGET', KEYS[4], unpack(ids))
   end
-
-  local member = top[1]
-  local raw = redis.call('HGET', KEYS[4], id_of(member))
-  if not raw then return {0, reclaimed, '0'} end -- a record lost to a flush: skip it
-  redis.call('ZADD', KEYS[3], num(srv + tonumber(ARGV[2])), token .. member)
-  mark(KEYS[5], member, ARGV[6])
+  local exp = num(srv + tonumber(ARGV[2]))
+  local leases, wait = {}, nil
+  for k, i in ipairs(takers) do
+    if k <= got then
+      local member, raw = top[2 * k - 1], raws[k]
+      if raw then
+        leases[#leases + 1] = exp
+        leases[#leases + 1] = token(i) .. member
+        mark(marker(i), member, ARGV[5])
+        answers[i] = {1, member, raw}
+      else
+        answers[i] = {0, '0'} -- a record lost to a flush: skip it, look again
+      end
+    else
+      wait = wait or num(next_wait(KEYS[2], KEYS[3], now, srv))
+      answers[i] = {0, wait}
+    end
+  end
+  if #leases > 0 then redis.call('ZADD', KEYS[3], unpack(leases)) end
   -- ready_left: Enqueue wakes consumers only when the ready set was empty,
   -- so while jobs are left the wake-up is passed on: here to other
   -- processes, by the caller to its own waiting Dequeues.
-  local left = redis.call('ZCARD', KEYS[1])
-  if left > 0 and ARGV[8] == '1' then wake(KEYS[6], ARGV[7]) end
-  return {1, reclaimed, member, raw, left}
+  if got == #takers then left = redis.call('ZCARD', KEYS[1]) end
+  if left > 0 and ARGV[7] == '1' then wake(KEYS[5], ARGV[6]) end
 end
+local reply = {reclaimed, left}
+for i = 1, n do reply[i + 2] = answers[i] end
+return reply
