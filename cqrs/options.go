@@ -27,7 +27,8 @@ type SnapshotStoreOption interface{ applySnapshotStore(*options) error }
 // WithTimeout.
 type CheckpointStoreOption interface{ applyCheckpointStore(*options) error }
 
-// ReadModelOption configures a RedisReadModel: WithPrefix, WithTimeout.
+// ReadModelOption configures a RedisReadModel: WithPrefix, WithTimeout,
+// WithoutPipelining, WithPrefetch.
 type ReadModelOption interface{ applyReadModel(*options) error }
 
 // RedisOption fits every Redis-backed constructor: WithPrefix,
@@ -45,6 +46,7 @@ type options struct {
 	block       time.Duration
 	ttl         time.Duration
 	unpipelined bool
+	prefetch    func(Event) (string, bool)
 }
 
 // redisOption fits every Redis-backed constructor.
@@ -59,6 +61,11 @@ func (f redisOption) applyReadModel(o *options) error       { return f(o) }
 type storeOption func(*options) error
 
 func (f storeOption) applyStore(o *options) error { return f(o) }
+
+// readModelOption fits NewRedisReadModel only.
+type readModelOption func(*options) error
+
+func (f readModelOption) applyReadModel(o *options) error { return f(o) }
 
 // snapshotStoreOption fits NewRedisSnapshotStore only.
 type snapshotStoreOption func(*options) error

@@ -57,6 +57,9 @@ type RedisReadModel[V any] struct {
 	call caller
 	base string
 	live atomic.Pointer[livePos] // the live copy as last seen; nil unknown
+	// keyOf names the key an event's handler reads (WithPrefetch); nil:
+	// every key is read when the handler asks for it.
+	keyOf func(Event) (string, bool)
 }
 
 // livePos is where the live copy stood when last seen: its checkpoint and
@@ -70,7 +73,8 @@ var (
 )
 
 // NewRedisReadModel returns the read model named name on c, built by h.
-// The name must not contain braces. Options: WithPrefix, WithTimeout.
+// The name must not contain braces. Options: WithPrefix, WithTimeout,
+// WithoutPipelining, WithPrefetch.
 // Errors wrap ErrInvalidConfig.
 func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandler[V], opts ...ReadModelOption) (*RedisReadModel[V], error) {
 	if c == nil {
@@ -88,7 +92,7 @@ func NewRedisReadModel[V any](c redis.UniversalClient, name string, h ModelHandl
 	if err != nil {
 		return nil, err
 	}
-	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o), base: tagged(o.prefix, ":rm:"+name)}
+	m := &RedisReadModel[V]{name: name, h: h, call: newCaller(c, o), base: tagged(o.prefix, ":rm:"+name), keyOf: o.prefetch}
 	return m, nil
 }
 
@@ -251,9 +255,13 @@ func (m *RedisReadModel[V]) apply(ctx context.Context, hash, cpField, token stri
 	if err != nil || done {
 		return err
 	}
-	read := func(ctx context.Context, key string) (V, bool, error) { return m.get(ctx, hash, key) }
-	tx, err := applyAll(ctx, m.name, m.h, read, events)
-	if err != nil {
+	tx := newTx(func(ctx context.Context, key string) (V, bool, error) { return m.get(ctx, hash, key) })
+	if m.keyOf != nil {
+		if err := m.prefetch(ctx, hash, tx, events); err != nil {
+			return err
+		}
+	}
+	if err := applyTx(ctx, m.name, m.h, tx, events); err != nil {
 		return err
 	}
 	last := through

@@ -56,12 +56,20 @@ func (tx *Tx[V]) Delete(key string) {
 // applyAll runs h for events on a new Tx over read.
 func applyAll[V any](ctx context.Context, name string, h ModelHandler[V], read func(context.Context, string) (V, bool, error), events []Event) (*Tx[V], error) {
 	tx := newTx(read)
-	for _, e := range events {
-		if err := h(ctx, tx, e); err != nil {
-			return nil, &applyError{name: name, e: e, err: err}
-		}
+	if err := applyTx(ctx, name, h, tx, events); err != nil {
+		return nil, err
 	}
 	return tx, nil
+}
+
+// applyTx runs h for events on tx.
+func applyTx[V any](ctx context.Context, name string, h ModelHandler[V], tx *Tx[V], events []Event) error {
+	for _, e := range events {
+		if err := h(ctx, tx, e); err != nil {
+			return &applyError{name: name, e: e, err: err}
+		}
+	}
+	return nil
 }
 
 type applyError struct {
