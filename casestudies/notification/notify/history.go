@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sysdesign/patterns/cqrs"
@@ -81,6 +82,16 @@ type projector struct{ historyLimit int }
 
 // apply is the read model's handler. Values a read model returns are
 // shared, so it changes a copy and puts that.
+// viewRead names the view a history event's projection reads: a status
+// event updates its notification's view (an acceptance writes a new one),
+// so the read model fetches a batch's views in one call.
+func viewRead(e cqrs.Event) (string, bool) {
+	if e.Type != eventStatus || !strings.HasPrefix(e.StreamID, streamPrefix) {
+		return "", false
+	}
+	return e.StreamID[len(streamPrefix):], true
+}
+
 func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) error {
 	switch e.Type {
 	case eventAccepted:

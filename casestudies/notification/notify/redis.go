@@ -78,7 +78,7 @@ func (s *Service) buildRedis() error {
 	s.store, s.head = store, store.Head
 	s.history = newHistoryWriter(store)
 	model, err := cqrs.NewRedisReadModel(c, "notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply,
-		cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout))
+		cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout), cqrs.WithPrefetch(viewRead))
 	if err != nil {
 		return err
 	}
