@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,21 +15,12 @@ import (
 
 // The fault suite's bounds: every Redis call must return within
 // faultTimeout plus redistest.Slack, and a read waiting for another
-// process's fleet lock within faultLockWait plus redistest.Slack.
+// process's fleet lock within faultLockWait plus redistest.Slack, each
+// plus the lateness the machine's load explains (see within).
 const (
 	faultTimeout  = 100 * time.Millisecond
 	faultLockWait = 300 * time.Millisecond
 )
-
-// within runs call and asserts that it returned within bound (+
-// redistest.Slack).
-func within(t *testing.T, bound time.Duration, call func()) {
-	t.Helper()
-	start := time.Now()
-	call()
-	elapsed, late := redistest.Late(start, bound)
-	require.False(t, late, "took %v, bound %v (+%v)", elapsed, bound, redistest.Slack)
-}
 
 // shortHealth makes subscriptions that stop answering noticed within
 // about 100ms for the rest of the test.
@@ -41,7 +33,8 @@ func shortHealth(t *testing.T) {
 // TestFaults runs the package's Redis types on a private redis-server
 // through each fault, on both client kinds, and asserts that every call
 // returns within its bound (the Redis timeout; for a read waiting on
-// another process's fleet lock, the lock wait) plus 50ms; that Aside.Get
+// another process's fleet lock, the lock wait) plus 50ms and the lateness
+// the machine's load explains (within); that Aside.Get
 // never fails a read, serving from the loader while Redis cannot; that a
 // Tiered flushes its local tier when it loses its subscription and
 // resumes invalidations after; and that all of it recovers by itself.
@@ -94,7 +87,7 @@ func TestFaults(t *testing.T) {
 
 					// Before: a cached value, and a local copy on the reader.
 					aGet("cached")
-					require.NoError(t, writer.Set(bg, "t", "t1", time.Hour))
+					healthySet(t, writer, "t", "t1")
 					require.Eventually(t, func() bool { return fill(reader, "t") }, waitFor, tick)
 
 					// A read waiting on another process's lock when the fault starts.
@@ -111,6 +104,7 @@ func TestFaults(t *testing.T) {
 					}()
 					require.Eventually(t, func() bool { return a.Stats().FleetWaits == 1 }, waitFor, tick)
 					waitStart := time.Now() // at most a tick after the wait began
+					waitProbe := startWakeProbe()
 
 					fault.Inject(s)
 					ended := false
@@ -140,7 +134,9 @@ func TestFaults(t *testing.T) {
 					w := <-waited
 					require.NoError(t, w.err)
 					require.Equal(t, "v(held)", w.v)
-					require.LessOrEqual(t, w.end.Sub(waitStart), faultLockWait+redistest.Slack+redistest.Stalled(waitStart, w.end))
+					allowance, stalled, wake := loadAllowance(waitProbe, waitStart, w.end)
+					require.LessOrEqual(t, w.end.Sub(waitStart), faultLockWait+redistest.Slack+allowance,
+						"lock wait: lateness %v (stalled %v, worst wake-up delay %v)", allowance, stalled, wake)
 					// Every Redis call is bounded.
 					within(t, limit, func() { _, _, _ = r.Get(bg, "cached") })
 					within(t, limit, func() { _, _, _ = r.GetEntry(bg, "cached") })
@@ -162,23 +158,63 @@ func TestFaults(t *testing.T) {
 						require.True(t, time.Now().Before(deadline), "Redis cache not back within %v: %v", waitFor, err)
 						time.Sleep(10 * time.Millisecond)
 					}
-					before := loads.Load()
-					aGet("after") // the plain Aside loads it, the other finds it
-					aGet("after")
-					assert.Equal(t, before+1, loads.Load(), "cached again")
+					// A load's store lands again: the plain Aside loads a key,
+					// the other finds it. On the AOF server (appendfsync
+					// always) a store may time out while a loaded machine's
+					// disk is slow: that shows as a cache error, and then
+					// another key is tried.
+					for i := 0; ; i++ {
+						key := "after" + strconv.Itoa(i)
+						before, errsBefore := loads.Load(), plain.Stats().CacheErrors
+						aGet(key)
+						aGet(key)
+						if loads.Load() == before+1 {
+							break
+						}
+						require.Greater(t, plain.Stats().CacheErrors, errsBefore, "%s loaded %d times, no store failed", key, loads.Load()-before)
+						require.True(t, time.Now().Before(deadline), "no store landed within %v", waitFor)
+					}
 					require.Eventually(t, func() bool { return writer.live.Load() && reader.live.Load() }, waitFor, tick, "resubscribed")
-					require.NoError(t, writer.Set(bg, "t", "t2", time.Hour))
+					healthySet(t, writer, "t", "t2")
 					require.Eventually(t, func() bool { return fill(reader, "t") }, waitFor, tick)
-					require.NoError(t, writer.Set(bg, "t", "t3", time.Hour))
+					healthySet(t, writer, "t", "t3")
 					require.Eventually(t, func() bool { return !localHas(reader, "t") }, waitFor, tick, "invalidations resumed")
-					v, ok, err := reader.Get(bg, "t")
-					require.NoError(t, err)
+					var v string
+					var ok bool
+					healthy(t, "Get t", func() (err error) {
+						v, ok, err = reader.Get(bg, "t")
+						return err
+					})
 					require.True(t, ok)
 					require.Equal(t, "t3", v)
 				})
 			}
 		})
 	}
+}
+
+// healthy runs call, a call to a server without a fault, until it
+// succeeds. On a loaded machine such a call may still time out now and
+// then (the AOF server fsyncs every write to a shared disk; a starved
+// process misses a 100ms bound): a timeout is tried again, for up to
+// waitFor; any other error fails the test.
+func healthy(t *testing.T, what string, call func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		err := call()
+		if err == nil {
+			return
+		}
+		require.True(t, timedOut(err), "%s: %v", what, err)
+		require.True(t, time.Now().Before(deadline), "%s timed out for %v: %v", what, waitFor, err)
+	}
+}
+
+// healthySet sets key to v through c for an hour, through healthy.
+func healthySet(t *testing.T, c *Tiered[string], key, v string) {
+	t.Helper()
+	healthy(t, "Set "+key, func() error { return c.Set(bg, key, v, time.Hour) })
 }
 
 // fill reads key through c and reports whether c now holds it locally.
