@@ -160,11 +160,14 @@ func (tg *Target) NewClient(opts ...ClientOption) (redis.UniversalClient, *Fault
 		c = redis.NewClient(&redis.Options{Addr: addr, Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
 			MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: targetReadTimeout, WriteTimeout: writeTimeout})
 	case Cluster:
-		// A cluster client sends a command again after a timeout as often
-		// as it follows MOVED (MaxRedirects), whatever MaxRetries says: the
-		// test cluster's slots never move, so it follows none.
+		// A cluster client sends a command again after a timeout or a
+		// network error as often as it follows MOVED (MaxRedirects, 3),
+		// whatever MaxRetries says, and it must follow MOVED (go-redis
+		// sends some commands, XINFO among them, to any node). So on the
+		// Cluster a call can still run more than once; MaxRetries -1 stops
+		// its node clients from adding to that.
 		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(), Dialer: f.dial, ContextTimeoutEnabled: cfg.contextTimeouts,
-			MaxRetries: -1, MaxRedirects: -1, DialTimeout: dialTimeout, ReadTimeout: targetReadTimeout, WriteTimeout: writeTimeout})
+			MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: targetReadTimeout, WriteTimeout: writeTimeout})
 	}
 	tg.t.Cleanup(func() { _ = c.Close() })
 	warm(c)
