@@ -26,6 +26,7 @@ type run[T any] struct {
 	fwd   context.Context // ctx, cancelled too if the lease is lost: actions
 	logc  context.Context // without ctx's cancellation: log writes (see newRun)
 	t     time.Time       // the clock as of the latest transition
+	t0    time.Time       // the clock when the run began
 	hb    *heartbeat      // &hbuf
 	hbuf  heartbeat       // reused by the next run once stopped (see heartbeat.stop)
 	x     *stepExec       // the execution's, shared by its steps' contexts
@@ -110,6 +111,7 @@ func (s *Saga[T]) newRun(ctx context.Context, id string) *run[T] {
 		r.data = nil // another Log may keep the slices it was given
 	}
 	r.t = s.now()
+	r.t0 = r.t
 	return r
 }
 
@@ -169,8 +171,16 @@ func (r *run[T]) logTime() time.Time {
 	return time.Time{}
 }
 
+// tick reads the clock for a transition. With the real clock (time.Now),
+// it adds the monotonic time elapsed since the run began to the run's
+// first reading: one clock read instead of time.Now's two (wall and
+// monotonic), and times that a step of the wall clock cannot reorder.
 func (r *run[T]) tick() time.Time {
-	r.t = r.s.now()
+	if r.s.realClock {
+		r.t = r.t0.Add(time.Since(r.t0))
+	} else {
+		r.t = r.s.now()
+	}
 	return r.t
 }
 

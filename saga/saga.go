@@ -39,6 +39,7 @@ type Saga[T any] struct {
 	beats      *beats     // with mem: the heartbeats of all running sagas
 	logClock   bool       // with mem: its clock is now, so it takes the time of each transition instead of reading it again
 	comparable bool       // see comparableJSON
+	realClock  bool       // now is time.Now (see run.tick)
 	runs       sync.Pool  // of *run[T]
 }
 
@@ -132,6 +133,7 @@ func New[T any](name string, steps []Step[T], opts ...Option) (*Saga[T], error) 
 		s.leaseArg = ms(s.lease)
 	}
 	s.comparable = comparableJSON(reflect.TypeFor[T]())
+	s.realClock = isTimeNow(s.now)
 	return s, nil
 }
 
