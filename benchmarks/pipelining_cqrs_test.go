@@ -4,13 +4,24 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sysdesign/patterns/cqrs"
 )
 
-// Checked single-event appends, one stream per goroutine.
+// Checked single-event appends, one stream per goroutine: appends/s,
+// allocations per append, and what each append cost the server (INFO of
+// the target's masters: nothing else uses the throwaway servers of
+// scripts/with-redis.sh while it runs): scripts/append (EVALSHA and EVAL
+// calls: 1 for an append sent alone, less for group-committed ones),
+// redis-µs/append (the scripts' own time) and redis-cpu-µs/append (the
+// server's CPU, network included), which a loaded machine skews less
+// than it skews appends/s.
 func BenchmarkPipeliningCQRS(b *testing.B) {
 	ctx := context.Background()
 	for _, target := range pipeTargets(b) {
@@ -35,11 +46,14 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 						streams[i] = "acc-" + strconv.Itoa(i)
 					}
 					ev := cqrs.Event{Type: "deposited", Data: []byte(`{"amount":1}`)}
+					before := cqrsRedisCost(b, c)
 					concurrently(b, g, "appends/s", func(w int) error {
 						v, err := s.Append(ctx, streams[w], versions[w], ev)
 						versions[w] = v
 						return err
 					})
+					b.StopTimer()
+					cqrsRedisCost(b, c).report(b, before, b.N)
 				})
 			}
 		}
@@ -67,6 +81,7 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 						batches[w][i] = cqrs.StreamAppend{StreamID: fmt.Sprintf("acc-%d-%d", w, i), Events: []cqrs.Event{ev}}
 					}
 				}
+				before := cqrsRedisCost(b, c)
 				start := time.Now()
 				concurrently(b, g, "batches/s", func(w int) error {
 					res, err := cqrs.AppendBatch(ctx, s, batches[w])
@@ -82,7 +97,72 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 					return nil
 				})
 				b.ReportMetric(float64(b.N*items)/time.Since(start).Seconds(), "appends/s")
+				b.StopTimer()
+				cqrsRedisCost(b, c).report(b, before, b.N*items)
 			})
 		}
 	}
+}
+
+// redisCost is what the servers of a target have done so far: scripts
+// run (EVALSHA and EVAL calls), the time they took (µs, INFO
+// commandstats) and the CPU the servers used (s, INFO cpu), summed over
+// the masters.
+type redisCost struct{ scripts, scriptUsec, cpu float64 }
+
+func cqrsRedisCost(b *testing.B, c redis.UniversalClient) redisCost {
+	var mu sync.Mutex
+	var rc redisCost
+	add := func(ctx context.Context, n *redis.Client) error {
+		info, err := n.Info(ctx, "commandstats", "cpu").Result()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, line := range strings.Split(info, "\n") {
+			name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				continue
+			}
+			switch name {
+			case "used_cpu_user", "used_cpu_sys":
+				x, _ := strconv.ParseFloat(value, 64)
+				rc.cpu += x
+			case "cmdstat_evalsha", "cmdstat_eval":
+				for _, f := range strings.Split(value, ",") {
+					k, v, _ := strings.Cut(f, "=")
+					x, _ := strconv.ParseFloat(v, 64)
+					switch k {
+					case "calls":
+						rc.scripts += x
+					case "usec":
+						rc.scriptUsec += x
+					}
+				}
+			}
+		}
+		return nil
+	}
+	ctx := context.Background()
+	var err error
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, add)
+	case *redis.Client:
+		err = add(ctx, c)
+	default:
+		b.Fatalf("unexpected client %T", c)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rc
+}
+
+// report reports the cost per append of the n appends made since before.
+func (rc redisCost) report(b *testing.B, before redisCost, n int) {
+	b.ReportMetric((rc.scripts-before.scripts)/float64(n), "scripts/append")
+	b.ReportMetric((rc.scriptUsec-before.scriptUsec)/float64(n), "redis-µs/append")
+	b.ReportMetric((rc.cpu-before.cpu)*1e6/float64(n), "redis-cpu-µs/append")
 }

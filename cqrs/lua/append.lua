@@ -109,10 +109,16 @@ local function append(k, a)
     local t = redis.call('TIME')
     stamp = ' ' .. t[1] .. string.format('%06d', tonumber(t[2])) .. ' '
   end
-  local ps, len = {}, 0
-  for i = 1, n do ps[i] = str(taken + i) end
-  for i = 1, n, CHUNK do
-    len = redis.call('RPUSH', ks, unpack(ps, i, math.min(i + CHUNK - 1, n)))
+  local ps, len
+  if n == 1 then -- the common case, without a table
+    ps = str(taken + 1)
+    len = redis.call('RPUSH', ks, ps)
+  else
+    ps = {}
+    for i = 1, n do ps[i] = str(taken + i) end
+    for i = 1, n, CHUNK do
+      len = redis.call('RPUSH', ks, unpack(ps, i, math.min(i + CHUNK - 1, n)))
+    end
   end
   local cur = len - n
   if stale(exp, cur) then
@@ -136,11 +142,18 @@ local function append(k, a)
     end
     if nh > 0 then redis.call('HSET', kid, unpack(hs, 1, nh)) end
   end
-  for i = 1, n do
-    fields[nf + 1] = ps[i]
-    fields[nf + 2] = str(cur + i) .. stamp .. ARGV[a + 2 * i + 1]
+  if n == 1 then
+    fields[nf + 1] = ps
+    fields[nf + 2] = str(cur + 1) .. stamp .. ARGV[a + 3]
     nf = nf + 2
     if nf == 2 * CHUNK then writeEvents() end
+  else
+    for i = 1, n do
+      fields[nf + 1] = ps[i]
+      fields[nf + 2] = str(cur + i) .. stamp .. ARGV[a + 2 * i + 1]
+      nf = nf + 2
+      if nf == 2 * CHUNK then writeEvents() end
+    end
   end
   taken = taken + n
   return 0, cur + n, taken
