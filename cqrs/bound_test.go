@@ -3,6 +3,7 @@ package cqrs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -103,7 +104,21 @@ func (r redisTypes) calls(timeout time.Duration) []boundedCall {
 // bound (WithTimeout; Wait: its interval plus WithTimeout), or by the
 // caller's sooner deadline, on clients with and without
 // ContextTimeoutEnabled, with context.DeadlineExceeded. The client's own
-// read timeout is 1s (and 10s more for Wait's blocking read).
+// read timeout is 1s (and 10s more for Wait's blocking read), so a call
+// that ignored its bound overruns it by 900ms or more.
+//
+// On a loaded machine (load 20, -race, 64 calls woken at once on two
+// cores) a call may take its bound plus redistest.Slack plus wakeUps
+// times the worst wake-up delay a lateness probe saw while it ran: the
+// calls' timers fire on time but their goroutines wait their turn to run,
+// and a deadline reaches a waiting call in up to three wake-ups (the
+// ctx's timer goroutine cancels it, the netpoller or the bound's timer
+// wakes the caller, which then runs), each as late as the probe's. A
+// burst with a late call runs again, redistest.TimingAttempts times in
+// all (the hang holds, so each run is the same test): at load 10–14 one
+// burst in about fifteen had calls overrun by more than that, together
+// (all of one burst at 416ms, probe 71ms), and none twice in a row; an
+// ignored bound overruns in every run.
 func TestRedisCallsReturnByTheBound(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
@@ -111,39 +126,67 @@ func TestRedisCallsReturnByTheBound(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				c, faults := tg.NewClient(kind.opts...)
 				r := newRedisTypes(t, c, tg.Prefix+kind.prefix, WithTimeout(timeout))
+				probe := watchLateness(t)
 				faults.Hang()
 				defer faults.Heal()
-				// All at once, each on a connection of its own: the bound
-				// holds for every caller, not only the first.
-				var wg sync.WaitGroup
-				for _, bc := range r.calls(timeout) {
-					wg.Add(2)
-					go func() {
-						defer wg.Done()
-						start := time.Now()
-						assertBounded(t, bc.name, start, bc.bound, bc.call(context.Background()))
-					}()
-					go func() {
-						defer wg.Done()
-						const short = 30 * time.Millisecond
-						ctx, cancel := context.WithTimeout(context.Background(), short)
-						defer cancel()
-						start := time.Now()
-						assertBounded(t, bc.name+" with a 30ms ctx", start, short, bc.call(ctx))
-					}()
+				for attempt := 1; ; attempt++ {
+					late := callAllAtOnce(t, probe, r.calls(timeout))
+					if len(late) == 0 {
+						return
+					}
+					if attempt == redistest.TimingAttempts {
+						for _, l := range late {
+							t.Error(l)
+						}
+						return
+					}
+					t.Logf("burst %d: %d calls late, the first: %s; running it again", attempt, len(late), late[0])
 				}
-				wg.Wait()
 			})
 		}
 	})
 }
 
-func assertBounded(t *testing.T, what string, start time.Time, bound time.Duration, err error) {
-	t.Helper()
-	if elapsed, late := redistest.Late(start, bound); late {
-		t.Errorf("%s took %v, bound %v (+%v)", what, elapsed, bound, redistest.Slack)
+// callAllAtOnce makes every call twice, without and with a 30ms ctx, all
+// at once, each on a connection of its own (the bound holds for every
+// caller, not only the first); it fails t for a call that did not return
+// context.DeadlineExceeded and returns the calls that came back late.
+func callAllAtOnce(t *testing.T, probe *latenessProbe, calls []boundedCall) (late []string) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	check := func(what string, start time.Time, bound time.Duration, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)
+		}
+		end := time.Now()
+		if elapsed, delay := end.Sub(start), probe.worst(start, end); elapsed > bound+redistest.Slack+wakeUps*delay {
+			mu.Lock()
+			late = append(late, fmt.Sprintf("%s took %v, bound %v + %v + %d × wake-up delay %v", what, elapsed, bound, redistest.Slack, wakeUps, delay))
+			mu.Unlock()
+		}
 	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)
+	for _, bc := range calls {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := bc.call(context.Background())
+			check(bc.name, start, bc.bound, err)
+		}()
+		go func() {
+			defer wg.Done()
+			const short = 30 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), short)
+			defer cancel()
+			start := time.Now()
+			err := bc.call(ctx)
+			check(bc.name+" with a 30ms ctx", start, short, err)
+		}()
 	}
+	wg.Wait()
+	return late
 }
+
+// wakeUps is how many wake-ups a deadline takes to reach a bounded call
+// at most (see TestRedisCallsReturnByTheBound).
+const wakeUps = 3
