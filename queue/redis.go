@@ -425,9 +425,16 @@ func (q *Redis) wakeAfter(mine bool) {
 // the wake-up list, unless the dequeue script already pushed it there
 // (scriptDid). A wake-up lost here costs a consumer at most its poll
 // interval.
-func (q *Redis) passOn(own chan struct{}, scriptDid bool) {
+//
+// The callers of one batch share pushed: one wake-up through the list per
+// batch is enough, since the Dequeue it wakes passes it on in turn while
+// jobs are left.
+func (q *Redis) passOn(own chan struct{}, scriptDid bool, pushed *atomic.Bool) {
 	q.leave(own) // the caller has its job: it is no one to wake
 	if q.blocked.Load() > 0 && q.waiters.wakeOne() || scriptDid {
+		return
+	}
+	if pushed != nil && !pushed.CompareAndSwap(false, true) {
 		return
 	}
 	q.wakeOthers()

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sysdesign/patterns/internal/redisx"
@@ -25,11 +26,13 @@ type takeItem struct {
 // takeAnswer is what the take script answered one caller: answer is
 // {1, member, record}, {0, wait_us} or {-1} (see lua/take.lua); left is
 // how many jobs the call left ready, passedOn whether the script passed
-// the wake-up for them on to other processes.
+// the wake-up for them on to other processes; pushed, shared by the
+// callers of one call, whether one of them pushed a wake-up to the list.
 type takeAnswer struct {
 	answer   []any
 	left     int64
 	passedOn bool
+	pushed   *atomic.Bool
 }
 
 func newTakeBatcher(q *Redis) *batcher[takeItem, takeAnswer] {
@@ -73,12 +76,13 @@ func (q *Redis) takeBatch(ctx context.Context, items []takeItem, res []takeAnswe
 	if err != nil {
 		return fmt.Errorf("%w: take reply %v", redisx.ErrBadReply, reply)
 	}
+	pushed := new(atomic.Bool)
 	for i := range items {
 		answer, ok := reply[2+i].([]any)
 		if !ok || len(answer) == 0 {
 			return fmt.Errorf("%w: take reply %v", redisx.ErrBadReply, reply)
 		}
-		res[i] = takeAnswer{answer: answer, left: left, passedOn: passOn == "1"}
+		res[i] = takeAnswer{answer: answer, left: left, passedOn: passOn == "1", pushed: pushed}
 	}
 	return nil
 }
@@ -132,7 +136,7 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*De
 		q.idle.saw(gen, true, wait)
 	case res.left > 0:
 		q.idle.saw(gen, false, 0)
-		q.passOn(wake, res.passedOn)
+		q.passOn(wake, res.passedOn, res.pushed)
 	}
 	if d != nil {
 		q.hold(d.ID, d.lease)
