@@ -18,13 +18,15 @@ local n = (#ARGV - 7) / 3
 local function marker(i) return KEYS[5 + 2 * i] end
 local function acked_marker(i) return KEYS[6 + 2 * i] end
 local function token(i) return ARGV[5 + 3 * i] end
-
-local answers, takers, acked = {}, {}, false
+-- A second run of this very call (its reply was lost) answers what the
+-- first run leased, instead of leasing another job to nobody; its ack was
+-- done by that run too. One MGET reads every caller's marker.
+local markers = {}
+for i = 1, n do markers[i] = marker(i) end
+local prevs = redis.call('MGET', unpack(markers))
+local answers, takers, acked = {}, {}, {}
 for i = 1, n do
-  -- A second run of this very call (its reply was lost) answers what the
-  -- first run leased, instead of leasing another job to nobody; its ack
-  -- was done by that run too.
-  local prev = redis.call('GET', marker(i))
+  local prev = prevs[i]
   local lease, nonce = ARGV[6 + 3 * i], ARGV[7 + 3 * i]
   if prev and redis.call('ZSCORE', KEYS[3], token(i) .. prev) then
     answers[i] = {1, prev, redis.call('HGET', KEYS[4], id_of(prev)) or ''}
@@ -32,8 +34,7 @@ for i = 1, n do
     takers[#takers + 1] = i
   elseif redis.call('ZREM', KEYS[3], lease) == 1 then
     mark(acked_marker(i), 'done:' .. nonce, ARGV[5])
-    redis.call('HDEL', KEYS[4], id_of(member_of(lease)))
-    acked = true
+    acked[#acked + 1] = id_of(member_of(lease))
     takers[#takers + 1] = i
   elseif ended_before(acked_marker(i), nonce) then
     takers[#takers + 1] = i
@@ -41,7 +42,10 @@ for i = 1, n do
     answers[i] = {-1}
   end
 end
-if acked then forget_seq(KEYS[4], KEYS[6]) end
+if #acked > 0 then
+  redis.call('HDEL', KEYS[4], unpack(acked))
+  forget_seq(KEYS[4], KEYS[6])
+end
 
 local reclaimed, left = {}, 0
 if #takers > 0 then
