@@ -11,6 +11,7 @@ import (
 	"github.com/sysdesign/patterns/cqrs"
 	"github.com/sysdesign/patterns/internal/backoff"
 	"github.com/sysdesign/patterns/queue"
+	"github.com/sysdesign/patterns/ratelimit"
 )
 
 // work is one worker: take a job, deliver it, repeat until pull ends;
@@ -66,9 +67,10 @@ func (s *Service) ackLast(run context.Context, done *queue.Delivery, err error) 
 // skipped), quiet hours (non-critical: deferred to their end), the
 // provider's circuit (open: deferred until it may half-open), the user's
 // rate limit (deferred until allowed) — then sends it through the
-// channel's breaker. It settles a job that goes back to the queue (Retry,
-// Defer) and returns d when the job is to be acked: the worker's next
-// Next does that.
+// channel's breaker. On Redis the rate-limit decision is asked for while
+// the preferences are read (limitAhead), and acted on in the order above.
+// It settles a job that goes back to the queue (Retry, Defer) and returns
+// d when the job is to be acked: the worker's next Next does that.
 func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.Delivery) {
 	t, err := decodeTask(d.Payload)
 	if err != nil || s.cfg.Senders[t.Channel] == nil {
@@ -76,7 +78,10 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.De
 		return d
 	}
 	now := s.cfg.Clock()
+	b := s.breakers[t.Channel]
+	limit := s.limitAhead(ctx, t, b)
 	prefs, err := s.prefView.Get(ctx, t.UserID)
+	dec, asked, limitErr := limit()
 	if err != nil {
 		// Without the preferences the opt-out cannot be checked: wait
 		// (real time: a fake clock would never end the wait), then put
@@ -94,13 +99,14 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.De
 			return s.postpone(ctx, d, t, until, "quiet hours until "+until.Format("15:04 MST"))
 		}
 	}
-	b := s.breakers[t.Channel]
 	if b.State() == breaker.Open {
 		return s.postpone(ctx, d, t, s.reopensAt(b, now), "provider circuit open")
 	}
 	if s.limiter != nil {
-		dec, err := s.limiter.Allow(ctx, t.UserID+":"+t.Channel)
-		switch {
+		if !asked {
+			dec, limitErr = s.limiter.Allow(ctx, t.UserID+":"+t.Channel)
+		}
+		switch err := limitErr; {
 		case err != nil:
 			// A limiter that fails does not hold deliveries up: the limit
 			// protects users from floods, not the service from failure.
@@ -111,6 +117,40 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.De
 	}
 	return s.send(ctx, d, t, b)
 }
+
+// limitAhead starts t's rate-limit decision while the caller reads the
+// preferences, when both are Redis round trips: a delivery then waits for
+// one round trip instead of two in a row (on a coalescing client the two
+// calls can share a pipeline). The returned func waits for the decision;
+// asked is false when none was started — in memory, where both are local
+// and a goroutine would cost more than it saves, without a limiter, or
+// with the provider's circuit open (the delivery waits for it without
+// asking) — and then the caller decides in order, if it still needs to.
+//
+// The cost: a delivery that the preferences then skip (the user opted out
+// of the channel) or defer (quiet hours) has used a token of its
+// user-and-channel budget. An opted-out channel's budget is spent on
+// nothing else; a deferral ends hours later, when the budget has refilled.
+func (s *Service) limitAhead(ctx context.Context, t task, b *breaker.Breaker) func() (ratelimit.Decision, bool, error) {
+	if s.limiter == nil || s.cfg.Redis == nil || b.State() == breaker.Open {
+		return notAsked
+	}
+	var (
+		dec  ratelimit.Decision
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		dec, err = s.limiter.Allow(ctx, t.UserID+":"+t.Channel)
+	}()
+	return func() (ratelimit.Decision, bool, error) {
+		<-done
+		return dec, true, err
+	}
+}
+
+func notAsked() (ratelimit.Decision, bool, error) { return ratelimit.Decision{}, false, nil }
 
 // send hands the delivery to the provider through its breaker and acts on
 // the outcome; it returns d when the job is to be acked.
