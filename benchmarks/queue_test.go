@@ -423,3 +423,25 @@ func criticalLatency(b *testing.B, q queue.Queue, loaded bool) {
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(seen)/float64(b.N), "backlog")
 }
+
+// BenchmarkQueueRedisTargets is issue 13's shape for the queue: a Next
+// loop of g consumers and four producers, on one Redis and on the
+// 3-master Cluster (PATTERNS_REDIS_ADDR, PATTERNS_REDIS_CLUSTER), at g = 1,
+// 16 and 64, with jobs/s and allocations per job (producers and
+// consumers together).
+func BenchmarkQueueRedisTargets(b *testing.B) {
+	for _, target := range pipeTargets(b) {
+		newQueue := func(b *testing.B) queue.Queue {
+			q, err := queue.NewRedis(pipeClient(b, target), queue.WithPrefix(benchPrefixFor("queue")),
+				queue.WithName(fmt.Sprintf("targets-%d", benchRun.Add(1))))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return q
+		}
+		lib := workLib{"patterns-next", patternsWork(newQueue, true)}
+		for _, g := range []int{1, 16, 64} {
+			b.Run(fmt.Sprintf("%s/g=%d", target, g), func(b *testing.B) { runWork(b, lib, g) })
+		}
+	}
+}
