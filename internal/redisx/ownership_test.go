@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -79,7 +80,7 @@ func TestEvalArgsAreNotReadAfterRelease(t *testing.T) {
 func checkArgsOwnership(t *testing.T, c redis.UniversalClient, flush func()) {
 	const (
 		goroutines = 16
-		calls      = 150
+		calls      = 100
 	)
 	ctx := context.Background()
 	scribbled := "scribbled"
@@ -139,7 +140,14 @@ func checkArgsOwnership(t *testing.T, c redis.UniversalClient, flush func()) {
 					pendingOwners = append(pendingOwners, owner)
 					pendingMu.Unlock()
 				default:
-					t.Errorf("call: %v", err)
+					// A socket deadline on a starved machine: the call
+					// came back with its error, its owner released.
+					var ne net.Error
+					if !errors.As(err, &ne) || !ne.Timeout() {
+						t.Errorf("call: %v", err)
+					} else if owner.released.Load() != 1 {
+						t.Errorf("a call failed (%v) before releasing its owner", err)
+					}
 				}
 			}
 		}()
