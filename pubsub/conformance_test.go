@@ -54,7 +54,10 @@ func redisBackend(tg *redistest.Target) pubsubtest.Backend {
 		n = 5_000
 	}
 	return pubsubtest.Backend{
-		Features: pubsubtest.Features{OrderedWithOneWorker: true, DurableGroups: true, LoadMessages: n},
+		// A delivery lost on its way comes back within a second while its
+		// consumer lives (the reader takes back its own lost entries);
+		// the visibility timeout is the promise for a consumer that died.
+		Features: pubsubtest.Features{OrderedWithOneWorker: true, DurableGroups: true, LoadMessages: n, Redelivery: vis},
 		NewBus:   func(t *testing.T) pubsub.Bus { return newOn(t, tg.Client) },
 		Crash: func(t *testing.T, _ pubsub.Bus) (pubsub.Bus, func(pubsub.Subscription)) {
 			c, faults := tg.NewClient()

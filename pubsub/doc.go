@@ -145,9 +145,19 @@
 // entry it holds every third of
 // WithVisibilityTimeout (default 30s; at most every 10s), so a live
 // consumer's entries are never reclaimed, however long they wait or
-// their handlers run. Entries of a consumer that stopped heartbeating for
-// the visibility timeout (its process died or lost Redis) are reclaimed
-// by the others (XAUTOCLAIM) and redelivered. Delivery counts live in
+// their handlers run (should heartbeats come so late, on a starved
+// machine, that a consumer's own reclaim pass takes an entry it holds, the
+// entry is not queued a second time). Entries of a consumer that stopped
+// heartbeating for the visibility timeout (its process died or lost
+// Redis) are reclaimed by the others (XAUTOCLAIM) and redelivered. A read
+// whose reply a live consumer never saw (given up on at its bound, a cut
+// connection, or sent again by go-redis after a read timeout, so that the
+// reply seen was the second read's) leaves its entries pending for that
+// consumer, held by nobody: the consumer's reclaim pass (at most every
+// second) takes back the pending entries it does not hold and delivers
+// them, without counting the lost delivery (Stats.Recovered,
+// EventRecovered), rather than leave them for the visibility timeout.
+// Delivery counts live in
 // Redis: a message whose consumers keep dying mid-handler is dead-lettered
 // after MaxAttempts too.
 // A dead letter is appended to the dead-letter stream and routed to the

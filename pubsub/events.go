@@ -48,6 +48,10 @@ const (
 	// EventNoBinding: a Publish failed with ErrNoBinding (Topic and Group
 	// say which message and group).
 	EventNoBinding
+	// EventRecovered: a Redis consumer took back entries that a read of
+	// its own had taken but whose reply it never saw (MessageID is the
+	// first of them; see Stats.Recovered).
+	EventRecovered
 )
 
 var eventKindNames = [...]string{
@@ -62,6 +66,7 @@ var eventKindNames = [...]string{
 	EventDetached:     "detached",
 	EventRejoined:     "rejoined",
 	EventNoBinding:    "no-binding",
+	EventRecovered:    "recovered",
 }
 
 // String returns the kind's identifier in lower-kebab case, as
@@ -114,7 +119,7 @@ func (e Event) level() slog.Level {
 	switch e.Kind {
 	case EventDeadLettered, EventDeadDropped, EventPanicked:
 		return slog.LevelError
-	case EventRetried, EventDropped, EventDetached, EventRebound, EventNoBinding:
+	case EventRetried, EventDropped, EventDetached, EventRebound, EventNoBinding, EventRecovered:
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo

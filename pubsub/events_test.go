@@ -47,7 +47,7 @@ func (r *recorder) wait(t testing.TB, k EventKind) Event {
 }
 
 func TestEventKindStrings(t *testing.T) {
-	for k := EventRetried; k <= EventNoBinding; k++ {
+	for k := EventRetried; k <= EventRecovered; k++ {
 		require.NotContains(t, k.String(), "EventKind", "kind %d has no name", int(k))
 	}
 	require.Equal(t, "dead-lettered", EventDeadLettered.String())

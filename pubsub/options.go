@@ -300,8 +300,11 @@ func WithGroup(name string) SubscribeOption {
 // WithConsumer names the Redis consumer of a subscription in its group
 // (default: host-pid-random). A process that restarts with the same name
 // first redelivers the messages it held when it stopped; other processes
-// reclaim them only after the visibility timeout. Memory and broadcast
-// buses refuse it (ErrInvalidConfig).
+// reclaim them only after the visibility timeout. A name must be used by
+// one running subscription at a time: each takes the entries pending
+// under its name that it does not hold for lost deliveries of its own,
+// so two subscriptions sharing one would deliver each other's messages
+// again. Memory and broadcast buses refuse it (ErrInvalidConfig).
 func WithConsumer(name string) SubscribeOption {
 	return subOption(func(c *subConfig) error {
 		if err := validateGroup(name); err != nil {

@@ -79,6 +79,28 @@ func (s *redisSub) hold(es []entry) {
 	s.mu.Unlock()
 }
 
+// holdNew holds the entries of es that this consumer does not hold yet
+// and returns them. The reclaim pass (XAUTOCLAIM) takes any entry idle for
+// the visibility timeout, this consumer's own too: one whose heartbeat
+// came late on a loaded machine while it waited for a worker, or ran in a
+// handler, is held already, and must not be queued a second time.
+func (s *redisSub) holdNew(es []entry) []entry {
+	if len(es) == 0 {
+		return es
+	}
+	fresh := es[:0]
+	s.mu.Lock()
+	for _, e := range es {
+		if _, ok := s.held[e.id]; ok {
+			continue
+		}
+		s.held[e.id] = struct{}{}
+		fresh = append(fresh, e)
+	}
+	s.mu.Unlock()
+	return fresh
+}
+
 // release stops heartbeating entries: acknowledged, dead-lettered, or
 // given up to be reclaimed.
 func (s *redisSub) release(ids ...string) {

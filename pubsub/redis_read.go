@@ -44,14 +44,17 @@ func (s *redisSub) read() {
 				b.callFailed(err)
 			} else {
 				cursor = next
+				es = s.holdNew(es)
 				s.reclaimed(es)
-				s.hold(es)
 				if !s.dispatch(es) {
 					return
 				}
 				if cursor == "0-0" {
 					lastReclaim = time.Now()
 					s.tidy(ctx)
+					if !s.dispatch(s.recoverLost(ctx)) {
+						return
+					}
 				}
 			}
 		}
@@ -151,8 +154,14 @@ func parseReadReply(raw any) []entry {
 		if !ok || len(m) != 2 {
 			continue
 		}
+		// An element of another shape is skipped: the entry stays pending
+		// for this consumer, held by nobody, and recoverLost delivers it
+		// through the claim script within a second.
 		id, _ := m[0].(string)
-		fields, _ := m[1].([]any)
+		fields, ok := m[1].([]any)
+		if id == "" || !ok {
+			continue
+		}
 		es = append(es, entry{id: id, fields: fields, attempt: 1})
 	}
 	return es
@@ -166,6 +175,41 @@ func (s *redisSub) reclaimed(es []entry) {
 	}
 	s.b.stats.reclaimed.Add(uint64(len(es)))
 	s.b.cfg.emit(Event{Kind: EventReclaimed, Group: s.name(), MessageID: es[0].id, Attempt: es[0].attempt})
+}
+
+// recoverLost takes back the entries pending for this consumer that it
+// does not hold: Redis gave them to a read whose reply never arrived (a
+// read given up on at its bound, a cut connection, or one that go-redis
+// sent again after a read timeout, so that the reply the reader saw was
+// the second read's). Nothing heartbeats them, so without this they would
+// wait for the visibility timeout, the reclaim pass of a consumer that
+// died. It runs on the reader goroutine, between reads, so every entry a
+// read or claim returned is held by then; the held set is taken before
+// the script runs, and an entry leaves it only once its XACK, dead letter
+// or hand-back is done or has failed (and a failed one is due again
+// anyway). The entries keep their delivery count: the lost read counted
+// a delivery that no handler saw. The entries, already held, are
+// returned for dispatch.
+func (s *redisSub) recoverLost(ctx context.Context) []entry {
+	s.mu.Lock()
+	args := make([]any, 0, 6+len(s.held))
+	args = append(args, s.group, s.consumer, "lost", "0-0", 0, s.b.cfg.batch)
+	for id := range s.held {
+		args = append(args, id)
+	}
+	s.mu.Unlock()
+	res, err := s.b.bound().Eval(ctx, s.b.client, claimScript, []string{s.stream}, args, nil).Slice()
+	if err != nil {
+		s.b.stats.errors.Add(1)
+		return nil
+	}
+	es := claimedEntries(res)
+	if len(es) > 0 {
+		s.b.stats.recovered.Add(uint64(len(es)))
+		s.b.cfg.emit(Event{Kind: EventRecovered, Group: s.name(), MessageID: es[0].id, Attempt: es[0].attempt})
+	}
+	s.hold(es)
+	return es
 }
 
 // consumerIdleFactor × the visibility timeout is how long a consumer
@@ -230,6 +274,15 @@ func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []en
 		return cursor, nil, errors.New("pubsub: malformed claim reply")
 	}
 	next, _ := res[0].(string)
+	return next, claimedEntries(res), nil
+}
+
+// claimedEntries reads the entries of a claim reply ({cursor, {id,
+// fields, deliveries}, …}), skipping any element of another shape.
+func claimedEntries(res []any) []entry {
+	if len(res) < 2 {
+		return nil
+	}
 	es := make([]entry, 0, len(res)-1)
 	for _, r := range res[1:] {
 		t, ok := r.([]any)
@@ -237,9 +290,12 @@ func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []en
 			continue
 		}
 		id, _ := t[0].(string)
-		fields, _ := t[1].([]any)
+		fields, ok := t[1].([]any)
 		n, _ := t[2].(int64)
-		es = append(es, entry{id: id, fields: fields, attempt: int(n)})
+		if id == "" || !ok {
+			continue // not what claim.lua returns; pending still, recovered by a later pass
+		}
+		es = append(es, entry{id: id, fields: fields, attempt: max(int(n), 1)})
 	}
-	return next, es, nil
+	return es
 }

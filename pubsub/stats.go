@@ -38,6 +38,11 @@ type Stats struct {
 	// Reclaimed counts Redis messages this bus's consumers took over from
 	// consumers that stopped heartbeating.
 	Reclaimed uint64
+	// Recovered counts Redis messages a consumer of this bus took back
+	// from its own pending entries because the read that took them lost
+	// its reply (a timeout, a cut connection, a read go-redis sent again):
+	// delivered within a second rather than after the visibility timeout.
+	Recovered uint64
 	// Errors counts Redis calls of consumers that failed (reads, acks,
 	// heartbeats); the bus retries them or leaves the message pending.
 	Errors uint64
@@ -52,7 +57,7 @@ type Stats struct {
 type counters struct {
 	published, delivered, failed, panics, retried, deadLettered, deadDropped atomic.Uint64
 	droppedOldest, droppedNewest, rejected, abandoned, errors, rebinds       atomic.Uint64
-	handedBack, reclaimed                                                    atomic.Uint64
+	handedBack, reclaimed, recovered                                         atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -62,5 +67,6 @@ func (c *counters) snapshot() Stats {
 		DeadDropped: c.deadDropped.Load(), DroppedOldest: c.droppedOldest.Load(),
 		DroppedNewest: c.droppedNewest.Load(), Rejected: c.rejected.Load(), Abandoned: c.abandoned.Load(), Errors: c.errors.Load(),
 		Rebinds: c.rebinds.Load(), HandedBack: c.handedBack.Load(), Reclaimed: c.reclaimed.Load(),
+		Recovered: c.recovered.Load(),
 	}
 }

@@ -7,6 +7,11 @@
 --   acknowledged, since they cannot be delivered.
 -- mode 'retry': entry ARGV[4] again if this consumer still holds it
 --   (bumping its delivery count).
+-- mode 'lost': up to ARGV[6] of its own pending entries that are not
+--   among ARGV[7…] (the entries the consumer holds): entries a read took
+--   whose reply never reached the consumer (a timeout, a cut connection,
+--   a client that sent the read again). Their delivery count stays: the
+--   lost read counted a delivery no handler saw.
 -- KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] mode,
 -- ARGV[4] cursor or id, ARGV[5] min idle ms, ARGV[6] count
 -- Returns {next cursor, {id, {field, value, …}, deliveries}, …}.
@@ -30,6 +35,28 @@ if ARGV[3] == 'own' then
       redis.call('XACK', KEYS[1], ARGV[1], p[1])
     end
     out[1] = p[1]
+  end
+  return out
+elseif ARGV[3] == 'lost' then
+  local held = {}
+  for i = 7, #ARGV do
+    held[ARGV[i]] = true
+  end
+  local want = tonumber(ARGV[6])
+  local ps = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', want + #ARGV - 6, ARGV[2])
+  for _, p in ipairs(ps) do
+    if #out > want then
+      break
+    end
+    if not held[p[1]] then
+      local n = tonumber(p[4])
+      local e = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, p[1], 'RETRYCOUNT', n)
+      if type(e[1]) == 'table' and type(e[1][2]) == 'table' then
+        out[#out + 1] = {p[1], e[1][2], n}
+      else
+        redis.call('XACK', KEYS[1], ARGV[1], p[1])
+      end
+    end
   end
   return out
 elseif ARGV[3] == 'dead' then

@@ -109,7 +109,20 @@ func (c *collector) unique() (unique, dups int) {
 // came for waitLimit; it returns the duplicates seen.
 func (c *collector) waitUnique(t testing.TB, n int) (dups int) {
 	t.Helper()
-	idle := time.NewTimer(waitLimit)
+	return c.waitUniqueIdle(t, n, waitLimit)
+}
+
+// waitEvery is waitUnique for a case that must see every message of a
+// bus that may deliver one again only after its Features.Redelivery: it
+// fails when none came for waitLimit plus that.
+func (c *collector) waitEvery(t testing.TB, be Backend, n int) (dups int) {
+	t.Helper()
+	return c.waitUniqueIdle(t, n, waitLimit+be.Features.Redelivery)
+}
+
+func (c *collector) waitUniqueIdle(t testing.TB, n int, limit time.Duration) (dups int) {
+	t.Helper()
+	idle := time.NewTimer(limit)
 	defer idle.Stop()
 	for {
 		unique, dups := c.unique()
@@ -118,9 +131,9 @@ func (c *collector) waitUnique(t testing.TB, n int) (dups int) {
 		}
 		select {
 		case <-c.ch:
-			idle.Reset(waitLimit)
+			idle.Reset(limit)
 		case <-idle.C:
-			t.Fatalf("got %d distinct messages (%d duplicates), want %d", unique, dups, n)
+			t.Fatalf("got %d distinct messages (%d duplicates), want %d (none came for %v)", unique, dups, n, limit)
 		}
 	}
 }

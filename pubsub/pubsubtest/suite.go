@@ -53,6 +53,13 @@ type Features struct {
 	// LoadMessages is how many messages the load case publishes (default
 	// 10 000).
 	LoadMessages int
+	// Redelivery is the longest an at-least-once bus may take to deliver
+	// again a message it delivered but never saw acknowledged (a delivery
+	// lost on its way, a consumer that crashed): on a Redis bus, its
+	// visibility timeout. The cases that count every message wait that
+	// much longer than usual before they fail. Zero: the bus loses no
+	// delivery on its way.
+	Redelivery time.Duration
 }
 
 // Backend is a bus implementation under the suite.
