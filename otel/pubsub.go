@@ -80,6 +80,7 @@ func InstrumentBus(m metric.Meter, name string, b BusStatsReporter, attrs ...att
 	handedBack := bl.counter("patterns.pubsub.handed_back", "{message}", "Messages a stopping subscription released unfinished.")
 	abandoned := bl.counter("patterns.pubsub.abandoned", "{message}", "Memory messages dropped with no group member left to take them.")
 	reclaimed := bl.counter("patterns.pubsub.reclaimed", "{message}", "Redis messages taken over from consumers that stopped.")
+	recovered := bl.counter("patterns.pubsub.recovered", "{message}", "Redis messages of a consumer's own lost reads, taken back by it.")
 	errs := bl.counter("patterns.pubsub.errors", "{error}", "Failed Redis calls of consumers (retried).")
 	rebinds := bl.counter("patterns.pubsub.rebinds", "{group}", "Groups found gone from Redis and bound again.")
 	ok, failed := with(base, AttrOutcome.String("success")), with(base, AttrOutcome.String("failure"))
@@ -107,6 +108,7 @@ func InstrumentBus(m metric.Meter, name string, b BusStatsReporter, attrs ...att
 		o.ObserveInt64(handedBack, u64(s.HandedBack), plain)
 		o.ObserveInt64(abandoned, u64(s.Abandoned), plain)
 		o.ObserveInt64(reclaimed, u64(s.Reclaimed), plain)
+		o.ObserveInt64(recovered, u64(s.Recovered), plain)
 		o.ObserveInt64(errs, u64(s.Errors), plain)
 		o.ObserveInt64(rebinds, u64(s.Rebinds), plain)
 		return nil

@@ -95,6 +95,7 @@ func TestConsumerSpanIsChildOfProducer(t *testing.T) {
 			require.EqualValues(t, 1, intValue(t, rm, "patterns.pubsub.deliveries", name("events"), outcome("success")))
 			require.EqualValues(t, 1, intValue(t, rm, "patterns.pubsub.deliveries", name("events"), outcome("failure")))
 			require.EqualValues(t, 1, intValue(t, rm, "patterns.pubsub.retried", name("events")))
+			require.EqualValues(t, 0, intValue(t, rm, "patterns.pubsub.recovered", name("events")), "no read was lost")
 			require.EqualValues(t, 1, histCount(t, rm, "patterns.pubsub.handler.duration", potel.AttrSubscription.String("orders.*"), outcome("failure")))
 			require.EqualValues(t, 1, histCount(t, rm, "patterns.pubsub.handler.duration", potel.AttrSubscription.String("orders.*"), outcome("success")))
 		})
