@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -176,52 +174,12 @@ func FuzzParseHeader(f *testing.F) {
 	})
 }
 
-// commandLog records the names of the commands a client sends, pipelined
-// or not.
-type commandLog struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (l *commandLog) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (l *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		l.add(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (l *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			l.add(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (l *commandLog) add(c redis.Cmder) {
-	l.mu.Lock()
-	l.names = append(l.names, c.Name())
-	l.mu.Unlock()
-}
-
-// take returns the names logged since the last take.
-func (l *commandLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	names := l.names
-	l.names = nil
-	return names
-}
-
 // A hit costs Redis one plain GET, whichever way it is read: Get,
 // GetEntry, an Aside's Get, and a load's fence read.
 func TestRedisReadIsOneGET(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		c, _ := tg.NewClient()
-		log := &commandLog{}
+		log := &redistest.CommandLog{}
 		c.AddHook(log)
 		r, err := NewRedis[string](c, WithPrefix(uniquePrefix(tg)), WithTimeout(time.Second))
 		require.NoError(t, err)
@@ -229,7 +187,7 @@ func TestRedisReadIsOneGET(t *testing.T) {
 		a := newAside(t, r, func(context.Context, string) (string, error) {
 			return "", errors.New("loader called on a cached key")
 		})
-		log.take()
+		log.Take()
 		for name, read := range map[string]func() error{
 			"Get":       func() error { _, _, err := r.Get(bg, "k"); return err },
 			"GetEntry":  func() error { _, _, err := r.GetEntry(bg, "k"); return err },
@@ -237,7 +195,7 @@ func TestRedisReadIsOneGET(t *testing.T) {
 			"readFence": func() error { _, _, _, err := r.readFence(bg, "k"); return err },
 		} {
 			require.NoError(t, read(), name)
-			assert.Equal(t, []string{"get"}, log.take(), name)
+			assert.Equal(t, []string{"get"}, log.Take(), name)
 		}
 	})
 }

@@ -3,54 +3,12 @@ package cqrs
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sysdesign/patterns/internal/redistest"
 )
-
-// commandCounter counts the commands a client sends, by name.
-type commandCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			c.count(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (c *commandCounter) count(cmd redis.Cmder) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[strings.ToLower(cmd.Name())]++
-}
-
-func (c *commandCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.n
-	c.n = map[string]int{}
-	return n
-}
-
-var _ redis.Hook = (*commandCounter)(nil)
 
 // With WithPrefetch a batch reads the values its handler needs in one
 // HMGET, not one HGET each, and builds the same model; a key keyOf does
@@ -75,7 +33,7 @@ func TestRedisReadModelPrefetch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		counter := &commandCounter{n: map[string]int{}}
+		counter := &redistest.CommandLog{}
 		tg.Client.AddHook(counter)
 		sent := map[*RedisReadModel[int]]map[string]int{}
 		for round := range 3 {
@@ -89,11 +47,11 @@ func TestRedisReadModelPrefetch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				counter.take()
+				counter.Counts()
 				if _, err := r.CatchUp(ctx); err != nil {
 					t.Fatal(err)
 				}
-				sent[m] = counter.take()
+				sent[m] = counter.Counts()
 			}
 			// Both read their checkpoints alike (an HMGET); the plain model
 			// reads each stream's value, the other only c's, plus one

@@ -2,10 +2,12 @@ package redistest
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -81,4 +83,31 @@ func TestFaultsDeafenRunsCommandsAndLosesReplies(t *testing.T) {
 		require.Less(t, time.Since(start), 2*time.Second, "Heal frees the deafened connections")
 		require.Equal(t, "3", tg.Client.Get(ctx, key).Val())
 	})
+}
+
+// CommandLog sees single and pipelined commands, in order, lower-cased.
+func TestCommandLog(t *testing.T) {
+	tg := New(t, Mini)
+	log := &CommandLog{}
+	tg.Client.AddHook(log)
+	ctx := context.Background()
+	tg.Client.Set(ctx, tg.Prefix+"k", "v", 0)
+	_, err := tg.Client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, tg.Prefix+"k")
+		p.Get(ctx, tg.Prefix+"k")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := log.Take(); !slices.Equal(got, []string{"set", "get", "get"}) {
+		t.Fatalf("Take = %v, want [set get get]", got)
+	}
+	tg.Client.Get(ctx, tg.Prefix+"k")
+	if got := log.Counts(); len(got) != 1 || got["get"] != 1 {
+		t.Fatalf("Counts = %v, want map[get:1]", got)
+	}
+	if got := log.Take(); len(got) != 0 {
+		t.Fatalf("Take after Counts = %v, want nothing", got)
+	}
 }
