@@ -258,3 +258,26 @@ func ExampleWithObserver() {
 	// rebuilt balances 1 <nil>
 	// 1 1
 }
+
+// A projection keyed by stream reads, per batch, the values its handler
+// will update in one HMGET instead of one HGET each.
+func ExampleWithPrefetch() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer client.Close()
+	ctx := context.Background()
+
+	store, _ := cqrs.NewRedisStore(client, cqrs.WithPrefix("bank:"))
+	for _, id := range []string{"account-1", "account-2", "account-1"} {
+		_, _ = store.Append(ctx, id, cqrs.AnyVersion, cqrs.MustEvent("Deposited", Amount{10}))
+	}
+	byStream := func(e cqrs.Event) (string, bool) { return e.StreamID, true } // balances keys by stream
+	model, _ := cqrs.NewRedisReadModel(client, "balances", balances, cqrs.WithPrefix("bank:"), cqrs.WithPrefetch(byStream))
+	runner, _ := cqrs.NewRunner(store, model)
+	_, _ = runner.CatchUp(ctx)
+	a, _, _ := model.Get(ctx, "account-1")
+	b, _, _ := model.Get(ctx, "account-2")
+	fmt.Println(a, b)
+	// Output: 20 10
+}
