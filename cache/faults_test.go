@@ -120,7 +120,7 @@ func TestFaults(t *testing.T) {
 						require.True(t, time.Now().Before(setupEnd), "no read waited for the lock within %v", waitFor)
 					}
 					waitStart := time.Now() // at most a tick after the wait began
-					waitProbe := startWakeProbe()
+					waitProbe := redistest.StartWakeProbe()
 
 					fault.Inject(s)
 					ended := false

@@ -109,7 +109,7 @@ func (r redisTypes) calls(timeout time.Duration) []boundedCall {
 //
 // On a loaded machine (load 20, -race, 64 calls woken at once on two
 // cores) a call may take its bound plus redistest.Slack plus wakeUps
-// times the worst wake-up delay a lateness probe saw while it ran: the
+// times the worst wake-up delay a redistest.WakeProbe saw while it ran: the
 // calls' timers fire on time but their goroutines wait their turn to run,
 // and a deadline reaches a waiting call in up to three wake-ups (the
 // ctx's timer goroutine cancels it, the netpoller or the bound's timer
@@ -126,11 +126,10 @@ func TestRedisCallsReturnByTheBound(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				c, faults := tg.NewClient(kind.opts...)
 				r := newRedisTypes(t, c, tg.Prefix+kind.prefix, WithTimeout(timeout))
-				probe := watchLateness(t)
 				faults.Hang()
 				defer faults.Heal()
 				for attempt := 1; ; attempt++ {
-					late := callAllAtOnce(t, probe, r.calls(timeout))
+					late := callAllAtOnce(t, r.calls(timeout))
 					if len(late) == 0 {
 						return
 					}
@@ -151,15 +150,16 @@ func TestRedisCallsReturnByTheBound(t *testing.T) {
 // at once, each on a connection of its own (the bound holds for every
 // caller, not only the first); it fails t for a call that did not return
 // context.DeadlineExceeded and returns the calls that came back late.
-func callAllAtOnce(t *testing.T, probe *latenessProbe, calls []boundedCall) (late []string) {
+func callAllAtOnce(t *testing.T, calls []boundedCall) (late []string) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	check := func(what string, start time.Time, bound time.Duration, err error) {
+	check := func(what string, start time.Time, probe *redistest.WakeProbe, bound time.Duration, err error) {
+		elapsed := time.Since(start)
+		delay, _ := probe.Stop()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: err = %v, want context.DeadlineExceeded", what, err)
 		}
-		end := time.Now()
-		if elapsed, delay := end.Sub(start), probe.worst(start, end); elapsed > bound+redistest.Slack+wakeUps*delay {
+		if elapsed > bound+redistest.Slack+wakeUps*delay {
 			mu.Lock()
 			late = append(late, fmt.Sprintf("%s took %v, bound %v + %v + %d × wake-up delay %v", what, elapsed, bound, redistest.Slack, wakeUps, delay))
 			mu.Unlock()
@@ -169,18 +169,18 @@ func callAllAtOnce(t *testing.T, probe *latenessProbe, calls []boundedCall) (lat
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			start := time.Now()
+			probe, start := redistest.StartWakeProbe(), time.Now()
 			err := bc.call(context.Background())
-			check(bc.name, start, bc.bound, err)
+			check(bc.name, start, probe, bc.bound, err)
 		}()
 		go func() {
 			defer wg.Done()
 			const short = 30 * time.Millisecond
 			ctx, cancel := context.WithTimeout(context.Background(), short)
 			defer cancel()
-			start := time.Now()
+			probe, start := redistest.StartWakeProbe(), time.Now()
 			err := bc.call(ctx)
-			check(bc.name+" with a 30ms ctx", start, short, err)
+			check(bc.name+" with a 30ms ctx", start, probe, short, err)
 		}()
 	}
 	wg.Wait()

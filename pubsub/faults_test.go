@@ -135,16 +135,16 @@ func (r *faultRig) newBus() *Redis {
 
 // bounded runs a bounded call and fails the test if it took longer than
 // limit plus faultSlack plus how late the machine woke sleeping goroutines
-// meanwhile (see lateness): on a loaded machine the bound's own timer
+// meanwhile (redistest.WakeProbe): on a loaded machine the bound's own timer
 // fires late by as much, while a call that ignores its bound overruns by
 // far more than any wake-up delay.
 func (r *faultRig) bounded(what string, limit time.Duration, call func() error) error {
 	r.t.Helper()
-	late := watchLateness()
+	late := redistest.StartWakeProbe()
 	start := time.Now()
 	err := call()
 	elapsed := time.Since(start)
-	delay := late.stop()
+	delay, _ := late.Stop()
 	if elapsed > limit+faultSlack+delay {
 		r.t.Errorf("%s took %v, bound %v + %v + wake-up delay %v (err %v)", what, elapsed, limit, faultSlack, delay, err)
 	}

@@ -251,21 +251,23 @@ func TestRedisShutdownReturnsByItsDeadline(t *testing.T) {
 				defer faults.Heal()
 
 				// Within the deadline plus slack plus the wake-up delay a
-				// loaded machine imposed meanwhile (see lateness).
+				// loaded machine imposed meanwhile (redistest.WakeProbe).
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				defer cancel()
-				late := watchLateness()
+				late := redistest.StartWakeProbe()
 				began := time.Now()
 				err := shut.Shutdown(ctx)
 				took := time.Since(began)
-				require.LessOrEqual(t, took, deadline+slack+late.stop(), "Shutdown")
+				wake, _ := late.Stop()
+				require.LessOrEqual(t, took, deadline+slack+wake, "Shutdown")
 				require.True(t, errors.Is(err, ErrDrainTimeout) || errors.Is(err, context.DeadlineExceeded), "err = %v", err)
 
-				late = watchLateness()
+				late = redistest.StartWakeProbe()
 				began = time.Now()
 				_ = closed.Close()
 				took = time.Since(began)
-				require.LessOrEqual(t, took, deadline+slack+late.stop(), "Close")
+				wake, _ = late.Stop()
+				require.LessOrEqual(t, took, deadline+slack+wake, "Close")
 				requireNoBusGoroutines(t)
 			})
 		}

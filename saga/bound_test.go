@@ -84,10 +84,12 @@ func TestRedisLogCallsReturnByTheBound(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						probe := startWakeProbe(wakeProbeTick)
+						probe := redistest.StartWakeProbe()
 						start := time.Now()
 						err := call()
-						assertBounded(t, what, time.Since(start), probe.stop(), bound, err)
+						elapsed := time.Since(start)
+						_, wake := probe.Stop()
+						assertBounded(t, what, elapsed, wake, bound, err)
 					}()
 				}
 				for name, call := range logCalls(l) {
@@ -120,7 +122,7 @@ const maxWakeExcuse = 500 * time.Millisecond
 
 // assertBounded fails a call that took longer than its bound plus
 // redistest.Slack plus how late, in all, the machine woke a sleeping
-// goroutine while it ran (wake, from a wakeProbe, capped at
+// goroutine while it ran (wake, from a redistest.WakeProbe, capped at
 // maxWakeExcuse): the bound's own timer, and each step of the call after
 // it, wait as long for the CPU. A call must also end with
 // context.DeadlineExceeded.
