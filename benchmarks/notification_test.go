@@ -266,15 +266,15 @@ func BenchmarkNotifyRedis(b *testing.B) {
 		var ours, theirs float64
 		var oursCPU, theirsCPU, oursScripts, theirsScripts float64
 		for range b.N {
-			cpu, scripts := redisServerWork(b, c)
+			w1 := redisServerWork(b, c)
 			r, _ := notifyRound(b, c, 1, "inproc", notifyRoundSize)
 			ours += r
-			cpu2, scripts2 := redisServerWork(b, c)
+			w2 := redisServerWork(b, c)
 			r, _ = asynqRound(b, addr, notifyRoundSize)
 			theirs += r
-			cpu3, scripts3 := redisServerWork(b, c)
-			oursCPU, oursScripts = oursCPU+cpu2-cpu, oursScripts+scripts2-scripts
-			theirsCPU, theirsScripts = theirsCPU+cpu3-cpu2, theirsScripts+scripts3-scripts2
+			w3 := redisServerWork(b, c)
+			oursCPU, oursScripts = oursCPU+w2.minus(w1).cpu, oursScripts+w2.minus(w1).scripts
+			theirsCPU, theirsScripts = theirsCPU+w3.minus(w2).cpu, theirsScripts+w3.minus(w2).scripts
 		}
 		n := float64(b.N * notifyRoundSize)
 		b.ReportMetric(ours/float64(b.N), "notify/s")
@@ -290,33 +290,6 @@ func BenchmarkNotifyRedis(b *testing.B) {
 }
 
 const notifyRoundSize = 3000
-
-// redisServerWork reads the server's CPU time so far (INFO cpu, user and
-// system, seconds) and how many scripts it has run (EVAL and EVALSHA
-// calls, INFO commandstats): everything the server did, so run it on a
-// Redis of its own.
-func redisServerWork(b *testing.B, c redis.UniversalClient) (cpuSeconds, scripts float64) {
-	info, err := c.Info(context.Background(), "cpu", "commandstats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		switch name {
-		case "used_cpu_user", "used_cpu_sys":
-			v, _ := strconv.ParseFloat(value, 64)
-			cpuSeconds += v
-		case "cmdstat_eval", "cmdstat_evalsha":
-			calls, _, _ := strings.Cut(strings.TrimPrefix(value, "calls="), ",")
-			v, _ := strconv.ParseFloat(calls, 64)
-			scripts += v
-		}
-	}
-	return cpuSeconds, scripts
-}
 
 func notifyRedisClient(b *testing.B, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 128})

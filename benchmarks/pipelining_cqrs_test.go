@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,14 +44,14 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 						streams[i] = "acc-" + strconv.Itoa(i)
 					}
 					ev := cqrs.Event{Type: "deposited", Data: []byte(`{"amount":1}`)}
-					before := cqrsRedisCost(b, c)
+					before := redisServerWork(b, c)
 					concurrently(b, g, "appends/s", func(w int) error {
 						v, err := s.Append(ctx, streams[w], versions[w], ev)
 						versions[w] = v
 						return err
 					})
 					b.StopTimer()
-					cqrsRedisCost(b, c).report(b, before, b.N)
+					reportPerAppend(b, c, before, b.N)
 				})
 			}
 		}
@@ -81,7 +79,7 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 						batches[w][i] = cqrs.StreamAppend{StreamID: fmt.Sprintf("acc-%d-%d", w, i), Events: []cqrs.Event{ev}}
 					}
 				}
-				before := cqrsRedisCost(b, c)
+				before := redisServerWork(b, c)
 				start := time.Now()
 				concurrently(b, g, "batches/s", func(w int) error {
 					res, err := cqrs.AppendBatch(ctx, s, batches[w])
@@ -98,71 +96,17 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 				})
 				b.ReportMetric(float64(b.N*items)/time.Since(start).Seconds(), "appends/s")
 				b.StopTimer()
-				cqrsRedisCost(b, c).report(b, before, b.N*items)
+				reportPerAppend(b, c, before, b.N*items)
 			})
 		}
 	}
 }
 
-// redisCost is what the servers of a target have done so far: scripts
-// run (EVALSHA and EVAL calls), the time they took (µs, INFO
-// commandstats) and the CPU the servers used (s, INFO cpu), summed over
-// the masters.
-type redisCost struct{ scripts, scriptUsec, cpu float64 }
-
-func cqrsRedisCost(b *testing.B, c redis.UniversalClient) redisCost {
-	var mu sync.Mutex
-	var rc redisCost
-	add := func(ctx context.Context, n *redis.Client) error {
-		info, err := n.Info(ctx, "commandstats", "cpu").Result()
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, line := range strings.Split(info, "\n") {
-			name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
-			if !ok {
-				continue
-			}
-			switch name {
-			case "used_cpu_user", "used_cpu_sys":
-				x, _ := strconv.ParseFloat(value, 64)
-				rc.cpu += x
-			case "cmdstat_evalsha", "cmdstat_eval":
-				for _, f := range strings.Split(value, ",") {
-					k, v, _ := strings.Cut(f, "=")
-					x, _ := strconv.ParseFloat(v, 64)
-					switch k {
-					case "calls":
-						rc.scripts += x
-					case "usec":
-						rc.scriptUsec += x
-					}
-				}
-			}
-		}
-		return nil
-	}
-	ctx := context.Background()
-	var err error
-	switch c := c.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, add)
-	case *redis.Client:
-		err = add(ctx, c)
-	default:
-		b.Fatalf("unexpected client %T", c)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return rc
-}
-
-// report reports the cost per append of the n appends made since before.
-func (rc redisCost) report(b *testing.B, before redisCost, n int) {
-	b.ReportMetric((rc.scripts-before.scripts)/float64(n), "scripts/append")
-	b.ReportMetric((rc.scriptUsec-before.scriptUsec)/float64(n), "redis-µs/append")
-	b.ReportMetric((rc.cpu-before.cpu)*1e6/float64(n), "redis-cpu-µs/append")
+// reportPerAppend reports the servers' work per append of the n appends
+// made since before.
+func reportPerAppend(b *testing.B, c redis.UniversalClient, before serverWork, n int) {
+	w := redisServerWork(b, c).minus(before)
+	b.ReportMetric(w.scripts/float64(n), "scripts/append")
+	b.ReportMetric(w.scriptUsec/float64(n), "redis-µs/append")
+	b.ReportMetric(w.cpu*1e6/float64(n), "redis-cpu-µs/append")
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sysdesign/patterns/internal/redisx"
 	"github.com/sysdesign/patterns/ratelimit"
@@ -115,13 +114,13 @@ func BenchmarkPipeliningRateLimitRatio(b *testing.B) {
 				for round := range rounds {
 					for j := range libs {
 						i := (j + round) % len(libs) // each side goes first in turn
-						cpu0 := serverCPUTime(b, c)
+						cpu0 := redisServerWork(b, c)
 						m0 := mallocCount()
 						own0 := processCPUTime()
 						took[i] += timedConcurrently(b, g, per, func(w int) error { return libs[i](keys[w]) })
 						clientCPU[i] += processCPUTime() - own0
 						mallocs[i] += mallocCount() - m0
-						serverCPU[i] += serverCPUTime(b, c) - cpu0
+						serverCPU[i] += redisServerWork(b, c).minus(cpu0).cpuTime()
 					}
 				}
 				b.StopTimer()
@@ -181,47 +180,6 @@ func processCPUTime() time.Duration {
 		ticks += v
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
-// serverCPUTime is the CPU time (user + system) the Redis behind c has
-// used so far, summed over a Cluster's masters.
-func serverCPUTime(b *testing.B, c redis.UniversalClient) time.Duration {
-	ctx := context.Background()
-	var total atomic.Int64
-	read := func(ctx context.Context, n *redis.Client) error {
-		info, err := n.Info(ctx, "cpu").Result()
-		if err != nil {
-			return err
-		}
-		total.Add(int64(parseServerCPU(info)))
-		return nil
-	}
-	var err error
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, read)
-	} else {
-		err = read(ctx, c.(*redis.Client))
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(total.Load())
-}
-
-// parseServerCPU sums used_cpu_user and used_cpu_sys (seconds) of an INFO
-// cpu reply.
-func parseServerCPU(info string) time.Duration {
-	var sum time.Duration
-	for _, line := range strings.Split(info, "\n") {
-		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
-			continue
-		}
-		if s, err := strconv.ParseFloat(value, 64); err == nil {
-			sum += time.Duration(s * float64(time.Second))
-		}
-	}
-	return sum
 }
 
 // timedConcurrently makes n calls in all from g goroutines and returns how

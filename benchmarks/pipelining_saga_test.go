@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sysdesign/patterns/saga"
 )
@@ -51,63 +47,17 @@ func BenchmarkPipeliningSaga(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					calls0, usec0 := sagaScriptStats(b, c)
+					before := redisServerWork(b, c)
 					concurrently(b, g, "sagas/s", func(int) error {
 						_, err := s.Execute(ctx, "s"+strconv.FormatInt(ids.Add(1), 10), pipeSagaData{OrderID: "o", Amount: 1})
 						return err
 					})
 					b.StopTimer()
-					calls, usec := sagaScriptStats(b, c)
-					b.ReportMetric((calls-calls0)/float64(b.N), "scripts/saga")
-					b.ReportMetric((usec-usec0)/float64(b.N), "redis-µs/saga")
+					w := redisServerWork(b, c).minus(before)
+					b.ReportMetric(w.scripts/float64(b.N), "scripts/saga")
+					b.ReportMetric(w.scriptUsec/float64(b.N), "redis-µs/saga")
 				})
 			}
 		}
 	}
-}
-
-// sagaScriptStats sums the scripts run (EVALSHA and EVAL calls) and the
-// time they took, in µs, over c's masters, from INFO commandstats.
-func sagaScriptStats(b *testing.B, c redis.UniversalClient) (calls, usec float64) {
-	var mu sync.Mutex
-	add := func(ctx context.Context, n *redis.Client) error {
-		info, err := n.Info(ctx, "commandstats").Result()
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(info, "\n") {
-			line = strings.TrimSpace(line)
-			_, stats, ok := strings.Cut(line, ":")
-			if !ok || !(strings.HasPrefix(line, "cmdstat_evalsha:") || strings.HasPrefix(line, "cmdstat_eval:")) {
-				continue
-			}
-			for _, f := range strings.Split(stats, ",") {
-				k, v, _ := strings.Cut(f, "=")
-				x, _ := strconv.ParseFloat(v, 64)
-				mu.Lock()
-				switch k {
-				case "calls":
-					calls += x
-				case "usec":
-					usec += x
-				}
-				mu.Unlock()
-			}
-		}
-		return nil
-	}
-	ctx := context.Background()
-	var err error
-	switch c := c.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, add)
-	case *redis.Client:
-		err = add(ctx, c)
-	default:
-		b.Fatalf("unexpected client %T", c)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return calls, usec
 }

@@ -272,11 +272,11 @@ func BenchmarkQueueRedisCost(b *testing.B) {
 	b.ResetTimer()
 	for range rounds {
 		for i, lib := range libs {
-			cpu0, scripts0 := redisServerWork(b, stats)
+			w0 := redisServerWork(b, stats)
 			spent[i] += float64(per) / workRateFrom(b, lib, costConsumers, per, costProducers)
-			cpu1, scripts1 := redisServerWork(b, stats)
-			cpu[i] += cpu1 - cpu0
-			scripts[i] += scripts1 - scripts0
+			w := redisServerWork(b, stats).minus(w0)
+			cpu[i] += w.cpu
+			scripts[i] += w.scripts
 		}
 	}
 	b.StopTimer()
