@@ -53,7 +53,7 @@ func TestRedisAppendGroup(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if s.group.batched.Load() == 0 {
+		if s.group.Batched() == 0 {
 			t.Error("no append rode a batch")
 		}
 		all, err := s.ReadAll(context.Background(), 1, 10_000)
@@ -98,9 +98,7 @@ func TestRedisAppendGroupGivesUp(t *testing.T) {
 	}
 	// Wait until they are all out, so that the next append queues.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.group.mu.Lock()
-		out := s.group.out
-		s.group.mu.Unlock()
+		out := s.group.Out()
 		if out == groupMaxOut {
 			break
 		}
@@ -126,34 +124,75 @@ func TestRedisAppendGroupGivesUp(t *testing.T) {
 	if evs := mustLoad(t, s, "queued", 1); len(evs) != 0 {
 		t.Errorf("the abandoned append was sent: %d events", len(evs))
 	}
-	if b := s.group.batched.Load(); b != 0 {
+	if b := s.group.Batched(); b != 0 {
 		t.Errorf("%d appends batched, want none (the queued one was abandoned)", b)
 	}
 }
 
-// TestRedisAppendGroupFull: with groupMaxQueue appends already waiting,
-// another fails at once instead of growing the queue.
+// TestRedisAppendGroupFull: with the queue of waiting appends full,
+// another append fails at once instead of growing the queue.
 func TestRedisAppendGroupFull(t *testing.T) {
 	tg := redistest.New(t, redistest.Mini)
-	s, err := NewRedisStore(tg.Client, WithPrefix(tg.Prefix))
+	c, faults := tg.NewClient()
+	s, err := NewRedisStore(c, WithPrefix(tg.Prefix), WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := s.group
-	g.mu.Lock()
-	g.out, g.queue = groupMaxOut, make([]*queuedAppend, groupMaxQueue)
-	g.mu.Unlock()
+	if s.group, err = newAppendGroup(s, 1); err != nil {
+		t.Fatal(err)
+	}
+	faults.Hang()
+	waitFor := func(what string, ok func() bool) {
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	hung, release := context.WithCancel(context.Background())
+	var out, queued sync.WaitGroup
+	for i := range groupMaxOut {
+		out.Add(1)
+		go func() {
+			defer out.Done()
+			_, _ = s.Append(hung, "hung-"+strconv.Itoa(i), AnyVersion, deposited(i))
+		}()
+		waitFor("a lone append never went out", func() bool { return s.group.Out() == i+1 })
+	}
+	queuedCtx, leave := context.WithCancel(context.Background())
+	queued.Add(1)
+	go func() {
+		defer queued.Done()
+		_, _ = s.Append(queuedCtx, "queued", NoStream, deposited(1))
+	}()
+	waitFor("an append never queued", func() bool { return s.group.Queued() == 1 })
+
+	before := s.Stats().Errors
+	start := time.Now()
 	_, err = s.Append(context.Background(), "full", NoStream, deposited(1))
 	if !errors.Is(err, errGroupFull) {
-		t.Fatalf("append on a full queue: %v", err)
+		t.Errorf("append on a full queue: %v", err)
 	}
-	g.mu.Lock()
-	g.out, g.queue = 0, nil
-	g.mu.Unlock()
-	if evs := mustLoad(t, s, "full", 1); len(evs) != 0 {
-		t.Fatalf("the refused append wrote %d events", len(evs))
+	if d, late := redistest.Late(start, 0); late {
+		t.Errorf("the refused append returned after %v", d)
 	}
-	if st := s.Stats(); st.Errors != 1 {
-		t.Errorf("stats: %+v, want the refusal counted as an error", st)
+	if st := s.Stats(); st.Errors != before+1 {
+		t.Errorf("stats: %+v, want the refusal counted as an error (%d before)", st, before)
+	}
+	leave()
+	queued.Wait()
+	release()
+	out.Wait()
+	faults.Heal()
+	if _, err := s.Append(context.Background(), "after", NoStream, deposited(1)); err != nil {
+		t.Fatalf("append after the heal: %v", err)
+	}
+	for _, stream := range []string{"full", "queued"} {
+		if evs := mustLoad(t, s, stream, 1); len(evs) != 0 {
+			t.Errorf("%s: %d events written", stream, len(evs))
+		}
+	}
+	if b := s.group.Batched(); b != 0 {
+		t.Errorf("%d appends batched, want none", b)
 	}
 }

@@ -124,7 +124,9 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	s := &RedisStore{call: newCaller(c, o), wait: redisx.NewBound(c, o.block+o.timeout),
 		base: tagged(o.prefix, ""), block: o.block, timeout: o.timeout}
 	if !o.unpipelined {
-		s.group = &appendGroup{}
+		if s.group, err = newAppendGroup(s, 0); err != nil {
+			return nil, fmt.Errorf("%w: NewRedisStore: %w", ErrInvalidConfig, err)
+		}
 	}
 	return s, nil
 }
@@ -153,7 +155,7 @@ func (s *RedisStore) append(ctx context.Context, streamID string, expected int64
 	}
 	item := encodeAppend(&StreamAppend{StreamID: streamID, ExpectedVersion: expected, Events: events})
 	if s.group != nil {
-		return s.group.append(ctx, s, item)
+		return s.groupAppend(ctx, item)
 	}
 	return s.appendAlone(ctx, item)
 }

@@ -10,8 +10,8 @@ func (q *Redis) CrashForTest() { q.stop() }
 
 // EnqueuedInBatchesForTest is how many jobs q sent in batches of
 // concurrent Enqueues (not alone).
-func (q *Redis) EnqueuedInBatchesForTest() uint64 { return q.enqueues.batched.Load() }
+func (q *Redis) EnqueuedInBatchesForTest() uint64 { return q.enqueues.Batched() }
 
 // TakenInBatchesForTest is how many Dequeues and Nexts q sent in batches
 // (not alone).
-func (q *Redis) TakenInBatchesForTest() uint64 { return q.takes.batched.Load() }
+func (q *Redis) TakenInBatchesForTest() uint64 { return q.takes.Batched() }

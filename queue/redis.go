@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sysdesign/patterns/internal/groupcommit"
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
@@ -54,8 +55,8 @@ type Redis struct {
 
 	markerTTL string // how long a delivery's marker lives, in ms
 
-	enqueues *batcher[enqueueItem, error]   // concurrent Enqueues, sent as batches
-	takes    *batcher[takeItem, takeAnswer] // concurrent Dequeues and Nexts, sent as batches
+	enqueues *groupcommit.Batcher[enqueueItem, error]   // concurrent Enqueues, sent as batches
+	takes    *groupcommit.Batcher[takeItem, takeAnswer] // concurrent Dequeues and Nexts, sent as batches
 
 	waiters waitlist      // Dequeues of this process that may wait
 	idle    idleHint      // this process saw nothing ready: Dequeues may wait without looking
@@ -102,8 +103,14 @@ func NewRedis(c redis.UniversalClient, opts ...RedisOption) (*Redis, error) {
 	if cfg.unpipelined {
 		q.bound = q.bound.WithoutPipelining()
 	}
-	q.enqueues = newEnqueueBatcher(q)
-	q.takes = newTakeBatcher(q)
+	if q.enqueues, err = newEnqueueBatcher(q); err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if q.takes, err = newTakeBatcher(q); err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	q.done.Add(2)
 	go q.renewLoop()
 	go q.listen()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sysdesign/patterns/internal/groupcommit"
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
@@ -22,18 +23,21 @@ type enqueueItem struct {
 	due     string // the script's run_at_us: empty for now
 }
 
-func newEnqueueBatcher(q *Redis) *batcher[enqueueItem, error] {
-	return &batcher[enqueueItem, error]{
-		maxOut: enqMaxOut, maxItems: enqMaxItems, maxBytes: enqMaxBytes, timeout: q.cfg.timeout,
-		size: func(it enqueueItem) int { return len(it.id) + len(it.payload) },
-		run:  q.enqueueBatch,
-	}
+// newEnqueueBatcher merges concurrent Enqueues into enqueue script calls
+// (see groupcommit): one call for many shares the script's fixed work
+// (the clock, the sequence counter, the schedule scan) and its round trip.
+func newEnqueueBatcher(q *Redis) (*groupcommit.Batcher[enqueueItem, error], error) {
+	return groupcommit.New(groupcommit.Config[enqueueItem, error]{
+		MaxOut: enqMaxOut, MaxItems: enqMaxItems, MaxBytes: enqMaxBytes, Timeout: q.cfg.timeout,
+		Size: func(it enqueueItem) int { return len(it.id) + len(it.payload) },
+		Run:  q.enqueueBatch,
+	})
 }
 
 // Enqueue implements Queue. A call that timed out has an unknown outcome:
 // enqueue again, and ErrDuplicate tells you it had landed. Concurrent
 // Enqueues on one value go to Redis together, as one script call (see
-// batcher), unless WithoutPipelining was given.
+// groupcommit), unless WithoutPipelining was given.
 func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 	p, err := j.validate()
 	if err != nil {
@@ -52,7 +56,7 @@ func (q *Redis) Enqueue(ctx context.Context, j Job) error {
 		errs := []error{nil}
 		err, dup = q.enqueueBatch(ctx, []enqueueItem{item}, errs), errs[0]
 	} else {
-		dup, err = q.enqueues.do(ctx, item)
+		dup, err = q.enqueues.Do(ctx, item)
 	}
 	if err != nil {
 		return fmt.Errorf("queue: enqueue %q: %w", j.ID, err)

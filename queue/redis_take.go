@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sysdesign/patterns/internal/groupcommit"
 	"github.com/sysdesign/patterns/internal/redisx"
 )
 
@@ -35,12 +36,14 @@ type takeAnswer struct {
 	pushed   *atomic.Bool
 }
 
-func newTakeBatcher(q *Redis) *batcher[takeItem, takeAnswer] {
-	return &batcher[takeItem, takeAnswer]{
-		maxOut: takeMaxOut, maxItems: takeMaxItems, maxBytes: takeMaxItems, timeout: q.cfg.timeout,
-		size: func(takeItem) int { return 1 },
-		run:  q.takeBatch,
-	}
+// newTakeBatcher merges concurrent Dequeues and Nexts into take script
+// calls (see groupcommit): one call for many shares the script's fixed
+// work (the clock, the reclaim and schedule scans) and its round trip.
+func newTakeBatcher(q *Redis) (*groupcommit.Batcher[takeItem, takeAnswer], error) {
+	return groupcommit.New(groupcommit.Config[takeItem, takeAnswer]{
+		MaxOut: takeMaxOut, MaxItems: takeMaxItems, Timeout: q.cfg.timeout,
+		Run: q.takeBatch,
+	})
 }
 
 // takeBatch runs the take script for items and sets each one's answer;
@@ -105,7 +108,7 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*De
 		out := make([]takeAnswer, 1)
 		err, res = q.takeBatch(callCtx, []takeItem{item}, out), out[0]
 	} else {
-		res, err = q.takes.do(callCtx, item)
+		res, err = q.takes.Do(callCtx, item)
 	}
 	if err != nil {
 		if ack != nil {
