@@ -46,6 +46,11 @@ type Aside[V any] struct {
 	// long an Invalidate's fence lasts on Redis.
 	fenced fencer[V]
 	hold   time.Duration
+	// missFence is the cache when a miss's read yields its load's fence
+	// (Redis), else nil; ends tells when that fence may be reused (see
+	// aside_missfence.go).
+	missFence missFencer[V]
+	ends      *flightEnds
 
 	ttl, negTTL  time.Duration
 	jitter, beta float64
@@ -117,6 +122,9 @@ func NewAside[V any](c Cache[V], load Loader[V], opts ...AsideOption) (*Aside[V]
 	}
 	if fc, ok := c.(fencer[V]); ok {
 		a.fenced, a.hold = fc, fenceHold(a.loadTimeout, lockWait)
+		if mf, ok := c.(missFencer[V]); ok {
+			a.missFence, a.ends = mf, newFlightEnds()
+		}
 	}
 	a.closing, a.stop = context.WithCancel(context.Background())
 	return a, nil
@@ -132,7 +140,7 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 		return zero, ErrClosed
 	}
 	cacheDown := false
-	e, ok, err := a.entries.GetEntry(ctx, key)
+	e, ok, m, err := a.read(ctx, key)
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
@@ -152,7 +160,7 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 		return e.Value, nil
 	}
 	a.misses.Add(1)
-	f := a.join(ctx, key, cacheDown, cacheDown && timedOut(err))
+	f := a.join(ctx, key, cacheDown, cacheDown && timedOut(err), m)
 	select {
 	case <-f.done:
 		return f.val, f.err
@@ -163,8 +171,9 @@ func (a *Aside[V]) Get(ctx context.Context, key string) (V, error) {
 
 // join returns key's flight, starting one if none is in progress.
 // cacheDown: the caller's cache read failed, so the flight does not read
-// the cache again before loading; timedOut: it did not answer in time.
-func (a *Aside[V]) join(ctx context.Context, key string, cacheDown, timedOut bool) *flight[V] {
+// the cache again before loading; timedOut: it did not answer in time;
+// m: what the read gave that a new flight may reuse.
+func (a *Aside[V]) join(ctx context.Context, key string, cacheDown, timedOut bool, m missRead) *flight[V] {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if f, ok := a.flights[key]; ok {
@@ -174,6 +183,7 @@ func (a *Aside[V]) join(ctx context.Context, key string, cacheDown, timedOut boo
 	}
 	f := newFlight[V](false)
 	f.cacheDown, f.cacheTimedOut = cacheDown, timedOut
+	f.fence = a.reusable(key, m)
 	if a.closed.Load() {
 		var zero V
 		f.finish(zero, ErrClosed)
@@ -297,6 +307,7 @@ func (a *Aside[V]) Invalidate(ctx context.Context, keys ...string) error {
 			running = append(running, f)
 			delete(a.flights, k)
 		}
+		a.flightEnded(k)
 	}
 	a.mu.Unlock()
 	for _, f := range running {

@@ -58,6 +58,7 @@ func (r *loadRun[V]) answer(v V, err error) {
 		if r.a.flights[r.key] == r.f {
 			delete(r.a.flights, r.key)
 		}
+		r.a.flightEnded(r.key)
 		r.a.mu.Unlock()
 		r.f.finish(v, err)
 	})
@@ -107,10 +108,15 @@ func (r *loadRun[V]) lookAgain(ctx context.Context) (answered bool) {
 // readFence is lookAgain on a fencing cache: it reads the fence the
 // store will need (one round trip, as lookAgain's read) and answers from
 // the cache if it holds the key, unless this is a refresh. A load whose
-// caller's cache read timed out does not try (Redis is not answering);
-// without a fence, its store goes only where the key holds nothing, not
-// even an invalidation's tombstone.
+// caller's miss carried the fence takes it instead, without a round trip
+// (see aside_missfence.go). A load whose caller's cache read timed out
+// does not try (Redis is not answering); without a fence, its store goes
+// only where the key holds nothing, not even an invalidation's tombstone.
 func (r *loadRun[V]) readFence(ctx context.Context) (answered bool) {
+	if r.f.fence.valid {
+		r.fence = r.f.fence
+		return false
+	}
 	if r.f.cacheTimedOut {
 		return false
 	}

@@ -36,6 +36,21 @@ type fencer[V any] interface {
 	invalidate(ctx context.Context, keys []string, hold time.Duration) error
 }
 
+// missFencer is a fencer whose plain read of a key also yields, when the
+// key is a miss, the fence readFence would read, at no extra cost (Redis:
+// the GET's reply holds the bytes it is the SHA-1 of). Aside's Get reads
+// through it, and the load its miss starts stores with that fence instead
+// of reading the key again: one round trip less per cold read. Not
+// Tiered (its read is the local tier's first) nor LRU (a read there costs
+// nothing).
+type missFencer[V any] interface {
+	// getEntryFence is GetEntry with, for a miss Redis answered, its
+	// fence; for a hit or an error, the zero fence.
+	getEntryFence(ctx context.Context, key string) (Entry[V], bool, fence, error)
+}
+
+var _ missFencer[int] = (*Redis[int])(nil)
+
 var (
 	_ fencer[int] = (*LRU[int])(nil)
 	_ fencer[int] = (*Redis[int])(nil)

@@ -13,6 +13,9 @@ type flight[V any] struct {
 	cacheDown     bool // the cache read before it failed: do not look again
 	cacheTimedOut bool // it failed for want of an answer: Redis is not answering
 	joined        int  // callers that joined after the first (under Aside.mu)
+	// fence: read by the caller whose miss started the flight, for its
+	// store (see aside_missfence.go); the zero fence: the load reads it.
+	fence fence
 
 	mu    sync.Mutex // held while the result is stored, and to set stale
 	stale bool       // Invalidate ran since the load began: do not store

@@ -121,10 +121,23 @@ func (r *Redis[V]) Get(ctx context.Context, key string) (V, bool, error) {
 // returned with TTL 0 (unknown: no early refresh) rather than failing
 // the read.
 func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
+	e, ok, _, err := r.getEntryFence(ctx, key)
+	return e, ok, err
+}
+
+// getEntryFence is GetEntry that also returns, for a miss, the fence
+// readFence would have read: the GET's reply holds the bytes it is made
+// of (nothing, or a tombstone). For a hit or an error the fence is the
+// zero one: Aside then reads the fence again (see missFencer).
+func (r *Redis[V]) getEntryFence(ctx context.Context, key string) (Entry[V], bool, fence, error) {
 	data, err := r.getRaw(ctx, key)
-	if errors.Is(err, redis.Nil) || err == nil && isTombstone(data) {
+	switch {
+	case errors.Is(err, redis.Nil):
 		r.misses.Add(1)
-		return Entry[V]{}, false, nil
+		return Entry[V]{}, false, fence{valid: true}, nil
+	case err == nil && isTombstone(data):
+		r.misses.Add(1)
+		return Entry[V]{}, false, fenceOf(data), nil
 	}
 	if err == nil {
 		var e Entry[V]
@@ -132,11 +145,11 @@ func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 		if e, h, err = r.decode(data); err == nil {
 			e.TTL = r.ttlLeft(ctx, key, h)
 			r.hits.Add(1)
-			return e, true, nil
+			return e, true, fence{}, nil
 		}
 	}
 	r.errs.Add(1)
-	return Entry[V]{}, false, fmt.Errorf("cache: redis GET %q: %w", key, err)
+	return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
 }
 
 // getRaw reads key's stored bytes with one bounded GET, pipelined with

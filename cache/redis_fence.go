@@ -52,8 +52,7 @@ func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, f
 		r.errs.Add(1)
 		return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
 	}
-	sum := sha1.Sum(data)
-	f := fence{valid: true, sum: hex.EncodeToString(sum[:])}
+	f := fenceOf(data)
 	if isTombstone(data) {
 		r.misses.Add(1)
 		return Entry[V]{}, false, f, nil
@@ -67,6 +66,12 @@ func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, f
 	e.TTL = r.ttlLeft(ctx, key, h)
 	r.hits.Add(1)
 	return e, true, f, nil
+}
+
+// fenceOf is the fence of a read that found data under a key.
+func fenceOf(data []byte) fence {
+	sum := sha1.Sum(data)
+	return fence{valid: true, sum: hex.EncodeToString(sum[:])}
 }
 
 // setFenced stores e unless key changed since f was read; with the zero
