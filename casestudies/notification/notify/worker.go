@@ -16,16 +16,31 @@ import (
 
 // work is one worker: take a job, deliver it, repeat until pull ends;
 // each delivery runs under run, which outlives pull so that a shutdown
-// lets it finish. A delivery that ends in an ack is acked by the Next
-// that takes the following job: on Redis one script for both. A queue
-// that fails (Redis down) is retried with a capped backoff, the ack
-// still pending included, so workers resume by themselves when it
-// returns.
+// lets it finish. A delivery that ends in an ack is acked by a later Next:
+// on Redis one script for both. In memory that is the Next that takes the
+// following job; on Redis, where its history is recorded in the
+// background (see trail), the Next after that, so at most two leases per
+// worker. A queue that fails (Redis down) is retried with a capped
+// backoff, the acks still pending included, so workers resume by
+// themselves when it returns.
 func (s *Service) work(pull, run context.Context) {
 	failures := 0
-	var done *queue.Delivery // delivered, to be acked by the next Next
+	var done *queue.Delivery // recorded, to be acked by the next Next
+	var prev *trail          // finished, its record maybe in flight: acked by a later Next
 	for {
+		if prev != nil && done == nil && prev.ready() {
+			if prev.claim() {
+				done = prev.d // recorded already: no need to wait for a job to ack it
+			}
+			prev = nil
+		}
 		d, err := s.queue.Next(pull, done)
+		if err == nil && prev != nil && !prev.claim() {
+			// Recorded while this worker waited in Next, and acked by its
+			// recorder. A worker claims only with a job in hand: one that
+			// failed to get a job may next wait in Next for long.
+			prev = nil
+		}
 		if err != nil {
 			if errors.Is(err, queue.ErrClosed) {
 				return
@@ -38,18 +53,32 @@ func (s *Service) work(pull, run context.Context) {
 			}
 			if pull.Err() != nil {
 				s.ackLast(run, done, err)
+				s.ackTrail(run, prev)
 				return
 			}
 			failures++
-			s.log.Warn("notify: taking a job failed", "err", err, "failures", failures, "pending_ack", done != nil)
+			s.log.Warn("notify: taking a job failed", "err", err, "failures", failures, "pending_ack", done != nil || prev != nil)
 			if backoff.Sleep(pull, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
 				s.ackLast(run, done, err)
+				s.ackTrail(run, prev)
 				return
 			}
 			continue // with done: its ack outcome is unknown, so it is acked again
 		}
 		failures = 0
-		done = s.deliver(run, d)
+		done = nil
+		out := s.deliver(run, d)
+		if prev != nil {
+			<-prev.recorded // started a delivery ago: mostly landed already
+			done, prev = prev.d, nil
+		}
+		// Only the Redis service trails, and there every ended delivery
+		// does: done and out.ack are never both set.
+		if out.tr != nil {
+			prev = out.tr
+		} else if out.ack != nil {
+			done = out.ack
+		}
 	}
 }
 
@@ -63,6 +92,33 @@ func (s *Service) ackLast(run context.Context, done *queue.Delivery, err error) 
 	s.settle(run, done, func(ctx context.Context) error { return s.queue.Ack(ctx, done) })
 }
 
+// ackTrail acks a stopping worker's trailing delivery once its record
+// returned, as long as run lasts, unless its recorder acked it.
+func (s *Service) ackTrail(run context.Context, tr *trail) {
+	if tr == nil || !tr.claim() {
+		return
+	}
+	<-tr.recorded
+	s.settle(run, tr.d, func(ctx context.Context) error { return s.queue.Ack(ctx, tr.d) })
+}
+
+// outcome is how a delivery ended, for its worker: ack, to be acked by the
+// next Next (recorded in memory), or tr, recorded in the background (on
+// Redis); neither when the job went back to the queue (retry, deferral)
+// or was abandoned at shutdown.
+type outcome struct {
+	ack *queue.Delivery
+	tr  *trail
+}
+
+// ended returns the outcome of d, which ends with no history to record.
+func (s *Service) ended(ctx context.Context, d *queue.Delivery) outcome {
+	if s.cfg.Redis == nil {
+		return outcome{ack: d}
+	}
+	return outcome{tr: s.trailDelivery(ctx, d, nil)}
+}
+
 // deliver runs one delivery through the checks, in order — opt-out (then
 // skipped), quiet hours (non-critical: deferred to their end), the
 // provider's circuit (open: deferred until it may half-open), the user's
@@ -70,12 +126,12 @@ func (s *Service) ackLast(run context.Context, done *queue.Delivery, err error) 
 // channel's breaker. On Redis the rate-limit decision is asked for while
 // the preferences are read (limitAhead), and acted on in the order above.
 // It settles a job that goes back to the queue (Retry, Defer) and returns
-// d when the job is to be acked: the worker's next Next does that.
-func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.Delivery) {
+// an outcome to ack when the job is done with: a later Next does that.
+func (s *Service) deliver(ctx context.Context, d *queue.Delivery) outcome {
 	t, err := decodeTask(d.Payload)
 	if err != nil || s.cfg.Senders[t.Channel] == nil {
 		s.log.Error("notify: dropping an unreadable job", "job", d.ID, "err", err)
-		return d
+		return s.ended(ctx, d)
 	}
 	now := s.cfg.Clock()
 	b := s.breakers[t.Channel]
@@ -89,7 +145,7 @@ func (s *Service) deliver(ctx context.Context, d *queue.Delivery) (ack *queue.De
 		s.log.Warn("notify: preferences unavailable; delivery deferred", "job", d.ID, "err", err)
 		_ = backoff.Sleep(ctx, DefaultUnavailableWait)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, time.Time{}) })
-		return nil
+		return outcome{}
 	}
 	if prefs.optedOut(t.Channel) {
 		return s.finish(ctx, d, t, change{status: Skipped, attempt: d.Attempt - 1, reason: "user opted out of " + t.Channel})
@@ -153,8 +209,8 @@ func (s *Service) limitAhead(ctx context.Context, t task, b *breaker.Breaker) fu
 func notAsked() (ratelimit.Decision, bool, error) { return ratelimit.Decision{}, false, nil }
 
 // send hands the delivery to the provider through its breaker and acts on
-// the outcome; it returns d when the job is to be acked.
-func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) *queue.Delivery {
+// the outcome; it returns the delivery's outcome for its worker.
+func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) outcome {
 	attempt := d.Attempt
 	msg := senders.Message{ID: jobID(t.NotificationID, t.Channel), Channel: t.Channel, To: t.UserID,
 		Priority: t.Priority, Subject: t.Subject, Body: t.Body, Attempt: attempt}
@@ -181,7 +237,7 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 	case ctx.Err() != nil:
 		// Shutting down: the queue's Close releases the lease and the
 		// delivery runs again later (it may have reached the provider).
-		return nil
+		return outcome{}
 	case senders.IsPermanent(err):
 		return s.finish(ctx, d, t, append(sending, change{status: Failed, attempt: attempt, reason: err.Error(), err: err})...)
 	case attempt >= s.cfg.MaxAttempts:
@@ -191,7 +247,7 @@ func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breake
 		next := now.Add(s.retryDelay(attempt))
 		s.note(ctx, t, append(sending, change{status: Retrying, at: now, attempt: attempt, next: next, reason: err.Error(), err: err})...)
 		s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Retry(ctx, d, next) })
-		return nil
+		return outcome{}
 	}
 }
 
@@ -218,19 +274,30 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // postpone records a deferral and puts the job back, due at until, without
-// using an attempt. It returns nil: nothing to ack.
-func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until time.Time, reason string) *queue.Delivery {
+// using an attempt. Nothing is left to ack.
+func (s *Service) postpone(ctx context.Context, d *queue.Delivery, t task, until time.Time, reason string) outcome {
 	s.note(ctx, t, change{status: Deferred, attempt: d.Attempt - 1, next: until, reason: reason})
 	s.settle(ctx, d, func(ctx context.Context) error { return s.queue.Defer(ctx, d, until) })
-	return nil
+	return outcome{}
 }
 
 // finish records the changes that end a delivery, the final status last,
-// and returns d: the job is removed by the ack that follows, once the
-// history says how it ended.
-func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, cs ...change) *queue.Delivery {
-	s.note(ctx, t, cs...)
-	return d
+// and returns its outcome: the job is removed by an ack made once the
+// history says how it ended. The changes are stamped now, so a record
+// made in the background keeps the times they happened.
+func (s *Service) finish(ctx context.Context, d *queue.Delivery, t task, cs ...change) outcome {
+	for i := range cs {
+		if cs[i].at.IsZero() {
+			cs[i].at = s.cfg.Clock()
+		}
+	}
+	if s.cfg.Redis == nil {
+		// In memory a record is a short lock: a goroutine would cost
+		// more than it saves.
+		s.note(ctx, t, cs...)
+		return outcome{ack: d}
+	}
+	return outcome{tr: s.trailDelivery(ctx, d, func() { s.note(ctx, t, cs...) })}
 }
 
 // note records cs, retrying a failing store a few times: the delivery has
