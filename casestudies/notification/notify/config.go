@@ -55,7 +55,12 @@ type Config struct {
 	// packages it uses (default DefaultRedisTimeout).
 	RedisTimeout time.Duration
 
-	// Workers is how many deliveries run at once (default DefaultWorkers).
+	// Workers is how many deliveries are checked and sent at once
+	// (default DefaultWorkers). On Redis the recording of a finished
+	// delivery's outcome and its ack trail behind by at most one delivery
+	// per worker, so up to 2·Workers jobs may be leased: a worker takes
+	// its next job while the last one's history is being written, instead
+	// of waiting a round trip for it, and acks it once it is written.
 	Workers int
 	// MaxAttempts is how many times a delivery is tried before it fails
 	// (default DefaultMaxAttempts).
