@@ -17,6 +17,8 @@ import (
 var (
 	//go:embed lua/bucket.lua
 	bucketLua string
+	//go:embed lua/bucket_batch.lua
+	bucketBatchLua string
 	//go:embed lua/fixed_window.lua
 	fixedWindowLua string
 	//go:embed lua/sliding_counter.lua
@@ -31,7 +33,8 @@ var (
 		SlidingWindowCounter: redis.NewScript(slidingCounterLua),
 		SlidingWindowLog:     redis.NewScript(slidingLogLua),
 	}
-	keyTags = map[Algorithm]string{
+	bucketBatchScript = redis.NewScript(bucketBatchLua)
+	keyTags           = map[Algorithm]string{
 		TokenBucket: "tb2", LeakyBucket: "lb2", FixedWindow: "fw",
 		SlidingWindowCounter: "swc", SlidingWindowLog: "swl",
 	}
@@ -41,6 +44,10 @@ var (
 // shares one limit per key. Each decision is one Lua script, one round trip
 // (EVALSHA), atomic on the server; time comes from the server's clock
 // (TIME), so app servers with skewed clocks still share one exact limit.
+// TokenBucket and LeakyBucket decisions that ride one pipeline (see
+// Pipelining below) go as one script call per limiter (per hash slot on a
+// Cluster), which decides them in pipeline order, each atomically as
+// before, reading TIME once for all of them.
 //
 // Each key is one Redis key, prefix + algorithm + limit + key, so limiters
 // with different algorithms or limits never share state by accident;
@@ -86,8 +93,9 @@ type Redis struct {
 	spec      spec
 	script    *redis.Script
 	keyPrefix string
-	bound     redisx.Bound // WithTimeout, or the caller's ctx alone
-	limitArgs []any        // the script arguments after now and n, formatted once
+	bound     redisx.Bound  // WithTimeout, or the caller's ctx alone
+	limitArgs []any         // the script arguments after now and n, formatted once
+	merge     *redisx.Merge // buckets: how a pipeline merges this limiter's decisions
 	hooks     hooks
 	stats     counters
 
@@ -139,6 +147,7 @@ func (r *Redis) setLimitArgs() {
 			leaky = "1"
 		}
 		r.limitArgs = []any{itoa(s.rate), itoa(s.burst), itoa(s.periodUS), leaky, slack}
+		r.merge = &redisx.Merge{Script: bucketBatchScript, Shared: []any{itoa(s.rate), itoa(s.burst), itoa(s.periodUS), slack}, PerCall: 2}
 		return
 	}
 	r.limitArgs = []any{itoa(s.rate), itoa(s.periodUS), slack}
@@ -231,7 +240,7 @@ func (r *Redis) AllowN(ctx context.Context, key string, n int) (Decision, error)
 // failure to the hooks.
 func (r *Redis) run(ctx context.Context, key string, n int) (Decision, error) {
 	c := r.newCall(key, n)
-	reply, err := r.bound.Eval(ctx, r.client, r.script, c.keys[:c.keyc], c.args[:c.argc], c).Text()
+	reply, err := r.bound.EvalMerged(ctx, r.client, r.script, r.merge, c.keys[:c.keyc], c.args[:c.argc], c).Text()
 	if err == nil {
 		var o outcome
 		if o, err = r.parseReply(reply, n); err == nil {

@@ -48,6 +48,11 @@
 //     single call, sends it again after a network error (MaxRetries): a
 //     pipeline that times out has the unknown outcome of a timed-out call,
 //     for each call in it;
+//   - calls made with EvalMerged and one Merge (a package's script that
+//     can decide many keys in one run, as ratelimit's buckets do) go as
+//     one script call per pipeline, per hash slot on the Cluster: Redis
+//     pays one script call, not one per call, and each caller gets its
+//     own element of the reply, or its own error;
 //   - at most 8192 calls of one client wait for a pipeline; past that a
 //     call fails at once with ErrOverloaded, so a Redis that stopped
 //     answering cannot grow the queue without bound.

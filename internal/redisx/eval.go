@@ -25,6 +25,13 @@ type Releaser interface{ Release() }
 // honour ctx deadlines, a lone Eval allocates nothing beyond what go-redis
 // does.
 func (b Bound) Eval(ctx context.Context, c redis.Scripter, script *redis.Script, keys []string, args []any, owner Releaser) *redis.Cmd {
+	return b.EvalMerged(ctx, c, script, nil, keys, args, owner)
+}
+
+// EvalMerged is Eval for a call that a pipeline may merge with others of
+// m into one script call (see Merge); a call sent on its own runs script
+// with keys and args, as Eval does. m may be nil.
+func (b Bound) EvalMerged(ctx context.Context, c redis.Scripter, script *redis.Script, m *Merge, keys []string, args []any, owner Releaser) *redis.Cmd {
 	if err := ctx.Err(); err != nil {
 		return failed(ctx, owner, err)
 	}
@@ -45,6 +52,9 @@ func (b Bound) Eval(ctx context.Context, c redis.Scripter, script *redis.Script,
 	}
 	w := getCall()
 	w.ctx, w.scripter, w.script, w.keys, w.args, w.owner = ctx, c, script, keys, args, owner
+	if piped {
+		w.merge = m
+	}
 	return b.send(ctx, limit, w, piped)
 }
 
@@ -128,6 +138,8 @@ type call struct {
 	owner    Releaser
 	command  []any // or a command (on client)
 	cmd      *redis.Cmd
+	merge    *Merge // a script call a pipeline may merge with others,
+	inMerge  bool   // and whether this pipeline does
 
 	client   redis.UniversalClient // pipelined calls: the client to pipeline on
 	deadline time.Time             // and when the caller stops waiting (zero: never)
@@ -156,6 +168,7 @@ func (c *call) recycle() {
 	c.ctx, c.fn, c.err = nil, nil, nil
 	c.scripter, c.script, c.keys, c.args, c.owner, c.cmd = nil, nil, nil, nil, nil, nil
 	c.client, c.deadline, c.pipe, c.command = nil, time.Time{}, nil, nil
+	c.merge, c.inMerge = nil, false
 	calls.Put(c)
 }
 

@@ -258,21 +258,36 @@ func (p *coalescer) send(batch []*call) {
 		defer cancel()
 	}
 	client := live[0].client
+	_, cluster := client.(*redis.ClusterClient)
+	groups := groupMerged(live, cluster)
 	pipe := client.Pipeline()
+	for _, g := range groups {
+		g.cmd = pipe.EvalSha(ctx, g.m.Script.Hash(), g.keys, g.args...)
+	}
 	for _, w := range live {
-		if w.script == nil {
+		switch {
+		case w.inMerge:
+		case w.script == nil:
 			w.cmd = pipe.Do(ctx, w.command...)
-			continue
+		default:
+			w.cmd = pipe.EvalSha(ctx, w.script.Hash(), w.keys, w.args...)
 		}
-		w.cmd = pipe.EvalSha(ctx, w.script.Hash(), w.keys, w.args...)
 	}
 	_, _ = pipe.Exec(ctx)
 	p.pipelines.Add(1)
 	p.piped.Add(int64(len(live)))
 
 	var retry redis.Pipeliner
+	for _, g := range groups {
+		if noScript(g.cmd.Err()) {
+			if retry == nil {
+				retry = client.Pipeline()
+			}
+			g.cmd = g.m.Script.Eval(ctx, retry, g.keys, g.args...)
+		}
+	}
 	for _, w := range live {
-		if w.script != nil && noScript(w.cmd.Err()) {
+		if !w.inMerge && w.script != nil && noScript(w.cmd.Err()) {
 			if retry == nil {
 				retry = client.Pipeline()
 			}
@@ -282,6 +297,9 @@ func (p *coalescer) send(batch []*call) {
 	if retry != nil {
 		_, _ = retry.Exec(ctx)
 		p.pipelines.Add(1)
+	}
+	for _, g := range groups {
+		g.split(ctx)
 	}
 	for _, w := range live {
 		if err := w.cmd.Err(); err != nil {
