@@ -28,6 +28,12 @@ type Loader[V any] func(ctx context.Context, key string) (V, error)
 // Write: update the source of truth, then Invalidate the keys. Aside
 // never writes a value it did not load.
 //
+// On Redis a hit is one GET, and a cold read three round trips in a row
+// (WithFleetLock adds the lock's): the GET that misses, the loader, and
+// the store, fenced (see Invalidate) by what that GET found. The caller
+// is answered once the store is done (unless Redis stopped answering the
+// read), so that its next Get, and any process's, finds the value.
+//
 // A cache that fails never fails a read: the loader serves it, and the
 // failure is counted (Stats.CacheErrors) and reported to WithObserver,
 // WithLogger and WithOnError. A Redis that stops answering costs a read
