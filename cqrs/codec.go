@@ -24,22 +24,29 @@ func encodeBody(streamID string, e *Event) string {
 	for k, v := range e.Metadata {
 		n += 2*binary.MaxVarintLen32 + len(k) + len(v)
 	}
-	b := make([]byte, 0, n)
-	b = append(b, bodyFormat)
-	b = appendString(b, streamID)
-	b = appendString(b, e.Type)
-	b = binary.AppendUvarint(b, uint64(len(e.Metadata)))
+	// A Builder: the body's one allocation, not a buffer and its copy.
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte(bodyFormat)
+	writeString(&b, streamID)
+	writeString(&b, e.Type)
+	writeUvarint(&b, uint64(len(e.Metadata)))
 	for k, v := range e.Metadata {
-		b = appendString(b, k)
-		b = appendString(b, v)
+		writeString(&b, k)
+		writeString(&b, v)
 	}
-	b = append(b, e.Data...)
-	return string(b)
+	b.Write(e.Data)
+	return b.String()
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+func writeString(b *strings.Builder, s string) {
+	writeUvarint(b, uint64(len(s)))
+	b.WriteString(s)
+}
+
+func writeUvarint(b *strings.Builder, v uint64) {
+	var buf [binary.MaxVarintLen64]byte
+	b.Write(binary.AppendUvarint(buf[:0], v))
 }
 
 type bodyReader struct {

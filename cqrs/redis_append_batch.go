@@ -45,20 +45,26 @@ func (s *RedisStore) AppendBatch(ctx context.Context, batch []StreamAppend) ([]A
 
 // encodedAppend is one checked append, encoded for the script: made on
 // the caller's goroutine, so that a call sent later (a coalesced batch)
-// never reads the caller's events.
+// never reads the caller's events, and so that a batch's sender, whose
+// work every caller in the batch waits for, has little left to do.
 type encodedAppend struct {
 	streamID string
 	expected int64
-	n        int   // events
-	pairs    []any // per event: its id ('' for none), its body
+	n        int    // events
+	keys     string // its stream's key, then its ids' key (one allocation)
+	cut      int    // where the ids' key begins
+	args     []any  // the script's: expected, n, then per event its id ('' for none) and body
 }
 
-func encodeAppend(it *StreamAppend) encodedAppend {
-	pairs := make([]any, 0, 2*len(it.Events))
+func encodeAppend(base string, it *StreamAppend) encodedAppend {
+	args := make([]any, 0, 2+2*len(it.Events))
+	args = append(args, it.ExpectedVersion, len(it.Events))
 	for j := range it.Events {
-		pairs = append(pairs, it.Events[j].ID(), encodeBody(it.StreamID, &it.Events[j]))
+		args = append(args, it.Events[j].ID(), encodeBody(it.StreamID, &it.Events[j]))
 	}
-	return encodedAppend{streamID: it.StreamID, expected: it.ExpectedVersion, n: len(it.Events), pairs: pairs}
+	keys := base + "s:" + it.StreamID + base + "id:" + it.StreamID
+	return encodedAppend{streamID: it.StreamID, expected: it.ExpectedVersion, n: len(it.Events),
+		keys: keys, cut: len(base) + len("s:") + len(it.StreamID), args: args}
 }
 
 // appendItems encodes items (checked already), runs the append script for
@@ -66,7 +72,7 @@ func encodeAppend(it *StreamAppend) encodedAppend {
 func (s *RedisStore) appendItems(ctx context.Context, items []StreamAppend, res []AppendResult) error {
 	enc := make([]encodedAppend, len(items))
 	for i := range items {
-		enc[i] = encodeAppend(&items[i])
+		enc[i] = encodeAppend(s.base, &items[i])
 	}
 	return s.appendEncoded(ctx, enc, res)
 }
@@ -74,18 +80,17 @@ func (s *RedisStore) appendItems(ctx context.Context, items []StreamAppend, res 
 // appendEncoded runs the append script for items and fills res, one
 // result per item; the error is the call's.
 func (s *RedisStore) appendEncoded(ctx context.Context, items []encodedAppend, res []AppendResult) error {
-	keys := make([]string, 3, 3+2*len(items))
-	keys[0], keys[1], keys[2] = s.seqKey(), s.evKey(), s.tailKey()
+	keys := make([]string, 0, 3+2*len(items))
+	keys = append(keys, s.fixed[:]...)
 	nargs := 1
 	for i := range items {
-		keys = append(keys, s.base+"s:"+items[i].streamID, s.base+"id:"+items[i].streamID)
-		nargs += 2 + len(items[i].pairs)
+		keys = append(keys, items[i].keys[:items[i].cut], items[i].keys[items[i].cut:])
+		nargs += len(items[i].args)
 	}
 	args := make([]any, 0, nargs)
 	args = append(args, len(items))
 	for i := range items {
-		args = append(args, items[i].expected, items[i].n)
-		args = append(args, items[i].pairs...)
+		args = append(args, items[i].args...)
 	}
 	reply, err := s.call.eval(ctx, appendScript, keys, args...).Slice()
 	if err != nil {

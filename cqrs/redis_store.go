@@ -97,6 +97,7 @@ type RedisStore struct {
 	timeout time.Duration
 	wait    redisx.Bound // the block of Wait's XREAD plus the timeout
 	base    string
+	fixed   [3]string // the keys every append names: seq, ev, tail
 	block   time.Duration
 	stats   storeStats
 }
@@ -123,6 +124,7 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	}
 	s := &RedisStore{call: newCaller(c, o), wait: redisx.NewBound(c, o.block+o.timeout),
 		base: tagged(o.prefix, ""), block: o.block, timeout: o.timeout}
+	s.fixed = [3]string{s.base + "seq", s.base + "ev", s.base + "tail"}
 	if !o.unpipelined {
 		if s.group, err = newAppendGroup(s, 0); err != nil {
 			return nil, fmt.Errorf("%w: NewRedisStore: %w", ErrInvalidConfig, err)
@@ -131,9 +133,9 @@ func NewRedisStore(c redis.UniversalClient, opts ...Option) (*RedisStore, error)
 	return s, nil
 }
 
-func (s *RedisStore) seqKey() string  { return s.base + "seq" }
-func (s *RedisStore) evKey() string   { return s.base + "ev" }
-func (s *RedisStore) tailKey() string { return s.base + "tail" }
+func (s *RedisStore) seqKey() string  { return s.fixed[0] }
+func (s *RedisStore) evKey() string   { return s.fixed[1] }
+func (s *RedisStore) tailKey() string { return s.fixed[2] }
 
 // Append implements EventStore.
 func (s *RedisStore) Append(ctx context.Context, streamID string, expected int64, events ...Event) (int64, error) {
@@ -153,7 +155,7 @@ func (s *RedisStore) append(ctx context.Context, streamID string, expected int64
 	if err := checkAppend(streamID, expected, events); err != nil {
 		return Appended{}, err
 	}
-	item := encodeAppend(&StreamAppend{StreamID: streamID, ExpectedVersion: expected, Events: events})
+	item := encodeAppend(s.base, &StreamAppend{StreamID: streamID, ExpectedVersion: expected, Events: events})
 	if s.group != nil {
 		return s.groupAppend(ctx, item)
 	}

@@ -92,15 +92,7 @@ type Batcher[I, R any] struct {
 	contended bool
 
 	batched atomic.Uint64 // items sent in batches, not alone
-}
-
-type waiter[I, R any] struct {
-	item     I
-	deadline time.Time
-	gone     atomic.Bool   // the caller stopped waiting
-	done     chan struct{} // closed once res and err are set
-	res      R
-	err      error
+	pool    waiterPool[I, R]
 }
 
 // New returns a Batcher for c; errors wrap ErrInvalidConfig.
@@ -171,23 +163,30 @@ func (b *Batcher[I, R]) Do(ctx context.Context, item I) (R, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	w := &waiter[I, R]{item: item, deadline: deadline, done: make(chan struct{})}
+	w := b.pool.get(item, deadline)
 	b.queue = append(b.queue, w)
 	b.mu.Unlock()
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	w.timer.Reset(time.Until(deadline))
 	var gaveUp error
 	select {
 	case <-w.done:
-		return w.res, w.err
 	case <-ctx.Done():
 		gaveUp = ctx.Err()
-	case <-timer.C:
+	case <-w.timer.C:
 		gaveUp = context.DeadlineExceeded
 	}
-	w.gone.Store(true)
-	return zero, gaveUp
+	w.timer.Stop()
+	if gaveUp != nil {
+		// The caller never waits for the batcher once its bound is up:
+		// if leave loses the race (w was answered meanwhile), w is not
+		// pooled, since its done may still be about to get the answer.
+		w.leave()
+		return zero, gaveUp
+	}
+	res, err := w.res, w.err
+	b.pool.put(w)
+	return res, err
 }
 
 // finish ends a call (lone: an item sent alone): it returns the next
@@ -196,6 +195,7 @@ func (b *Batcher[I, R]) finish(lone bool) []*waiter[I, R] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
+	var zeroR R
 	var batch []*waiter[I, R]
 	bytes, taken := 0, 0
 	for _, w := range b.queue {
@@ -204,8 +204,15 @@ func (b *Batcher[I, R]) finish(lone bool) []*waiter[I, R] {
 			break
 		}
 		taken++
-		if w.gone.Load() || !now.Before(w.deadline) {
-			continue // its caller gave up: never sent
+		if !now.Before(w.deadline) {
+			// Its bound has passed (its caller is about to notice, or
+			// left already): never sent.
+			b.pool.settle(w, zeroR, context.DeadlineExceeded)
+			continue
+		}
+		if w.state.Load() == abandoned {
+			b.pool.put(w) // its caller left: never sent
+			continue
 		}
 		batch = append(batch, w)
 		bytes += size
@@ -254,7 +261,6 @@ func (b *Batcher[I, R]) send(batch []*waiter[I, R]) {
 		err = &BatchError{Size: len(batch), Err: err}
 	}
 	for i, w := range batch {
-		w.res, w.err = res[i], err
-		close(w.done)
+		b.pool.settle(w, res[i], err)
 	}
 }
