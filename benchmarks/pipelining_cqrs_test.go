@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,14 +45,14 @@ func BenchmarkPipeliningCQRS(b *testing.B) {
 						streams[i] = "acc-" + strconv.Itoa(i)
 					}
 					ev := cqrs.Event{Type: "deposited", Data: []byte(`{"amount":1}`)}
-					before := redisServerWork(b, c)
+					before, cpu := redisServerWork(b, c), processCPU()
 					concurrently(b, g, "appends/s", func(w int) error {
 						v, err := s.Append(ctx, streams[w], versions[w], ev)
 						versions[w] = v
 						return err
 					})
 					b.StopTimer()
-					reportPerAppend(b, c, before, b.N)
+					reportPerAppend(b, c, before, cpu, b.N)
 				})
 			}
 		}
@@ -79,7 +80,7 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 						batches[w][i] = cqrs.StreamAppend{StreamID: fmt.Sprintf("acc-%d-%d", w, i), Events: []cqrs.Event{ev}}
 					}
 				}
-				before := redisServerWork(b, c)
+				before, cpu := redisServerWork(b, c), processCPU()
 				start := time.Now()
 				concurrently(b, g, "batches/s", func(w int) error {
 					res, err := cqrs.AppendBatch(ctx, s, batches[w])
@@ -96,17 +97,28 @@ func BenchmarkPipeliningCQRSBatch16(b *testing.B) {
 				})
 				b.ReportMetric(float64(b.N*items)/time.Since(start).Seconds(), "appends/s")
 				b.StopTimer()
-				reportPerAppend(b, c, before, b.N*items)
+				reportPerAppend(b, c, before, cpu, b.N*items)
 			})
 		}
 	}
 }
 
 // reportPerAppend reports the servers' work per append of the n appends
-// made since before.
-func reportPerAppend(b *testing.B, c redis.UniversalClient, before serverWork, n int) {
+// made since before, and this process's CPU (go-cpu-µs/append: the
+// store, go-redis and the benchmark's loop) since cpu.
+func reportPerAppend(b *testing.B, c redis.UniversalClient, before serverWork, cpu time.Duration, n int) {
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(n), "go-cpu-µs/append")
 	w := redisServerWork(b, c).minus(before)
 	b.ReportMetric(w.scripts/float64(n), "scripts/append")
 	b.ReportMetric(w.scriptUsec/float64(n), "redis-µs/append")
 	b.ReportMetric(w.cpu*1e6/float64(n), "redis-cpu-µs/append")
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
