@@ -146,17 +146,22 @@
 // WithVisibilityTimeout (default 30s; at most every 10s), so a live
 // consumer's entries are never reclaimed, however long they wait or
 // their handlers run (should heartbeats come so late, on a starved
-// machine, that a consumer's own reclaim pass takes an entry it holds, the
-// entry is not queued a second time). Entries of a consumer that stopped
+// machine, that an entry it holds looks dead, its own reclaim pass leaves
+// it alone: that pass skips every entry the consumer held when it began,
+// so an entry handled or queued here is neither queued a second time nor
+// counted as another delivery). Entries of a consumer that stopped
 // heartbeating for the visibility timeout (its process died or lost
-// Redis) are reclaimed by the others (XAUTOCLAIM) and redelivered. A read
+// Redis) are reclaimed by the others (XPENDING IDLE, then XCLAIM) and
+// redelivered. A read
 // whose reply a live consumer never saw (given up on at its bound, a cut
 // connection, or sent again by go-redis after a read timeout, so that the
 // reply seen was the second read's) leaves its entries pending for that
 // consumer, held by nobody: the consumer's reclaim pass (at most every
 // second) takes back the pending entries it does not hold and delivers
 // them, without counting the lost delivery (Stats.Recovered,
-// EventRecovered), rather than leave them for the visibility timeout.
+// EventRecovered), rather than leave them for the visibility timeout
+// (entries that stayed lost for that long are reclaimed as a dead
+// consumer's are, and counted).
 // Delivery counts live in
 // Redis: a message whose consumers keep dying mid-handler is dead-lettered
 // after MaxAttempts too.

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/sysdesign/patterns/internal/redisx"
@@ -74,31 +75,21 @@ func (s *redisSub) hold(es []entry) {
 	}
 	s.mu.Lock()
 	for _, e := range es {
-		s.held[e.id] = struct{}{}
+		s.held[e.id] = false
 	}
 	s.mu.Unlock()
 }
 
-// holdNew holds the entries of es that this consumer does not hold yet
-// and returns them. The reclaim pass (XAUTOCLAIM) takes any entry idle for
-// the visibility timeout, this consumer's own too: one whose heartbeat
-// came late on a loaded machine while it waited for a worker, or ran in a
-// handler, is held already, and must not be queued a second time.
-func (s *redisSub) holdNew(es []entry) []entry {
-	if len(es) == 0 {
-		return es
-	}
-	fresh := es[:0]
+// appendHeld appends the ids of the entries this consumer holds, those
+// being handed back included, to args.
+func (s *redisSub) appendHeld(args []any) []any {
 	s.mu.Lock()
-	for _, e := range es {
-		if _, ok := s.held[e.id]; ok {
-			continue
-		}
-		s.held[e.id] = struct{}{}
-		fresh = append(fresh, e)
+	defer s.mu.Unlock()
+	args = slices.Grow(args, len(s.held))
+	for id := range s.held {
+		args = append(args, id)
 	}
-	s.mu.Unlock()
-	return fresh
+	return args
 }
 
 // release stops heartbeating entries: acknowledged, dead-lettered, or
@@ -144,10 +135,20 @@ func (s *redisSub) handBackEntries(es []entry, counted bool) {
 	}
 	args := make([]any, 0, 4+len(es))
 	args = append(args, s.group, s.consumer, s.b.cfg.visibility.Milliseconds(), uncount(counted))
-	for _, e := range es {
-		s.release(e.id) // first, so that no heartbeat refreshes it afterwards
+	ids := make([]string, len(es))
+	s.mu.Lock()
+	for i, e := range es {
+		// Held until the script has run, so that no reclaim pass of this
+		// consumer takes it meanwhile, but no longer heartbeated: a
+		// heartbeat after the script would undo its idle time.
+		if _, ok := s.held[e.id]; ok {
+			s.held[e.id] = true
+		}
+		ids[i] = e.id
 		args = append(args, e.id)
 	}
+	s.mu.Unlock()
+	defer s.release(ids...)
 	b := s.b
 	ctx, bound := s.ctx, b.bound()
 	if ctx.Err() != nil {

@@ -22,8 +22,10 @@ func (s *redisSub) heartbeat() {
 		s.mu.Lock()
 		args := make([]any, 0, 3+len(s.held))
 		args = append(args, s.group, s.consumer, s.leaseArg())
-		for id := range s.held {
-			args = append(args, id)
+		for id, back := range s.held {
+			if !back {
+				args = append(args, id)
+			}
 		}
 		s.mu.Unlock()
 		began := time.Now()

@@ -44,7 +44,7 @@ func (s *redisSub) read() {
 				b.callFailed(err)
 			} else {
 				cursor = next
-				es = s.holdNew(es)
+				s.hold(es)
 				s.reclaimed(es)
 				if !s.dispatch(es) {
 					return
@@ -184,26 +184,15 @@ func (s *redisSub) reclaimed(es []entry) {
 // the second read's). Nothing heartbeats them, so without this they would
 // wait for the visibility timeout, the reclaim pass of a consumer that
 // died. It runs on the reader goroutine, between reads, so every entry a
-// read or claim returned is held by then; the held set is taken before
-// the script runs, and an entry leaves it only once its XACK, dead letter
-// or hand-back is done or has failed (and a failed one is due again
-// anyway). The entries keep their delivery count: the lost read counted
-// a delivery that no handler saw. The entries, already held, are
-// returned for dispatch.
+// read or claim returned is held by then (see claim). The entries keep
+// their delivery count: the lost read counted a delivery that no handler
+// saw. They are returned, held, for dispatch.
 func (s *redisSub) recoverLost(ctx context.Context) []entry {
-	s.mu.Lock()
-	args := make([]any, 0, 6+len(s.held))
-	args = append(args, s.group, s.consumer, "lost", "0-0", 0, s.b.cfg.batch)
-	for id := range s.held {
-		args = append(args, id)
-	}
-	s.mu.Unlock()
-	res, err := s.b.bound().Eval(ctx, s.b.client, claimScript, []string{s.stream}, args, nil).Slice()
+	_, es, err := s.claim(ctx, "lost", "0-0")
 	if err != nil {
 		s.b.stats.errors.Add(1)
 		return nil
 	}
-	es := claimedEntries(res)
 	if len(es) > 0 {
 		s.b.stats.recovered.Add(uint64(len(es)))
 		s.b.cfg.emit(Event{Kind: EventRecovered, Group: s.name(), MessageID: es[0].id, Attempt: es[0].attempt})
@@ -263,10 +252,22 @@ func (s *redisSub) takeQueued() []entry {
 	}
 }
 
-// claim runs the claim script in mode own, dead or retry.
+// claim runs the claim script in mode own, dead, lost or retry. Modes
+// dead and lost leave alone the entries this consumer holds when the call
+// is sent: entries are added to held only by the reader, which is the
+// caller, so an entry missing from that list when the script runs is not
+// being handled here (one released meanwhile was acknowledged, or handed
+// back, or its settling failed and it is due again). Were the list taken
+// when the reply came, an entry acknowledged while the call was under way
+// could come back in it, no longer held, and be handled a second time.
+// A call that go-redis sends again (a Cluster re-sending a timed-out
+// command) runs with the same list, and only its last reply is seen.
 func (s *redisSub) claim(ctx context.Context, mode, cursor string) (string, []entry, error) {
-	res, err := s.b.bound().Eval(ctx, s.b.client, claimScript, []string{s.stream},
-		[]any{s.group, s.consumer, mode, cursor, s.b.cfg.visibility.Milliseconds(), s.b.cfg.batch}, nil).Slice()
+	args := []any{s.group, s.consumer, mode, cursor, s.b.cfg.visibility.Milliseconds(), s.b.cfg.batch}
+	if mode == "dead" || mode == "lost" {
+		args = s.appendHeld(args)
+	}
+	res, err := s.b.bound().Eval(ctx, s.b.client, claimScript, []string{s.stream}, args, nil).Slice()
 	if err != nil {
 		return cursor, nil, err
 	}

@@ -20,10 +20,11 @@ import (
 // goroutine and a heartbeat goroutine.
 //
 // An entry is held (in held, heartbeated) from the moment a read or claim
-// returns it until it is acknowledged, dead-lettered or dropped: while it
-// waits for a free worker, while a handler runs, while the worker backs
-// off, and while its XACK is queued. So no entry of a live consumer is
-// reclaimed by another, however long it waits or runs.
+// returns it until it is acknowledged, dead-lettered, handed back or
+// dropped: while it waits for a free worker, while a handler runs, while
+// the worker backs off, and while its XACK is queued. So no entry of a
+// live consumer is reclaimed by another, however long it waits or runs,
+// and its own reclaim passes never take an entry it holds (see claim).
 type redisSub struct {
 	b         *Redis
 	pattern   string
@@ -61,8 +62,11 @@ type redisSub struct {
 
 	bound atomic.Pointer[regVersion] // the registry version the group was last bound at
 
-	mu   sync.Mutex
-	held map[string]struct{}
+	mu sync.Mutex
+	// held: the entries this consumer holds; true while one is being
+	// handed back (held, so that no reclaim pass of this consumer takes
+	// it, but no longer heartbeated).
+	held map[string]bool
 }
 
 // entry is a stream entry a consumer holds. Its fields come either as a
@@ -105,7 +109,7 @@ func randHex(n int) string {
 func newRedisSub(b *Redis, pattern string, h Handler, sc subConfig) *redisSub {
 	s := &redisSub{b: b, pattern: pattern, group: sc.group, consumer: sc.consumer,
 		drained: make(chan struct{}), work: make(chan entry, min(b.cfg.batch, maxQueuedEntries)), finished: make(chan struct{}),
-		acks: make(chan string, 256), held: make(map[string]struct{}), stopFollowingCtx: func() bool { return false }}
+		acks: make(chan string, 256), held: make(map[string]bool), stopFollowingCtx: func() bool { return false }}
 	if s.group == "" {
 		s.group, s.ephemeral = "~"+randHex(8), true
 	}

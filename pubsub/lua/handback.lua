@@ -1,11 +1,12 @@
 -- Hands entries this consumer holds back to its group, unfinished: they
 -- stay pending, made idle for the visibility timeout so that another
--- consumer's reclaim pass (XAUTOCLAIM) takes them at once. With ARGV[4] =
--- '1' each one's delivery count goes back by one, so that a delivery
--- handed back (ErrHandBack) or never made (read, but not started when its
--- subscription stopped) does not count towards MaxAttempts (the reclaim
--- counts the next delivery). Entries no longer this consumer's are left
--- alone.
+-- consumer's reclaim pass ('dead' in claim.lua) takes them at once. With
+-- ARGV[4] = '1' each one's delivery count goes back by one, so that a
+-- delivery handed back (ErrHandBack) or never made (read, but not started
+-- when its subscription stopped) does not count towards MaxAttempts (the
+-- reclaim counts the next delivery). Entries no longer this consumer's
+-- are left alone. The consumer keeps them held (not heartbeated) until
+-- this has run, so that its own reclaim passes do not take them first.
 -- KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] idle ms,
 -- ARGV[4] '1' to take the delivery back, ARGV[5…] entry ids
 -- Returns how many entries were handed back.
