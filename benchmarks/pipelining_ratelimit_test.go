@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +75,10 @@ func BenchmarkPipeliningRateLimit(b *testing.B) {
 // that has a core to itself), the CPU of this process (-client-us/op,
 // from /proc/self/stat where there is one, in 10ms ticks: on a machine
 // whose cores are all busy, client and server CPU together are what the
-// ratio measures) and how many of our calls ride one pipeline
-// (calls/pipeline).
+// ratio measures), each side's call latency (-p50-us, -p99-us) and how
+// many of our calls ride one pipeline (calls/pipeline), and how many
+// script calls each side's decision costs Redis (-scripts/op: below 1
+// when a pipeline's decisions go as one script call).
 //
 //	cd benchmarks && ../scripts/with-redis.sh go test -run '^$' -bench 'PipeliningRateLimitRatio' -benchtime 20000x -count 3
 func BenchmarkPipeliningRateLimitRatio(b *testing.B) {
@@ -109,6 +112,11 @@ func BenchmarkPipeliningRateLimitRatio(b *testing.B) {
 				var took [2]time.Duration
 				var mallocs [2]uint64
 				var serverCPU, clientCPU [2]time.Duration
+				var scripts [2]float64
+				// Each call's latency, by side, allocated before the clock
+				// and the allocation count start.
+				lat := [2][]time.Duration{make([]time.Duration, 0, per*rounds), make([]time.Duration, 0, per*rounds)}
+				runLat := make([]time.Duration, per)
 				pipes0, piped0 := redisx.PipelineStats(c)
 				b.ResetTimer()
 				for round := range rounds {
@@ -117,10 +125,13 @@ func BenchmarkPipeliningRateLimitRatio(b *testing.B) {
 						cpu0 := redisServerWork(b, c)
 						m0 := mallocCount()
 						own0 := processCPUTime()
-						took[i] += timedConcurrently(b, g, per, func(w int) error { return libs[i](keys[w]) })
+						took[i] += timedConcurrently(b, g, per, runLat, func(w int) error { return libs[i](keys[w]) })
 						clientCPU[i] += processCPUTime() - own0
 						mallocs[i] += mallocCount() - m0
-						serverCPU[i] += redisServerWork(b, c).minus(cpu0).cpuTime()
+						lat[i] = append(lat[i], runLat...)
+						work := redisServerWork(b, c).minus(cpu0)
+						serverCPU[i] += work.cpuTime()
+						scripts[i] += work.scripts
 					}
 				}
 				b.StopTimer()
@@ -136,6 +147,12 @@ func BenchmarkPipeliningRateLimitRatio(b *testing.B) {
 				b.ReportMetric(float64(serverCPU[1].Microseconds())/n, "redis_rate-server-us/op")
 				b.ReportMetric(float64(clientCPU[0].Microseconds())/n, "patterns-client-us/op")
 				b.ReportMetric(float64(clientCPU[1].Microseconds())/n, "redis_rate-client-us/op")
+				for i, side := range []string{"patterns", "redis_rate"} {
+					b.ReportMetric(scripts[i]/n, side+"-scripts/op")
+					slices.Sort(lat[i])
+					b.ReportMetric(float64(lat[i][len(lat[i])/2].Nanoseconds())/1e3, side+"-p50-us")
+					b.ReportMetric(float64(lat[i][len(lat[i])*99/100].Nanoseconds())/1e3, side+"-p99-us")
+				}
 				if pipes > pipes0 {
 					b.ReportMetric(float64(piped-piped0)/float64(pipes-pipes0), "calls/pipeline")
 				} else {
@@ -183,8 +200,8 @@ func processCPUTime() time.Duration {
 }
 
 // timedConcurrently makes n calls in all from g goroutines and returns how
-// long they took.
-func timedConcurrently(b *testing.B, g, n int, call func(w int) error) time.Duration {
+// long they took, each call's latency in lat (len n).
+func timedConcurrently(b *testing.B, g, n int, lat []time.Duration, call func(w int) error) time.Duration {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -192,11 +209,13 @@ func timedConcurrently(b *testing.B, g, n int, call func(w int) error) time.Dura
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
+			for k := next.Add(1); k <= int64(n); k = next.Add(1) {
+				t0 := time.Now()
 				if err := call(w); err != nil {
 					b.Error(err)
 					return
 				}
+				lat[k-1] = time.Since(t0)
 			}
 		}()
 	}

@@ -139,7 +139,8 @@ type call struct {
 	command  []any // or a command (on client)
 	cmd      *redis.Cmd
 	merge    *Merge // a script call a pipeline may merge with others,
-	inMerge  bool   // and whether this pipeline does
+	inMerge  bool   // and whether this pipeline does,
+	slot     int    // by the hash slot of its key (Cluster)
 
 	client   redis.UniversalClient // pipelined calls: the client to pipeline on
 	deadline time.Time             // and when the caller stops waiting (zero: never)

@@ -45,45 +45,58 @@ func mergeable(w *call) bool {
 // groupMerged sorts live's mergeable calls into script calls, by Merge
 // and (on a Cluster) hash slot, and returns those of two calls or more;
 // the calls it returns are marked, so the caller sends the others alone.
+// Counting first keeps a pipeline of calls that find no partner (distinct
+// slots on a Cluster) free of allocations.
 func groupMerged(live []*call, cluster bool) []*merged {
-	var groups []*merged
+	type tally struct {
+		m       *Merge
+		slot, n int
+	}
+	var buf [32]tally
+	tallies := buf[:0]
+	pairs := false
 	for _, w := range live {
 		if !mergeable(w) {
 			continue
 		}
-		slot := 0
+		w.slot = 0
 		if cluster {
-			slot = Slot(w.keys[0])
+			w.slot = Slot(w.keys[0])
 		}
-		var g *merged
-		for _, h := range groups {
-			if h.m == w.merge && h.slot == slot {
-				g = h
+		found := false
+		for i := range tallies {
+			if t := &tallies[i]; t.m == w.merge && t.slot == w.slot {
+				t.n++
+				found, pairs = true, true
 				break
 			}
 		}
-		if g == nil {
-			g = &merged{m: w.merge, slot: slot}
-			groups = append(groups, g)
+		if !found {
+			tallies = append(tallies, tally{w.merge, w.slot, 1})
 		}
-		g.calls = append(g.calls, w)
 	}
-	kept := groups[:0]
-	for _, g := range groups {
-		if len(g.calls) < 2 {
+	if !pairs {
+		return nil
+	}
+	var groups []*merged
+	for _, t := range tallies {
+		if t.n < 2 {
 			continue
 		}
-		g.keys = make([]string, len(g.calls))
-		g.args = make([]any, 0, len(g.m.Shared)+len(g.calls)*g.m.PerCall)
-		g.args = append(g.args, g.m.Shared...)
-		for i, w := range g.calls {
-			g.keys[i] = w.keys[0]
-			g.args = append(g.args, w.args[:g.m.PerCall]...)
-			w.inMerge = true
+		g := &merged{m: t.m, slot: t.slot, calls: make([]*call, 0, t.n), keys: make([]string, 0, t.n)}
+		g.args = make([]any, 0, len(t.m.Shared)+t.n*t.m.PerCall)
+		g.args = append(g.args, t.m.Shared...)
+		for _, w := range live {
+			if mergeable(w) && w.merge == t.m && w.slot == t.slot {
+				g.calls = append(g.calls, w)
+				g.keys = append(g.keys, w.keys[0])
+				g.args = append(g.args, w.args[:t.m.PerCall]...)
+				w.inMerge = true
+			}
 		}
-		kept = append(kept, g)
+		groups = append(groups, g)
 	}
-	return kept
+	return groups
 }
 
 // split gives each call of g its element of the merged reply, as a
