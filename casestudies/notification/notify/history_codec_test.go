@@ -18,7 +18,7 @@ func statusSamples() []statusData {
 		{Channel: "sms", Status: Queued, At: at},
 		{Channel: "push", Status: Retrying, Attempt: 3, At: at, NextAt: &next, Reason: "smtp: 421 try later"},
 		{Channel: "push", Status: Failed, Attempt: 5, At: at,
-			Reason: "quote \" backslash \\ newline \n tab \t nul \x00 bad utf8 \xff ok é ✓"},
+			Reason: "quote \" backslash \\ newline \n tab \t bs \b ff \f nul \x00 bad utf8 \xff ok é ✓"},
 	}
 }
 
