@@ -61,8 +61,11 @@
 // delivers the job again (Attempt+1) after the queue's visibility timeout:
 // a delivery is sent twice only when a worker dies (or is cut off from
 // Redis) after its provider accepted the message and before the queue
-// heard of it. Providers get a stable message ID (senders.Message.ID) to
-// drop such duplicates.
+// heard of it. Because a worker records a finished delivery's history in
+// the background while it takes its next job (the ack waits for that
+// record), a dying worker can hold two such deliveries, not one: the one
+// it was sending and the one whose record was in flight. Providers get a
+// stable message ID (senders.Message.ID) to drop such duplicates.
 //
 // In memory (no Redis) the service is one process's: nothing survives a
 // restart, and the history and views of every notification stay in memory
