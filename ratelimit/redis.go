@@ -15,10 +15,16 @@ import (
 )
 
 var (
+	// The bucket scripts are bucket_decide.lua (the decision both make)
+	// followed by their own part: one decision, or several in a loop.
+	//go:embed lua/bucket_decide.lua
+	bucketDecideLua string
 	//go:embed lua/bucket.lua
-	bucketLua string
+	bucketOneLua string
 	//go:embed lua/bucket_batch.lua
-	bucketBatchLua string
+	bucketLoopLua  string
+	bucketLua      = bucketDecideLua + bucketOneLua
+	bucketBatchLua = bucketDecideLua + bucketLoopLua
 	//go:embed lua/fixed_window.lua
 	fixedWindowLua string
 	//go:embed lua/sliding_counter.lua
