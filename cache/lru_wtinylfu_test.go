@@ -200,3 +200,44 @@ func TestWTinyLFUClimbsOnTraffic(t *testing.T) {
 	assert.Greater(t, window, 500, "the window grew")
 	assert.Greater(t, wtRate, lruRate-0.03, "close to LRU once climbed")
 }
+
+// TestRotateTail: coldestVictim's rotation moves the run from last to the
+// tail to the front in its order, except keep, which becomes the tail,
+// with every link and end right (a plain LRU's list stands in for
+// probation: the splice works on any segment's list).
+func TestRotateTail(t *testing.T) {
+	order := func(s *shard[int]) []string {
+		var keys []string
+		for e := s.head; e >= 0; e = s.entries[e].next {
+			keys = append(keys, s.entries[e].key)
+		}
+		return keys
+	}
+	for _, tc := range []struct {
+		last, keep string
+		want       []string
+	}{
+		{"k3", "k1", []string{"k3", "k2", "k0", "k9", "k8", "k7", "k6", "k5", "k4", "k1"}},
+		{"k9", "k5", []string{"k9", "k8", "k7", "k6", "k4", "k3", "k2", "k1", "k0", "k5"}}, // the whole list
+		{"k0", "k0", []string{"k9", "k8", "k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"}}, // the tail alone
+		{"k2", "k2", []string{"k1", "k0", "k9", "k8", "k7", "k6", "k5", "k4", "k3", "k2"}},
+	} {
+		c := mustLRU[int](t, 10)
+		for i := range 10 {
+			require.NoError(t, c.Set(bg, "k"+strconv.Itoa(i), i, 0))
+		}
+		s, _ := c.shardOf("k0")
+		entry := func(k string) int32 {
+			_, h := c.shardOf(k)
+			e, _ := s.find(k, h)
+			require.GreaterOrEqual(t, e, int32(0), k)
+			return e
+		}
+		s.mu.Lock()
+		s.rotateTail(entry(tc.last), entry(tc.keep))
+		got := order(s)
+		s.mu.Unlock()
+		assert.Equal(t, tc.want, got, "last %s keep %s", tc.last, tc.keep)
+		checkSegments(t, c)
+	}
+}
