@@ -143,9 +143,14 @@ func TestWorkerKilledMidDeliveryIsReclaimed(t *testing.T) {
 		// a runs on a client of its own, so that cutting it off is a crash
 		// as far as Redis can tell: its leases stop being renewed.
 		ac, af := tg.NewClient()
+		// One worker, held in the send: an idle worker of a's would be
+		// polling the queue, and a take it sent just before the cut can run
+		// after the clock moved below, reclaim a's lease and lease the job
+		// to a once more (a crash that counts two attempts, not one).
 		a := newHarnessAt(t, clock, true, onRedis(ac, tg.Prefix), func(c *Config) {
 			c.Senders["email"] = stuck
 			c.VisibilityTimeout = visibility
+			c.Workers = 1
 		})
 		id := a.post(map[string]any{"user_id": "ann", "channels": []string{"email"}, "body": "b"})
 		m := <-entered
