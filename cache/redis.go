@@ -130,26 +130,43 @@ func (r *Redis[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 // of (nothing, or a tombstone). For a hit or an error the fence is the
 // zero one: Aside then reads the fence again (see missFencer).
 func (r *Redis[V]) getEntryFence(ctx context.Context, key string) (Entry[V], bool, fence, error) {
+	return r.readKey(ctx, key, false)
+}
+
+// readKey is the one GET behind GetEntry and readFence: it returns what
+// key holds and, for a miss, the fence of what the GET found (nothing or
+// a tombstone). forStore (readFence: a load about to store) also fences
+// a hit and takes undecodable bytes for a miss, which the load's store
+// then replaces; else (GetEntry) a hit gets the zero fence, sparing every
+// hit a SHA-1, and undecodable bytes are an error.
+func (r *Redis[V]) readKey(ctx context.Context, key string, forStore bool) (Entry[V], bool, fence, error) {
 	data, err := r.getRaw(ctx, key)
 	switch {
 	case errors.Is(err, redis.Nil):
 		r.misses.Add(1)
 		return Entry[V]{}, false, fence{valid: true}, nil
-	case err == nil && isTombstone(data):
+	case err != nil:
+		r.errs.Add(1)
+		return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
+	case isTombstone(data):
 		r.misses.Add(1)
 		return Entry[V]{}, false, fenceOf(data), nil
 	}
-	if err == nil {
-		var e Entry[V]
-		var h header
-		if e, h, err = r.decode(data); err == nil {
-			e.TTL = r.ttlLeft(ctx, key, h)
-			r.hits.Add(1)
-			return e, true, fence{}, nil
+	e, h, err := r.decode(data)
+	if err != nil {
+		r.errs.Add(1)
+		if forStore {
+			return Entry[V]{}, false, fenceOf(data), nil
 		}
+		return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
 	}
-	r.errs.Add(1)
-	return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
+	e.TTL = r.ttlLeft(ctx, key, h)
+	r.hits.Add(1)
+	var f fence
+	if forStore {
+		f = fenceOf(data)
+	}
+	return e, true, f, nil
 }
 
 // getRaw reads key's stored bytes with one bounded GET, pipelined with

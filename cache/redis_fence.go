@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	_ "embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,29 +42,7 @@ func isTombstone(data []byte) bool {
 // of what it found: the SHA-1 of the bytes, which the fenced store's
 // script compares with what the key holds then.
 func (r *Redis[V]) readFence(ctx context.Context, key string) (Entry[V], bool, fence, error) {
-	data, err := r.getRaw(ctx, key)
-	if errors.Is(err, redis.Nil) {
-		r.misses.Add(1)
-		return Entry[V]{}, false, fence{valid: true}, nil
-	}
-	if err != nil {
-		r.errs.Add(1)
-		return Entry[V]{}, false, fence{}, fmt.Errorf("cache: redis GET %q: %w", key, err)
-	}
-	f := fenceOf(data)
-	if isTombstone(data) {
-		r.misses.Add(1)
-		return Entry[V]{}, false, f, nil
-	}
-	e, h, err := r.decode(data)
-	if err != nil {
-		// Undecodable: a miss, so that the load replaces it.
-		r.errs.Add(1)
-		return Entry[V]{}, false, f, nil
-	}
-	e.TTL = r.ttlLeft(ctx, key, h)
-	r.hits.Add(1)
-	return e, true, f, nil
+	return r.readKey(ctx, key, true)
 }
 
 // fenceOf is the fence of a read that found data under a key.
