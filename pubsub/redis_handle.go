@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/sysdesign/patterns/internal/redisx"
 )
@@ -128,7 +129,11 @@ func (s *redisSub) handBack(e entry, counted bool) {
 // stay pending, claimable by another consumer at once (lua/handback.lua),
 // in one call. Once the drain ran out of time the call gets
 // shutdownGrace, so that it does not hold the shutdown; if it fails, the
-// entries are reclaimed after the visibility timeout instead.
+// entries are reclaimed after the visibility timeout instead, and stay
+// held, unheartbeated, until then: a call given up at its bound may still
+// run on the server, and this consumer's own lost pass must not take an
+// entry back that the late script would then hand to another consumer
+// while it is being handled here.
 func (s *redisSub) handBackEntries(es []entry, counted bool) {
 	if len(es) == 0 {
 		return
@@ -148,7 +153,6 @@ func (s *redisSub) handBackEntries(es []entry, counted bool) {
 		args = append(args, e.id)
 	}
 	s.mu.Unlock()
-	defer s.release(ids...)
 	b := s.b
 	ctx, bound := s.ctx, b.bound()
 	if ctx.Err() != nil {
@@ -157,6 +161,9 @@ func (s *redisSub) handBackEntries(es []entry, counted bool) {
 	err := bound.Eval(ctx, b.client, handbackScript, []string{s.stream}, args, nil).Err()
 	if err != nil {
 		b.stats.errors.Add(1)
+		time.AfterFunc(b.cfg.visibility, func() { s.release(ids...) })
+	} else {
+		s.release(ids...)
 	}
 	b.stats.handedBack.Add(uint64(len(es)))
 	for _, e := range es {

@@ -98,7 +98,7 @@ func TestRedisOwnReclaimNeverQueuesAHeldEntry(t *testing.T) {
 		// a pass interval after the last one began, plus a read block (the
 		// reader checks between reads) and the pass's calls (a dead sweep,
 		// tidy, the lost pass), plus the handler's turn.
-		bound := sub.reclaimBound() + sub.cfg.readBlock + 4*redistest.Slack
+		bound := s.reclaimEvery() + sub.cfg.readBlock + 4*redistest.Slack
 		require.Less(t, took, bound+10*worst,
 			"lost entries are back by the next reclaim pass (bound %v, worst wake-up delay %v)", bound, worst)
 
@@ -115,12 +115,6 @@ func TestRedisOwnReclaimNeverQueuesAHeldEntry(t *testing.T) {
 		require.Zero(t, st.Reclaimed, "its own held entries are not reclaimed")
 		require.GreaterOrEqual(t, st.Recovered, uint64(1), "the lost read's entries were recovered")
 	})
-}
-
-// reclaimBound is how long an entry whose read was lost may wait for the
-// reclaim pass that recovers it: a pass interval.
-func (b *Redis) reclaimBound() time.Duration {
-	return min(b.cfg.visibility/2, time.Second)
 }
 
 // What a reclaimRig does next.
@@ -349,12 +343,16 @@ func TestRedisEntryBeingHandedBackIsNotTakenByItsOwnConsumer(t *testing.T) {
 	})
 }
 
-// handBackHook runs a lost and a dead reclaim pass of the consumer just
-// before its first hand-back script, and reports what they took.
+// handBackHook runs a lost reclaim pass of the consumer just before its
+// first hand-back script, and reports what it took (a dead pass could not
+// take the entry anyway: it has been idle for milliseconds). With fail
+// set, the script is not sent and the call fails, as one given up at its
+// bound.
 type handBackHook struct {
 	sub   *redisSub
 	once  sync.Once
 	taken chan []entry
+	fail  bool
 }
 
 func (h *handBackHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -367,17 +365,63 @@ func (h *handBackHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if isScript(cmd, handbackScript) {
 			h.once.Do(func() {
-				var taken []entry
-				for _, mode := range []string{"lost", "dead"} {
-					_, es, err := h.sub.claim(ctx, mode, "0-0")
-					if err != nil {
-						taken = append(taken, entry{id: mode + ": " + err.Error()})
-					}
-					taken = append(taken, es...)
+				_, taken, err := h.sub.claim(ctx, "lost", "0-0")
+				if err != nil {
+					taken = append(taken, entry{id: "lost: " + err.Error()})
 				}
 				h.taken <- taken
 			})
+			if h.fail {
+				return errors.New("hand-back given up")
+			}
 		}
 		return next(ctx, cmd)
 	}
+}
+
+// A hand-back that fails (given up at its bound, its script perhaps still
+// to run on the server) leaves its entry held, unheartbeated, for the
+// visibility timeout: this consumer's own lost pass does not take it back
+// meanwhile; after that it is released, and the entry, dead by then, is
+// reclaimed and handled. Nothing is lost.
+func TestRedisFailedHandBackKeepsTheEntryHeldForTheVisibilityTimeout(t *testing.T) {
+	const visibility = time.Second
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		c, _ := tg.NewClient()
+		hook := &handBackHook{taken: make(chan []entry, 1), fail: true}
+		c.AddHook(hook)
+		sub := newTestRedis(t, tg, c, WithoutPipelining(), WithVisibilityTimeout(visibility))
+		pub := newTestRedis(t, tg, tg.Client)
+		col := newCollector()
+		started, gate := make(chan struct{}), make(chan struct{})
+		s := mustSub(t, sub, "fh.#", func(ctx context.Context, m *Message) error {
+			if string(m.Payload) == "0" {
+				close(started)
+				<-gate
+			}
+			return col.handler("g")(ctx, m)
+		}, WithGroup("g"), WithWorkers(1)).(*redisSub)
+		hook.sub = s
+		mustPub(t, pub, "fh.x", "0")
+		mustPub(t, pub, "fh.x", "1")
+		recvOrFail(t, started)
+		require.Eventually(t, func() bool { return heldCount(s) == 2 }, 10*time.Second, time.Millisecond)
+
+		queued := s.takeQueued()
+		require.Len(t, queued, 1)
+		begun := time.Now()
+		s.handBackEntries(queued, false)
+		require.Empty(t, recvOrFail(t, hook.taken), "its own lost pass took the entry being handed back")
+		if time.Since(begun) < visibility/2 {
+			require.True(t, s.holds(queued[0].id), "held after a failed hand-back")
+		}
+		require.Eventually(t, func() bool { return !s.holds(queued[0].id) }, visibility+10*time.Second, 5*time.Millisecond,
+			"released after the visibility timeout")
+		require.GreaterOrEqual(t, time.Since(begun), visibility, "not released before the visibility timeout")
+
+		close(gate)
+		col.wait(t, 2)
+		settle()
+		require.Len(t, col.all(), 2, "each message handled once")
+	})
 }
