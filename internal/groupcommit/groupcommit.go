@@ -139,8 +139,10 @@ func (b *Batcher[I, R]) Queued() int {
 }
 
 // Do runs item alone or in a batch and returns its result. The error is
-// the lone call's, a *BatchError for a batch's, ErrFull, or the caller's
-// ctx error (context.DeadlineExceeded at Timeout) when it gave up waiting.
+// the lone call's, a *BatchError for a batch's, ErrFull (MaxQueue callers
+// still waiting), or the caller's ctx error (context.DeadlineExceeded at
+// Timeout) when it gave up waiting before its answer came; an answer that
+// came as it gave up is returned.
 func (b *Batcher[I, R]) Do(ctx context.Context, item I) (R, error) {
 	b.mu.Lock()
 	held := b.cfg.HoldWhenContended && b.contended
@@ -155,7 +157,7 @@ func (b *Batcher[I, R]) Do(ctx context.Context, item I) (R, error) {
 		return res[0], err
 	}
 	var zero R
-	if len(b.queue) >= b.cfg.MaxQueue {
+	if len(b.queue) >= b.cfg.MaxQueue && b.prune(time.Now()) >= b.cfg.MaxQueue {
 		b.mu.Unlock()
 		return zero, ErrFull
 	}
@@ -178,11 +180,13 @@ func (b *Batcher[I, R]) Do(ctx context.Context, item I) (R, error) {
 	}
 	w.timer.Stop()
 	if gaveUp != nil {
-		// The caller never waits for the batcher once its bound is up:
-		// if leave loses the race (w was answered meanwhile), w is not
-		// pooled, since its done may still be about to get the answer.
-		w.leave()
-		return zero, gaveUp
+		if w.leave() {
+			return zero, gaveUp // the batcher pools w
+		}
+		// Answered as the caller gave up: the answer is the outcome (a
+		// lease taken, an append that landed), not an unknown one. The
+		// batcher sent on done right after answering: no wait.
+		<-w.done
 	}
 	res, err := w.res, w.err
 	b.pool.put(w)
@@ -194,24 +198,22 @@ func (b *Batcher[I, R]) Do(ctx context.Context, item I) (R, error) {
 func (b *Batcher[I, R]) finish(lone bool) []*waiter[I, R] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
-	var zeroR R
+	var now time.Time
+	if len(b.queue) > 0 {
+		now = time.Now()
+	}
 	var batch []*waiter[I, R]
 	bytes, taken := 0, 0
 	for _, w := range b.queue {
-		size := b.cfg.Size(w.item)
+		size := 0
+		if b.cfg.MaxBytes > 0 {
+			size = b.cfg.Size(w.item)
+		}
 		if len(batch) == b.cfg.MaxItems || (b.cfg.MaxBytes > 0 && len(batch) > 0 && bytes+size > b.cfg.MaxBytes) {
 			break
 		}
 		taken++
-		if !now.Before(w.deadline) {
-			// Its bound has passed (its caller is about to notice, or
-			// left already): never sent.
-			b.pool.settle(w, zeroR, context.DeadlineExceeded)
-			continue
-		}
-		if w.state.Load() == abandoned {
-			b.pool.put(w) // its caller left: never sent
+		if b.dropGone(w, now) {
 			continue
 		}
 		batch = append(batch, w)
@@ -232,6 +234,34 @@ func (b *Batcher[I, R]) finish(lone bool) []*waiter[I, R] {
 		b.out--
 	}
 	return batch
+}
+
+// dropGone settles w, never sent, if its caller left or its bound has
+// passed (the caller is about to notice), and reports whether it did.
+// b.mu is held.
+func (b *Batcher[I, R]) dropGone(w *waiter[I, R], now time.Time) bool {
+	if now.Before(w.deadline) && w.state.Load() != abandoned {
+		return false
+	}
+	var zero R
+	b.pool.settle(w, zero, context.DeadlineExceeded) // pools w if its caller left
+	return true
+}
+
+// prune drops the queued calls whose callers are gone (see dropGone), so
+// that they do not count against MaxQueue, and returns how many are
+// left. b.mu is held.
+func (b *Batcher[I, R]) prune(now time.Time) int {
+	n := 0
+	for _, w := range b.queue {
+		if !b.dropGone(w, now) {
+			b.queue[n] = w
+			n++
+		}
+	}
+	clear(b.queue[n:])
+	b.queue = b.queue[:n]
+	return n
 }
 
 // drain sends batches until the queue is empty.

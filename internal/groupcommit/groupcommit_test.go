@@ -400,6 +400,55 @@ func TestFull(t *testing.T) {
 	}
 }
 
+// TestFullCountsOnlyWaitingCallers: queued callers that gave up do not
+// hold their places against MaxQueue: a new call takes them, and the
+// items of those who left are never sent.
+func TestFullCountsOnlyWaitingCallers(t *testing.T) {
+	f := &fake{hold: make(chan struct{})}
+	b := newBatcher(t, f, Config[int, int]{MaxQueue: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	lone, queued := fill(t, b, ctx, 1, 2)
+	cancel()
+	for _, ch := range queued {
+		if o := <-ch; !errors.Is(o.err, context.Canceled) {
+			t.Errorf("item %d: %v, want its ctx's error", o.item, o.err)
+		}
+	}
+	stays := start(context.Background(), b, 3)
+	waitUntil(t, "the new call is queued in the room of those who left", func() bool { return b.Queued() == 1 })
+	close(f.hold)
+	check(t, lone)
+	check(t, []<-chan outcome{stays})
+	if sent := f.sent(); sent[1] || sent[2] || !sent[3] {
+		t.Errorf("sent %v: want 3 and neither item whose caller left", sent)
+	}
+}
+
+// TestCancelledWhileQueuedIsNeverSent: a caller that gives up by its ctx
+// (long before any deadline) leaves the queue; the batch that follows
+// carries only those still waiting.
+func TestCancelledWhileQueuedIsNeverSent(t *testing.T) {
+	f := &fake{hold: make(chan struct{})}
+	b := newBatcher(t, f, Config[int, int]{})
+	ctx, cancel := context.WithCancel(context.Background())
+	lone, queued := fill(t, b, ctx, 1)
+	stays := start(context.Background(), b, 2)
+	waitUntil(t, "both queued", func() bool { return b.Queued() == 2 })
+	cancel()
+	if o := <-queued[0]; !errors.Is(o.err, context.Canceled) {
+		t.Errorf("cancelled call: %v", o.err)
+	}
+	close(f.hold)
+	check(t, lone)
+	check(t, []<-chan outcome{stays})
+	if f.sent()[1] {
+		t.Error("the cancelled item was sent")
+	}
+	if got := f.sizes(); !slices.Equal(got, []int{1, 1}) {
+		t.Errorf("calls: %v, want the lone one and a batch of the one that stayed", got)
+	}
+}
+
 // TestConfig: New refuses a config it cannot use, with ErrInvalidConfig.
 func TestConfig(t *testing.T) {
 	run := func(context.Context, []int, []int) error { return nil }

@@ -16,9 +16,9 @@ const (
 
 // waiter is one queued call. Waiters are pooled, each with its channel
 // and timer, so that a queued call allocates nothing of its own: the
-// caller pools its waiter once answered, the batcher one that was
-// abandoned (see settle and leave); one answered just as its caller gave
-// up is left to the garbage collector.
+// caller pools its waiter once answered (even as it gave up: it then
+// takes the answer), the batcher one that was abandoned (see settle and
+// leave).
 type waiter[I, R any] struct {
 	item     I
 	deadline time.Time
