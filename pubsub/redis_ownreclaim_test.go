@@ -307,28 +307,8 @@ func readFound(cmd redis.Cmder) bool {
 // once handed back it is delivered once more, as the delivery it was.
 func TestRedisEntryBeingHandedBackIsNotTakenByItsOwnConsumer(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		c, _ := tg.NewClient()
 		hook := &handBackHook{taken: make(chan []entry, 1)}
-		c.AddHook(hook)
-		sub := newTestRedis(t, tg, c, WithoutPipelining())
-		pub := newTestRedis(t, tg, tg.Client)
-		col := newCollector()
-		started, gate := make(chan struct{}), make(chan struct{})
-		s := mustSub(t, sub, "hb.#", func(ctx context.Context, m *Message) error {
-			if string(m.Payload) == "0" {
-				close(started)
-				<-gate
-			}
-			return col.handler("g")(ctx, m)
-		}, WithGroup("g"), WithWorkers(1)).(*redisSub)
-		hook.sub = s
-		mustPub(t, pub, "hb.x", "0")
-		mustPub(t, pub, "hb.x", "1")
-		recvOrFail(t, started)
-		require.Eventually(t, func() bool { return heldCount(s) == 2 }, 10*time.Second, time.Millisecond)
-
-		queued := s.takeQueued() // "1", which the only worker has not started
-		require.Len(t, queued, 1)
+		s, col, queued, gate := handBackScene(t, tg, hook)
 		s.handBackEntries(queued, false)
 		require.Empty(t, recvOrFail(t, hook.taken), "its own reclaim passes took the entry being handed back")
 		require.False(t, s.holds(queued[0].id), "released once handed back")
@@ -341,6 +321,36 @@ func TestRedisEntryBeingHandedBackIsNotTakenByItsOwnConsumer(t *testing.T) {
 			require.Equal(t, 1, g.Attempt, "message %s: a delivery never made does not count", g.Payload)
 		}
 	})
+}
+
+// handBackScene subscribes, through a client with hook, one worker to a
+// group, publishes two messages and holds the first in its handler until
+// gate is closed; it returns the subscription, what its handler saw, and
+// the second message's entry, taken from the worker's queue (never
+// started) to be handed back by the test.
+func handBackScene(t *testing.T, tg *redistest.Target, hook *handBackHook, opts ...RedisOption) (*redisSub, *collector, []entry, chan struct{}) {
+	t.Helper()
+	c, _ := tg.NewClient()
+	c.AddHook(hook)
+	sub := newTestRedis(t, tg, c, append([]RedisOption{WithoutPipelining()}, opts...)...)
+	pub := newTestRedis(t, tg, tg.Client)
+	col := newCollector()
+	started, gate := make(chan struct{}), make(chan struct{})
+	s := mustSub(t, sub, "hb.#", func(ctx context.Context, m *Message) error {
+		if string(m.Payload) == "0" {
+			close(started)
+			<-gate
+		}
+		return col.handler("g")(ctx, m)
+	}, WithGroup("g"), WithWorkers(1)).(*redisSub)
+	hook.sub = s
+	mustPub(t, pub, "hb.x", "0")
+	mustPub(t, pub, "hb.x", "1")
+	recvOrFail(t, started)
+	require.Eventually(t, func() bool { return heldCount(s) == 2 }, 10*time.Second, time.Millisecond)
+	queued := s.takeQueued() // "1", which the only worker has not started
+	require.Len(t, queued, 1)
+	return s, col, queued, gate
 }
 
 // handBackHook runs a lost reclaim pass of the consumer just before its
@@ -387,28 +397,8 @@ func (h *handBackHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func TestRedisFailedHandBackKeepsTheEntryHeldForTheVisibilityTimeout(t *testing.T) {
 	const visibility = time.Second
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		c, _ := tg.NewClient()
 		hook := &handBackHook{taken: make(chan []entry, 1), fail: true}
-		c.AddHook(hook)
-		sub := newTestRedis(t, tg, c, WithoutPipelining(), WithVisibilityTimeout(visibility))
-		pub := newTestRedis(t, tg, tg.Client)
-		col := newCollector()
-		started, gate := make(chan struct{}), make(chan struct{})
-		s := mustSub(t, sub, "fh.#", func(ctx context.Context, m *Message) error {
-			if string(m.Payload) == "0" {
-				close(started)
-				<-gate
-			}
-			return col.handler("g")(ctx, m)
-		}, WithGroup("g"), WithWorkers(1)).(*redisSub)
-		hook.sub = s
-		mustPub(t, pub, "fh.x", "0")
-		mustPub(t, pub, "fh.x", "1")
-		recvOrFail(t, started)
-		require.Eventually(t, func() bool { return heldCount(s) == 2 }, 10*time.Second, time.Millisecond)
-
-		queued := s.takeQueued()
-		require.Len(t, queued, 1)
+		s, col, queued, gate := handBackScene(t, tg, hook, WithVisibilityTimeout(visibility))
 		begun := time.Now()
 		s.handBackEntries(queued, false)
 		require.Empty(t, recvOrFail(t, hook.taken), "its own lost pass took the entry being handed back")
