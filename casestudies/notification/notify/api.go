@@ -51,20 +51,14 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// view reads a notification's projection, after letting it catch up with
-// the log as it is now (read-your-writes). ok is false for an unknown id.
+// view reads a notification's projection, folded from its history as it
+// is now (read-your-writes). ok is false for an unknown id.
 func (s *Service) view(ctx context.Context, id string) (View, bool, error) {
 	if !idPattern.MatchString(id) {
 		return View{}, false, nil
 	}
-	head, err := s.head(ctx)
-	if err != nil {
-		return View{}, false, err
-	}
-	if err := s.runner.WaitFor(ctx, head); err != nil {
-		return View{}, false, err
-	}
-	return s.views.Get(ctx, id)
+	v, version, err := s.views.Load(ctx, id)
+	return v, version > 0 && v.Channels != nil, err
 }
 
 // handleGet is GET /api/notifications/{id}.

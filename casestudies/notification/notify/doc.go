@@ -9,7 +9,8 @@
 //     by priority with aging, scheduled by send_at, retried, deferred and
 //     cancelled by ID; on Redis, durable and reclaimed from crashed workers.
 //   - cqrs: each notification's history is an event stream; GET reads a
-//     projection of it (View) kept by a Runner.
+//     projection of it (View), folded from the stream by a cqrs.Repository
+//     when asked for: every change recorded before the GET shows.
 //   - cache: preferences are read through a cache-aside in front of their
 //     store, invalidated when a PUT changes them; the invalidation fences
 //     off loads of the old value in flight on every instance.

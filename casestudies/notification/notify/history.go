@@ -1,11 +1,7 @@
 package notify
 
 import (
-	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/sysdesign/patterns/cqrs"
@@ -13,7 +9,8 @@ import (
 
 // The history of a notification is one cqrs stream: an accepted event,
 // then one status event per change of each channel's delivery. GET reads
-// a projection of it (View), so the write path never updates a read model.
+// a projection of it (View), folded from the stream when asked for, so
+// the write path never updates a read model.
 const (
 	eventAccepted = "NotificationAccepted"
 	eventStatus   = "DeliveryStatusChanged"
@@ -77,66 +74,51 @@ type StatusEntry struct {
 	Reason  string     `json:"reason,omitempty"`
 }
 
-// projector builds Views from the history events.
+// projector folds a notification's history into its View: the evolve
+// function of a cqrs.Repository, so GET replays the stream of the
+// notification it asks for. A materialised read model would be updated
+// for every status change of every delivery, while a View is read
+// rarely; replaying a stream of a few events costs one store read, and
+// GET sees every change recorded before it.
 type projector struct{ historyLimit int }
 
-// apply is the read model's handler. Values a read model returns are
-// shared, so it changes a copy and puts that.
-// viewRead names the view a history event's projection reads: a status
-// event updates its notification's view (an acceptance writes a new one),
-// so the read model fetches a batch's views in one call.
-func viewRead(e cqrs.Event) (string, bool) {
-	if e.Type != eventStatus || !strings.HasPrefix(e.StreamID, streamPrefix) {
-		return "", false
-	}
-	return e.StreamID[len(streamPrefix):], true
-}
-
-func (p projector) apply(ctx context.Context, tx *cqrs.Tx[View], e cqrs.Event) error {
+// evolve applies one history event to v. Each Load folds from the zero
+// View, so v is changed in place.
+func (p projector) evolve(v View, e cqrs.Event) (View, error) {
 	switch e.Type {
 	case eventAccepted:
 		a, err := decodeAccepted(e.Data)
 		if err != nil {
-			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
+			return v, fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
 		}
-		v := View{ID: a.ID, UserID: a.UserID, Priority: a.Priority, Subject: a.Subject, CreatedAt: a.At,
+		v = View{ID: a.ID, UserID: a.UserID, Priority: a.Priority, Subject: a.Subject, CreatedAt: a.At,
 			SendAt: a.SendAt, Channels: make(map[string]*ChannelView, len(a.Channels))}
 		for _, ch := range a.Channels {
-			cv := &ChannelView{}
+			cv := &ChannelView{History: []StatusEntry{}}
 			if a.First != "" {
 				cv.Status, cv.NextAttemptAt = a.First, a.SendAt
-				cv.History = []StatusEntry{{Status: a.First, At: a.At, NextAt: a.SendAt}}
-			} else {
-				cv.History = []StatusEntry{}
+				cv.History = append(cv.History, StatusEntry{Status: a.First, At: a.At, NextAt: a.SendAt})
 			}
 			v.Channels[ch] = cv
 		}
-		tx.Put(a.ID, v)
 	case eventStatus:
 		s, err := decodeStatus(e.Data)
 		if err != nil {
-			return fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
+			return v, fmt.Errorf("notify: %s %d: %w", e.StreamID, e.Version, err)
 		}
-		id := e.StreamID[len(streamPrefix):]
-		v, ok, err := tx.Get(ctx, id)
-		if err != nil || !ok {
-			return err // a status without its acceptance cannot happen; nothing to show
+		if v.Channels == nil {
+			return v, nil // a status without its acceptance cannot happen; nothing to show
 		}
-		// Copy on write: a new map, and a new ChannelView for the channel
-		// that changed; the others are shared with the stored View, which
-		// nothing changes in place.
-		v.Channels = maps.Clone(v.Channels)
-		var cv ChannelView
-		if old := v.Channels[s.Channel]; old != nil {
-			cv = *old
+		cv := v.Channels[s.Channel]
+		if cv == nil {
+			cv = &ChannelView{History: []StatusEntry{}}
+			v.Channels[s.Channel] = cv
 		}
 		cv.Status, cv.Reason, cv.NextAttemptAt = s.Status, s.Reason, s.NextAt
 		cv.Attempts = max(cv.Attempts, s.Attempt)
-		cv.History = p.appendEntry(slices.Clip(cv.History), StatusEntry{Status: s.Status, At: s.At, Attempt: s.Attempt, NextAt: s.NextAt, Reason: s.Reason})
-		v.Channels[s.Channel] = &cv
-		tx.Put(id, v)
+		cv.History = p.appendEntry(cv.History, StatusEntry{Status: s.Status, At: s.At, Attempt: s.Attempt, NextAt: s.NextAt, Reason: s.Reason})
 	}
-	return nil
+	return v, nil
 }
 
 // appendEntry keeps the first entry and the latest ones, at most

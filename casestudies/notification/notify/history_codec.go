@@ -11,7 +11,7 @@ import (
 )
 
 // Every notification writes an acceptance and two or more status events
-// per channel, and the projection reads each one. encoding/json's
+// per channel, and each GET folds them all back. encoding/json's
 // reflection cost several µs per event each way, so acceptedData and
 // statusData are written by hand (the same JSON json.Marshal would write,
 // minus its HTML escaping) and read by a fast path that takes the JSON
@@ -155,7 +155,7 @@ func cutString(p []byte, v *string) ([]byte, bool) {
 }
 
 // cutTime reads an RFC 3339 time straight from the bytes (no string is
-// made of them: the projection reads two or three times per event).
+// made of them: a View has two or three times per event).
 func cutTime(p []byte, v *time.Time) ([]byte, bool) {
 	raw, rest, ok := cutJSONBytes(p)
 	if !ok {

@@ -12,37 +12,49 @@ import (
 )
 
 // The projection keeps the first status and the latest ones within
-// HistoryLimit, and never changes a View it handed out.
-func TestProjectionBoundsHistoryAndCopiesOnWrite(t *testing.T) {
+// HistoryLimit, and a View handed out never changes afterwards.
+func TestProjectionBoundsHistoryAndViewsStayAsHandedOut(t *testing.T) {
 	ctx := context.Background()
-	model, err := cqrs.NewMemoryReadModel("views", projector{historyLimit: 3}.apply)
+	store := cqrs.NewMemoryStore()
+	views, err := cqrs.NewRepository(store, projector{historyLimit: 3}.evolve, cqrs.WithStreamPrefix(streamPrefix))
 	require.NoError(t, err)
 	at := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	pos := int64(0)
-	apply := func(e cqrs.Event) {
-		pos++
-		e.StreamID, e.Position, e.Version = streamID("n1"), pos, pos
-		require.NoError(t, model.Apply(ctx, []cqrs.Event{e}))
+	appendEvent := func(e cqrs.Event) {
+		_, err := store.Append(ctx, streamID("n1"), cqrs.AnyVersion, e)
+		require.NoError(t, err)
 	}
-	apply(newAccepted(acceptedData{ID: "n1", UserID: "ann", Channels: []string{"email", "sms"}, Priority: "normal", At: at}, Queued))
-	before, ok, err := model.Get(ctx, "n1")
+	_, version, err := views.Load(ctx, "n1")
 	require.NoError(t, err)
-	require.True(t, ok)
+	require.Zero(t, version, "no history, no view")
+
+	appendEvent(newAccepted(acceptedData{ID: "n1", UserID: "ann", Channels: []string{"email", "sms"}, Priority: "normal", At: at}, Queued))
+	before, _, err := views.Load(ctx, "n1")
+	require.NoError(t, err)
 
 	for i := 1; i <= 4; i++ {
-		apply(newStatusEvent(statusData{Channel: "email", Status: Deferred, At: at.Add(time.Duration(i) * time.Second), Reason: "rate limit"}))
+		appendEvent(newStatusEvent(statusData{Channel: "email", Status: Deferred, At: at.Add(time.Duration(i) * time.Second), Reason: "rate limit"}))
 	}
-	apply(newStatusEvent(statusData{Channel: "email", Status: Sent, Attempt: 1, At: at.Add(time.Minute)}))
+	appendEvent(newStatusEvent(statusData{Channel: "email", Status: Sent, Attempt: 1, At: at.Add(time.Minute)}))
 
-	v, ok, err := model.Get(ctx, "n1")
+	v, version, err := views.Load(ctx, "n1")
 	require.NoError(t, err)
-	require.True(t, ok)
+	assert.EqualValues(t, 6, version)
 	email := v.Channels["email"]
 	assert.Equal(t, []Status{Queued, Deferred, Sent}, statuses(email), "the first and the latest within the limit")
 	assert.Equal(t, at.Add(4*time.Second), email.History[1].At)
 	assert.Equal(t, 1, email.Attempts)
+	assert.Equal(t, Sent, email.Status)
+	assert.Empty(t, email.Reason, "the reason is the latest status's")
 	assert.Equal(t, []Status{Queued}, statuses(v.Channels["sms"]))
 
 	assert.Equal(t, Queued, before.Channels["email"].Status, "a View handed out earlier changed")
 	assert.Equal(t, []Status{Queued}, statuses(before.Channels["email"]))
+}
+
+// A status event whose acceptance is missing shows nothing rather than a
+// View without its notification's fields.
+func TestProjectionIgnoresAStatusWithoutItsAcceptance(t *testing.T) {
+	v, err := projector{historyLimit: 3}.evolve(View{}, newStatusEvent(statusData{Channel: "sms", Status: Sent, At: time.Now()}))
+	require.NoError(t, err)
+	assert.Nil(t, v.Channels)
 }

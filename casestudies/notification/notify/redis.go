@@ -22,7 +22,7 @@ import (
 const DefaultRedisTimeout = 2 * time.Second
 
 // Redis key layout, under Config.Prefix: "q:" the queue (one hash slot,
-// tagged by the queue's name), "cqrs:" the history and its projection,
+// tagged by the queue's name), "cqrs:" the history,
 // "prefs:<user>" preferences (no TTL: a user's data, replaced by PUT),
 // "cache:" the preference cache (TTL PreferenceTTL), "idem:<hash>"
 // idempotency keys (TTL IdempotencyTTL), "breaker:" and "ratelimit:" the
@@ -75,17 +75,10 @@ func (s *Service) buildRedis() error {
 	if err != nil {
 		return err
 	}
-	s.store, s.head = store, store.Head
+	if err := s.buildHistory(store); err != nil {
+		return err
+	}
 	s.history = newHistoryWriter(store)
-	model, err := cqrs.NewRedisReadModel(c, "notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply,
-		cqrs.WithPrefix(p+"cqrs:"), cqrs.WithTimeout(timeout), cqrs.WithPrefetch(viewRead))
-	if err != nil {
-		return err
-	}
-	s.views = model
-	if s.runner, err = cqrs.NewRunner(store, model, cqrs.WithRetryBackoff(20*time.Millisecond, 2*time.Second)); err != nil {
-		return err
-	}
 
 	bound := redisx.NewBound(c, timeout)
 	s.prefs = &redisPrefs{c: c, bound: bound, prefix: p + "prefs:"}

@@ -31,9 +31,7 @@ type Service struct {
 	queue    queue.Queue
 	store    cqrs.EventStore
 	history  *historyWriter // group commit of the history appends on Redis; nil in memory
-	head     func(context.Context) (int64, error)
-	views    viewReader
-	runner   *cqrs.Runner
+	views    *cqrs.Repository[View]
 	prefs    prefStore
 	prefView *cache.Aside[Preferences]
 	idem     idemStore
@@ -52,13 +50,8 @@ type Service struct {
 	wg       sync.WaitGroup
 }
 
-// viewReader reads the projection; both cqrs read models are one.
-type viewReader interface {
-	Get(ctx context.Context, key string) (View, bool, error)
-}
-
 // New builds a service from cfg; errors wrap ErrInvalidConfig or a
-// backend's error. Call Start to run the workers and the projection.
+// backend's error. Call Start to run the workers.
 func New(cfg Config) (*Service, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -102,14 +95,7 @@ func (s *Service) buildBackends() error {
 	s.queue = q
 	s.closers = append(s.closers, q.Close)
 
-	store := cqrs.NewMemoryStore()
-	s.store, s.head = store, store.Head
-	model, err := cqrs.NewMemoryReadModel("notifications", projector{historyLimit: s.cfg.HistoryLimit}.apply)
-	if err != nil {
-		return err
-	}
-	s.views = model
-	if s.runner, err = cqrs.NewRunner(store, model); err != nil {
+	if err := s.buildHistory(cqrs.NewMemoryStore()); err != nil {
 		return err
 	}
 
@@ -129,6 +115,18 @@ func (s *Service) buildBackends() error {
 		}
 		s.limiter = l
 	}
+	return nil
+}
+
+// buildHistory keeps the notifications' history in store, and reads it
+// back through a repository that folds a stream into its View.
+func (s *Service) buildHistory(store cqrs.EventStore) error {
+	s.store = store
+	views, err := cqrs.NewRepository(store, projector{historyLimit: s.cfg.HistoryLimit}.evolve, cqrs.WithStreamPrefix(streamPrefix))
+	if err != nil {
+		return err
+	}
+	s.views = views
 	return nil
 }
 
@@ -182,7 +180,7 @@ func (s *Service) buildBreakers() error {
 	return nil
 }
 
-// Start runs the projection and the delivery workers until Shutdown.
+// Start runs the delivery workers until Shutdown.
 // Starting twice is an error.
 func (s *Service) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
@@ -196,11 +194,6 @@ func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cancel, s.stopPull = cancel, stopPull
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.runner.Run(pull) // retries by itself; ends with pull
-	}()
 	for range s.cfg.Workers {
 		s.wg.Add(1)
 		go func() {
