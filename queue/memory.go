@@ -104,7 +104,7 @@ func (q *Memory) queue(it *item, due, now time.Time) {
 		it.score = agedScore(due, it.job.Priority, q.cfg.aging)
 		q.ready.push(it)
 	}
-	q.waiters.wakeOne()
+	q.waiters.wakeOne(true)
 }
 
 // promote moves the scheduled jobs that are due by now to ready. q.mu is

@@ -417,7 +417,7 @@ func (q *Redis) passOnArg() string {
 // the script left the wake-up to this process (mine) and no Dequeue here
 // can take it, it goes to the other processes.
 func (q *Redis) wakeAfter(mine bool) {
-	if q.waiters.wakeOne() {
+	if q.waiters.wakeOne(mine) {
 		return
 	}
 	q.idle.spoil()
@@ -436,9 +436,9 @@ func (q *Redis) wakeAfter(mine bool) {
 // The callers of one batch share pushed: one wake-up through the list per
 // batch is enough, since the Dequeue it wakes passes it on in turn while
 // jobs are left.
-func (q *Redis) passOn(own chan struct{}, scriptDid bool, pushed *atomic.Bool) {
+func (q *Redis) passOn(own chan bool, scriptDid bool, pushed *atomic.Bool) {
 	q.leave(own) // the caller has its job: it is no one to wake
-	if q.blocked.Load() > 0 && q.waiters.wakeOne() || scriptDid {
+	if scriptDid || q.blocked.Load() > 0 && q.waiters.wakeOne(true) {
 		return
 	}
 	if pushed != nil && !pushed.CompareAndSwap(false, true) {
@@ -449,7 +449,7 @@ func (q *Redis) passOn(own chan struct{}, scriptDid bool, pushed *atomic.Bool) {
 
 // leave takes a Dequeue off the wait list; a wake-up it had received
 // and no one here can take goes to the other processes.
-func (q *Redis) leave(wake chan struct{}) {
+func (q *Redis) leave(wake chan bool) {
 	if q.waiters.remove(wake) {
 		q.wakeOthers()
 	}

@@ -100,8 +100,10 @@ func (q *Redis) runEnqueue(ctx context.Context, items []enqueueItem, args []any,
 		accepted++
 	}
 	q.stats.enqueued.Add(uint64(accepted))
+	// Local Dequeues are woken per job; a wake-up must be passed on only
+	// when the script left the other processes' to this one (2).
 	for range accepted {
-		if !q.waiters.wakeOne() {
+		if !q.waiters.wakeOne(answers[0] == 2) {
 			q.wakeAfter(answers[0] == 2)
 			break
 		}

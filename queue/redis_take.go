@@ -93,7 +93,7 @@ func (q *Redis) takeBatch(ctx context.Context, items []takeItem, res []takeAnswe
 // try runs the take script once for this caller, alone or in a batch (as
 // Next when ack is not nil: ack's ack first): a delivery, or how long
 // until the next job may be due (negative: nothing scheduled or leased).
-func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*Delivery, time.Duration, error) {
+func (q *Redis) try(ctx context.Context, wake chan bool, ack *Delivery) (*Delivery, time.Duration, error) {
 	item := takeItem{token: newToken()}
 	callCtx := ctx
 	if ack != nil {
@@ -151,12 +151,14 @@ func (q *Redis) try(ctx context.Context, wake chan struct{}, ack *Delivery) (*De
 // parseAnswer reads one caller's answer of the take script: a delivery
 // leased under token, or the wait until a job may be due.
 func (q *Redis) parseAnswer(kind int64, answer []any, token string) (*Delivery, time.Duration, error) {
-	bad := fmt.Errorf("%w: take answer %v", redisx.ErrBadReply, answer)
+	// bad is made only when needed: formatting the answer, payload and
+	// all, costs more than the rest of a take's parsing.
+	bad := func() error { return fmt.Errorf("%w: take answer %v", redisx.ErrBadReply, answer) }
 	switch {
 	case kind == 0 && len(answer) == 2:
 		us, err := redisx.Int64(answer[1])
 		if err != nil {
-			return nil, 0, bad
+			return nil, 0, bad()
 		}
 		if us < 0 {
 			return nil, -1, nil
@@ -166,7 +168,7 @@ func (q *Redis) parseAnswer(kind int64, answer []any, token string) (*Delivery, 
 		member, _ := answer[1].(string)
 		record, _ := answer[2].(string)
 		if len(member) <= seqLen {
-			return nil, 0, bad
+			return nil, 0, bad()
 		}
 		d, err := parseRecord(member[seqLen:], record)
 		if err != nil {
@@ -175,5 +177,5 @@ func (q *Redis) parseAnswer(kind int64, answer []any, token string) (*Delivery, 
 		d.lease = token + member
 		return d, 0, nil
 	}
-	return nil, 0, bad
+	return nil, 0, bad()
 }

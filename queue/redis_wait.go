@@ -38,7 +38,7 @@ func (q *Redis) listen() {
 			case q.closed.Load():
 				return
 			case err == nil:
-				if !q.waiters.wakeOne() {
+				if !q.waiters.wakeOne(true) {
 					// Its waiter was woken meanwhile: leave the wake-up for
 					// another process rather than drop it.
 					q.wakeOthers()

@@ -5,14 +5,21 @@ import "sync"
 // waitlist is the blocked Dequeues of one queue value, woken one per
 // event (a job arriving wakes one consumer, not all of them), oldest
 // first.
+//
+// A wake-up carries whether it must be passed on if its Dequeue does not
+// act on it (true): false when other processes were told of the job as
+// well (a script pushed to the wake-up list) or no consumer needs telling
+// (jobs were ready already), so that a busy process, whose Dequeues are
+// mostly in flight rather than blocked, does not send other processes a
+// wake-up script per job they already know of.
 type waitlist struct {
 	mu   sync.Mutex
-	list []chan struct{}
+	list []chan bool
 }
 
 // add registers a waiter; its channel receives one wake-up.
-func (w *waitlist) add() chan struct{} {
-	ch := make(chan struct{}, 1)
+func (w *waitlist) add() chan bool {
+	ch := make(chan bool, 1)
 	w.mu.Lock()
 	w.list = append(w.list, ch)
 	w.mu.Unlock()
@@ -22,9 +29,9 @@ func (w *waitlist) add() chan struct{} {
 // remove takes a waiter that stops waiting off the list. If it was woken
 // meanwhile and did not act on it, the wake-up goes to the next waiter,
 // so that no job is left waiting for a Dequeue that has gone; orphaned
-// reports a wake-up that found no next waiter (Redis hands it to other
-// processes).
-func (w *waitlist) remove(ch chan struct{}) (orphaned bool) {
+// reports a wake-up to be passed on that found no next waiter (Redis
+// hands it to other processes).
+func (w *waitlist) remove(ch chan bool) (orphaned bool) {
 	w.mu.Lock()
 	for i, c := range w.list {
 		if c == ch {
@@ -35,15 +42,16 @@ func (w *waitlist) remove(ch chan struct{}) (orphaned bool) {
 	}
 	w.mu.Unlock()
 	select {
-	case <-ch:
-		return !w.wakeOne()
+	case pass := <-ch:
+		return !w.wakeOne(pass) && pass
 	default:
 		return false
 	}
 }
 
-// wakeOne wakes the longest-waiting Dequeue; false if there is none.
-func (w *waitlist) wakeOne() bool {
+// wakeOne wakes the longest-waiting Dequeue with a wake-up that must be
+// passed on (pass) or not; false if there is no one to wake.
+func (w *waitlist) wakeOne(pass bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.list) == 0 {
@@ -52,7 +60,7 @@ func (w *waitlist) wakeOne() bool {
 	ch := w.list[0]
 	w.list[0] = nil
 	w.list = w.list[1:]
-	ch <- struct{}{}
+	ch <- pass
 	return true
 }
 
@@ -61,7 +69,7 @@ func (w *waitlist) wakeAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ch := range w.list {
-		ch <- struct{}{}
+		ch <- false
 	}
 	w.list = nil
 }
