@@ -57,10 +57,11 @@ type Config struct {
 
 	// Workers is how many deliveries are checked and sent at once
 	// (default DefaultWorkers). On Redis the recording of a finished
-	// delivery's outcome and its ack trail behind by at most one delivery
-	// per worker, so up to 2·Workers jobs may be leased: a worker takes
-	// its next job while the last one's history is being written, instead
-	// of waiting a round trip for it, and acks it once it is written.
+	// delivery's outcome and its ack trail behind by a delivery or two
+	// per worker, and while sends are quick (under 2 ms) a worker takes
+	// its next job as it begins the one in hand, so up to 4·Workers jobs
+	// may be leased: a worker waits for no round trip it can overlap with
+	// another, and acks a delivery once its history is written.
 	Workers int
 	// MaxAttempts is how many times a delivery is tried before it fails
 	// (default DefaultMaxAttempts).

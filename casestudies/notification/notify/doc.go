@@ -64,9 +64,11 @@
 // Redis) after its provider accepted the message and before the queue
 // heard of it. Because a worker records a finished delivery's history in
 // the background while it takes its next job (the ack waits for that
-// record), a dying worker can hold two such deliveries, not one: the one
-// it was sending and the one whose record was in flight. Providers get a
-// stable message ID (senders.Message.ID) to drop such duplicates.
+// record, then rides a later take), a dying worker can hold up to three
+// such deliveries, not one: the one it was sending, the one whose record
+// was in flight and the one whose ack was on its way. A job taken ahead
+// and not yet begun is delivered once, by whoever reclaims it. Providers
+// get a stable message ID (senders.Message.ID) to drop such duplicates.
 //
 // In memory (no Redis) the service is one process's: nothing survives a
 // restart, and the history and views of every notification stay in memory

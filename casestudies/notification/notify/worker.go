@@ -19,22 +19,41 @@ import (
 // lets it finish. A delivery that ends in an ack is acked by a later Next:
 // on Redis one script for both. In memory that is the Next that takes the
 // following job; on Redis, where its history is recorded in the
-// background (see trail), the Next after that, so at most two leases per
-// worker. A queue that fails (Redis down) is retried with a capped
+// background (see trail), the Next after that. While sends are quick, a
+// worker on Redis also takes its next job ahead, during the delivery
+// before it (see ahead), so at most four leases per worker: the job in
+// hand, the one taken ahead, and two finished ones whose acks are on
+// their way. A queue that fails (Redis down) is retried with a capped
 // backoff, the acks still pending included, so workers resume by
 // themselves when it returns.
 func (s *Service) work(pull, run context.Context) {
 	failures := 0
 	var done *queue.Delivery // recorded, to be acked by the next Next
 	var prev *trail          // finished, its record maybe in flight: acked by a later Next
+	var next *ahead          // the Next for the following job, sent during the last delivery
+	quick := false           // the last send was quick enough to take the next job ahead
 	for {
-		if prev != nil && done == nil && prev.ready() {
+		if next == nil && prev != nil && done == nil && prev.ready() {
 			if prev.claim() {
 				done = prev.d // recorded already: no need to wait for a job to ack it
 			}
 			prev = nil
 		}
-		d, err := s.queue.Next(pull, done)
+		var d, carried *queue.Delivery // carried: the ack the Next that answers carried
+		var err error
+		if next != nil {
+			if done != nil && !next.within(trailAckWait) {
+				// No job came yet (the queue may be empty for long): the
+				// finished delivery is acked on its own, not left leased.
+				s.ackLast(run, done, nil)
+				done = nil
+			}
+			d, carried, err = next.wait()
+			next = nil
+		} else {
+			carried, done = done, nil
+			d, err = s.queue.Next(pull, carried)
+		}
 		if err == nil && prev != nil && !prev.claim() {
 			// Recorded while this worker waited in Next, and acked by its
 			// recorder. A worker claims only with a job in hand: one that
@@ -45,29 +64,48 @@ func (s *Service) work(pull, run context.Context) {
 			if errors.Is(err, queue.ErrClosed) {
 				return
 			}
-			if done != nil && errors.Is(err, queue.ErrLeaseLost) {
+			if carried != nil && errors.Is(err, queue.ErrLeaseLost) {
 				// Another worker owns the job now; or an earlier Next's
 				// ack landed and only its answer was lost.
-				done = nil
 				continue
 			}
 			if pull.Err() != nil {
-				s.ackLast(run, done, err)
+				s.ackLast(run, carried, err)
+				s.ackLast(run, done, nil)
 				s.ackTrail(run, prev)
 				return
 			}
 			failures++
-			s.log.Warn("notify: taking a job failed", "err", err, "failures", failures, "pending_ack", done != nil || prev != nil)
+			s.log.Warn("notify: taking a job failed", "err", err, "failures", failures, "pending_ack", carried != nil || done != nil || prev != nil)
+			// carried's ack outcome is unknown, so it is acked again: by
+			// the next Next, or here when that has one to carry already.
+			if done == nil {
+				done = carried
+			} else if carried != nil {
+				s.ackLast(run, carried, nil)
+			}
 			if backoff.Sleep(pull, backoff.Capped(50*time.Millisecond, 5*time.Second, failures)) != nil {
-				s.ackLast(run, done, err)
+				s.ackLast(run, done, nil)
 				s.ackTrail(run, prev)
 				return
 			}
-			continue // with done: its ack outcome is unknown, so it is acked again
+			continue
 		}
 		failures = 0
-		done = nil
+		switch {
+		case quick && s.cfg.Redis != nil:
+			next = s.takeAhead(pull, done)
+			done = nil
+		case done != nil:
+			// This job was taken ahead and the last send was slow: no Next
+			// goes out during this delivery to carry the pending ack.
+			s.ackLast(run, done, nil)
+			done = nil
+		}
 		out := s.deliver(run, d)
+		if out.sent {
+			quick = out.sendTook < takeAheadMaxSend
+		}
 		if prev != nil {
 			<-prev.recorded // started a delivery ago: mostly landed already
 			done, prev = prev.d, nil
@@ -82,9 +120,11 @@ func (s *Service) work(pull, run context.Context) {
 	}
 }
 
-// ackLast makes sure a worker that stops leaves its last delivery acked:
-// Next acks even when its ctx is done, so only an ack that failed (err is
-// not the ctx's) is retried here, as long as run lasts.
+// ackLast makes sure a worker that stops leaves a delivery acked whose
+// ack a Next carried and failed with err, or (err nil) that no Next
+// carried: Next acks even when its ctx is done, so an ack that failed
+// with the ctx's error has landed; any other is made here, as long as run
+// lasts.
 func (s *Service) ackLast(run context.Context, done *queue.Delivery, err error) {
 	if done == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
@@ -109,6 +149,10 @@ func (s *Service) ackTrail(run context.Context, tr *trail) {
 type outcome struct {
 	ack *queue.Delivery
 	tr  *trail
+	// sent says the delivery reached its sender, which took sendTook
+	// (real time, whatever Config.Clock).
+	sent     bool
+	sendTook time.Duration
 }
 
 // ended returns the outcome of d, which ends with no history to record.
@@ -210,16 +254,23 @@ func notAsked() (ratelimit.Decision, bool, error) { return ratelimit.Decision{},
 
 // send hands the delivery to the provider through its breaker and acts on
 // the outcome; it returns the delivery's outcome for its worker.
-func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) outcome {
+func (s *Service) send(ctx context.Context, d *queue.Delivery, t task, b *breaker.Breaker) (out outcome) {
 	attempt := d.Attempt
+	var began time.Time
+	var took time.Duration
+	defer func() { out.sent, out.sendTook = !began.IsZero(), took }()
 	msg := senders.Message{ID: jobID(t.NotificationID, t.Channel), Channel: t.Channel, To: t.UserID,
 		Priority: t.Priority, Subject: t.Subject, Body: t.Body, Attempt: attempt}
 	var mark *sendingMark
 	err := b.Execute(ctx, func(sendCtx context.Context) error {
 		// The mark records on ctx: Execute's may end before it fires.
 		mark = s.markSending(ctx, d, t, change{status: Sending, attempt: attempt})
+		began = time.Now()
 		return s.cfg.Senders[t.Channel].Send(sendCtx, msg)
 	})
+	if !began.IsZero() {
+		took = time.Since(began)
+	}
 	// sending is the "sending" change when it is still to be recorded,
 	// with the outcome.
 	sending := mark.stop()

@@ -13,9 +13,9 @@ import (
 // three round trips per delivery (Next, preferences, history); instead it
 // records the outcome in the background and takes its next job at once,
 // and the ack of the finished one rides the Next after that, by when the
-// record has long landed. So each worker holds at most two leases: the
-// delivery it works on and the one before, recorded or being recorded and
-// not yet acked. The rule that a delivery is acked only once its final
+// record has long landed. So besides the delivery it works on a worker
+// holds the lease of the one before, recorded or being recorded, and of
+// the one whose ack is on its way (and of a job taken ahead, see ahead). The rule that a delivery is acked only once its final
 // history entry is recorded holds throughout: whoever acks it (the worker
 // or, when the worker sits idle in Next, the recorder) does so after the
 // record returned.

@@ -1,0 +1,166 @@
+package notify
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sysdesign/patterns/casestudies/notification/senders"
+	"github.com/sysdesign/patterns/internal/redistest"
+)
+
+// gatedSender sends at once, after wait, except a body "hold", which
+// waits until release is closed (entered receives it first).
+type gatedSender struct {
+	wait    time.Duration
+	entered chan struct{}
+	release chan struct{}
+
+	mu   sync.Mutex
+	sent []string // bodies, in order
+}
+
+func newGatedSender(wait time.Duration) *gatedSender {
+	return &gatedSender{wait: wait, entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (g *gatedSender) Send(ctx context.Context, m senders.Message) error {
+	if m.Body == "hold" {
+		g.entered <- struct{}{}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		time.Sleep(g.wait)
+	}
+	g.mu.Lock()
+	g.sent = append(g.sent, m.Body)
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *gatedSender) bodies() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.sent...)
+}
+
+// leases returns h's queue counts: ready and leased.
+func leases(t *testing.T, h *harness) (ready, leased int64) {
+	ready, _, leased, err := h.svc.queue.Len(context.Background())
+	require.NoError(t, err)
+	return ready, leased
+}
+
+// takeAheadScene runs one worker on Redis whose sender takes sendWait,
+// delivers a first notification, then holds the send of a second while a
+// third is posted; it returns with the second's send held.
+func takeAheadScene(t *testing.T, tg *redistest.Target, sendWait time.Duration) (*harness, *gatedSender) {
+	g := newGatedSender(sendWait)
+	h := newHarnessAt(t, clockAtStart(), true, onRedis(tg.Client, tg.Prefix), func(c *Config) {
+		c.Workers = 1
+		c.Senders["push"] = g
+	})
+	first := h.post(map[string]any{"user_id": "ann", "channels": []string{"push"}, "body": "first"})
+	h.waitStatus(first, "push", Sent)
+	eventually(t, func() bool { return queueEmpty(h) }, "the first delivery was never acked")
+
+	h.post(map[string]any{"user_id": "bob", "channels": []string{"push"}, "body": "hold"})
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held send never began")
+	}
+	h.post(map[string]any{"user_id": "cat", "channels": []string{"push"}, "body": "third"})
+	return h, g
+}
+
+// After a quick send, a worker on Redis takes its next job while it
+// delivers the one in hand; the job taken ahead is delivered next, once,
+// and acked.
+func TestWorkerTakesItsNextJobAheadAfterAQuickSend(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		h, g := takeAheadScene(t, tg, 0)
+		eventually(t, func() bool {
+			ready, leased := leases(t, h)
+			return ready == 0 && leased == 2
+		}, "the third job was not taken ahead while the second was being sent")
+
+		close(g.release)
+		eventually(t, func() bool { return len(g.bodies()) == 3 }, "the job taken ahead was never sent")
+		eventually(t, func() bool { return queueEmpty(h) }, "the deliveries were never acked")
+		assert.Equal(t, []string{"first", "hold", "third"}, g.bodies(), "a delivery was sent twice or out of turn")
+	})
+}
+
+// After a slow send (over takeAheadMaxSend) a worker takes one job at a
+// time: a job that arrives meanwhile stays ready for whichever worker is
+// free first, and a critical one behind it waits for no extra send.
+func TestWorkerTakesNoJobAheadAfterASlowSend(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		h, g := takeAheadScene(t, tg, 2*takeAheadMaxSend)
+		eventually(t, func() bool {
+			ready, _ := leases(t, h)
+			return ready == 1
+		}, "the third job never became ready")
+		stays(t, func() bool {
+			ready, leased := leases(t, h)
+			return ready == 1 && leased == 1
+		}, "the third job was taken ahead after a slow send")
+
+		close(g.release)
+		eventually(t, func() bool { return len(g.bodies()) == 3 }, "the third job was never sent")
+		eventually(t, func() bool { return queueEmpty(h) }, "the deliveries were never acked")
+		assert.Equal(t, []string{"first", "hold", "third"}, g.bodies())
+	})
+}
+
+// A worker whose sends alternate between quick and slow switches between
+// taking ahead and not, and every delivery is sent once and acked.
+func TestWorkerSwitchingBetweenQuickAndSlowSendsAcksEveryDelivery(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		var mu sync.Mutex
+		sent := map[string]int{}
+		send := senders.SenderFunc(func(_ context.Context, m senders.Message) error {
+			if m.Body == "slow" {
+				time.Sleep(2 * takeAheadMaxSend)
+			}
+			mu.Lock()
+			sent[m.ID]++
+			mu.Unlock()
+			return nil
+		})
+		h := newHarnessAt(t, clockAtStart(), true, onRedis(tg.Client, tg.Prefix), func(c *Config) {
+			c.Workers = 1
+			c.Senders["push"] = send
+		})
+		const n = 24
+		for i := range n {
+			body := "quick"
+			if i%3 == 2 {
+				body = "slow"
+			}
+			h.post(map[string]any{"user_id": "ann", "channels": []string{"push"}, "body": body})
+			if i%5 == 4 {
+				time.Sleep(3 * time.Millisecond) // now and then the queue runs dry
+			}
+		}
+		eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(sent) == n
+		}, "not every notification was sent")
+		eventually(t, func() bool { return queueEmpty(h) }, "a delivery was never acked")
+		mu.Lock()
+		defer mu.Unlock()
+		for id, times := range sent {
+			assert.Equal(t, 1, times, "%s sent %d times", id, times)
+		}
+	})
+}
