@@ -9,40 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sysdesign/patterns/internal/redistest"
 	"github.com/sysdesign/patterns/queue"
 )
 
-// wakeCounter counts the wake-up scripts a client sends on their own
-// (one key, the queue's wake-up list), pipelined or not.
-type wakeCounter struct{ n *atomic.Int64 }
-
-func (wakeCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (w wakeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		w.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (w wakeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			w.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (w wakeCounter) count(cmd redis.Cmder) {
-	args := cmd.Args()
-	if len(args) >= 4 && strings.HasPrefix(cmd.Name(), "eval") && fmt.Sprint(args[2]) == "1" &&
-		strings.HasSuffix(fmt.Sprint(args[3]), ":wake") {
-		w.n.Add(1)
-	}
+// isWakeUp reports whether a script call is a wake-up sent on its own
+// (one key, the queue's wake-up list).
+func isWakeUp(args []any) bool {
+	return len(args) >= 4 && fmt.Sprint(args[2]) == "1" && strings.HasSuffix(fmt.Sprint(args[3]), ":wake")
 }
 
 // A busy process, whose Dequeues are in flight rather than blocked, sends
@@ -54,7 +28,7 @@ func TestRedisBusyProcessSendsNoWakeUpPerJob(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		c, _ := tg.NewClient()
 		var wakes atomic.Int64
-		c.AddHook(wakeCounter{&wakes})
+		c.AddHook(scriptCounter{n: &wakes, only: isWakeUp})
 		q := newRedisQueue(t, tg, c)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -9,27 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sysdesign/patterns/internal/redistest"
 	"github.com/sysdesign/patterns/queue"
 )
-
-// scriptCounter counts the scripts a client runs.
-type scriptCounter struct{ n *atomic.Int64 }
-
-func (scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-func (s scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if strings.HasPrefix(cmd.Name(), "eval") {
-			s.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
 
 // TestRedisDequeueAfterAnAckThatEmptiedTheQueueWaitsWithoutLooking: once
 // an Ack saw nothing ready, the next Dequeue waits for a wake-up without
@@ -40,7 +22,7 @@ func TestRedisDequeueAfterAnAckThatEmptiedTheQueueWaitsWithoutLooking(t *testing
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
 		c, _ := tg.NewClient()
 		var scripts atomic.Int64
-		c.AddHook(scriptCounter{&scripts})
+		c.AddHook(scriptCounter{n: &scripts})
 		q := newRedisQueue(t, tg, c, queue.WithPollInterval(10*time.Second))
 		otherClient, _ := tg.NewClient()
 		other := newRedisQueue(t, tg, otherClient, queue.WithPollInterval(10*time.Second))
