@@ -438,7 +438,9 @@ func (q *Redis) wakeAfter(mine bool) {
 // jobs are left.
 func (q *Redis) passOn(own chan bool, scriptDid bool, pushed *atomic.Bool) {
 	q.leave(own) // the caller has its job: it is no one to wake
-	if scriptDid || q.blocked.Load() > 0 && q.waiters.wakeOne(true) {
+	// A local Dequeue woken here must pass the wake-up on unless the
+	// script told the other processes already.
+	if q.blocked.Load() > 0 && q.waiters.wakeOne(!scriptDid) || scriptDid {
 		return
 	}
 	if pushed != nil && !pushed.CompareAndSwap(false, true) {
