@@ -45,13 +45,14 @@ func (h *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // mergeScripts are a lone script and its merged form, fresh for each
 // test (so the first pipeline meets NOSCRIPT): the lone one answers
 // "l:key:arg", the merged one "m:shared:key:arg" per key, and an error
-// reply for a key containing "bad".
+// reply for a key containing "BADKEY" (upper case: the random hex of a
+// test's key prefix could spell "bad").
 func mergeScripts(tg *redistest.Target) (lone *redis.Script, m *Merge) {
 	lone = redis.NewScript("-- " + tg.Prefix + "\nreturn 'l:' .. KEYS[1] .. ':' .. ARGV[1]")
 	merged := redis.NewScript("-- " + tg.Prefix + `
 local out = {}
 for i = 1, #KEYS do
-  if string.find(KEYS[i], 'bad', 1, true) then
+  if string.find(KEYS[i], 'BADKEY', 1, true) then
     out[i] = redis.error_reply('BAD ' .. KEYS[i])
   else
     out[i] = 'm:' .. ARGV[1] .. ':' .. KEYS[i] .. ':' .. ARGV[1 + i]
@@ -74,7 +75,7 @@ func TestPipelineMergesCallsOfOneMerge(t *testing.T) {
 		c.AddHook(count)
 		lone, m := mergeScripts(tg)
 		_, cluster := c.(*redis.ClusterClient)
-		keys := []string{"{a}1", "{a}2", "{b}1", "{a}bad", "{b}2", "{c}only", "{a}3"}
+		keys := []string{"{a}1", "{a}2", "{b}1", "{a}BADKEY", "{b}2", "{c}only", "{a}3"}
 		p := new(coalescer)
 		h, _ := p.claim(time.Time{})
 		var batch []*call
@@ -95,7 +96,7 @@ func TestPipelineMergesCallsOfOneMerge(t *testing.T) {
 			got, err := w.cmd.Text()
 			k := tg.Key(keys[i])
 			switch {
-			case strings.Contains(k, "bad"):
+			case strings.Contains(k, "BADKEY"):
 				if err == nil || !strings.HasPrefix(err.Error(), "BAD "+k) {
 					t.Fatalf("%s: %q, %v; want its own BAD error", k, got, err)
 				}
