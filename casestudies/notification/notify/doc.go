@@ -71,6 +71,6 @@
 // get a stable message ID (senders.Message.ID) to drop such duplicates.
 //
 // In memory (no Redis) the service is one process's: nothing survives a
-// restart, and the history and views of every notification stay in memory
+// restart, and the history of every notification stays in memory
 // for the life of the process — for demos, tests and small tools.
 package notify

@@ -79,7 +79,10 @@ type StatusEntry struct {
 // notification it asks for. A materialised read model would be updated
 // for every status change of every delivery, while a View is read
 // rarely; replaying a stream of a few events costs one store read, and
-// GET sees every change recorded before it.
+// GET sees every change recorded before it. The View keeps HistoryLimit
+// entries per channel, but the stream keeps every change: a delivery
+// deferred a thousand times makes a GET read and fold a thousand events
+// (in one store read).
 type projector struct{ historyLimit int }
 
 // evolve applies one history event to v. Each Load folds from the zero
