@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sysdesign/patterns/casestudies/notification/senders"
 	"github.com/sysdesign/patterns/internal/redistest"
+	"github.com/sysdesign/patterns/queue"
 )
 
 // gatedSender sends at once, after wait, except a body "hold", which
@@ -157,6 +159,73 @@ func TestWorkerSwitchingBetweenQuickAndSlowSendsAcksEveryDelivery(t *testing.T) 
 			return len(sent) == n
 		}, "not every notification was sent")
 		eventually(t, func() bool { return queueEmpty(h) }, "a delivery was never acked")
+		mu.Lock()
+		defer mu.Unlock()
+		for id, times := range sent {
+			assert.Equal(t, 1, times, "%s sent %d times", id, times)
+		}
+	})
+}
+
+// flakyTakes fails every third Next that carries an ack, before the ack
+// reaches the queue (as a Redis that dropped the call would), and counts
+// the failures.
+type flakyTakes struct {
+	queue.Queue
+	mu     sync.Mutex
+	carry  int // Nexts seen that carried an ack
+	failed int
+}
+
+func (q *flakyTakes) Next(ctx context.Context, done *queue.Delivery) (*queue.Delivery, error) {
+	if done != nil {
+		q.mu.Lock()
+		q.carry++
+		fail := q.carry%3 == 0
+		if fail {
+			q.failed++
+		}
+		q.mu.Unlock()
+		if fail {
+			return nil, errors.New("injected: connection reset")
+		}
+	}
+	return q.Queue.Next(ctx, done)
+}
+
+// A take that fails with an ack aboard — taken ahead or not, with another
+// ack waiting behind it or not — leaves that ack to be made again: every
+// delivery is sent once and acked.
+func TestFailedTakesWithAnAckAboardLoseNoAck(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
+		var mu sync.Mutex
+		sent := map[string]int{}
+		send := senders.SenderFunc(func(_ context.Context, m senders.Message) error {
+			mu.Lock()
+			sent[m.ID]++
+			mu.Unlock()
+			return nil
+		})
+		h := newHarnessAt(t, clockAtStart(), false, onRedis(tg.Client, tg.Prefix), func(c *Config) {
+			c.Workers = 1
+			c.Senders["push"] = send
+		})
+		flaky := &flakyTakes{Queue: h.svc.queue}
+		h.svc.queue = flaky
+		h.start()
+		const n = 30
+		for range n {
+			h.post(map[string]any{"user_id": "ann", "channels": []string{"push"}, "body": "b"})
+		}
+		eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(sent) == n
+		}, "not every notification was sent")
+		eventually(t, func() bool { return queueEmpty(h) }, "an ack whose take failed was never made")
+		flaky.mu.Lock()
+		assert.NotZero(t, flaky.failed, "no take failed: the test tested nothing")
+		flaky.mu.Unlock()
 		mu.Lock()
 		defer mu.Unlock()
 		for id, times := range sent {
