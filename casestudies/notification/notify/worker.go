@@ -32,6 +32,7 @@ func (s *Service) work(pull, run context.Context) {
 	var prev *trail          // finished, its record maybe in flight: acked by a later Next
 	var next *ahead          // the Next for the following job, sent during the last delivery
 	quick := false           // the last send was quick enough to take the next job ahead
+	var late *time.Timer     // waits for a take ahead that is late (reused)
 	for {
 		if next == nil && prev != nil && done == nil && prev.ready() {
 			if prev.claim() {
@@ -42,7 +43,7 @@ func (s *Service) work(pull, run context.Context) {
 		var d, carried *queue.Delivery // carried: the ack the Next that answers carried
 		var err error
 		if next != nil {
-			if done != nil && !next.within(trailAckWait) {
+			if done != nil && !next.within(&late, trailAckWait) {
 				// No job came yet (the queue may be empty for long): the
 				// finished delivery is acked on its own, not left leased.
 				s.ackLast(run, done, nil)

@@ -46,19 +46,25 @@ func (s *Service) takeAhead(pull context.Context, ack *queue.Delivery) *ahead {
 	return a
 }
 
-// within reports whether the Next has answered, waiting for it at most d.
-func (a *ahead) within(d time.Duration) bool {
+// within reports whether the Next has answered, waiting for it at most
+// d on *t, a timer the worker reuses (made on first use): a take that is
+// late is common under load, and a timer per delivery is garbage.
+func (a *ahead) within(t **time.Timer, d time.Duration) bool {
 	select {
 	case <-a.got:
 		return true
 	default:
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	defer (*t).Stop()
 	select {
 	case <-a.got:
 		return true
-	case <-t.C:
+	case <-(*t).C:
 		return false
 	}
 }
