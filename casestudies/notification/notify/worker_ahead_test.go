@@ -83,6 +83,16 @@ func takeAheadScene(t *testing.T, tg *redistest.Target, sendWait time.Duration) 
 	return h, g
 }
 
+// finishTakeAheadScene lets the held send go and checks that the three
+// notifications are sent once each, in turn, and acked.
+func finishTakeAheadScene(t *testing.T, h *harness, g *gatedSender) {
+	t.Helper()
+	close(g.release)
+	eventually(t, func() bool { return len(g.bodies()) == 3 }, "the third job was never sent")
+	eventually(t, func() bool { return queueEmpty(h) }, "the deliveries were never acked")
+	assert.Equal(t, []string{"first", "hold", "third"}, g.bodies(), "a delivery was sent twice or out of turn")
+}
+
 // After a quick send, a worker on Redis takes its next job while it
 // delivers the one in hand; the job taken ahead is delivered next, once,
 // and acked.
@@ -94,10 +104,7 @@ func TestWorkerTakesItsNextJobAheadAfterAQuickSend(t *testing.T) {
 			return ready == 0 && leased == 2
 		}, "the third job was not taken ahead while the second was being sent")
 
-		close(g.release)
-		eventually(t, func() bool { return len(g.bodies()) == 3 }, "the job taken ahead was never sent")
-		eventually(t, func() bool { return queueEmpty(h) }, "the deliveries were never acked")
-		assert.Equal(t, []string{"first", "hold", "third"}, g.bodies(), "a delivery was sent twice or out of turn")
+		finishTakeAheadScene(t, h, g)
 	})
 }
 
@@ -116,28 +123,54 @@ func TestWorkerTakesNoJobAheadAfterASlowSend(t *testing.T) {
 			return ready == 1 && leased == 1
 		}, "the third job was taken ahead after a slow send")
 
-		close(g.release)
-		eventually(t, func() bool { return len(g.bodies()) == 3 }, "the third job was never sent")
-		eventually(t, func() bool { return queueEmpty(h) }, "the deliveries were never acked")
-		assert.Equal(t, []string{"first", "hold", "third"}, g.bodies())
+		finishTakeAheadScene(t, h, g)
 	})
+}
+
+// sendCounter counts each message's sends; slow bodies ("slow") take
+// longer than takeAheadMaxSend.
+type sendCounter struct {
+	mu   sync.Mutex
+	sent map[string]int // by message ID
+}
+
+func newSendCounter() *sendCounter { return &sendCounter{sent: map[string]int{}} }
+
+func (c *sendCounter) Send(_ context.Context, m senders.Message) error {
+	if m.Body == "slow" {
+		time.Sleep(2 * takeAheadMaxSend)
+	}
+	c.mu.Lock()
+	c.sent[m.ID]++
+	c.mu.Unlock()
+	return nil
+}
+
+// waitSent waits until n messages were sent.
+func (c *sendCounter) waitSent(t *testing.T, n int) {
+	t.Helper()
+	eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.sent) == n
+	}, "not every notification was sent")
+}
+
+// once checks that every message was sent once.
+func (c *sendCounter) once(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, times := range c.sent {
+		assert.Equal(t, 1, times, "%s sent %d times", id, times)
+	}
 }
 
 // A worker whose sends alternate between quick and slow switches between
 // taking ahead and not, and every delivery is sent once and acked.
 func TestWorkerSwitchingBetweenQuickAndSlowSendsAcksEveryDelivery(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		var mu sync.Mutex
-		sent := map[string]int{}
-		send := senders.SenderFunc(func(_ context.Context, m senders.Message) error {
-			if m.Body == "slow" {
-				time.Sleep(2 * takeAheadMaxSend)
-			}
-			mu.Lock()
-			sent[m.ID]++
-			mu.Unlock()
-			return nil
-		})
+		send := newSendCounter()
 		h := newHarnessAt(t, clockAtStart(), true, onRedis(tg.Client, tg.Prefix), func(c *Config) {
 			c.Workers = 1
 			c.Senders["push"] = send
@@ -153,17 +186,9 @@ func TestWorkerSwitchingBetweenQuickAndSlowSendsAcksEveryDelivery(t *testing.T) 
 				time.Sleep(3 * time.Millisecond) // now and then the queue runs dry
 			}
 		}
-		eventually(t, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(sent) == n
-		}, "not every notification was sent")
+		send.waitSent(t, n)
 		eventually(t, func() bool { return queueEmpty(h) }, "a delivery was never acked")
-		mu.Lock()
-		defer mu.Unlock()
-		for id, times := range sent {
-			assert.Equal(t, 1, times, "%s sent %d times", id, times)
-		}
+		send.once(t)
 	})
 }
 
@@ -198,14 +223,7 @@ func (q *flakyTakes) Next(ctx context.Context, done *queue.Delivery) (*queue.Del
 // delivery is sent once and acked.
 func TestFailedTakesWithAnAckAboardLoseNoAck(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, tg *redistest.Target) {
-		var mu sync.Mutex
-		sent := map[string]int{}
-		send := senders.SenderFunc(func(_ context.Context, m senders.Message) error {
-			mu.Lock()
-			sent[m.ID]++
-			mu.Unlock()
-			return nil
-		})
+		send := newSendCounter()
 		h := newHarnessAt(t, clockAtStart(), false, onRedis(tg.Client, tg.Prefix), func(c *Config) {
 			c.Workers = 1
 			c.Senders["push"] = send
@@ -217,19 +235,11 @@ func TestFailedTakesWithAnAckAboardLoseNoAck(t *testing.T) {
 		for range n {
 			h.post(map[string]any{"user_id": "ann", "channels": []string{"push"}, "body": "b"})
 		}
-		eventually(t, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(sent) == n
-		}, "not every notification was sent")
+		send.waitSent(t, n)
 		eventually(t, func() bool { return queueEmpty(h) }, "an ack whose take failed was never made")
 		flaky.mu.Lock()
 		assert.NotZero(t, flaky.failed, "no take failed: the test tested nothing")
 		flaky.mu.Unlock()
-		mu.Lock()
-		defer mu.Unlock()
-		for id, times := range sent {
-			assert.Equal(t, 1, times, "%s sent %d times", id, times)
-		}
+		send.once(t)
 	})
 }
